@@ -1,0 +1,95 @@
+/* chatjournal/event.h — events: build, parse, validate, inspect.
+ *
+ * An event is a JSON-shaped object with a "type" (see docs/format.md and the
+ * table in SPEC "Events"). Events are built from JSON text or field by field;
+ * cj_event_validate() (also run by every append) checks required fields, types,
+ * UTF-8 and size limits and names the field at fault through cj_error_field().
+ *
+ * Thread-safety: an event is a plain value; distinct events may be used from
+ * distinct threads; one event must not be modified while another thread reads it.
+ */
+#ifndef CHATJOURNAL_EVENT_H
+#define CHATJOURNAL_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cj_event cj_event;
+
+/* Type codes are stored in every journal record header: append-only. */
+typedef enum cj_event_type {
+	CJ_EVENT_UNKNOWN       = 0,
+	CJ_EVENT_MESSAGE       = 1,
+	CJ_EVENT_IMAGE         = 2,
+	CJ_EVENT_USER          = 3,
+	CJ_EVENT_THREAD_CONFIG = 4,
+	CJ_EVENT_DELETE_THREAD = 5,
+	CJ_EVENT_CLEAR_HISTORY = 6,
+	CJ_EVENT_PURGE         = 7,
+	CJ_EVENT_SETTING       = 8,
+	CJ_EVENT_METRIC        = 9
+} cj_event_type;
+
+/* Size limits applied by validation. A store applies its own (chatjournal.conf). */
+typedef struct cj_limits {
+	size_t max_content;   /* message content, image prompt/analysis; default 1 MiB */
+	size_t max_string;    /* any other string; default 64 KiB */
+	size_t max_object;    /* encoded size of an object field (metadata, config); default 1 MiB */
+	unsigned max_depth;   /* nesting depth of object fields; default 32 */
+	size_t max_event;     /* encoded size of the whole event; default 4 MiB */
+} cj_limits;
+
+#define CJ_LIMITS_DEFAULT { (size_t)1 << 20, (size_t)64 << 10, (size_t)1 << 20, 32, (size_t)4 << 20 }
+
+/* Parse one JSON object (len bytes, need not be NUL-terminated) and validate it
+ * with default limits. On success *out is a new event (free with cj_event_free).
+ * Errors: CJ_EINVAL (syntax: message names line and column; or a field),
+ * CJ_ETOOBIG, CJ_ENOMEM. */
+CJ_API int cj_event_parse(cj_event **out, const char *json, size_t len);
+
+/* A new event of the given type name ("message", ...) with no other field.
+ * Errors: CJ_EINVAL (unknown type, field "type"), CJ_ENOMEM. */
+CJ_API int cj_event_new(cj_event **out, const char *type);
+
+/* Set a field. Strings must be valid UTF-8 (CJ_EINVAL names the field otherwise).
+ * cj_event_set_json parses a JSON value (object, array, any) for fields such as
+ * "metadata", "config", "value", "cost", "tags". Setting "type" is refused. */
+CJ_API int cj_event_set_string(cj_event *ev, const char *field, const char *value);
+CJ_API int cj_event_set_int(cj_event *ev, const char *field, int64_t value);
+CJ_API int cj_event_set_real(cj_event *ev, const char *field, double value);
+CJ_API int cj_event_set_bool(cj_event *ev, const char *field, int value);
+CJ_API int cj_event_set_json(cj_event *ev, const char *field, const char *json);
+
+/* Check the event against lim (NULL: defaults). 0 or CJ_EINVAL/CJ_ETOOBIG with
+ * the field named by cj_error_field(). */
+CJ_API int cj_event_validate(const cj_event *ev, const cj_limits *lim);
+
+CJ_API cj_event_type cj_event_get_type(const cj_event *ev);
+CJ_API const char *cj_event_type_name(cj_event_type type); /* "message", ...; "unknown" */
+CJ_API cj_event_type cj_event_type_from_name(const char *name);
+
+/* A string field, or NULL if absent or not a string. Valid while ev lives
+ * and the field is not set again. */
+CJ_API const char *cj_event_get_string(const cj_event *ev, const char *field);
+
+/* Event time in ms since the epoch from "ts" (RFC 3339 or integer ms):
+ * 1 and *ms set if present and valid, 0 if absent, CJ_EINVAL if malformed. */
+CJ_API int cj_event_get_ts(const cj_event *ev, int64_t *ms);
+
+/* The event as compact JSON text; free with cj_free. NULL on ENOMEM. */
+CJ_API char *cj_event_to_json(const cj_event *ev);
+
+/* Deep copy. */
+CJ_API int cj_event_clone(cj_event **out, const cj_event *ev);
+
+CJ_API void cj_event_free(cj_event *ev);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

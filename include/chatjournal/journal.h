@@ -1,0 +1,116 @@
+/* chatjournal/journal.h — durable appends, reading the journal, blobs.
+ *
+ * Appends are group-committed: one writer thread takes every submission
+ * waiting at that moment, writes them in one LMDB transaction and one fsync,
+ * then acknowledges each. A sequence number returned by any function here is
+ * durable: it survives a crash of the process and of the machine.
+ * Sequence numbers start at 1 and have no gaps.
+ *
+ * Idempotency: an event with an "id" already in the store is not stored again;
+ * its original sequence number is returned. The same id with a different
+ * payload fails with CJ_ECONFLICT.
+ *
+ * All functions are thread-safe on one cj_store.
+ */
+#ifndef CHATJOURNAL_JOURNAL_H
+#define CHATJOURNAL_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+#include "event.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Append one event and wait until it is durable; *seq_out (may be NULL) gets its
+ * sequence number. The event is validated against the store's limits first.
+ * Errors: CJ_EINVAL/CJ_ETOOBIG (field named), CJ_ECONFLICT, CJ_ENOSPC,
+ * CJ_EFULL, CJ_EBUSY (queue full), CJ_EIO. On error nothing was stored. */
+CJ_API int cj_journal_append(cj_store *s, const cj_event *ev, uint64_t *seq_out);
+
+/* Append n events all-or-nothing (one after another, consecutive sequence
+ * numbers unless some are idempotent repeats); seqs_out (may be NULL) gets n
+ * numbers. A validation error names the event index and field; nothing stored. */
+CJ_API int cj_journal_append_batch(cj_store *s, const cj_event *const *evs, size_t n,
+                                   uint64_t *seqs_out);
+
+/* Asynchronous form: validate and queue n events (all-or-nothing) and return at
+ * once with a ticket; the events are copied, the caller may free them.
+ * cj_ticket_wait blocks until the batch is durable (0, seqs_out filled) or has
+ * failed (error code; message via cj_error_last on the waiting thread).
+ * cj_ticket_done is 1 once the outcome is known (never blocks).
+ * cj_ticket_free waits if needed, then frees; accepts NULL. */
+typedef struct cj_ticket cj_ticket;
+CJ_API int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, size_t n);
+CJ_API int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out);
+CJ_API int cj_ticket_done(const cj_ticket *t);
+CJ_API void cj_ticket_free(cj_ticket *t);
+
+/* Highest durable sequence number (0: empty journal). */
+CJ_API int cj_journal_last_seq(cj_store *s, uint64_t *out);
+
+/* One journal record as read back. */
+typedef struct cj_record {
+	uint64_t seq;
+	cj_event_type type;
+	int64_t ts_ms;          /* event time, ms since the epoch */
+	uint32_t flags;         /* CJ_RECORD_* */
+	uint32_t body_len;      /* msgpack body length in bytes */
+	const cj_event *event;  /* owned by the iterator; valid until the next call */
+} cj_record;
+
+#define CJ_RECORD_REDACTED 0x1u  /* content removed by compaction after a deletion */
+
+/* Iterate records with seq >= from_seq in order, using short read transactions
+ * (never holding one between calls). next returns 1 and fills rec, 0 at the end,
+ * or an error: CJ_ECORRUPT names the sequence number (the iterator then moves
+ * past it). Records appended during iteration are seen. */
+typedef struct cj_journal_iter cj_journal_iter;
+CJ_API int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from_seq);
+CJ_API int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec);
+CJ_API void cj_journal_iter_free(cj_journal_iter *it);
+
+/* Read one record by sequence number; *ev_out is a new event the caller frees.
+ * Errors: CJ_ENOTFOUND, CJ_ECORRUPT. rec_out (may be NULL) gets the header
+ * fields; its event pointer is set to *ev_out. */
+CJ_API int cj_journal_get(cj_store *s, uint64_t seq, cj_event **ev_out, cj_record *rec_out);
+
+typedef struct cj_journal_stats {
+	uint64_t events;        /* records in the journal */
+	uint64_t last_seq;
+	uint64_t blobs;
+	uint64_t blob_bytes;
+	uint64_t idempotency_keys;
+	uint64_t map_size;      /* current LMDB map size, bytes */
+	uint64_t map_used;      /* bytes of the map in use (last page) */
+	uint64_t map_ceiling;
+	uint64_t file_size;     /* data.mdb size on disk */
+	uint64_t commits;       /* group commits by this handle */
+	uint64_t committed;     /* events committed by this handle */
+	uint64_t map_growths;   /* map growths by this handle */
+} cj_journal_stats;
+
+CJ_API int cj_journal_stats_get(cj_store *s, cj_journal_stats *out);
+
+/* Read every record and check its checksum and body. *checked gets the count,
+ * *first_bad the first bad sequence number (0 if none). Returns 0 if all good,
+ * CJ_ECORRUPT otherwise (message names the sequence number). */
+CJ_API int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad);
+
+/* Blobs: bytes stored once, addressed by their XXH3-128 as 32 lowercase hex
+ * characters. put is durable when it returns (group-committed like appends).
+ * Errors: CJ_ETOOBIG (over max_blob), CJ_ENOSPC, CJ_EFULL; get: CJ_ENOTFOUND,
+ * CJ_EINVAL (malformed hash), CJ_ECORRUPT (bytes do not match their hash). */
+#define CJ_BLOB_HASH_LEN 32
+CJ_API int cj_blob_put(cj_store *s, const void *data, size_t len,
+                       char hash_out[CJ_BLOB_HASH_LEN + 1]);
+CJ_API int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out);
+CJ_API int cj_blob_exists(cj_store *s, const char *hash);  /* 1, 0, or error */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* journal/event_internal.h — the event's inside, shared by the event files
+ * (event.c, event_validate.c, event_pack.c, event_unpack.c) and the journal.
+ * Nothing outside the library sees this header. */
+#ifndef CJ_JOURNAL_EVENT_INTERNAL_H
+#define CJ_JOURNAL_EVENT_INTERNAL_H
+
+#include <jansson.h>
+#include "chatjournal/event.h"
+#include "common/buf.h"
+
+struct cj_event {
+	json_t *obj;          /* always a JSON object; owns one reference */
+	cj_event_type type;   /* from obj["type"]; CJ_EVENT_UNKNOWN if absent/unknown */
+};
+
+/* Hard caps for the hostile-input decoder, whatever the store's limits. */
+#define CJI_DECODE_MAX_DEPTH   64
+#define CJI_DECODE_MAX_NODES   (1u << 20)   /* JSON values in one body */
+#define CJI_DECODE_MAX_BODY    ((size_t)64 << 20)
+
+/* Wrap obj (reference stolen) in a new event; type read from obj["type"]. */
+int cji_event_wrap(cj_event **out, json_t *obj);
+
+/* Encode ev as the canonical msgpack body: a map whose keys are sorted
+ * bytewise at every level; "ts" normalized to integer ms if given (RFC 3339
+ * strings converted). Appends to out. *ts_ms gets the event time if present
+ * (*has_ts = 1), else *has_ts = 0. The event must have passed validation.
+ * Errors: CJ_EINVAL (field named), CJ_ENOMEM. */
+int cji_event_encode(const cj_event *ev, cji_buf *out, int64_t *ts_ms, int *has_ts);
+
+/* Decode a msgpack body (hostile input: every length checked against the bytes
+ * left and the caps above before anything is allocated). If the body has no
+ * "ts", ts_ms is added as "ts" (integer ms). The result has a "type" string
+ * but is not otherwise validated.
+ * Errors: CJ_ECORRUPT (message names the byte offset and the problem),
+ * CJ_ENOMEM. */
+int cji_event_decode(cj_event **out, const uint8_t *body, size_t len, int64_t ts_ms);
+
+/* "id" of the event if present (validated events: a non-empty string). */
+const char *cji_event_id(const cj_event *ev);
+
+#endif

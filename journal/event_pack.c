@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int cji_placeholder_event_pack;
