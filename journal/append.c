@@ -1,2 +1,571 @@
-/* placeholder: being written */
-typedef int cji_placeholder_append;
+/* journal/append.c — durable appends by group commit.
+ *
+ * Callers validate, encode, checksum and frame their events in their own
+ * thread (the CPU work), then queue a ticket. One writer thread takes every
+ * ticket waiting at that moment (up to max_batch events), writes them in ONE
+ * LMDB transaction with ONE fsync, and only then marks each ticket done: a
+ * sequence number is never handed out before it is durable.
+ *
+ * A ticket is all-or-nothing: a multi-event ticket runs in a nested
+ * transaction so that an idempotency conflict in its k-th event undoes its
+ * first k-1. MDB_MAP_FULL (from put or commit) aborts the whole transaction,
+ * grows the map with no transaction open, and retries; at the ceiling every
+ * ticket of the batch fails with CJ_EFULL. A failed commit (ENOSPC, EIO)
+ * fails every ticket of the batch: nothing of it was acknowledged. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include "journal/journal_internal.h"
+#include "journal/event_internal.h"
+#include "journal/keys.h"
+#include "journal/record.h"
+#include "common/err.h"
+#include "common/timeutil.h"
+
+enum { REQ_EVENTS = 1, REQ_BLOB = 2 };
+
+typedef struct req_idem {
+	uint32_t off;          /* id bytes in ticket->ids */
+	uint16_t len;          /* 0: the event has no id */
+	uint8_t fp[16];        /* XXH3-128 of the body */
+} req_idem;
+
+struct cj_ticket {
+	struct cj_ticket *next;
+	cji_journal *j;
+	int kind;
+	size_t n;
+	cji_buf recs;          /* framed records, back to back */
+	cji_buf ids;           /* id bytes of events that have one */
+	uint32_t *lens;
+	req_idem *idem;
+	uint64_t *seqs;
+	int has_ids;
+	/* blob */
+	uint8_t blob_key[CJI_BLOB_KEY_LEN];
+	const void *blob_data; /* the caller's bytes: it waits, so no copy */
+	size_t blob_len;
+	/* outcome, guarded by j->mu */
+	int done;
+	int rc;
+	int rc_attempt;        /* per-attempt outcome inside the writer */
+	cji_error_snapshot err;
+	pthread_cond_t cond;
+};
+
+/* ---- caller side: prepare ---------------------------------------------- */
+
+static cj_ticket *ticket_new(cji_journal *j, int kind, size_t n)
+{
+	cj_ticket *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->j = j;
+	t->kind = kind;
+	t->n = n;
+	if (n) {
+		t->lens = malloc(n * sizeof *t->lens);
+		t->idem = malloc(n * sizeof *t->idem);
+		t->seqs = malloc(n * sizeof *t->seqs);
+		if (!t->lens || !t->idem || !t->seqs) {
+			free(t->lens);
+			free(t->idem);
+			free(t->seqs);
+			free(t);
+			return NULL;
+		}
+	}
+	pthread_cond_init(&t->cond, NULL);
+	return t;
+}
+
+static void ticket_destroy(cj_ticket *t)
+{
+	cji_buf_free(&t->recs);
+	cji_buf_free(&t->ids);
+	free(t->lens);
+	free(t->idem);
+	free(t->seqs);
+	pthread_cond_destroy(&t->cond);
+	free(t);
+}
+
+/* Prefix the current error with the event index, for batches. */
+static int err_at_index(int rc, size_t i, size_t n)
+{
+	if (n <= 1)
+		return rc;
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s", cj_error_last());
+	const char *field = cj_error_field();
+	char fld[64];
+	if (field) {
+		snprintf(fld, sizeof fld, "%s", field);
+		return cji_err_field(rc, fld, "event %zu: %s", i, msg);
+	}
+	return cji_err(rc, "event %zu: %s", i, msg);
+}
+
+static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
+{
+	const cji_journal *j = t->j;
+	int rc = cj_event_validate(ev, &j->limits);
+	if (rc)
+		return rc;
+	size_t hdr_off = t->recs.len;
+	if ((rc = cji_buf_reserve(&t->recs, CJI_RECORD_HDR_LEN)))
+		return cji_err(rc, "out of memory encoding an event");
+	t->recs.len += CJI_RECORD_HDR_LEN;
+	int64_t ts = 0;
+	int has_ts = 0;
+	if ((rc = cji_event_encode(ev, &t->recs, &ts, &has_ts)))
+		return rc;
+	size_t body_len = t->recs.len - hdr_off - CJI_RECORD_HDR_LEN;
+	if (body_len > j->limits.max_event)
+		return cji_err_field(CJ_ETOOBIG, "type", "event is %zu bytes encoded, over the limit of %zu",
+		                     body_len, j->limits.max_event);
+	const uint8_t *body = t->recs.data + hdr_off + CJI_RECORD_HDR_LEN;
+	cji_record_frame(t->recs.data + hdr_off, (uint8_t)ev->type, 0, has_ts ? ts : now,
+	                 body, (uint32_t)body_len);
+	t->lens[i] = (uint32_t)(body_len + CJI_RECORD_HDR_LEN);
+	req_idem *id = &t->idem[i];
+	id->len = 0;
+	const char *s = cji_event_id(ev);
+	if (s) {
+		size_t len = strlen(s);
+		if (len == 0 || len > CJI_ID_MAX)
+			return cji_err_field(CJ_EINVAL, "id", "field 'id': must be 1..%d bytes", CJI_ID_MAX);
+		id->off = (uint32_t)t->ids.len;
+		id->len = (uint16_t)len;
+		if ((rc = cji_buf_append(&t->ids, s, len)))
+			return cji_err(rc, "out of memory");
+		XXH128_hash_t h = XXH3_128bits(body, body_len);
+		cji_put_be64(id->fp, h.high64);
+		cji_put_be64(id->fp + 8, h.low64);
+		t->has_ids = 1;
+	}
+	return 0;
+}
+
+/* Queue t; CJ_EBUSY if the queue is over its bound, CJ_ECLOSED if closing. */
+static int enqueue(cji_journal *j, cj_ticket *t)
+{
+	pthread_mutex_lock(&j->mu);
+	if (j->stopping || !j->writer_running) {
+		pthread_mutex_unlock(&j->mu);
+		if (j->env.read_only)
+			return cji_err(CJ_EPERM, "store opened read-only: appends are refused");
+		return cji_err(CJ_ECLOSED, "store is closing: append refused, nothing stored");
+	}
+	if (j->queued > 0 && j->queued + t->n > j->max_queue) {
+		size_t q = j->queued;
+		pthread_mutex_unlock(&j->mu);
+		return cji_err(CJ_EBUSY, "append queue full (%zu events waiting): nothing stored, retry", q);
+	}
+	if (j->tail)
+		j->tail->next = t;
+	else
+		j->head = t;
+	j->tail = t;
+	j->queued += t->n ? t->n : 1;
+	pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->mu);
+	return 0;
+}
+
+int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, size_t n)
+{
+	*out = NULL;
+	if (!s || (!evs && n))
+		return cji_err(CJ_EINVAL, "append: no store or no events");
+	if (n == 0)
+		return cji_err(CJ_EINVAL, "append: empty batch");
+	cji_journal *j = cji_store_journal(s);
+	if (n > j->max_queue)
+		return cji_err(CJ_ETOOBIG, "batch of %zu events is over the limit of %u", n, j->max_queue);
+	cj_ticket *t = ticket_new(j, REQ_EVENTS, n);
+	if (!t)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	int64_t now = cji_now_ms();
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!evs[i]) {
+			rc = cji_err(CJ_EINVAL, "event %zu is NULL", i);
+			goto fail;
+		}
+		if ((rc = prepare_one(t, i, evs[i], now))) {
+			rc = err_at_index(rc, i, n);
+			goto fail;
+		}
+	}
+	if ((rc = enqueue(j, t)))
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	ticket_destroy(t);
+	return rc;
+}
+
+int cj_ticket_done(const cj_ticket *t)
+{
+	if (!t)
+		return 1;
+	pthread_mutex_lock(&t->j->mu);
+	int d = t->done;
+	pthread_mutex_unlock(&t->j->mu);
+	return d;
+}
+
+int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out)
+{
+	if (!t)
+		return cji_err(CJ_EINVAL, "no ticket");
+	cji_journal *j = t->j;
+	pthread_mutex_lock(&j->mu);
+	while (!t->done)
+		pthread_cond_wait(&t->cond, &j->mu);
+	pthread_mutex_unlock(&j->mu);
+	if (t->rc)
+		return cji_err_restore(&t->err);
+	if (seqs_out && t->n)
+		memcpy(seqs_out, t->seqs, t->n * sizeof *seqs_out);
+	return 0;
+}
+
+void cj_ticket_free(cj_ticket *t)
+{
+	if (!t)
+		return;
+	cji_journal *j = t->j;
+	pthread_mutex_lock(&j->mu);
+	while (!t->done)
+		pthread_cond_wait(&t->cond, &j->mu);
+	pthread_mutex_unlock(&j->mu);
+	ticket_destroy(t);
+}
+
+int cj_journal_append_batch(cj_store *s, const cj_event *const *evs, size_t n, uint64_t *seqs_out)
+{
+	cj_ticket *t;
+	int rc = cj_journal_submit(&t, s, evs, n);
+	if (rc)
+		return rc;
+	rc = cj_ticket_wait(t, seqs_out);
+	cj_ticket_free(t);
+	return rc;
+}
+
+int cj_journal_append(cj_store *s, const cj_event *ev, uint64_t *seq_out)
+{
+	uint64_t seq = 0;
+	int rc = cj_journal_append_batch(s, &ev, 1, &seq);
+	if (rc == 0 && seq_out)
+		*seq_out = seq;
+	return rc;
+}
+
+int cj_blob_put(cj_store *s, const void *data, size_t len, char hash_out[CJ_BLOB_HASH_LEN + 1])
+{
+	if (!s || (!data && len))
+		return cji_err(CJ_EINVAL, "blob put: no store or no data");
+	cji_journal *j = cji_store_journal(s);
+	if (len > j->max_blob)
+		return cji_err(CJ_ETOOBIG, "blob of %zu bytes is over the limit of %zu", len, j->max_blob);
+	cj_ticket *t = ticket_new(j, REQ_BLOB, 0);
+	if (!t)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	cji_blob_key(t->blob_key, data, len);
+	t->blob_data = data ? data : "";
+	t->blob_len = len;
+	int rc = enqueue(j, t);
+	if (rc) {
+		ticket_destroy(t);
+		return rc;
+	}
+	rc = cj_ticket_wait(t, NULL);
+	if (rc == 0 && hash_out)
+		cji_blob_hex(t->blob_key, hash_out);
+	cj_ticket_free(t);
+	return rc;
+}
+
+/* ---- writer side: commit ---------------------------------------------- */
+
+static int last_seq_in(cji_journal *j, MDB_txn *txn, uint64_t *last)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, j->env.events, &c);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND) {
+		*last = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*last = cji_key_seq_get(&k);
+	return 0;
+}
+
+/* Idempotency check for event i: 0 = new, 1 = repeat (seq set), or a CJ error
+ * (conflict). mdb errors come back through *mrc. */
+static int idem_check(cji_journal *j, MDB_txn *txn, cj_ticket *t, size_t i, int *mrc)
+{
+	req_idem *id = &t->idem[i];
+	MDB_val k = { id->len, t->ids.data + id->off }, v;
+	int rc = mdb_get(txn, j->env.idem, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc) {
+		*mrc = rc;
+		return 0;
+	}
+	uint64_t seq;
+	uint8_t fp[16];
+	if (cji_idem_val_get(&v, &seq, fp) != 0)
+		return cji_err(CJ_ECORRUPT, "idempotency entry for id '%.*s' is malformed", (int)id->len,
+		               (const char *)t->ids.data + id->off);
+	if (memcmp(fp, id->fp, 16) != 0)
+		return cji_err_field(CJ_ECONFLICT, "id",
+		                     "%sid '%.*s' was already used for a different event (sequence %llu)",
+		                     t->n > 1 ? "batch: " : "", (int)id->len,
+		                     (const char *)t->ids.data + id->off, (unsigned long long)seq);
+	t->seqs[i] = seq;
+	return 1;
+}
+
+/* Put every event of t. Returns an LMDB code (the batch must abort) or 0;
+ * a per-ticket failure is left in t->rc_attempt with the error saved. */
+static int put_ticket(cji_journal *j, MDB_txn *parent, cj_ticket *t, uint64_t *last)
+{
+	MDB_txn *txn = parent;
+	int rc;
+	if (t->n > 1 && t->has_ids) {
+		if ((rc = mdb_txn_begin(j->env.env, parent, 0, &txn)))
+			return rc;
+	}
+	uint64_t start = *last;
+	const uint8_t *rec = t->recs.data;
+	int mrc = 0;
+	for (size_t i = 0; i < t->n; rec += t->lens[i], i++) {
+		if (t->idem[i].len) {
+			int r = idem_check(j, txn, t, i, &mrc);
+			if (mrc)
+				goto mdb_fail;
+			if (r < 0) {
+				t->rc_attempt = r;
+				cji_err_save(&t->err, r);
+				if (txn != parent)
+					mdb_txn_abort(txn);
+				*last = start;
+				return 0;
+			}
+			if (r == 1)
+				continue;
+		}
+		uint64_t seq = ++*last;
+		uint8_t kb[CJI_SEQ_KEY_LEN];
+		cji_key_seq(kb, seq);
+		MDB_val k = { sizeof kb, kb }, v = { t->lens[i], (void *)rec };
+		if ((mrc = mdb_put(txn, j->env.events, &k, &v, MDB_APPEND)))
+			goto mdb_fail;
+		t->seqs[i] = seq;
+		if (t->idem[i].len) {
+			uint8_t iv[CJI_IDEM_VAL_LEN];
+			cji_idem_val(iv, seq, t->idem[i].fp);
+			MDB_val ik = { t->idem[i].len, t->ids.data + t->idem[i].off }, ivv = { sizeof iv, iv };
+			if ((mrc = mdb_put(txn, j->env.idem, &ik, &ivv, 0)))
+				goto mdb_fail;
+		}
+	}
+	if (txn != parent && (mrc = mdb_txn_commit(txn)))
+		return mrc;
+	return 0;
+mdb_fail:
+	if (txn != parent)
+		mdb_txn_abort(txn);
+	return mrc;
+}
+
+static int put_blob(cji_journal *j, MDB_txn *txn, cj_ticket *t)
+{
+	MDB_val k = { CJI_BLOB_KEY_LEN, t->blob_key }, v = { t->blob_len, (void *)t->blob_data };
+	int rc = mdb_put(txn, j->env.blobs, &k, &v, MDB_NOOVERWRITE);
+	return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+/* One attempt at writing the whole batch; returns an LMDB code. */
+static int attempt(cji_journal *j, cj_ticket *batch, const char **where)
+{
+	MDB_txn *txn;
+	*where = "begin";
+	int rc = cji_env_write_begin(&j->env, &txn);
+	if (rc)
+		return rc;
+	uint64_t last;
+	*where = "read last sequence";
+	if ((rc = last_seq_in(j, txn, &last)))
+		goto abort;
+	*where = "put";
+	for (cj_ticket *t = batch; t; t = t->next) {
+		t->rc_attempt = 0;
+		rc = t->kind == REQ_BLOB ? put_blob(j, txn, t) : put_ticket(j, txn, t, &last);
+		if (rc)
+			goto abort;
+	}
+	*where = "commit";
+	return cji_env_write_commit(&j->env, txn);
+abort:
+	cji_env_write_abort(&j->env, txn);
+	return rc;
+}
+
+static void commit_batch(cji_journal *j, cj_ticket *batch, size_t nevents)
+{
+	const char *where = "";
+	int rc;
+	for (;;) {
+		rc = attempt(j, batch, &where);
+		if (rc == MDB_MAP_FULL) {
+			int g = cji_env_grow(&j->env);
+			if (g == 0)
+				continue;
+			rc = g; /* CJ_EFULL with its message set */
+			break;
+		}
+		if (rc == MDB_PANIC) {
+			/* A failed meta write leaves the environment unusable; reopening
+			 * it makes the next batch possible. This batch fails. */
+			cji_err_mdb(rc, "journal %s: write failed (%s); nothing of this batch was stored",
+			            j->env.dir, where);
+			cji_env_reopen(&j->env);
+			rc = CJ_EIO;
+			break;
+		}
+		if (rc) {
+			rc = cji_err_mdb(rc, "journal %s: write failed (%s); nothing of this batch was stored",
+			                 j->env.dir, where);
+		}
+		break;
+	}
+	cji_error_snapshot batch_err;
+	if (rc)
+		cji_err_save(&batch_err, rc);
+	else {
+		atomic_fetch_add(&j->commits, 1);
+		atomic_fetch_add(&j->committed, nevents);
+	}
+	pthread_mutex_lock(&j->mu);
+	for (cj_ticket *t = batch, *next; t; t = next) {
+		next = t->next;
+		if (rc) {
+			t->rc = rc;
+			t->err = batch_err;
+		} else {
+			t->rc = t->rc_attempt; /* error already saved in t->err */
+		}
+		t->done = 1;
+		pthread_cond_signal(&t->cond);
+	}
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* Take up to max_batch events of tickets off the queue (at least one ticket). */
+static cj_ticket *take_batch(cji_journal *j, size_t *nevents)
+{
+	cj_ticket *first = j->head, *last = NULL;
+	size_t n = 0;
+	for (cj_ticket *t = j->head; t; t = t->next) {
+		size_t tn = t->n ? t->n : 1;
+		if (last && n + tn > j->max_batch)
+			break;
+		n += tn;
+		last = t;
+	}
+	j->head = last->next;
+	if (!j->head)
+		j->tail = NULL;
+	last->next = NULL;
+	j->queued -= n;
+	*nevents = n;
+	return first;
+}
+
+static void *writer_main(void *arg)
+{
+	cji_journal *j = arg;
+	uint64_t last_check = cji_mono_ns();
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (!j->head && !j->stopping) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 10;
+			pthread_cond_timedwait(&j->work, &j->mu, &ts);
+			if (!j->head)
+				break;
+		}
+		if (!j->head && j->stopping)
+			break;
+		cj_ticket *batch = NULL;
+		size_t n = 0;
+		if (j->head)
+			batch = take_batch(j, &n);
+		pthread_mutex_unlock(&j->mu);
+		if (batch)
+			commit_batch(j, batch, n);
+		uint64_t now = cji_mono_ns();
+		if (now - last_check > 10000000000ull) {
+			/* Stale reader slots of crashed processes pin old pages. */
+			cji_env_reader_check(&j->env);
+			last_check = now;
+		}
+		pthread_mutex_lock(&j->mu);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *cfg, int create)
+{
+	memset(j, 0, sizeof *j);
+	j->limits = cfg->limits;
+	j->max_blob = cfg->max_blob;
+	j->max_batch = cfg->max_batch ? cfg->max_batch : 8192;
+	j->max_queue = cfg->max_queue ? cfg->max_queue : 262144;
+	if (j->max_queue < j->max_batch)
+		j->max_queue = j->max_batch;
+	int rc = cji_env_open(&j->env, dir, cfg->map_initial, cfg->map_ceiling, cfg->read_only, create);
+	if (rc)
+		return rc;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->work, NULL);
+	if (!cfg->read_only) {
+		if (pthread_create(&j->writer, NULL, writer_main, j) != 0) {
+			cji_env_close(&j->env);
+			return cji_err(CJ_ENOMEM, "cannot start the journal writer thread");
+		}
+		j->writer_running = 1;
+	}
+	return 0;
+}
+
+void cji_journal_close(cji_journal *j)
+{
+	if (j->writer_running) {
+		pthread_mutex_lock(&j->mu);
+		j->stopping = 1;
+		pthread_cond_broadcast(&j->work);
+		pthread_mutex_unlock(&j->mu);
+		pthread_join(j->writer, NULL);
+		j->writer_running = 0;
+	}
+	pthread_cond_destroy(&j->work);
+	pthread_mutex_destroy(&j->mu);
+	cji_env_close(&j->env);
+}

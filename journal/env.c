@@ -1,2 +1,240 @@
-/* placeholder: being written */
-typedef int cji_placeholder_env;
+/* journal/env.c — LMDB environment lifecycle and map growth. Never
+ * MDB_WRITEMAP (a full disk would SIGBUS) and never MDB_NOSYNC (acknowledged
+ * appends must survive power loss): see RELIABILITY.md. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "journal/env.h"
+#include "journal/keys.h"
+#include "common/err.h"
+#include "common/timeutil.h"
+
+static int open_dbs(cji_env *e, int create)
+{
+	MDB_txn *txn;
+	unsigned flags = e->read_only ? MDB_RDONLY : 0;
+	int rc = mdb_txn_begin(e->env, NULL, flags, &txn);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot begin transaction", e->dir);
+	unsigned dbf = create ? MDB_CREATE : 0;
+	if ((rc = mdb_dbi_open(txn, CJI_DB_EVENTS, dbf, &e->events)) ||
+	    (rc = mdb_dbi_open(txn, CJI_DB_IDEM, dbf, &e->idem)) ||
+	    (rc = mdb_dbi_open(txn, CJI_DB_BLOBS, dbf, &e->blobs)) ||
+	    (rc = mdb_dbi_open(txn, CJI_DB_META, dbf, &e->meta))) {
+		mdb_txn_abort(txn);
+		if (rc == MDB_NOTFOUND)
+			return cji_err(CJ_ENOTFOUND, "journal %s: not a chatjournal journal (missing tables)", e->dir);
+		return cji_err_mdb(rc, "journal %s: cannot open tables", e->dir);
+	}
+	MDB_val k = { strlen(CJI_META_FORMAT), (void *)CJI_META_FORMAT }, v;
+	rc = mdb_get(txn, e->meta, &k, &v);
+	if (rc == MDB_NOTFOUND && create && !e->read_only) {
+		uint8_t ver[8], created[8];
+		cji_put_be64(ver, CJI_FORMAT_VERSION);
+		cji_put_be64(created, (uint64_t)cji_now_ms());
+		MDB_val vv = { 4, ver + 4 };
+		MDB_val ck = { strlen(CJI_META_CREATED), (void *)CJI_META_CREATED }, cv = { 8, created };
+		if ((rc = mdb_put(txn, e->meta, &k, &vv, 0)) || (rc = mdb_put(txn, e->meta, &ck, &cv, 0))) {
+			mdb_txn_abort(txn);
+			return cji_err_mdb(rc, "journal %s: cannot write format version", e->dir);
+		}
+		rc = mdb_txn_commit(txn);
+		if (rc)
+			return cji_err_mdb(rc, "journal %s: cannot commit format version", e->dir);
+		return 0;
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return cji_err(CJ_ECORRUPT, "journal %s: no format version in meta", e->dir);
+	}
+	uint32_t ver = 0;
+	if (v.mv_size == 4) {
+		const uint8_t *p = v.mv_data;
+		ver = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	}
+	/* Commit even when read-only: that is what keeps the table handles open. */
+	if ((rc = mdb_txn_commit(txn)))
+		return cji_err_mdb(rc, "journal %s: cannot commit", e->dir);
+	if (ver != CJI_FORMAT_VERSION)
+		return cji_err(CJ_EVERSION, "journal %s: format version %u, this build knows %u",
+		               e->dir, ver, CJI_FORMAT_VERSION);
+	return 0;
+}
+
+static int env_start(cji_env *e, int create)
+{
+	int rc = mdb_env_create(&e->env);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot create environment", e->dir);
+	mdb_env_set_maxdbs(e->env, 8);
+	mdb_env_set_maxreaders(e->env, 510);
+	mdb_env_set_mapsize(e->env, (size_t)atomic_load(&e->map_size));
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+	if (e->read_only)
+		flags |= MDB_RDONLY;
+	rc = mdb_env_open(e->env, e->dir, flags, 0600);
+	if (rc) {
+		mdb_env_close(e->env);
+		e->env = NULL;
+		if (rc == ENOENT)
+			return cji_err(CJ_ENOTFOUND, "journal %s: not found", e->dir);
+		return cji_err_mdb(rc, "journal %s: cannot open", e->dir);
+	}
+	/* Adopt a larger map written by another process or an earlier run. */
+	MDB_envinfo info;
+	mdb_env_info(e->env, &info);
+	if (info.me_mapsize > atomic_load(&e->map_size))
+		atomic_store(&e->map_size, info.me_mapsize);
+	mdb_reader_check(e->env, NULL);
+	rc = open_dbs(e, create);
+	if (rc) {
+		mdb_env_close(e->env);
+		e->env = NULL;
+	}
+	return rc;
+}
+
+int cji_env_open(cji_env *e, const char *dir, uint64_t map_initial, uint64_t map_ceiling,
+                 int read_only, int create)
+{
+	memset(e, 0, sizeof *e);
+	if (strlen(dir) >= sizeof e->dir)
+		return cji_err(CJ_ETOOBIG, "path too long: %s", dir);
+	strcpy(e->dir, dir);
+	e->read_only = read_only;
+	e->map_ceiling = map_ceiling ? map_ceiling : CJI_MAP_DEFAULT_CEILING;
+	uint64_t initial = map_initial ? map_initial : CJI_MAP_DEFAULT_INITIAL;
+	if (initial > e->map_ceiling)
+		initial = e->map_ceiling;
+	atomic_store(&e->map_size, initial);
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&e->gate, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	int rc = env_start(e, create);
+	if (rc)
+		pthread_rwlock_destroy(&e->gate);
+	return rc;
+}
+
+void cji_env_close(cji_env *e)
+{
+	if (!e->env)
+		return;
+	mdb_env_close(e->env);
+	e->env = NULL;
+	pthread_rwlock_destroy(&e->gate);
+}
+
+/* Another process grew the map: adopt its size (no txn may be open here). */
+static void adopt_resize(cji_env *e)
+{
+	pthread_rwlock_wrlock(&e->gate);
+	mdb_env_set_mapsize(e->env, 0);
+	MDB_envinfo info;
+	mdb_env_info(e->env, &info);
+	atomic_store(&e->map_size, info.me_mapsize);
+	pthread_rwlock_unlock(&e->gate);
+}
+
+static int begin(cji_env *e, unsigned flags, MDB_txn **txn)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		pthread_rwlock_rdlock(&e->gate);
+		if (!e->env) { /* a reopen after MDB_PANIC failed */
+			pthread_rwlock_unlock(&e->gate);
+			return MDB_PANIC;
+		}
+		int rc = mdb_txn_begin(e->env, NULL, flags, txn);
+		if (rc == 0)
+			return 0;
+		pthread_rwlock_unlock(&e->gate);
+		if (rc != MDB_MAP_RESIZED)
+			return rc;
+		adopt_resize(e);
+	}
+	return MDB_MAP_RESIZED;
+}
+
+int cji_env_read_begin(cji_env *e, MDB_txn **txn)
+{
+	int rc = begin(e, MDB_RDONLY, txn);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot begin read transaction", e->dir);
+	return 0;
+}
+
+void cji_env_read_end(cji_env *e, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&e->gate);
+}
+
+int cji_env_write_begin(cji_env *e, MDB_txn **txn)
+{
+	if (e->read_only)
+		return cji_err(CJ_EPERM, "journal %s: opened read-only", e->dir);
+	return begin(e, 0, txn);
+}
+
+int cji_env_write_commit(cji_env *e, MDB_txn *txn)
+{
+	int rc = mdb_txn_commit(txn);
+	pthread_rwlock_unlock(&e->gate);
+	return rc;
+}
+
+void cji_env_write_abort(cji_env *e, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&e->gate);
+}
+
+int cji_env_grow(cji_env *e)
+{
+	pthread_rwlock_wrlock(&e->gate);
+	uint64_t cur = atomic_load(&e->map_size);
+	int rc = 0;
+	if (cur >= e->map_ceiling) {
+		rc = cji_err(CJ_EFULL, "journal full: the map reached its ceiling of %llu bytes "
+		             "(raise map_ceiling in chatjournal.conf)", (unsigned long long)e->map_ceiling);
+		goto out;
+	}
+	uint64_t step = cur < CJI_MAP_MAX_STEP ? cur : CJI_MAP_MAX_STEP;
+	uint64_t next = cur + step;
+	if (next > e->map_ceiling)
+		next = e->map_ceiling;
+	int mrc = mdb_env_set_mapsize(e->env, (size_t)next);
+	if (mrc) {
+		rc = cji_err_mdb(mrc, "journal %s: cannot grow map to %llu bytes", e->dir,
+		                 (unsigned long long)next);
+		goto out;
+	}
+	MDB_envinfo info;
+	mdb_env_info(e->env, &info);
+	atomic_store(&e->map_size, info.me_mapsize);
+	atomic_fetch_add(&e->growths, 1);
+out:
+	pthread_rwlock_unlock(&e->gate);
+	return rc;
+}
+
+int cji_env_reopen(cji_env *e)
+{
+	pthread_rwlock_wrlock(&e->gate);
+	mdb_env_close(e->env);
+	e->env = NULL;
+	int rc = env_start(e, 0);
+	pthread_rwlock_unlock(&e->gate);
+	return rc;
+}
+
+int cji_env_reader_check(cji_env *e)
+{
+	int dead = 0;
+	int rc = mdb_reader_check(e->env, &dead);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: reader check failed", e->dir);
+	return dead;
+}

@@ -66,8 +66,8 @@ typedef struct cj_record {
 
 /* Iterate records with seq >= from_seq in order, using short read transactions
  * (never holding one between calls). next returns 1 and fills rec, 0 at the end,
- * or an error: CJ_ECORRUPT names the sequence number (the iterator then moves
- * past it). Records appended during iteration are seen. */
+ * or an error: CJ_ECORRUPT names the sequence number in the message and in
+ * rec->seq (the iterator then moves past it). Records appended during iteration are seen. */
 typedef struct cj_journal_iter cj_journal_iter;
 CJ_API int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from_seq);
 CJ_API int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec);

@@ -1,0 +1,184 @@
+/* api/conf.c — reading and writing chatjournal.conf. Every key is listed
+ * once in the table below: the reader, the writer and the defaults share it. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/conf.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+enum { U64, SZ, UINT };
+
+typedef struct conf_key {
+	const char *section, *name;
+	int kind;
+	size_t off;
+	uint64_t def;
+} conf_key;
+
+#define J(f) offsetof(cji_conf, journal.f)
+#define L(f) offsetof(cji_conf, journal.limits.f)
+
+static const conf_key KEYS[] = {
+	{ "journal", "map_initial", U64, J(map_initial), (uint64_t)64 << 20 },
+	{ "journal", "map_ceiling", U64, J(map_ceiling), (uint64_t)64 << 30 },
+	{ "journal", "max_batch",   UINT, J(max_batch), 8192 },
+	{ "journal", "max_queue",   UINT, J(max_queue), 262144 },
+	{ "limits",  "max_content", SZ, L(max_content), (uint64_t)1 << 20 },
+	{ "limits",  "max_string",  SZ, L(max_string), (uint64_t)64 << 10 },
+	{ "limits",  "max_object",  SZ, L(max_object), (uint64_t)1 << 20 },
+	{ "limits",  "max_depth",   UINT, L(max_depth), 32 },
+	{ "limits",  "max_event",   SZ, L(max_event), (uint64_t)4 << 20 },
+	{ "limits",  "max_blob",    SZ, J(max_blob), (uint64_t)32 << 20 },
+	{ "retention", "backup_keep_days", UINT, offsetof(cji_conf, backup_keep_days), 7 },
+};
+#define NKEYS (sizeof KEYS / sizeof KEYS[0])
+
+static void set_val(cji_conf *c, const conf_key *k, uint64_t v)
+{
+	char *p = (char *)c + k->off;
+	switch (k->kind) {
+	case U64: *(uint64_t *)p = v; break;
+	case SZ: *(size_t *)p = (size_t)v; break;
+	default: *(unsigned *)p = (unsigned)v; break;
+	}
+}
+
+static uint64_t get_val(const cji_conf *c, const conf_key *k)
+{
+	const char *p = (const char *)c + k->off;
+	switch (k->kind) {
+	case U64: return *(const uint64_t *)p;
+	case SZ: return *(const size_t *)p;
+	default: return *(const unsigned *)p;
+	}
+}
+
+static void apply_opts(cji_conf *c, const cj_store_options *o)
+{
+	if (!o)
+		return;
+	if (o->map_initial) c->journal.map_initial = o->map_initial;
+	if (o->map_ceiling) c->journal.map_ceiling = o->map_ceiling;
+	if (o->max_content) c->journal.limits.max_content = o->max_content;
+	if (o->max_blob) c->journal.max_blob = o->max_blob;
+	if (o->max_batch) c->journal.max_batch = o->max_batch;
+	if (o->max_queue) c->journal.max_queue = o->max_queue;
+	c->journal.read_only = o->read_only;
+}
+
+void cji_conf_defaults(cji_conf *c, const cj_store_options *opts)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < NKEYS; i++)
+		set_val(c, &KEYS[i], KEYS[i].def);
+	c->defaults = json_object();
+	apply_opts(c, opts);
+}
+
+static const conf_key *find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcmp(KEYS[i].section, section) && !strcmp(KEYS[i].name, name))
+			return &KEYS[i];
+	return NULL;
+}
+
+static int load_section(cji_conf *c, const char *path, const char *section, json_t *obj)
+{
+	const char *name;
+	json_t *v;
+	json_object_foreach(obj, name, v) {
+		const conf_key *k = find_key(section, name);
+		if (!k)
+			return cji_err(CJ_EINVAL, "%s: unknown setting %s.%s", path, section, name);
+		if (!json_is_integer(v) || json_integer_value(v) <= 0)
+			return cji_err(CJ_EINVAL, "%s: %s.%s must be a positive integer", path, section, name);
+		set_val(c, k, (uint64_t)json_integer_value(v));
+	}
+	return 0;
+}
+
+int cji_conf_load(cji_conf *c, const char *store, const cj_store_options *opts)
+{
+	char path[4200];
+	int rc = cji_path_join(path, sizeof path, store, CJI_CONF_NAME);
+	if (rc)
+		return rc;
+	if (!cji_exists(path))
+		return cji_err(CJ_ENOTFOUND, "%s is not a chatjournal store (no %s); run 'chatjournal init'",
+		               store, CJI_CONF_NAME);
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return cji_err(CJ_EINVAL, "%s: line %d: %s", path, jerr.line, jerr.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return cji_err(CJ_EINVAL, "%s: must be a JSON object", path);
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(root, key, v) {
+		if (!strcmp(key, "format")) {
+			if (!json_is_integer(v) || json_integer_value(v) != CJI_CONF_FORMAT) {
+				rc = cji_err(CJ_EVERSION, "%s: unsupported format (this build reads %d)", path,
+				             CJI_CONF_FORMAT);
+				break;
+			}
+		} else if (!strcmp(key, "defaults")) {
+			if (!json_is_object(v)) {
+				rc = cji_err(CJ_EINVAL, "%s: defaults must be an object", path);
+				break;
+			}
+			json_decref(c->defaults);
+			c->defaults = json_incref(v);
+		} else if (json_is_object(v) && (!strcmp(key, "journal") || !strcmp(key, "limits") ||
+		                                 !strcmp(key, "retention"))) {
+			if ((rc = load_section(c, path, key, v)))
+				break;
+		} else {
+			rc = cji_err(CJ_EINVAL, "%s: unknown section %s", path, key);
+			break;
+		}
+	}
+	json_decref(root);
+	if (rc)
+		return rc;
+	apply_opts(c, opts);
+	return 0;
+}
+
+int cji_conf_save(const cji_conf *c, const char *store)
+{
+	char path[4200];
+	int rc = cji_path_join(path, sizeof path, store, CJI_CONF_NAME);
+	if (rc)
+		return rc;
+	json_t *root = json_object();
+	json_object_set_new(root, "format", json_integer(CJI_CONF_FORMAT));
+	for (size_t i = 0; i < NKEYS; i++) {
+		json_t *sec = json_object_get(root, KEYS[i].section);
+		if (!sec) {
+			sec = json_object();
+			json_object_set_new(root, KEYS[i].section, sec);
+		}
+		json_object_set_new(sec, KEYS[i].name, json_integer((json_int_t)get_val(c, &KEYS[i])));
+	}
+	json_object_set_new(root, "defaults", c->defaults ? json_incref(c->defaults) : json_object());
+	char *text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	size_t n = strlen(text);
+	text[n] = '\n';
+	rc = cji_write_file_atomic(path, text, n + 1);
+	free(text);
+	return rc;
+}
+
+void cji_conf_free(cji_conf *c)
+{
+	json_decref(c->defaults);
+	c->defaults = NULL;
+}

@@ -1,0 +1,57 @@
+/* journal/env.h — the LMDB environment wrapper: open with safe flags, the
+ * transaction gate that makes map growth safe, growth up to a ceiling,
+ * reopen after MDB_PANIC, stale reader cleanup.
+ *
+ * Invariant: every transaction of this process is opened through
+ * cji_env_*_begin, which holds the gate shared; growth and reopen hold it
+ * exclusive, so no transaction is open while the map changes. */
+#ifndef CJ_JOURNAL_ENV_H
+#define CJ_JOURNAL_ENV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+typedef struct cji_env {
+	MDB_env *env;
+	MDB_dbi events, idem, blobs, meta;
+	pthread_rwlock_t gate;
+	uint64_t map_ceiling;
+	_Atomic uint64_t map_size;
+	_Atomic uint64_t growths;
+	int read_only;
+	char dir[4096];
+} cji_env;
+
+#define CJI_MAP_DEFAULT_INITIAL ((uint64_t)64 << 20)
+#define CJI_MAP_DEFAULT_CEILING ((uint64_t)64 << 30)
+#define CJI_MAP_MAX_STEP        ((uint64_t)1 << 30)
+
+/* Open (create = make data files and databases if missing) the environment
+ * in dir. Files get mode 0600. Checks the format version in meta. */
+int cji_env_open(cji_env *e, const char *dir, uint64_t map_initial, uint64_t map_ceiling,
+                 int read_only, int create);
+void cji_env_close(cji_env *e);
+
+/* Read transaction; cji_env_read_end aborts it and releases the gate. */
+int cji_env_read_begin(cji_env *e, MDB_txn **txn);
+void cji_env_read_end(cji_env *e, MDB_txn *txn);
+
+/* Write transaction (blocks on LMDB's writer lock). commit/abort release the
+ * gate; commit returns the raw LMDB code (the caller maps it). */
+int cji_env_write_begin(cji_env *e, MDB_txn **txn);
+int cji_env_write_commit(cji_env *e, MDB_txn *txn);
+void cji_env_write_abort(cji_env *e, MDB_txn *txn);
+
+/* Grow the map (double, at most CJI_MAP_MAX_STEP more, never past the
+ * ceiling). No transaction of this thread may be open. CJ_EFULL at the ceiling. */
+int cji_env_grow(cji_env *e);
+
+/* Close and reopen after MDB_PANIC (no transaction may be open in this thread). */
+int cji_env_reopen(cji_env *e);
+
+/* mdb_reader_check; returns the number of stale slots cleared or an error. */
+int cji_env_reader_check(cji_env *e);
+
+#endif

@@ -1,0 +1,42 @@
+/* journal/keys.h — the only place that knows the journal's key and value
+ * bytes: database names, sequence keys, idempotency entries, blob keys, meta
+ * keys. docs/format.md describes the same layout for humans. */
+#ifndef CJ_JOURNAL_KEYS_H
+#define CJ_JOURNAL_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+#define CJI_DB_EVENTS "events"   /* seq (8 bytes BE) -> framed record */
+#define CJI_DB_IDEM   "idem"     /* client id (1..256 bytes) -> seq BE + fingerprint */
+#define CJI_DB_BLOBS  "blobs"    /* XXH3-128 (16 bytes BE) -> raw bytes */
+#define CJI_DB_META   "meta"     /* ASCII name -> value */
+
+#define CJI_META_FORMAT  "format_version"  /* u32 BE */
+#define CJI_META_CREATED "created_ms"      /* i64 BE */
+#define CJI_FORMAT_VERSION 1u
+
+#define CJI_SEQ_KEY_LEN 8
+#define CJI_IDEM_VAL_LEN 24   /* 8-byte BE seq + 16-byte XXH3-128 of the body */
+#define CJI_BLOB_KEY_LEN 16
+#define CJI_ID_MAX 256
+
+void cji_key_seq(uint8_t out[CJI_SEQ_KEY_LEN], uint64_t seq);
+/* Sequence number of a key; 0 if the key is not 8 bytes. */
+uint64_t cji_key_seq_get(const MDB_val *key);
+
+void cji_idem_val(uint8_t out[CJI_IDEM_VAL_LEN], uint64_t seq, const uint8_t fp[16]);
+/* 0 and fields, or -1 if malformed. */
+int cji_idem_val_get(const MDB_val *val, uint64_t *seq, uint8_t fp[16]);
+
+/* XXH3-128 of data as key bytes and as 32 lowercase hex characters. */
+void cji_blob_key(uint8_t out[CJI_BLOB_KEY_LEN], const void *data, size_t len);
+void cji_blob_hex(const uint8_t key[CJI_BLOB_KEY_LEN], char out[33]);
+/* Parse 32 lowercase hex characters; 0 or -1. */
+int cji_blob_key_parse(const char *hex, uint8_t out[CJI_BLOB_KEY_LEN]);
+
+void cji_put_be64(uint8_t *p, uint64_t v);
+uint64_t cji_get_be64(const uint8_t *p);
+
+#endif
