@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — install the Debian packages chatjournal builds and tests
+# with (only those missing; apt-get update once), then configure and build
+# into build/ (or $1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential meson ninja-build pkg-config clang
+      liblmdb-dev libsqlite3-dev libmsgpack-dev libxxhash-dev libjansson-dev
+      libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
+      python3 sqlite3 lmdb-utils)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+	echo "setup: installing ${missing[*]}" >&2
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+BUILD="${1:-build}"
+if [ ! -f "$BUILD/build.ninja" ]; then
+	meson setup "$BUILD" --buildtype=release >/dev/null
+fi
+ninja -C "$BUILD" >/dev/null
+echo "setup: built $BUILD/tools/chatjournal" >&2
