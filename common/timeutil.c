@@ -123,8 +123,10 @@ void cji_time_format(int64_t ms, char out[32])
 	int64_t y;
 	unsigned m, d;
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+	char tmp[96]; /* wide enough for any int64 year, so no truncation warning */
+	snprintf(tmp, sizeof tmp, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
 	         (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), frac);
+	snprintf(out, 32, "%.31s", tmp);
 }
 
 int cji_duration_parse(const char *s, int64_t *ms)
