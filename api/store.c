@@ -7,6 +7,8 @@
 #include "api/store_internal.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "materializer/db.h"
+#include "api/readers.h"
 
 cji_journal *cji_store_journal(cj_store *s) { return &s->journal; }
 const char *cj_store_path(const cj_store *s) { return s ? s->path : NULL; }
@@ -63,6 +65,14 @@ int cj_store_init(const char *path, const cj_store_options *opts)
 		rc = cji_conf_save(&conf, path);
 	}
 	cji_conf_free(&conf);
+	if (rc == 0) {
+		/* The projection exists from the start, so analysts see the schema. */
+		char sq[4200];
+		sqlite3 *db;
+		if ((rc = cji_path_join(sq, sizeof sq, path, CJI_SQLITE_NAME)) == 0 &&
+		    (rc = cji_db_open_rw(&db, sq)) == 0)
+			sqlite3_close(db);
+	}
 	if (rc == 0)
 		rc = cji_fsync_dir(path);
 	return rc;
@@ -88,11 +98,28 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *opts
 	char jdir[4200];
 	if ((rc = cji_conf_load(&s->conf, path, opts)) || (rc = journal_dir(jdir, sizeof jdir, path)))
 		goto fail;
+	if ((rc = cji_path_join(s->sqlite_path, sizeof s->sqlite_path, path, CJI_SQLITE_NAME)))
+		goto fail;
+	if (!s->conf.journal.read_only) {
+		if ((rc = cji_mat_new(&s->mat, s, s->sqlite_path)))
+			goto fail;
+		s->conf.journal.on_commit = cji_mat_notify;
+		s->conf.journal.on_commit_arg = s->mat;
+	}
 	if ((rc = cji_journal_open(&s->journal, jdir, &s->conf.journal, 0)))
 		goto fail;
+	if (s->mat && (rc = cji_mat_start(s->mat))) {
+		cji_journal_close(&s->journal);
+		goto fail;
+	}
+	if ((rc = cji_readers_new(&s->readers, s->sqlite_path))) {
+		cj_store_close(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 fail:
+	cji_mat_free(s->mat);
 	cji_conf_free(&s->conf);
 	free(s);
 	return rc;
@@ -102,7 +129,11 @@ void cj_store_close(cj_store *s)
 {
 	if (!s)
 		return;
+	/* Journal first: its last commits wake the materializer, which is then
+	 * stopped after the batch in hand (it catches up at the next open). */
 	cji_journal_close(&s->journal);
+	cji_mat_free(s->mat);
+	cji_readers_free(s->readers);
 	cji_conf_free(&s->conf);
 	free(s);
 }

@@ -4,6 +4,7 @@
 
 #include "api/conf.h"
 #include "journal/journal_internal.h"
+#include "materializer/materializer.h"
 
 #define CJI_JOURNAL_DIR "journal"
 #define CJI_BACKUPS_DIR "backups"
@@ -12,6 +13,9 @@ struct cj_store {
 	char path[4096];
 	cji_conf conf;
 	cji_journal journal;
+	cji_materializer *mat;      /* NULL when opened read-only */
+	char sqlite_path[4200];
+	struct cji_readers *readers; /* pool of read-only SQLite connections (api/readers.c) */
 };
 
 #endif

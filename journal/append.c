@@ -107,11 +107,32 @@ static int err_at_index(int rc, size_t i, size_t n)
 	return cji_err(rc, "event %zu: %s", i, msg);
 }
 
-static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
+/* An image may only name blobs already stored: the projection records their
+ * size and type, and a replay must see the same. */
+static int check_blobs(cj_store *s, const cj_event *ev)
+{
+	static const char *const fields[] = { "blob", "thumbnail" };
+	if (ev->type != CJ_EVENT_IMAGE)
+		return 0;
+	for (int f = 0; f < 2; f++) {
+		const char *h = cj_event_get_string(ev, fields[f]);
+		if (!h)
+			continue;
+		int rc = cj_blob_exists(s, h);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return cji_err_field(CJ_EINVAL, fields[f],
+			                     "field '%s': no blob %s in this store; store the bytes first", fields[f], h);
+	}
+	return 0;
+}
+
+static int prepare_one(cj_store *s, cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 {
 	const cji_journal *j = t->j;
 	int rc = cj_event_validate(ev, &j->limits);
-	if (rc)
+	if (rc || (rc = check_blobs(s, ev)))
 		return rc;
 	size_t hdr_off = t->recs.len;
 	if ((rc = cji_buf_reserve(&t->recs, CJI_RECORD_HDR_LEN)))
@@ -131,14 +152,14 @@ static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 	t->lens[i] = (uint32_t)(body_len + CJI_RECORD_HDR_LEN);
 	req_idem *id = &t->idem[i];
 	id->len = 0;
-	const char *s = cji_event_id(ev);
-	if (s) {
-		size_t len = strlen(s);
+	const char *idstr = cji_event_id(ev);
+	if (idstr) {
+		size_t len = strlen(idstr);
 		if (len == 0 || len > CJI_ID_MAX)
 			return cji_err_field(CJ_EINVAL, "id", "field 'id': must be 1..%d bytes", CJI_ID_MAX);
 		id->off = (uint32_t)t->ids.len;
 		id->len = (uint16_t)len;
-		if ((rc = cji_buf_append(&t->ids, s, len)))
+		if ((rc = cji_buf_append(&t->ids, idstr, len)))
 			return cji_err(rc, "out of memory");
 		XXH128_hash_t h = XXH3_128bits(body, body_len);
 		cji_put_be64(id->fp, h.high64);
@@ -194,7 +215,7 @@ int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, 
 			rc = cji_err(CJ_EINVAL, "event %zu is NULL", i);
 			goto fail;
 		}
-		if ((rc = prepare_one(t, i, evs[i], now))) {
+		if ((rc = prepare_one(s, t, i, evs[i], now))) {
 			rc = err_at_index(rc, i, n);
 			goto fail;
 		}
@@ -459,6 +480,8 @@ static void commit_batch(cji_journal *j, cj_ticket *batch, size_t nevents)
 	else {
 		atomic_fetch_add(&j->commits, 1);
 		atomic_fetch_add(&j->committed, nevents);
+		if (j->on_commit)
+			j->on_commit(j->on_commit_arg);
 	}
 	pthread_mutex_lock(&j->mu);
 	for (cj_ticket *t = batch, *next; t; t = next) {
@@ -536,6 +559,8 @@ int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *
 	memset(j, 0, sizeof *j);
 	j->limits = cfg->limits;
 	j->max_blob = cfg->max_blob;
+	j->on_commit = cfg->on_commit;
+	j->on_commit_arg = cfg->on_commit_arg;
 	j->max_batch = cfg->max_batch ? cfg->max_batch : 8192;
 	j->max_queue = cfg->max_queue ? cfg->max_queue : 262144;
 	if (j->max_queue < j->max_batch)

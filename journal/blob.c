@@ -5,6 +5,7 @@
 #include <string.h>
 #include "journal/journal_internal.h"
 #include "journal/keys.h"
+#include "journal/blob_info.h"
 #include "common/err.h"
 
 static int blob_lookup(cj_store *s, const char *hash, void **data_out, size_t *len_out)
@@ -66,4 +67,39 @@ int cj_blob_exists(cj_store *s, const char *hash)
 		return 0;
 	}
 	return rc == 0 ? 1 : rc;
+}
+
+const char *cji_sniff_mime(const uint8_t *p, size_t n)
+{
+	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
+		return "image/png";
+	if (n >= 3 && !memcmp(p, "\xff\xd8\xff", 3))
+		return "image/jpeg";
+	if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
+		return "image/gif";
+	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
+		return "image/webp";
+	if (n >= 4 && !memcmp(p, "%PDF", 4))
+		return "application/pdf";
+	return "application/octet-stream";
+}
+
+int cji_blob_info(cj_store *s, const char *hash, uint64_t *size, const char **mime)
+{
+	uint8_t key[CJI_BLOB_KEY_LEN];
+	if (cji_blob_key_parse(hash, key) != 0)
+		return CJ_EINVAL;
+	cji_journal *j = cji_store_journal(s);
+	MDB_txn *txn;
+	int rc = cji_env_read_begin(&j->env, &txn);
+	if (rc)
+		return rc;
+	MDB_val k = { sizeof key, key }, v;
+	rc = mdb_get(txn, j->env.blobs, &k, &v);
+	if (rc == 0) {
+		*size = v.mv_size;
+		*mime = cji_sniff_mime(v.mv_data, v.mv_size);
+	}
+	cji_env_read_end(&j->env, txn);
+	return rc == 0 ? 0 : CJ_ENOTFOUND;
 }

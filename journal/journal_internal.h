@@ -24,6 +24,8 @@ typedef struct cji_journal {
 	pthread_t writer;
 
 	_Atomic uint64_t commits, committed;
+	void (*on_commit)(void *arg);  /* called by the writer after each durable commit */
+	void *on_commit_arg;
 } cji_journal;
 
 typedef struct cji_journal_config {
@@ -32,6 +34,8 @@ typedef struct cji_journal_config {
 	size_t max_blob;
 	unsigned max_batch, max_queue;
 	int read_only;
+	void (*on_commit)(void *arg);
+	void *on_commit_arg;
 } cji_journal_config;
 
 /* Open the journal in dir (create: make it) and start the writer thread. */

@@ -27,6 +27,7 @@
 #include "event.h"
 #include "store.h"
 #include "journal.h"
+#include "query.h"
 
 #define CJ_VERSION_STRING "0.1.0"
 

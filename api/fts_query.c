@@ -1,0 +1,101 @@
+/* api/fts_query.c — FTS5 MATCH is a query language: binding a parameter does
+ * not make user text safe (RELIABILITY.md). Every word is quoted as an FTS5
+ * string; the only syntax we keep on purpose is a trailing '*' for prefix
+ * search. Scope (thread, user, server) is never put in the MATCH string. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/fts_query.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+	else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+	else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+	else return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+static int is_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0d); }
+
+int cji_fts_quote(const char *text, size_t len, char **out)
+{
+	*out = NULL;
+	if (!text)
+		return cji_err_field(CJ_EINVAL, "q", "search text is missing");
+	if (len > CJI_FTS_MAX_TEXT)
+		return cji_err_field(CJ_ETOOBIG, "q", "search text is %zu bytes, over the limit of %d",
+		                     len, CJI_FTS_MAX_TEXT);
+	const unsigned char *p = (const unsigned char *)text;
+	for (size_t i = 0; i < len;) {
+		if (p[i] == 0)
+			return cji_err_field(CJ_EINVAL, "q", "search text contains a NUL byte at %zu", i);
+		size_t l = utf8_len(p + i, len - i);
+		if (!l)
+			return cji_err_field(CJ_EINVAL, "q", "search text is not valid UTF-8 at byte %zu", i);
+		i += l;
+	}
+	cji_buf b = CJI_BUF_INIT;
+	int terms = 0, rc = 0;
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && (is_space(p[i]) || p[i] < 0x20))
+			i++;
+		size_t start = i;
+		while (i < len && !is_space(p[i]) && p[i] >= 0x20)
+			i++;
+		size_t wl = i - start;
+		if (!wl)
+			continue;
+		if (++terms > CJI_FTS_MAX_TERMS) {
+			rc = cji_err_field(CJ_ETOOBIG, "q", "search text has more than %d words", CJI_FTS_MAX_TERMS);
+			goto fail;
+		}
+		int prefix = 0;
+		if (wl > 1 && p[start + wl - 1] == '*') {
+			prefix = 1;
+			wl--;
+		}
+		if ((b.len && (rc = cji_buf_append(&b, " ", 1))) || (rc = cji_buf_append(&b, "\"", 1)))
+			goto nomem;
+		for (size_t k = start; k < start + wl; k++) {
+			if (p[k] == '"' && (rc = cji_buf_append(&b, "\"", 1)))
+				goto nomem;
+			if ((rc = cji_buf_append(&b, p + k, 1)))
+				goto nomem;
+		}
+		if ((rc = cji_buf_append(&b, prefix ? "\"*" : "\"", prefix ? 2 : 1)))
+			goto nomem;
+	}
+	if (!terms) {
+		rc = cji_err_field(CJ_EINVAL, "q", "search text is empty");
+		goto fail;
+	}
+	if ((rc = cji_buf_append(&b, "", 1)))
+		goto nomem;
+	*out = (char *)b.data;
+	return 0;
+nomem:
+	rc = cji_err(CJ_ENOMEM, "out of memory");
+fail:
+	cji_buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,399 @@
+/* api/query.c — reads of the projection: history, images, search, effective
+ * config, stats. Each query runs on a pooled read-only connection with
+ * cached statements; every scope (thread, user, server) is a bound parameter;
+ * results are JSON arrays of objects named like the event fields. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <jansson.h>
+#include "chatjournal/query.h"
+#include "chatjournal/journal.h"
+#include "api/store_internal.h"
+#include "api/readers.h"
+#include "api/fts_query.h"
+#include "common/err.h"
+#include "common/timeutil.h"
+
+enum { Q_HIST_BEFORE, Q_HIST_AFTER, Q_IMG_BEFORE, Q_IMG_AFTER, Q_SEARCH_MSG, Q_SEARCH_IMG,
+       Q_USER_CFG, Q_THREAD_CFG, Q_POSITION };
+
+#define MSG_COLS \
+	"m.seq, t.thread, m.role, m.content, u.user, m.server, m.channel, m.message_ts," \
+	" m.metadata, m.id, m.ts_ms, m.ts"
+#define MSG_FROM \
+	" FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid" \
+	" LEFT JOIN users u ON u.user_rowid = m.user_rowid"
+#define MSG_SCOPE " AND (?4 IS NULL OR u.user = ?4) AND (?5 IS NULL OR m.server = ?5)"
+#define IMG_COLS \
+	"m.seq, t.thread, m.url, m.kind, m.prompt, m.analysis, m.original_analysis, m.metadata," \
+	" m.blob, m.thumbnail, m.has_thumbnail, m.id, m.ts_ms, m.ts, b.size, b.mime_type"
+#define IMG_FROM \
+	" FROM images m JOIN threads t ON t.thread_rowid = m.thread_rowid" \
+	" LEFT JOIN blobs b ON b.blob = m.blob"
+
+static const char *const SQL[] = {
+	[Q_HIST_BEFORE] = "SELECT " MSG_COLS MSG_FROM
+	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq DESC LIMIT ?6",
+	[Q_HIST_AFTER] = "SELECT " MSG_COLS MSG_FROM
+	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq ASC LIMIT ?6",
+	[Q_IMG_BEFORE] = "SELECT " IMG_COLS IMG_FROM
+	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3 ORDER BY m.seq DESC LIMIT ?6",
+	[Q_IMG_AFTER] = "SELECT " IMG_COLS IMG_FROM
+	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3 ORDER BY m.seq ASC LIMIT ?6",
+	[Q_SEARCH_MSG] = "SELECT " MSG_COLS
+	" FROM messages_fts f JOIN messages m ON m.seq = f.rowid"
+	" JOIN threads t ON t.thread_rowid = m.thread_rowid"
+	" LEFT JOIN users u ON u.user_rowid = m.user_rowid"
+	" WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR t.thread = ?2)"
+	" AND (?3 IS NULL OR u.user = ?3) AND (?4 IS NULL OR m.server = ?4)"
+	" ORDER BY f.rowid DESC LIMIT ?5",
+	[Q_SEARCH_IMG] = "SELECT " IMG_COLS
+	" FROM images_fts f JOIN images m ON m.seq = f.rowid"
+	" JOIN threads t ON t.thread_rowid = m.thread_rowid"
+	" LEFT JOIN blobs b ON b.blob = m.blob"
+	" WHERE images_fts MATCH ?1 AND (?2 IS NULL OR t.thread = ?2)"
+	" AND (?3 IS NULL OR EXISTS (SELECT 1 FROM user_threads ut JOIN users uu"
+	"   ON uu.user_rowid = ut.user_rowid WHERE uu.user = ?3 AND ut.thread_rowid = m.thread_rowid))"
+	" AND (?4 IS NULL OR t.server = ?4)"
+	" ORDER BY f.rowid DESC LIMIT ?5",
+	[Q_USER_CFG] = "SELECT config FROM users WHERE user = ?1",
+	[Q_THREAD_CFG] = "SELECT config FROM threads WHERE thread = ?1",
+	[Q_POSITION] = "SELECT seq FROM journal_position WHERE id = 1",
+};
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Set key to column i's value if not NULL; JSON text columns parsed. */
+static void put_col(json_t *o, sqlite3_stmt *st, int i, const char *key, int is_json)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL:
+		return;
+	case SQLITE_INTEGER:
+		json_object_set_new(o, key, json_integer(sqlite3_column_int64(st, i)));
+		return;
+	case SQLITE_FLOAT:
+		json_object_set_new(o, key, json_real(sqlite3_column_double(st, i)));
+		return;
+	default: {
+		const char *t = (const char *)sqlite3_column_text(st, i);
+		json_t *v = is_json ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+		json_object_set_new(o, key, v ? v : json_string(t));
+	}
+	}
+}
+
+static json_t *message_row(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	put_col(o, st, 0, "seq", 0);
+	put_col(o, st, 1, "thread", 0);
+	put_col(o, st, 2, "role", 0);
+	put_col(o, st, 3, "content", 0);
+	put_col(o, st, 4, "user", 0);
+	put_col(o, st, 5, "server", 0);
+	put_col(o, st, 6, "channel", 0);
+	put_col(o, st, 7, "message_ts", 0);
+	put_col(o, st, 8, "metadata", 1);
+	put_col(o, st, 9, "id", 0);
+	put_col(o, st, 10, "ts_ms", 0);
+	put_col(o, st, 11, "ts", 0);
+	json_object_set_new(o, "type", json_string("message"));
+	return o;
+}
+
+static json_t *image_row(sqlite3_stmt *st)
+{
+	static const char *const keys[] = { "seq", "thread", "url", "kind", "prompt", "analysis",
+	                                    "original_analysis", "metadata", "blob", "thumbnail",
+	                                    "has_thumbnail", "id", "ts_ms", "ts", "size", "mime_type" };
+	json_t *o = json_object();
+	for (int i = 0; i < 16; i++)
+		put_col(o, st, i, keys[i], i == 7);
+	json_object_set_new(o, "has_thumbnail", json_boolean(sqlite3_column_int(st, 10)));
+	json_object_set_new(o, "type", json_string("image"));
+	return o;
+}
+
+static int dump(json_t *v, char **out)
+{
+	*out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	return *out ? 0 : cji_err(CJ_ENOMEM, "out of memory");
+}
+
+/* Step st, building rows with mk; reverse when newest-first paging was used. */
+static int collect(sqlite3 *db, sqlite3_stmt *st, json_t *(*mk)(sqlite3_stmt *), int reverse,
+                   char **out)
+{
+	json_t *arr = json_array();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (reverse)
+			json_array_insert_new(arr, 0, mk(st));
+		else
+			json_array_append_new(arr, mk(st));
+	}
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "query failed");
+	}
+	return dump(arr, out);
+}
+
+static int page_query(cj_store *s, const cj_history_query *q, char **out, int images)
+{
+	*out = NULL;
+	if (!s || !q || q->version != CJ_HISTORY_QUERY_VERSION)
+		return cji_err(CJ_EINVAL, "history: bad arguments (use CJ_HISTORY_QUERY_INIT)");
+	if (!q->thread || !*q->thread)
+		return cji_err_field(CJ_EINVAL, "thread", "thread is required");
+	unsigned limit = q->limit ? q->limit : 50;
+	if (limit > 1000)
+		limit = 1000;
+	int newest = q->after == 0; /* "last N" unless paging forward */
+	int idx = images ? (newest ? Q_IMG_BEFORE : Q_IMG_AFTER) : (newest ? Q_HIST_BEFORE : Q_HIST_AFTER);
+	cji_reader *r;
+	int rc = cji_reader_get(s->readers, &r);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st;
+	if ((rc = cji_reader_stmt(r, idx, SQL[idx], &st)) == 0) {
+		bind_opt(st, 1, q->thread);
+		sqlite3_bind_int64(st, 2, q->before ? (int64_t)q->before : INT64_MAX);
+		sqlite3_bind_int64(st, 3, (int64_t)q->after);
+		bind_opt(st, 4, q->user);
+		bind_opt(st, 5, q->server);
+		sqlite3_bind_int(st, 6, (int)limit);
+		rc = collect(r->db, st, images ? image_row : message_row, newest, out);
+	}
+	cji_reader_put(s->readers, r);
+	return rc;
+}
+
+int cj_query_history(cj_store *s, const cj_history_query *q, char **json_out)
+{
+	return page_query(s, q, json_out, 0);
+}
+
+int cj_query_images(cj_store *s, const cj_history_query *q, char **json_out)
+{
+	return page_query(s, q, json_out, 1);
+}
+
+int cj_query_search(cj_store *s, const cj_search_query *q, char **json_out)
+{
+	*json_out = NULL;
+	if (!s || !q || q->version != CJ_SEARCH_QUERY_VERSION)
+		return cji_err(CJ_EINVAL, "search: bad arguments (use CJ_SEARCH_QUERY_INIT)");
+	char *match;
+	int rc = cji_fts_quote(q->text, q->text ? strlen(q->text) : 0, &match);
+	if (rc)
+		return rc;
+	unsigned limit = q->limit ? q->limit : 20;
+	if (limit > 1000)
+		limit = 1000;
+	cji_reader *r;
+	if ((rc = cji_reader_get(s->readers, &r))) {
+		free(match);
+		return rc;
+	}
+	int idx = q->images ? Q_SEARCH_IMG : Q_SEARCH_MSG;
+	sqlite3_stmt *st;
+	if ((rc = cji_reader_stmt(r, idx, SQL[idx], &st)) == 0) {
+		sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+		bind_opt(st, 2, q->thread);
+		bind_opt(st, 3, q->user);
+		bind_opt(st, 4, q->server);
+		sqlite3_bind_int(st, 5, (int)limit);
+		rc = collect(r->db, st, q->images ? image_row : message_row, 0, json_out);
+		if (rc == CJ_EDB) /* FTS5 refused the quoted text (e.g. no token in it) */
+			rc = cji_err_field(CJ_EINVAL, "q", "search text has no searchable words");
+	}
+	cji_reader_put(s->readers, r);
+	free(match);
+	return rc;
+}
+
+/* RFC 7396 JSON merge patch of patch onto target (target modified). */
+static json_t *merge_patch(json_t *target, const json_t *patch)
+{
+	if (!json_is_object(patch)) {
+		json_decref(target);
+		return json_deep_copy(patch);
+	}
+	if (!json_is_object(target)) {
+		json_decref(target);
+		target = json_object();
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)patch, k, v) {
+		if (json_is_null(v))
+			json_object_del(target, k);
+		else
+			json_object_set_new(target, k, merge_patch(json_incref(json_object_get(target, k)), v));
+	}
+	return target;
+}
+
+static int config_of(cji_reader *r, int idx, const char *key, json_t **out)
+{
+	*out = NULL;
+	if (!key)
+		return 0;
+	sqlite3_stmt *st;
+	int rc = cji_reader_stmt(r, idx, SQL[idx], &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		*out = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return cji_err_sqlite(rc, sqlite3_errmsg(r->db), "config query failed");
+	return 0;
+}
+
+int cj_query_effective_config(cj_store *s, const char *thread, const char *user, char **json_out)
+{
+	*json_out = NULL;
+	if (!s)
+		return cji_err(CJ_EINVAL, "config: no store");
+	cji_reader *r;
+	int rc = cji_reader_get(s->readers, &r);
+	if (rc)
+		return rc;
+	json_t *ucfg = NULL, *tcfg = NULL;
+	if ((rc = config_of(r, Q_USER_CFG, user, &ucfg)) == 0)
+		rc = config_of(r, Q_THREAD_CFG, thread, &tcfg);
+	cji_reader_put(s->readers, r);
+	if (rc) {
+		json_decref(ucfg);
+		json_decref(tcfg);
+		return rc;
+	}
+	json_t *eff = json_deep_copy(s->conf.defaults ? s->conf.defaults : json_object());
+	if (!eff)
+		eff = json_object();
+	if (ucfg)
+		eff = merge_patch(eff, ucfg);
+	if (tcfg)
+		eff = merge_patch(eff, tcfg);
+	json_decref(ucfg);
+	json_decref(tcfg);
+	return dump(eff, json_out);
+}
+
+int cj_projection_position(cj_store *s, uint64_t *out)
+{
+	*out = 0;
+	if (!s)
+		return cji_err(CJ_EINVAL, "position: no store");
+	if (s->mat) {
+		*out = cji_mat_position(s->mat);
+		return 0;
+	}
+	cji_reader *r;
+	int rc = cji_reader_get(s->readers, &r);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st;
+	if ((rc = cji_reader_stmt(r, Q_POSITION, SQL[Q_POSITION], &st)) == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*out = (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	cji_reader_put(s->readers, r);
+	return rc;
+}
+
+int cj_wait_applied(cj_store *s, uint64_t seq, int timeout_ms)
+{
+	if (!s)
+		return cji_err(CJ_EINVAL, "wait: no store");
+	if (!s->mat)
+		return cji_err(CJ_EPERM, "store opened read-only: no materializer to wait for");
+	return cji_mat_wait(s->mat, seq, timeout_ms < 0 ? 0 : timeout_ms);
+}
+
+static int64_t count(sqlite3 *db, const char *sql, int64_t arg)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_bind_parameter_count(st) > 0)
+			sqlite3_bind_int64(st, 1, arg);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}
+
+static uint64_t file_size(const char *path, const char *suffix)
+{
+	char p[4300];
+	snprintf(p, sizeof p, "%s%s", path, suffix);
+	struct stat st;
+	return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+int cj_query_stats(cj_store *s, char **json_out)
+{
+	*json_out = NULL;
+	if (!s)
+		return cji_err(CJ_EINVAL, "stats: no store");
+	cj_journal_stats js;
+	int rc = cj_journal_stats_get(s, &js);
+	if (rc)
+		return rc;
+	uint64_t pos = 0;
+	json_t *o = json_object();
+	cji_reader *r;
+	if (cji_reader_get(s->readers, &r) == 0) {
+		int64_t day0 = cji_now_ms() / 86400000 * 86400000;
+		json_object_set_new(o, "messages", json_integer(count(r->db, "SELECT count(*) FROM messages", 0)));
+		json_object_set_new(o, "threads", json_integer(count(r->db, "SELECT count(*) FROM threads", 0)));
+		json_object_set_new(o, "users", json_integer(count(r->db, "SELECT count(*) FROM users", 0)));
+		json_object_set_new(o, "servers", json_integer(count(r->db,
+			"SELECT count(*) FROM (SELECT server FROM threads WHERE server IS NOT NULL"
+			" UNION SELECT server FROM messages WHERE server IS NOT NULL)", 0)));
+		json_object_set_new(o, "images", json_integer(count(r->db, "SELECT count(*) FROM images", 0)));
+		json_object_set_new(o, "messages_today", json_integer(count(r->db,
+			"SELECT count(*) FROM messages WHERE ts_ms >= ?1", day0)));
+		int64_t p = count(r->db, "SELECT seq FROM journal_position WHERE id = 1", 0);
+		pos = p > 0 ? (uint64_t)p : 0;
+		cji_reader_put(s->readers, r);
+	} else {
+		cj_error_clear();
+	}
+	if (s->mat)
+		pos = cji_mat_position(s->mat);
+	json_object_set_new(o, "position", json_integer((json_int_t)pos));
+	json_object_set_new(o, "last_seq", json_integer((json_int_t)js.last_seq));
+	json_object_set_new(o, "lag", json_integer((json_int_t)(js.last_seq > pos ? js.last_seq - pos : 0)));
+	json_object_set_new(o, "events", json_integer((json_int_t)js.events));
+	json_object_set_new(o, "projection_bytes", json_integer((json_int_t)(
+		file_size(s->sqlite_path, "") + file_size(s->sqlite_path, "-wal"))));
+	json_object_set_new(o, "journal_bytes", json_integer((json_int_t)js.file_size));
+	json_object_set_new(o, "blobs", json_integer((json_int_t)js.blobs));
+	json_object_set_new(o, "blob_bytes", json_integer((json_int_t)js.blob_bytes));
+	json_object_set_new(o, "idempotency_keys", json_integer((json_int_t)js.idempotency_keys));
+	json_object_set_new(o, "map_size", json_integer((json_int_t)js.map_size));
+	json_object_set_new(o, "map_used", json_integer((json_int_t)js.map_used));
+	json_object_set_new(o, "map_ceiling", json_integer((json_int_t)js.map_ceiling));
+	if (s->mat) {
+		char err[512];
+		cji_mat_error(s->mat, err, sizeof err);
+		if (err[0])
+			json_object_set_new(o, "materializer_error", json_string(err));
+	}
+	return dump(o, json_out);
+}

@@ -1,0 +1,29 @@
+/* api/readers.h — a pool of read-only SQLite connections to the projection,
+ * each with its own cache of prepared statements. Readers never write or
+ * checkpoint (RELIABILITY.md: one read-write connection only). */
+#ifndef CJ_API_READERS_H
+#define CJ_API_READERS_H
+
+#include <sqlite3.h>
+
+#define CJI_READER_STMTS 16
+
+typedef struct cji_reader {
+	sqlite3 *db;
+	sqlite3_stmt *st[CJI_READER_STMTS];
+	struct cji_reader *next;
+} cji_reader;
+
+struct cji_readers;
+int cji_readers_new(struct cji_readers **out, const char *path);
+void cji_readers_free(struct cji_readers *p);
+
+/* Take a connection (opened on first use). Errors: CJ_ENOTFOUND (no
+ * projection yet), CJ_EIO. */
+int cji_reader_get(struct cji_readers *p, cji_reader **out);
+/* Give it back (reset statements first). */
+void cji_reader_put(struct cji_readers *p, cji_reader *r);
+/* Prepared statement slot idx of r, prepared from sql on first use. */
+int cji_reader_stmt(cji_reader *r, int idx, const char *sql, sqlite3_stmt **out);
+
+#endif

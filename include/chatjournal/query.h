@@ -1,0 +1,108 @@
+/* chatjournal/query.h — the SQLite projection: waiting for it, reading it,
+ * rebuilding and verifying it.
+ *
+ * A materializer thread (started by cj_store_open unless read_only) applies
+ * journal events in order, exactly once, to STORE/chat.sqlite; the last
+ * applied sequence number is stored in the same SQLite transaction as the rows.
+ * Reads use read-only connections and never block the materializer.
+ *
+ * Query results are JSON text (an array of objects carrying the event's field
+ * names plus "seq"), the same shape as the CLI's --json output and the HTTP
+ * API; free them with cj_free. Every query is scoped by its arguments with
+ * bound parameters; search text is quoted so FTS5 syntax in it is never
+ * interpreted. All functions are thread-safe on one cj_store.
+ */
+#ifndef CHATJOURNAL_QUERY_H
+#define CHATJOURNAL_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Highest sequence number applied to the projection. */
+CJ_API int cj_projection_position(cj_store *s, uint64_t *out);
+
+/* Wait until the projection has applied seq (read-your-writes), at most
+ * timeout_ms. Errors: CJ_ETIMEOUT, CJ_ECLOSED, CJ_EPERM (no materializer). */
+CJ_API int cj_wait_applied(cj_store *s, uint64_t seq, int timeout_ms);
+
+#define CJ_HISTORY_QUERY_VERSION 1
+typedef struct cj_history_query {
+	unsigned version;      /* CJ_HISTORY_QUERY_VERSION */
+	const char *thread;    /* required */
+	unsigned limit;        /* most messages (default 50, at most 1000) */
+	uint64_t before;       /* only seq < before (0: no bound); newest first then reversed */
+	uint64_t after;        /* only seq > after (0: no bound) */
+	const char *user;      /* optional scope: only this user's messages */
+	const char *server;    /* optional scope */
+} cj_history_query;
+#define CJ_HISTORY_QUERY_INIT { CJ_HISTORY_QUERY_VERSION, NULL, 0, 0, 0, NULL, NULL }
+
+/* Messages of a thread in ascending seq order (the last `limit` before
+ * `before`, or the first `limit` after `after`). *json_out: a JSON array. */
+CJ_API int cj_query_history(cj_store *s, const cj_history_query *q, char **json_out);
+
+/* Images of a thread, ascending seq, same paging fields as history. */
+CJ_API int cj_query_images(cj_store *s, const cj_history_query *q, char **json_out);
+
+#define CJ_SEARCH_QUERY_VERSION 1
+typedef struct cj_search_query {
+	unsigned version;      /* CJ_SEARCH_QUERY_VERSION */
+	const char *text;      /* user text: every word must match (quoted, never FTS5 syntax);
+	                          a word ending in '*' is a prefix search (documented syntax) */
+	const char *thread;    /* optional scope */
+	const char *user;      /* optional scope */
+	const char *server;    /* optional scope */
+	unsigned limit;        /* default 20, at most 1000 */
+	int images;            /* 0: messages; 1: image prompts and analyses */
+} cj_search_query;
+#define CJ_SEARCH_QUERY_INIT { CJ_SEARCH_QUERY_VERSION, NULL, NULL, NULL, NULL, 0, 0 }
+
+/* Full-text search, newest first. *json_out: a JSON array of messages (or
+ * images). Errors: CJ_EINVAL (empty or malformed text, e.g. invalid UTF-8). */
+CJ_API int cj_query_search(cj_store *s, const cj_search_query *q, char **json_out);
+
+/* Effective config of a thread for a user: store defaults <- user config <-
+ * thread config (JSON merge patch, thread wins). user and thread may be NULL. */
+CJ_API int cj_query_effective_config(cj_store *s, const char *thread, const char *user,
+                                     char **json_out);
+
+/* Projection statistics as one JSON object: messages, threads, users, servers,
+ * images, messages_today, projection_bytes, journal_bytes, position, last_seq,
+ * lag (events not yet applied). */
+CJ_API int cj_query_stats(cj_store *s, char **json_out);
+
+/* Canonical state hash of a projection file (every table in primary-key
+ * order and the FTS indexes' logical contents via fts5vocab; not
+ * journal_position.updated_ms). hex_out: 32 hex characters + NUL. tables_out
+ * (may be NULL): a JSON object {table: hash} to find which table differs. */
+CJ_API int cj_projection_hash(const char *sqlite_path, char hex_out[33], char **tables_out);
+
+/* First difference between two projection files, as one line of text in
+ * *report ("" if equal); free with cj_free. */
+CJ_API int cj_projection_diff(const char *path_a, const char *path_b, char **report);
+
+/* PRAGMA integrity_check plus FTS5 'integrity-check' of both FTS tables on a
+ * projection file that no other connection is writing. *report: "ok" or the
+ * problems found. Returns 0 if ok, CJ_ECORRUPT otherwise. */
+CJ_API int cj_projection_check(const char *sqlite_path, char **report);
+
+/* Rebuild the projection from the journal into out_path (a new file), fast
+ * (no WAL, relaxed sync, one fsync and rename at the end). progress (may be
+ * NULL) is called now and then with (applied, total, arg). up_to: stop at
+ * that sequence number (0: the journal's end). With out_path NULL
+ * the store's own chat.sqlite is replaced atomically; the store must be open
+ * in this process only (its materializer is paused meanwhile). */
+typedef void (*cj_progress_fn)(uint64_t done, uint64_t total, void *arg);
+CJ_API int cj_projection_replay(cj_store *s, const char *out_path, uint64_t up_to,
+                                cj_progress_fn progress, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+/* materializer/apply.h — projecting one journal event into SQL rows (and FTS
+ * rows) inside the caller's open transaction. Deterministic: everything
+ * written derives from the event and the journal (never the wall clock), so
+ * a replay produces the same rows. */
+#ifndef CJ_MATERIALIZER_APPLY_H
+#define CJ_MATERIALIZER_APPLY_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include "chatjournal/store.h"
+#include "chatjournal/event.h"
+
+typedef struct cji_apply cji_apply;
+
+/* Prepare statements on db (the writer connection). s gives blob sizes. */
+int cji_apply_new(cji_apply **out, sqlite3 *db, cj_store *s);
+void cji_apply_free(cji_apply *a);
+
+/* Apply event seq. Errors are SQLite errors mapped (the batch must roll back). */
+int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_ms);
+
+/* Record the position (same transaction as the rows). */
+int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms);
+
+#endif

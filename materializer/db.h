@@ -1,0 +1,26 @@
+/* materializer/db.h — SQLite connections. Exactly one read-write connection
+ * (the materializer's, or replay's private file) writes and checkpoints;
+ * every other connection is opened read-only (SQLite 3.40.1 WAL-reset bug:
+ * RELIABILITY.md). */
+#ifndef CJ_MATERIALIZER_DB_H
+#define CJ_MATERIALIZER_DB_H
+
+#include <sqlite3.h>
+
+#define CJI_SQLITE_NAME "chat.sqlite"
+
+/* The writer: WAL, synchronous=NORMAL (the journal is the truth and the
+ * position commits with the rows), foreign keys, bounded WAL; migrated. The
+ * file is created 0600 (its -wal and -shm inherit that mode). */
+int cji_db_open_rw(sqlite3 **out, const char *path);
+/* replay's private file: no WAL, synchronous=OFF, big cache; migrated. */
+int cji_db_open_bulk(sqlite3 **out, const char *path);
+/* A reader: read-only, busy timeout, mmap. */
+int cji_db_open_ro(sqlite3 **out, const char *path);
+
+/* sqlite3_exec with the error mapped and context. */
+int cji_db_exec(sqlite3 *db, const char *sql, const char *ctx);
+/* Prepare with the error mapped. */
+int cji_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+
+#endif

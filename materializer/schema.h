@@ -1,0 +1,15 @@
+/* materializer/schema.h — numbered migrations (migrations/NNN_*.sql, embedded
+ * at build time) applied forward; PRAGMA user_version is the number applied. */
+#ifndef CJ_MATERIALIZER_SCHEMA_H
+#define CJ_MATERIALIZER_SCHEMA_H
+
+#include <sqlite3.h>
+
+extern const char *const cji_migrations[];
+extern const int cji_migrations_count;
+
+/* Bring db to the newest schema in one transaction. CJ_EVERSION if the file
+ * was written by a newer schema. */
+int cji_schema_migrate(sqlite3 *db, const char *path);
+
+#endif
