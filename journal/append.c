@@ -421,17 +421,18 @@ static int put_blob(cji_journal *j, MDB_txn *txn, cj_ticket *t)
 }
 
 /* One attempt at writing the whole batch; returns an LMDB code. */
-static int attempt(cji_journal *j, cj_ticket *batch, const char **where)
+static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_t *stored)
 {
 	MDB_txn *txn;
 	*where = "begin";
 	int rc = cji_env_write_begin(&j->env, &txn);
 	if (rc)
 		return rc;
-	uint64_t last;
+	uint64_t last, first;
 	*where = "read last sequence";
 	if ((rc = last_seq_in(j, txn, &last)))
 		goto abort;
+	first = last;
 	*where = "put";
 	for (cj_ticket *t = batch; t; t = t->next) {
 		t->rc_attempt = 0;
@@ -440,18 +441,27 @@ static int attempt(cji_journal *j, cj_ticket *batch, const char **where)
 			goto abort;
 	}
 	*where = "commit";
+	*stored = last - first;
 	return cji_env_write_commit(&j->env, txn);
 abort:
 	cji_env_write_abort(&j->env, txn);
 	return rc;
 }
 
-static void commit_batch(cji_journal *j, cj_ticket *batch, size_t nevents)
+static void commit_batch(cji_journal *j, cj_ticket *batch)
 {
 	const char *where = "";
-	int rc;
+	uint64_t stored = 0;
+	int rc, reopened = 0;
 	for (;;) {
-		rc = attempt(j, batch, &where);
+		rc = attempt(j, batch, &where, &stored);
+		if (rc == MDB_PANIC && !reopened && !strcmp(where, "begin")) {
+			/* An earlier failed meta write (disk full, EIO) left the
+			 * environment unusable; reopen it and go on. */
+			reopened = 1;
+			if (cji_env_reopen(&j->env) == 0)
+				continue;
+		}
 		if (rc == MDB_MAP_FULL) {
 			int g = cji_env_grow(&j->env);
 			if (g == 0)
@@ -479,7 +489,7 @@ static void commit_batch(cji_journal *j, cj_ticket *batch, size_t nevents)
 		cji_err_save(&batch_err, rc);
 	else {
 		atomic_fetch_add(&j->commits, 1);
-		atomic_fetch_add(&j->committed, nevents);
+		atomic_fetch_add(&j->committed, stored);
 		if (j->on_commit)
 			j->on_commit(j->on_commit_arg);
 	}
@@ -541,7 +551,7 @@ static void *writer_main(void *arg)
 			batch = take_batch(j, &n);
 		pthread_mutex_unlock(&j->mu);
 		if (batch)
-			commit_batch(j, batch, n);
+			commit_batch(j, batch);
 		uint64_t now = cji_mono_ns();
 		if (now - last_check > 10000000000ull) {
 			/* Stale reader slots of crashed processes pin old pages. */
