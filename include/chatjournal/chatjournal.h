@@ -28,6 +28,7 @@
 #include "store.h"
 #include "journal.h"
 #include "query.h"
+#include "http.h"
 
 #define CJ_VERSION_STRING "0.1.0"
 

@@ -52,6 +52,16 @@ typedef struct cj_limits {
  * CJ_ETOOBIG, CJ_ENOMEM. */
 CJ_API int cj_event_parse(cj_event **out, const char *json, size_t len);
 
+/* Parse one event object or a JSON array of them (a batch), validating each
+ * against lim (NULL: defaults). *evs gets *n events (free with
+ * cj_events_free), *is_array whether the text was an array. An empty array or
+ * one over max_events is refused. Errors name the element ("event 3: field
+ * 'role': ...") and set *bad_index (-1 if not about one element). */
+CJ_API int cj_event_parse_many(cj_event ***evs, size_t *n, int *is_array, long *bad_index,
+                               const char *json, size_t len, const cj_limits *lim,
+                               size_t max_events);
+CJ_API void cj_events_free(cj_event **evs, size_t n);
+
 /* A new event of the given type name ("message", ...) with no other field.
  * Errors: CJ_EINVAL (unknown type, field "type"), CJ_ENOMEM. */
 CJ_API int cj_event_new(cj_event **out, const char *type);
