@@ -129,10 +129,12 @@ void cj_store_close(cj_store *s)
 {
 	if (!s)
 		return;
-	/* Journal first: its last commits wake the materializer, which is then
-	 * stopped after the batch in hand (it catches up at the next open). */
-	cji_journal_close(&s->journal);
+	/* Writer first (its last commits notify the materializer), then the
+	 * materializer (it reads the journal; it catches up at the next open),
+	 * then the environment. */
+	cji_journal_stop(&s->journal);
 	cji_mat_free(s->mat);
+	cji_journal_close(&s->journal);
 	cji_readers_free(s->readers);
 	cji_conf_free(&s->conf);
 	free(s);

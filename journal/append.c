@@ -590,7 +590,7 @@ int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *
 	return 0;
 }
 
-void cji_journal_close(cji_journal *j)
+void cji_journal_stop(cji_journal *j)
 {
 	if (j->writer_running) {
 		pthread_mutex_lock(&j->mu);
@@ -600,6 +600,11 @@ void cji_journal_close(cji_journal *j)
 		pthread_join(j->writer, NULL);
 		j->writer_running = 0;
 	}
+}
+
+void cji_journal_close(cji_journal *j)
+{
+	cji_journal_stop(j);
 	pthread_cond_destroy(&j->work);
 	pthread_mutex_destroy(&j->mu);
 	cji_env_close(&j->env);

@@ -40,7 +40,10 @@ typedef struct cji_journal_config {
 
 /* Open the journal in dir (create: make it) and start the writer thread. */
 int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *cfg, int create);
-/* Drain every submitted append, stop the writer, close. */
+/* Drain every submitted append and stop the writer (the environment stays
+ * open for readers). */
+void cji_journal_stop(cji_journal *j);
+/* Stop if needed, then close the environment. */
 void cji_journal_close(cji_journal *j);
 
 /* The journal of a store (api/store.c). */
