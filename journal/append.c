@@ -142,10 +142,7 @@ static int prepare_one(cj_store *s, cj_ticket *t, size_t i, const cj_event *ev, 
 	int has_ts = 0;
 	if ((rc = cji_event_encode(ev, &t->recs, &ts, &has_ts)))
 		return rc;
-	size_t body_len = t->recs.len - hdr_off - CJI_RECORD_HDR_LEN;
-	if (body_len > j->limits.max_event)
-		return cji_err_field(CJ_ETOOBIG, "type", "event is %zu bytes encoded, over the limit of %zu",
-		                     body_len, j->limits.max_event);
+	size_t body_len = t->recs.len - hdr_off - CJI_RECORD_HDR_LEN; /* <= max_event: validated */
 	const uint8_t *body = t->recs.data + hdr_off + CJI_RECORD_HDR_LEN;
 	cji_record_frame(t->recs.data + hdr_off, (uint8_t)ev->type, 0, has_ts ? ts : now,
 	                 body, (uint32_t)body_len);

@@ -48,8 +48,10 @@ typedef struct cj_limits {
 
 /* Parse one JSON object (len bytes, need not be NUL-terminated) and validate it
  * with default limits. On success *out is a new event (free with cj_event_free).
+ * Duplicate keys, "\u0000", lone surrogates and invalid UTF-8 are syntax errors.
  * Errors: CJ_EINVAL (syntax: message names line and column; or a field),
- * CJ_ETOOBIG, CJ_ENOMEM. */
+ * CJ_ETOOBIG (a field over a limit, or text over 64 MiB), CJ_ENOMEM.
+ * The rules: docs/events.md. */
 CJ_API int cj_event_parse(cj_event **out, const char *json, size_t len);
 
 /* Parse one event object or a JSON array of them (a batch), validating each
@@ -88,10 +90,13 @@ CJ_API cj_event_type cj_event_type_from_name(const char *name);
 CJ_API const char *cj_event_get_string(const cj_event *ev, const char *field);
 
 /* Event time in ms since the epoch from "ts" (RFC 3339 or integer ms):
- * 1 and *ms set if present and valid, 0 if absent, CJ_EINVAL if malformed. */
+ * 1 and *ms set if present and valid, 0 if absent, CJ_EINVAL if malformed or
+ * outside 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z. */
 CJ_API int cj_event_get_ts(const cj_event *ev, int64_t *ms);
 
-/* The event as compact JSON text; free with cj_free. NULL on ENOMEM. */
+/* The event as compact JSON text, keys in the order they were set; reals
+ * with 17 significant digits (they read back to the same double). Free with
+ * cj_free. NULL on ENOMEM. */
 CJ_API char *cj_event_to_json(const cj_event *ev);
 
 /* Deep copy. */
