@@ -349,10 +349,15 @@ static int idem_check(cji_journal *j, MDB_txn *txn, cj_ticket *t, size_t i, int 
 		return cji_err(CJ_ECORRUPT, "idempotency entry for id '%.*s' is malformed", (int)id->len,
 		               (const char *)t->ids.data + id->off);
 	if (memcmp(fp, id->fp, 16) != 0)
+	{
+		char where[32] = "";
+		if (t->n > 1)
+			snprintf(where, sizeof where, "event %zu: ", i);
 		return cji_err_field(CJ_ECONFLICT, "id",
 		                     "%sid '%.*s' was already used for a different event (sequence %llu)",
-		                     t->n > 1 ? "batch: " : "", (int)id->len,
-		                     (const char *)t->ids.data + id->off, (unsigned long long)seq);
+		                     where, (int)id->len, (const char *)t->ids.data + id->off,
+		                     (unsigned long long)seq);
+	}
 	t->seqs[i] = seq;
 	return 1;
 }

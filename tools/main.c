@@ -1,0 +1,112 @@
+/* tools/main.c — `chatjournal <command> [options]`: the git-style dispatcher.
+ * It owns the command table, global --help/--version and the final check
+ * that stdout was really written; each command lives in its cmd_<name>.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "chatjournal/chatjournal.h"
+#include "tools/cli.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_append(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+typedef struct command {
+	const char *name;
+	const char *summary;
+	cli_run_fn run;
+} command;
+
+/* SPEC lists more commands (serve, history, ...); they join this table as
+ * their issues land, and docs/cli.md with them. */
+static const command commands[] = {
+	{ "init",   "create a new store",                         cmd_init },
+	{ "append", "append JSON events, one per line",           cmd_append },
+	{ "stats",  "show journal figures (events, sizes, ...)",  cmd_stats },
+	{ "bench",  "run benchmarks (append, materialize, ...)",  cmd_bench },
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+	fputs("usage: chatjournal <command> [options]\n"
+	      "       chatjournal help [COMMAND] | --help | --version\n\n"
+	      "Commands:\n", out);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nEvery command takes --help. Exit status: 0 success, 1 failure "
+	      "(one line on stderr), 2 usage error.\n", out);
+}
+
+static int unknown_command(const char *name)
+{
+	fprintf(stderr, "chatjournal: unknown command '%s'\n", name);
+	fputs("run 'chatjournal --help' for the list of commands\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+/* `chatjournal help [COMMAND]`: the command's own --help, so the text lives
+ * in one place. */
+static int run_help(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (argc > 2) {
+		fputs("chatjournal: help: too many arguments\n"
+		      "usage: chatjournal help [COMMAND]\n", stderr);
+		return CLI_EXIT_USAGE;
+	}
+	const command *c = find_command(argv[1]);
+	if (!c)
+		return unknown_command(argv[1]);
+	char *sub[] = { argv[1], (char *)"--help", NULL };
+	return c->run(2, sub);
+}
+
+/* A full disk or a closed pipe on stdout must not pass for success. */
+static int finish(const char *name, int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (rc == CLI_EXIT_OK)
+			return cli_fail(name, "cannot write output: %s", strerror(errno));
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+		return finish("help", run_help(1, argv + 1));
+	if (strcmp(name, "help") == 0)
+		return finish("help", run_help(argc - 1, argv + 1));
+	if (strcmp(name, "--version") == 0) {
+		printf("chatjournal %s\n", cj_version());
+		return finish("version", CLI_EXIT_OK);
+	}
+	if (name[0] == '-') {
+		fprintf(stderr, "chatjournal: unknown option '%s'\n", name);
+		print_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	const command *c = find_command(name);
+	if (!c)
+		return unknown_command(name);
+	return finish(c->name, c->run(argc - 1, argv + 1));
+}
