@@ -8,7 +8,17 @@
 #include "journal/blob_info.h"
 #include "common/err.h"
 
-static int blob_lookup(cj_store *s, const char *hash, void **data_out, size_t *len_out)
+enum { WANT_EXISTS, WANT_COPY, WANT_INFO };
+
+typedef struct blob_req {
+	int want;
+	void *data;          /* WANT_COPY: malloc'd copy */
+	size_t len;          /* WANT_COPY, WANT_INFO */
+	const char *mime;    /* WANT_INFO */
+} blob_req;
+
+/* One short read transaction: look the blob up and take what q wants. */
+static int blob_lookup(cj_store *s, const char *hash, blob_req *q)
 {
 	if (!s)
 		return cji_err(CJ_EINVAL, "blob: no store");
@@ -22,32 +32,27 @@ static int blob_lookup(cj_store *s, const char *hash, void **data_out, size_t *l
 		return rc;
 	MDB_val k = { sizeof key, key }, v;
 	rc = mdb_get(txn, j->env.blobs, &k, &v);
-	if (rc) {
-		cji_env_read_end(&j->env, txn);
-		if (rc == MDB_NOTFOUND)
-			return cji_err(CJ_ENOTFOUND, "blob %s: not found", hash);
-		return cji_err_mdb(rc, "blob %s: read failed", hash);
+	if (rc == MDB_NOTFOUND)
+		rc = cji_err(CJ_ENOTFOUND, "blob %s: not found", hash);
+	else if (rc)
+		rc = cji_err_mdb(rc, "blob %s: read failed", hash);
+	else if (q->want == WANT_INFO) {
+		q->len = v.mv_size;
+		q->mime = cj_blob_mime_type(v.mv_data, v.mv_size);
+	} else if (q->want == WANT_COPY) {
+		uint8_t check[CJI_BLOB_KEY_LEN];
+		cji_blob_key(check, v.mv_data, v.mv_size);
+		if (memcmp(check, key, sizeof key) != 0)
+			rc = cji_err(CJ_ECORRUPT, "blob %s: stored bytes do not match their hash", hash);
+		else if (!(q->data = malloc(v.mv_size ? v.mv_size : 1)))
+			rc = cji_err(CJ_ENOMEM, "blob %s: out of memory (%zu bytes)", hash, v.mv_size);
+		else {
+			memcpy(q->data, v.mv_data, v.mv_size);
+			q->len = v.mv_size;
+		}
 	}
-	if (!data_out) {
-		cji_env_read_end(&j->env, txn);
-		return 0;
-	}
-	uint8_t check[CJI_BLOB_KEY_LEN];
-	cji_blob_key(check, v.mv_data, v.mv_size);
-	if (memcmp(check, key, sizeof key) != 0) {
-		cji_env_read_end(&j->env, txn);
-		return cji_err(CJ_ECORRUPT, "blob %s: stored bytes do not match their hash", hash);
-	}
-	void *copy = malloc(v.mv_size ? v.mv_size : 1);
-	if (copy)
-		memcpy(copy, v.mv_data, v.mv_size);
-	size_t len = v.mv_size;
 	cji_env_read_end(&j->env, txn);
-	if (!copy)
-		return cji_err(CJ_ENOMEM, "blob %s: out of memory (%zu bytes)", hash, len);
-	*data_out = copy;
-	*len_out = len;
-	return 0;
+	return rc;
 }
 
 int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out)
@@ -56,12 +61,19 @@ int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out)
 		return cji_err(CJ_EINVAL, "blob get: NULL output");
 	*data_out = NULL;
 	*len_out = 0;
-	return blob_lookup(s, hash, data_out, len_out);
+	blob_req q = { WANT_COPY, NULL, 0, NULL };
+	int rc = blob_lookup(s, hash, &q);
+	if (rc == 0) {
+		*data_out = q.data;
+		*len_out = q.len;
+	}
+	return rc;
 }
 
 int cj_blob_exists(cj_store *s, const char *hash)
 {
-	int rc = blob_lookup(s, hash, NULL, NULL);
+	blob_req q = { WANT_EXISTS, NULL, 0, NULL };
+	int rc = blob_lookup(s, hash, &q);
 	if (rc == CJ_ENOTFOUND) {
 		cj_error_clear();
 		return 0;
@@ -69,8 +81,9 @@ int cj_blob_exists(cj_store *s, const char *hash)
 	return rc == 0 ? 1 : rc;
 }
 
-const char *cji_sniff_mime(const uint8_t *p, size_t n)
+const char *cj_blob_mime_type(const void *data, size_t n)
 {
+	const uint8_t *p = data;
 	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
 		return "image/png";
 	if (n >= 3 && !memcmp(p, "\xff\xd8\xff", 3))
@@ -86,20 +99,11 @@ const char *cji_sniff_mime(const uint8_t *p, size_t n)
 
 int cji_blob_info(cj_store *s, const char *hash, uint64_t *size, const char **mime)
 {
-	uint8_t key[CJI_BLOB_KEY_LEN];
-	if (cji_blob_key_parse(hash, key) != 0)
-		return CJ_EINVAL;
-	cji_journal *j = cji_store_journal(s);
-	MDB_txn *txn;
-	int rc = cji_env_read_begin(&j->env, &txn);
-	if (rc)
-		return rc;
-	MDB_val k = { sizeof key, key }, v;
-	rc = mdb_get(txn, j->env.blobs, &k, &v);
+	blob_req q = { WANT_INFO, NULL, 0, NULL };
+	int rc = blob_lookup(s, hash, &q);
 	if (rc == 0) {
-		*size = v.mv_size;
-		*mime = cji_sniff_mime(v.mv_data, v.mv_size);
+		*size = q.len;
+		*mime = q.mime;
 	}
-	cji_env_read_end(&j->env, txn);
-	return rc == 0 ? 0 : CJ_ENOTFOUND;
+	return rc;
 }

@@ -7,11 +7,7 @@
 #include <stdint.h>
 #include "chatjournal/store.h"
 
-/* 0 and size/mime ("image/png", ..., "application/octet-stream"), or
- * CJ_ENOTFOUND / CJ_EINVAL. */
+/* 0 and size/mime (cj_blob_mime_type), or CJ_ENOTFOUND / CJ_EINVAL. */
 int cji_blob_info(cj_store *s, const char *hash, uint64_t *size, const char **mime);
-
-/* Mime type from magic bytes. */
-const char *cji_sniff_mime(const uint8_t *p, size_t n);
 
 #endif

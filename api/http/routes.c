@@ -173,15 +173,6 @@ static enum MHD_Result put_blob(cjh_server *sv, struct MHD_Connection *c, cjh_re
 	return cjh_reply_json(c, r, 200, text);
 }
 
-static const char *sniff(const uint8_t *p, size_t n)
-{
-	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) return "image/png";
-	if (n >= 3 && !memcmp(p, "\xff\xd8\xff", 3)) return "image/jpeg";
-	if (n >= 6 && !memcmp(p, "GIF8", 4)) return "image/gif";
-	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) return "image/webp";
-	return "application/octet-stream";
-}
-
 static enum MHD_Result get_blob(cjh_server *sv, struct MHD_Connection *c, cjh_request *r,
                                 const char *hash)
 {
@@ -190,7 +181,7 @@ static enum MHD_Result get_blob(cjh_server *sv, struct MHD_Connection *c, cjh_re
 	int rc = cj_blob_get(store_of(sv, r), hash, &data, &len);
 	if (rc)
 		return cjh_reply_cj(c, r, rc);
-	return cjh_reply(c, r, 200, sniff(data, len), data, len);
+	return cjh_reply(c, r, 200, cj_blob_mime_type(data, len), data, len);
 }
 
 static enum MHD_Result healthz(cjh_server *sv, struct MHD_Connection *c, cjh_request *r)

@@ -110,6 +110,10 @@ CJ_API int cj_blob_put(cj_store *s, const void *data, size_t len,
 CJ_API int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out);
 CJ_API int cj_blob_exists(cj_store *s, const char *hash);  /* 1, 0, or error */
 
+/* Mime type sniffed from the first bytes: image/png, image/jpeg, image/gif,
+ * image/webp, application/pdf, else application/octet-stream. */
+CJ_API const char *cj_blob_mime_type(const void *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
