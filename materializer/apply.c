@@ -528,12 +528,18 @@ static int fix_counts(cji_apply *a, uint64_t seq)
 	return rc;
 }
 
+/* Row id of a thread or user by its text id (0 if unknown). */
+static int rowid_of(cji_apply *a, int stmt, const char *key, uint64_t seq, int64_t *id)
+{
+	sqlite3_stmt *st = a->st[stmt];
+	bind_str(st, 1, key);
+	return step_row(a, st, id, NULL, stmt == S_THREAD_GET ? "threads" : "users", seq);
+}
+
 static int apply_delete_thread(cji_apply *a, const json_t *o, uint64_t seq)
 {
-	sqlite3_stmt *st = a->st[S_THREAD_GET];
-	bind_str(st, 1, str(o, "thread"));
 	int64_t tid;
-	int rc = step_row(a, st, &tid, NULL, "threads", seq);
+	int rc = rowid_of(a, S_THREAD_GET, str(o, "thread"), seq, &tid);
 	if (rc || tid == 0)
 		return rc;
 	arg args[1] = { { 'i', tid, NULL } };
@@ -546,10 +552,8 @@ static int apply_delete_thread(cji_apply *a, const json_t *o, uint64_t seq)
 
 static int apply_clear_history(cji_apply *a, const json_t *o, uint64_t seq)
 {
-	sqlite3_stmt *st = a->st[S_USER_GET];
-	bind_str(st, 1, str(o, "user"));
 	int64_t uid;
-	int rc = step_row(a, st, &uid, NULL, "users", seq);
+	int rc = rowid_of(a, S_USER_GET, str(o, "user"), seq, &uid);
 	if (rc || uid == 0)
 		return rc;
 	const char *server = str(o, "server");
