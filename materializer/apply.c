@@ -12,6 +12,7 @@
 #include "journal/blob_info.h"
 #include "common/err.h"
 #include "common/timeutil.h"
+#include "common/buf.h"
 
 enum {
 	S_THREAD_UPSERT, S_THREAD_GET, S_THREAD_CONFIG_SET, S_USER_TOUCH, S_USER_SET, S_USER_GET,
@@ -82,10 +83,25 @@ static const char *const SQL[S_COUNT] = {
 
 #define MASK "\"***\""
 
+/* FTS rows wait here until the end of the batch (or the next deletion):
+ * every other statement opens a statement savepoint, and FTS5 flushes its
+ * pending terms to a new segment at every savepoint. Inserting the FTS rows
+ * back to back lets FTS5 build large segments (PERFORMANCE.md). */
+typedef struct fts_row {
+	int64_t seq;
+	int images;
+	size_t off[2];    /* text offsets in fts_text; SIZE_MAX = NULL */
+} fts_row;
+
+#define FTS_PENDING_BYTES ((size_t)64 << 20)
+
 struct cji_apply {
 	sqlite3 *db;
 	cj_store *store;
 	sqlite3_stmt *st[S_COUNT];
+	fts_row *fts;
+	size_t nfts, capfts;
+	cji_buf fts_text;
 };
 
 int cji_apply_new(cji_apply **out, sqlite3 *db, cj_store *s)
@@ -113,6 +129,8 @@ void cji_apply_free(cji_apply *a)
 		return;
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(a->st[i]);
+	free(a->fts);
+	cji_buf_free(&a->fts_text);
 	free(a);
 }
 
@@ -214,6 +232,68 @@ static int run(cji_apply *a, const char *sql, uint64_t seq, int n, const arg *ar
 	return 0;
 }
 
+/* ---- deferred FTS rows ------------------------------------------------ */
+
+static size_t keep_text(cji_apply *a, const char *t)
+{
+	if (!t)
+		return SIZE_MAX;
+	size_t off = a->fts_text.len;
+	if (cji_buf_append(&a->fts_text, t, strlen(t) + 1))
+		return SIZE_MAX - 1;
+	return off;
+}
+
+static const char *kept(cji_apply *a, size_t off)
+{
+	return off == SIZE_MAX ? NULL : (const char *)a->fts_text.data + off;
+}
+
+void cji_apply_discard(cji_apply *a)
+{
+	a->nfts = 0;
+	cji_buf_reset(&a->fts_text);
+}
+
+int cji_apply_flush(cji_apply *a)
+{
+	int rc = 0;
+	for (size_t i = 0; i < a->nfts && !rc; i++) {
+		fts_row *f = &a->fts[i];
+		sqlite3_stmt *st = a->st[f->images ? S_IMG_FTS : S_MSG_FTS];
+		sqlite3_bind_int64(st, 1, f->seq);
+		bind_str(st, 2, kept(a, f->off[0]));
+		if (f->images)
+			bind_str(st, 3, kept(a, f->off[1]));
+		rc = step_done(a, st, f->images ? "images_fts" : "messages_fts", (uint64_t)f->seq);
+	}
+	a->nfts = 0;
+	cji_buf_reset(&a->fts_text);
+	return rc;
+}
+
+/* Queue an FTS row; flushes when the queue holds too much text. */
+static int fts_later(cji_apply *a, uint64_t seq, int images, const char *t0, const char *t1)
+{
+	if (a->nfts == a->capfts) {
+		size_t cap = a->capfts ? a->capfts * 2 : 1024;
+		fts_row *n = realloc(a->fts, cap * sizeof *n);
+		if (!n)
+			return cji_err(CJ_ENOMEM, "out of memory queueing FTS rows");
+		a->fts = n;
+		a->capfts = cap;
+	}
+	fts_row *f = &a->fts[a->nfts];
+	f->seq = (int64_t)seq;
+	f->images = images;
+	f->off[0] = keep_text(a, t0);
+	f->off[1] = keep_text(a, t1);
+	if (f->off[0] == SIZE_MAX - 1 || f->off[1] == SIZE_MAX - 1)
+		return cji_err(CJ_ENOMEM, "out of memory queueing FTS rows");
+	a->nfts++;
+	return a->fts_text.len > FTS_PENDING_BYTES ? cji_apply_flush(a) : 0;
+}
+
 /* ---- shared row makers -------------------------------------------------- */
 
 static int thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext,
@@ -313,10 +393,7 @@ static int apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts
 	bind_str(st, 12, tstext);
 	if ((rc = step_done(a, st, "messages", seq)))
 		return rc;
-	st = a->st[S_MSG_FTS];
-	sqlite3_bind_int64(st, 1, (int64_t)seq);
-	bind_str(st, 2, str(o, "content"));
-	if ((rc = step_done(a, st, "messages_fts", seq)))
+	if ((rc = fts_later(a, seq, 0, str(o, "content"), NULL)))
 		return rc;
 	const json_t *cost = json_object_get(o, "cost");
 	if (!json_is_object(cost))
@@ -369,11 +446,7 @@ static int apply_image(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, 
 	bind_str(st, 14, tstext);
 	if ((rc = step_done(a, st, "images", seq)))
 		return rc;
-	st = a->st[S_IMG_FTS];
-	sqlite3_bind_int64(st, 1, (int64_t)seq);
-	bind_str(st, 2, str(o, "prompt"));
-	bind_str(st, 3, str(o, "analysis"));
-	return step_done(a, st, "images_fts", seq);
+	return fts_later(a, seq, 1, str(o, "prompt"), str(o, "analysis"));
 }
 
 static int apply_user(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
@@ -578,6 +651,13 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 	const json_t *o = ev->obj;
 	char tstext[32];
 	cji_time_format(ts_ms, tstext);
+	if (ev->type == CJ_EVENT_DELETE_THREAD || ev->type == CJ_EVENT_CLEAR_HISTORY ||
+	    ev->type == CJ_EVENT_PURGE) {
+		/* FTS5 'delete' needs the rows in the index first. */
+		int rc = cji_apply_flush(a);
+		if (rc)
+			return rc;
+	}
 	switch (ev->type) {
 	case CJ_EVENT_MESSAGE: return apply_message(a, o, seq, ts_ms, tstext);
 	case CJ_EVENT_IMAGE: return apply_image(a, o, seq, ts_ms, tstext);
@@ -605,6 +685,9 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 
 int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms)
 {
+	int rc = cji_apply_flush(a);
+	if (rc)
+		return rc;
 	sqlite3_stmt *st = a->st[S_POSITION];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, now_ms);

@@ -19,7 +19,12 @@ void cji_apply_free(cji_apply *a);
 /* Apply event seq. Errors are SQLite errors mapped (the batch must roll back). */
 int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_ms);
 
-/* Record the position (same transaction as the rows). */
+/* Write the FTS rows queued so far (cji_apply_position does it too). On a
+ * rolled-back batch call cji_apply_discard. */
+int cji_apply_flush(cji_apply *a);
+void cji_apply_discard(cji_apply *a);
+
+/* Record the position (same transaction as the rows); flushes FTS rows first. */
 int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms);
 
 #endif

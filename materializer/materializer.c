@@ -124,22 +124,20 @@ int cji_mat_apply_batch(sqlite3 *db, cji_apply *a, cj_store *s, uint64_t from, u
 			break;
 	}
 	cj_journal_iter_free(it);
-	if (rc < 0) {
+	if (rc < 0 || n == 0) {
+		cji_apply_discard(a);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
-	}
-	if (n == 0) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return 0;
+		return rc < 0 ? rc : 0;
 	}
 	if (split_position) {
 		/* Negative control only: rows and position in two transactions. */
-		if ((rc = cji_db_exec(db, "COMMIT", "materializer: commit")) ||
+		if ((rc = cji_apply_flush(a)) || (rc = cji_db_exec(db, "COMMIT", "materializer: commit")) ||
 		    (rc = cji_db_exec(db, "BEGIN IMMEDIATE", "materializer: begin")))
 			return rc;
 	}
 	if ((rc = cji_apply_position(a, from + n, cji_now_ms())) ||
 	    (rc = cji_db_exec(db, "COMMIT", "materializer: commit"))) {
+		cji_apply_discard(a);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return rc;
 	}
