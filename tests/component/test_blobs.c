@@ -1,0 +1,190 @@
+/* tests/component/test_blobs.c — content-addressed blobs: exact round trip,
+ * the hash is the canonical XXH3-128 in lowercase hex, the same bytes are
+ * stored once, and the documented errors for size, malformed and unknown
+ * hashes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include "testutil.h"
+
+#define MAX_BLOB 4096
+
+typedef struct fixture {
+	char dir[PATH_MAX];
+	char store[PATH_MAX];
+	cj_store *s;
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof *f);
+	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "blob") != 0)
+		return -1;
+	tu_path(f->store, sizeof f->store, f->dir, "store");
+	cj_store_options opts = CJ_STORE_OPTIONS_INIT;
+	opts.max_blob = MAX_BLOB;
+	if (tu_store_create(&f->s, f->store, &opts) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	cj_store_close(f->s);
+	tu_rmrf(f->dir);
+	free(f);
+	return 0;
+}
+
+static void expected_hash(char out[CJ_BLOB_HASH_LEN + 1], const void *data, size_t len)
+{
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
+	for (size_t i = 0; i < sizeof c.digest; i++)
+		snprintf(out + 2 * i, 3, "%02x", c.digest[i]);
+}
+
+static unsigned char *pattern(size_t len, unsigned seed)
+{
+	unsigned char *p = malloc(len ? len : 1);
+	assert_non_null(p);
+	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)tu_rand(&x);
+	return p;
+}
+
+static void test_round_trip_and_dedup(void **state)
+{
+	fixture *f = *state;
+	static const size_t sizes[] = {1, 100, 4095, MAX_BLOB};
+	char first_hash[4][CJ_BLOB_HASH_LEN + 1];
+	uint64_t total_bytes = 0;
+	for (size_t k = 0; k < 4; k++) {
+		unsigned char *data = pattern(sizes[k], (unsigned)k + 1);
+		char hash[CJ_BLOB_HASH_LEN + 1];
+		memset(hash, 'Z', sizeof hash);
+		TU_OK(cj_blob_put(f->s, data, sizes[k], hash));
+		assert_int_equal(strlen(hash), CJ_BLOB_HASH_LEN);
+		char want[CJ_BLOB_HASH_LEN + 1];
+		expected_hash(want, data, sizes[k]);
+		assert_string_equal(hash, want);
+		memcpy(first_hash[k], hash, sizeof hash);
+		total_bytes += sizes[k];
+
+		void *back = NULL;
+		size_t back_len = 0;
+		TU_OK(cj_blob_get(f->s, hash, &back, &back_len));
+		assert_int_equal(back_len, sizes[k]);
+		assert_memory_equal(back, data, sizes[k]);
+		cj_free(back);
+		assert_int_equal(cj_blob_exists(f->s, hash), 1);
+
+		/* The same bytes again: same hash, nothing new. */
+		char again[CJ_BLOB_HASH_LEN + 1];
+		TU_OK(cj_blob_put(f->s, data, sizes[k], again));
+		assert_string_equal(again, hash);
+		free(data);
+	}
+	cj_journal_stats st;
+	TU_OK(cj_journal_stats_get(f->s, &st));
+	assert_int_equal(st.blobs, 4);
+	assert_int_equal(st.blob_bytes, total_bytes);
+	/* Blobs are not journal events. */
+	assert_int_equal(st.events, 0);
+
+	/* They survive a reopen. */
+	cj_store_close(f->s);
+	f->s = NULL;
+	cj_store_options opts = CJ_STORE_OPTIONS_INIT;
+	opts.max_blob = MAX_BLOB;
+	TU_OK(cj_store_open(&f->s, f->store, &opts));
+	for (size_t k = 0; k < 4; k++) {
+		unsigned char *data = pattern(sizes[k], (unsigned)k + 1);
+		void *back = NULL;
+		size_t back_len = 0;
+		TU_OK(cj_blob_get(f->s, first_hash[k], &back, &back_len));
+		assert_int_equal(back_len, sizes[k]);
+		assert_memory_equal(back, data, sizes[k]);
+		cj_free(back);
+		free(data);
+	}
+}
+
+static void test_over_max_blob_is_etoobig(void **state)
+{
+	fixture *f = *state;
+	unsigned char *data = pattern(MAX_BLOB + 1, 9);
+	char hash[CJ_BLOB_HASH_LEN + 1];
+	cj_error_clear();
+	TU_RC(cj_blob_put(f->s, data, MAX_BLOB + 1, hash), CJ_ETOOBIG);
+	assert_true(strlen(cj_error_last()) > 0);
+	char want[CJ_BLOB_HASH_LEN + 1];
+	expected_hash(want, data, MAX_BLOB + 1);
+	assert_int_equal(cj_blob_exists(f->s, want), 0);
+	cj_journal_stats st;
+	TU_OK(cj_journal_stats_get(f->s, &st));
+	assert_int_equal(st.blobs, 0);
+	free(data);
+}
+
+static void test_malformed_and_unknown_hashes(void **state)
+{
+	fixture *f = *state;
+	char good[CJ_BLOB_HASH_LEN + 1];
+	TU_OK(cj_blob_put(f->s, "abc", 3, good));
+
+	char longer[CJ_BLOB_HASH_LEN + 2];
+	snprintf(longer, sizeof longer, "%s0", good);
+	const char *malformed[] = {
+		"",
+		"abc",
+		"0123456789abcdef0123456789abcde",    /* 31 characters */
+		longer,                               /* 33 characters */
+		"0123456789abcdef0123456789abcdeg",   /* not hex */
+		"../../../../etc/passwd0123456789",   /* 32 characters, a path */
+		"0123456789abcdef 123456789abcdef",
+		"0123456789abcdef\n123456789abcdef",
+	};
+	for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+		void *data = NULL;
+		size_t len = 0;
+		cj_error_clear();
+		int rc = cj_blob_get(f->s, malformed[i], &data, &len);
+		if (rc != CJ_EINVAL)
+			fail_msg("hash \"%s\": cj_blob_get returned %d, expected CJ_EINVAL", malformed[i], rc);
+		assert_true(strlen(cj_error_last()) > 0);
+		assert_int_equal(cj_blob_exists(f->s, malformed[i]), CJ_EINVAL);
+	}
+	void *data = NULL;
+	size_t len = 0;
+	TU_RC(cj_blob_get(f->s, NULL, &data, &len), CJ_EINVAL);
+
+	const char *unknown = "00000000000000000000000000000000";
+	TU_RC(cj_blob_get(f->s, unknown, &data, &len), CJ_ENOTFOUND);
+	assert_int_equal(cj_blob_exists(f->s, unknown), 0);
+	TU_OK(cj_blob_get(f->s, good, &data, &len));
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "abc", 3);
+	cj_free(data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip_and_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_over_max_blob_is_etoobig, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_and_unknown_hashes, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("component/blobs", tests, NULL, NULL);
+}

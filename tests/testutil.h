@@ -1,0 +1,85 @@
+/* tests/testutil.h — helpers shared by every test folder: temporary stores,
+ * message events, reading the journal back into plain C arrays.
+ *
+ * Nothing here uses cmocka: helpers return 0 or an error code so that they can
+ * be called from worker threads and from forked children (cmocka's assertions
+ * longjmp and must only run on the test's main thread). */
+#ifndef CJ_TESTS_TESTUTIL_H
+#define CJ_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "chatjournal/chatjournal.h"
+
+/* In cmocka tests (cmocka.h included first): assert that a library call
+ * returns want, else fail naming the call, the code and cj_error_last(). */
+#define TU_RC(expr, want) do { \
+		int tu_rc_ = (expr); \
+		if (tu_rc_ != (want)) \
+			fail_msg("%s returned %d (%s), expected %s: %s", #expr, tu_rc_, \
+			         cj_strerror(tu_rc_), #want, cj_error_last()); \
+	} while (0)
+#define TU_OK(expr) TU_RC(expr, 0)
+
+/* Create a fresh private folder under $TMPDIR (else /tmp) named
+ * "cjtest-<tag>.XXXXXX"; out gets its absolute, symlink-free path.
+ * 0 or -1 (errno set). */
+int tu_mktempdir(char *out, size_t n, const char *tag);
+
+/* rm -rf path (does not follow symbolic links). 0 or -1. */
+int tu_rmrf(const char *path);
+
+/* "dir/name" into out; aborts the process if it does not fit (test bug). */
+void tu_path(char *out, size_t n, const char *dir, const char *name);
+
+/* cj_store_init + cj_store_open. Returns the library's code. */
+int tu_store_create(cj_store **out, const char *path, const cj_store_options *opts);
+
+/* A new "message" event: thread, role "user", content; id and ts_ms are set
+ * only if id != NULL / ts_ms != 0. NULL if the library refused it. */
+cj_event *tu_message(const char *thread, const char *content, const char *id, int64_t ts_ms);
+
+/* One record read back, as plain strings owned by the array. */
+typedef struct tu_rec {
+	uint64_t seq;
+	cj_event_type type;
+	int64_t ts_ms;
+	uint32_t flags;
+	char *id;       /* NULL if absent */
+	char *thread;   /* NULL if absent */
+	char *content;  /* NULL if absent */
+} tu_rec;
+
+typedef struct tu_recs {
+	tu_rec *v;
+	size_t n;
+	size_t cap;
+	size_t corrupt;         /* records the iterator reported as CJ_ECORRUPT */
+	uint64_t first_corrupt_seq; /* rec.seq of the first CJ_ECORRUPT, 0 if none */
+	char corrupt_msg[512];  /* cj_error_last() of the first CJ_ECORRUPT */
+} tu_recs;
+
+/* Iterate from from_seq to the end, copying every record. A CJ_ECORRUPT from
+ * the iterator is counted and skipped (as the API documents); any other error
+ * stops and is returned. 0 on success. Free with tu_recs_free. */
+int tu_read_all(cj_store *s, uint64_t from_seq, tu_recs *out);
+void tu_recs_free(tu_recs *r);
+
+/* 1 if msg contains the decimal number v as a whole number (no digit on
+ * either side), else 0. */
+int tu_msg_names_number(const char *msg, uint64_t v);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t tu_now_ns(void);
+
+/* Small per-caller PRNG (xorshift64*); state must be non-zero. */
+uint64_t tu_rand(uint64_t *state);
+
+/* Find the first regular file called name under root (depth first); 0 and out
+ * filled, or -1. */
+int tu_find_file(const char *root, const char *name, char *out, size_t n);
+
+/* Unsigned integer from environment variable name, or def if unset/invalid. */
+unsigned long tu_env_ulong(const char *name, unsigned long def);
+
+#endif
