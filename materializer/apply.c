@@ -13,11 +13,13 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 #include "common/buf.h"
+#include "materializer/rowcache.h"
 
 enum {
 	S_THREAD_UPSERT, S_THREAD_GET, S_THREAD_CONFIG_SET, S_USER_TOUCH, S_USER_SET, S_USER_GET,
 	S_USER_THREAD, S_MSG_INSERT, S_MSG_FTS, S_COST, S_BLOB, S_IMG_INSERT, S_IMG_FTS,
-	S_SETTING_GET, S_SETTING_PUT, S_AUDIT, S_METRIC, S_POSITION, S_COUNT
+	S_SETTING_GET, S_SETTING_PUT, S_AUDIT, S_METRIC, S_POSITION,
+	S_THREAD_FLUSH, S_USER_FLUSH, S_UT_FLUSH, S_COUNT
 };
 
 static const char *const SQL[S_COUNT] = {
@@ -79,6 +81,17 @@ static const char *const SQL[S_COUNT] = {
 	[S_METRIC] =
 	"INSERT INTO metrics (seq, name, value, unit, tags, ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_POSITION] = "UPDATE journal_position SET seq = ?1, updated_ms = ?2 WHERE id = 1",
+	[S_THREAD_FLUSH] =
+	"UPDATE threads SET message_count = message_count + ?2,"
+	" last_activity = CASE WHEN ?3 > last_activity_ms THEN ?4 ELSE last_activity END,"
+	" last_activity_ms = max(last_activity_ms, ?3), server = coalesce(?5, server),"
+	" channel = coalesce(?6, channel), seq = ?7 WHERE thread_rowid = ?1",
+	[S_USER_FLUSH] =
+	"UPDATE users SET last_seen = CASE WHEN ?2 > last_seen_ms THEN ?3 ELSE last_seen END,"
+	" last_seen_ms = max(last_seen_ms, ?2), seq = ?4 WHERE user_rowid = ?1",
+	[S_UT_FLUSH] =
+	"UPDATE user_threads SET last_activity_ms = max(last_activity_ms, ?3),"
+	" message_count = message_count + ?4 WHERE user_rowid = ?1 AND thread_rowid = ?2",
 };
 
 #define MASK "\"***\""
@@ -102,6 +115,7 @@ struct cji_apply {
 	fts_row *fts;
 	size_t nfts, capfts;
 	cji_buf fts_text;
+	cji_rowcache threads, users, user_threads;  /* see rowcache.h */
 };
 
 int cji_apply_new(cji_apply **out, sqlite3 *db, cj_store *s)
@@ -131,6 +145,9 @@ void cji_apply_free(cji_apply *a)
 		sqlite3_finalize(a->st[i]);
 	free(a->fts);
 	cji_buf_free(&a->fts_text);
+	cji_rowcache_free(&a->threads);
+	cji_rowcache_free(&a->users);
+	cji_rowcache_free(&a->user_threads);
 	free(a);
 }
 
@@ -253,6 +270,10 @@ void cji_apply_discard(cji_apply *a)
 {
 	a->nfts = 0;
 	cji_buf_reset(&a->fts_text);
+	/* Row ids created by the rolled-back transaction are gone. */
+	cji_rowcache_clear(&a->threads);
+	cji_rowcache_clear(&a->users);
+	cji_rowcache_clear(&a->user_threads);
 }
 
 int cji_apply_flush(cji_apply *a)
@@ -359,20 +380,129 @@ static int blob_row(cji_apply *a, const char *hash, uint64_t seq)
 
 /* ---- per type ----------------------------------------------------------- */
 
+/* Write every pending aggregate (rowcache.h) and forget nothing. */
+static int flush_aggregates(cji_apply *a)
+{
+	int rc = 0;
+	for (size_t i = 0; i < a->threads.cap && !rc; i++) {
+		cji_rowagg *e = &a->threads.slots[i];
+		if (!e->key || !e->dirty)
+			continue;
+		sqlite3_stmt *st = a->st[S_THREAD_FLUSH];
+		sqlite3_bind_int64(st, 1, e->rowid);
+		sqlite3_bind_int64(st, 2, e->count);
+		sqlite3_bind_int64(st, 3, e->act_ms);
+		bind_str(st, 4, e->act);
+		bind_str(st, 5, e->server);
+		bind_str(st, 6, e->channel);
+		sqlite3_bind_int64(st, 7, e->seq);
+		rc = step_done(a, st, "threads", (uint64_t)e->seq);
+		e->dirty = 0;
+		e->count = 0;
+		free(e->server);
+		free(e->channel);
+		e->server = e->channel = NULL;
+	}
+	for (size_t i = 0; i < a->users.cap && !rc; i++) {
+		cji_rowagg *e = &a->users.slots[i];
+		if (!e->key || !e->dirty)
+			continue;
+		sqlite3_stmt *st = a->st[S_USER_FLUSH];
+		sqlite3_bind_int64(st, 1, e->rowid);
+		sqlite3_bind_int64(st, 2, e->act_ms);
+		bind_str(st, 3, e->act);
+		sqlite3_bind_int64(st, 4, e->seq);
+		rc = step_done(a, st, "users", (uint64_t)e->seq);
+		e->dirty = 0;
+	}
+	for (size_t i = 0; i < a->user_threads.cap && !rc; i++) {
+		cji_rowagg *e = &a->user_threads.slots[i];
+		if (!e->key || !e->dirty)
+			continue;
+		sqlite3_stmt *st = a->st[S_UT_FLUSH];
+		sqlite3_bind_int64(st, 1, e->rowid);
+		sqlite3_bind_int64(st, 2, e->rowid2);
+		sqlite3_bind_int64(st, 3, e->act_ms);
+		sqlite3_bind_int64(st, 4, e->count);
+		rc = step_done(a, st, "user_threads", (uint64_t)e->seq);
+		e->dirty = 0;
+		e->count = 0;
+	}
+	return rc;
+}
+
+static int keep_latest(char **slot, const char *v)
+{
+	if (!v)
+		return 0;
+	char *c = strdup(v);
+	if (!c)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	free(*slot);
+	*slot = c;
+	return 0;
+}
+
+/* The thread row of a message: inserted at first sight, else aggregated. */
+static int message_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                          const char *tstext, int64_t *tid)
+{
+	const char *thread = str(o, "thread");
+	cji_rowagg *e = cji_rowcache_get(&a->threads, thread);
+	if (e) {
+		*tid = e->rowid;
+		cji_rowagg_touch(e, ts, tstext, (int64_t)seq);
+		e->count++;
+		int rc = keep_latest(&e->server, str(o, "server"));
+		return rc ? rc : keep_latest(&e->channel, str(o, "channel"));
+	}
+	int rc = thread_upsert(a, o, seq, ts, tstext, 1, 1, tid, NULL);
+	if (!rc && !cji_rowcache_put(&a->threads, thread, *tid))
+		rc = cji_err(CJ_ENOMEM, "out of memory");
+	return rc;
+}
+
+static int message_user(cji_apply *a, const char *user, int64_t tid, uint64_t seq, int64_t ts,
+                        const char *tstext, int64_t *uid)
+{
+	cji_rowagg *e = cji_rowcache_get(&a->users, user);
+	int rc = 0;
+	if (e) {
+		*uid = e->rowid;
+		cji_rowagg_touch(e, ts, tstext, (int64_t)seq);
+	} else if ((rc = user_touch(a, user, seq, ts, tstext, uid, NULL)) == 0 &&
+	           !cji_rowcache_put(&a->users, user, *uid)) {
+		return cji_err(CJ_ENOMEM, "out of memory");
+	}
+	if (rc)
+		return rc;
+	char key[48];
+	snprintf(key, sizeof key, "%lld:%lld", (long long)*uid, (long long)tid);
+	cji_rowagg *ut = cji_rowcache_get(&a->user_threads, key);
+	if (ut) {
+		cji_rowagg_touch(ut, ts, tstext, (int64_t)seq);
+		ut->count++;
+		return 0;
+	}
+	sqlite3_stmt *st = a->st[S_USER_THREAD];
+	sqlite3_bind_int64(st, 1, *uid);
+	sqlite3_bind_int64(st, 2, tid);
+	sqlite3_bind_int64(st, 3, ts);
+	if ((rc = step_done(a, st, "user_threads", seq)))
+		return rc;
+	if (!(ut = cji_rowcache_put(&a->user_threads, key, *uid)))
+		return cji_err(CJ_ENOMEM, "out of memory");
+	ut->rowid2 = tid;
+	return 0;
+}
+
 static int apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
 {
 	int64_t tid, uid = 0;
-	int rc = thread_upsert(a, o, seq, ts, tstext, 1, 1, &tid, NULL);
+	int rc = message_thread(a, o, seq, ts, tstext, &tid);
 	const char *user = str(o, "user");
 	if (!rc && user)
-		rc = user_touch(a, user, seq, ts, tstext, &uid, NULL);
-	if (!rc && user) {
-		sqlite3_stmt *st = a->st[S_USER_THREAD];
-		sqlite3_bind_int64(st, 1, uid);
-		sqlite3_bind_int64(st, 2, tid);
-		sqlite3_bind_int64(st, 3, ts);
-		rc = step_done(a, st, "user_threads", seq);
-	}
+		rc = message_user(a, user, tid, seq, ts, tstext, &uid);
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = a->st[S_MSG_INSERT];
@@ -651,12 +781,28 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 	const json_t *o = ev->obj;
 	char tstext[32];
 	cji_time_format(ts_ms, tstext);
+	if (ev->type != CJ_EVENT_MESSAGE) {
+		/* Other events read or change the rows messages aggregate into. */
+		int rc = flush_aggregates(a);
+		if (rc)
+			return rc;
+		if (a->threads.used > CJI_ROWCACHE_MAX || a->users.used > CJI_ROWCACHE_MAX ||
+		    a->user_threads.used > CJI_ROWCACHE_MAX) {
+			cji_rowcache_clear(&a->threads);
+			cji_rowcache_clear(&a->users);
+			cji_rowcache_clear(&a->user_threads);
+		}
+	}
 	if (ev->type == CJ_EVENT_DELETE_THREAD || ev->type == CJ_EVENT_CLEAR_HISTORY ||
 	    ev->type == CJ_EVENT_PURGE) {
-		/* FTS5 'delete' needs the rows in the index first. */
+		/* FTS5 'delete' needs the rows in the index first; deleted rows
+		 * must not stay cached. */
 		int rc = cji_apply_flush(a);
 		if (rc)
 			return rc;
+		cji_rowcache_clear(&a->threads);
+		cji_rowcache_clear(&a->users);
+		cji_rowcache_clear(&a->user_threads);
 	}
 	switch (ev->type) {
 	case CJ_EVENT_MESSAGE: return apply_message(a, o, seq, ts_ms, tstext);
@@ -685,7 +831,15 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 
 int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms)
 {
-	int rc = cji_apply_flush(a);
+	int rc = flush_aggregates(a);
+	if (!rc)
+		rc = cji_apply_flush(a);
+	if (!rc && (a->threads.used > CJI_ROWCACHE_MAX || a->users.used > CJI_ROWCACHE_MAX ||
+	            a->user_threads.used > CJI_ROWCACHE_MAX)) {
+		cji_rowcache_clear(&a->threads);
+		cji_rowcache_clear(&a->users);
+		cji_rowcache_clear(&a->user_threads);
+	}
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = a->st[S_POSITION];
