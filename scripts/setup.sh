@@ -24,6 +24,7 @@ fi
 
 BUILD="${1:-build}"
 if [ ! -f "$BUILD/build.ninja" ]; then
+	rm -rf "$BUILD" # a half-configured folder from an interrupted run
 	meson setup "$BUILD" --buildtype=release >/dev/null
 fi
 ninja -C "$BUILD" >/dev/null

@@ -5,7 +5,11 @@
 # Ends with one line "N passed, N failed" counted from meson's test logs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh build >/dev/null 2>&1 || ./scripts/setup.sh build || exit 1
+if ! ./scripts/setup.sh build >/tmp/chatjournal-setup.log 2>&1; then
+	cat /tmp/chatjournal-setup.log >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 
 pass=0
 fail=0
@@ -36,6 +40,7 @@ suite() { # name, build dir, meson args...
 	shift 2
 	echo "== $name" >&2
 	if [ ! -f "$dir/build.ninja" ]; then
+		rm -rf "$dir"
 		meson setup "$dir" -Dwerror=true "$@" >/dev/null || { fail=$((fail + 1)); return; }
 	fi
 	if ! ninja -C "$dir" >/dev/null; then
