@@ -79,6 +79,15 @@ const char *cli_error_text(int rc)
 	return m;
 }
 
+const char *cli_error_text_after(int rc, const char *prefix)
+{
+	const char *m = cli_error_text(rc);
+	size_t n = strlen(prefix);
+	if (strncmp(m, prefix, n) == 0 && m[n] == ':' && m[n + 1] == ' ')
+		return m + n + 2;
+	return m;
+}
+
 int cli_usage_error(const cli_help *help, const char *fmt, ...)
 {
 	va_list ap;
@@ -229,9 +238,31 @@ size_t cli_utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
+/* Counts ("1200 / 5000 events") rather than byte units. */
+static void progress_draw_count(cli_progress *p)
+{
+	if (p->total == 0) {
+		fprintf(stderr, "\r%s  %llu %s\033[K", p->label, (unsigned long long)p->done, p->unit);
+		return;
+	}
+	uint64_t d = p->done > p->total ? p->total : p->done;
+	unsigned pct = (unsigned)((double)d * 100.0 / (double)p->total);
+	char bar[31];
+	size_t fill = (size_t)((double)d * 30.0 / (double)p->total);
+	memset(bar, '#', fill);
+	memset(bar + fill, '.', 30 - fill);
+	bar[30] = '\0';
+	fprintf(stderr, "\r%s [%s] %3u%%  %llu / %llu %s\033[K", p->label, bar, pct,
+	        (unsigned long long)d, (unsigned long long)p->total, p->unit);
+}
+
 static void progress_draw(cli_progress *p)
 {
 	char done[64], total[64];
+	if (p->unit) {
+		progress_draw_count(p);
+		return;
+	}
 	if (p->total == 0) {
 		cli_format_bytes(p->done, done);
 		char *cut = strstr(done, " (");
@@ -266,6 +297,26 @@ void cli_progress_begin(cli_progress *p, const char *label, uint64_t total)
 		progress_draw(p);
 }
 
+void cli_progress_begin_count(cli_progress *p, const char *label, uint64_t total,
+                              const char *unit)
+{
+	memset(p, 0, sizeof *p);
+	p->active = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+	p->label = label;
+	p->unit = unit ? unit : "";
+	p->total = total;
+	if (p->active)
+		progress_draw(p);
+}
+
+void cli_progress_cb(uint64_t done, uint64_t total, void *arg)
+{
+	cli_progress *p = arg;
+	if (total)
+		p->total = total;
+	cli_progress_update(p, done);
+}
+
 void cli_progress_update(cli_progress *p, uint64_t done)
 {
 	if (!p->active)
@@ -286,4 +337,162 @@ void cli_progress_end(cli_progress *p)
 	progress_draw(p);
 	fputc('\n', stderr);
 	p->active = 0;
+}
+
+int cli_parse_u64(const cli_help *help, const char *opt, const char *text,
+                  uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *c = text;
+	if (!*c)
+		goto bad;
+	for (; *c; c++) {
+		if (*c < '0' || *c > '9')
+			goto bad;
+		unsigned d = (unsigned)(*c - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			goto bad;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		goto bad;
+	*out = v;
+	return CLI_CONTINUE;
+bad:
+	return cli_usage_error(help, "option '%s' needs an integer from %llu to %llu, got '%s'",
+	                       opt, (unsigned long long)min, (unsigned long long)max, text);
+}
+
+int cli_open_store(const char *cmd, const char *path, int read_only, cj_store **out)
+{
+	cj_store_options o = CJ_STORE_OPTIONS_INIT;
+	o.read_only = read_only;
+	*out = NULL;
+	int rc = cj_store_open(out, path, &o);
+	if (rc != 0)
+		return cli_fail_lib(cmd, rc, "cannot open store '%s'", path);
+	return 0;
+}
+
+int cli_projection_path(const char *cmd, const char *store, char *out, size_t n)
+{
+	size_t len = strlen(store);
+	while (len > 1 && store[len - 1] == '/')
+		len--;
+	int w = snprintf(out, n, "%.*s/chat.sqlite", (int)len, store);
+	if (w < 0 || (size_t)w >= n)
+		return cli_fail(cmd, "store path too long: %s", store);
+	return 0;
+}
+
+void cli_put_oneline(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (; *p; p++) {
+		unsigned char c = *p;
+		if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c == '\r')
+			fputs("\\r", out);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else if (c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			fprintf(out, "\\u%04x", (unsigned)*++p);  /* C1 control, e.g. CSI */
+		else
+			fputc(c, out);
+	}
+}
+
+int cli_projection_lag(cj_store *s, uint64_t *position, uint64_t *last_seq, uint64_t *lag)
+{
+	/* Two cheap reads, not cj_query_stats: that one also counts every table. */
+	int rc = cj_journal_last_seq(s, last_seq);
+	if (rc == 0)
+		rc = cj_projection_position(s, position);
+	if (rc != 0)
+		return rc;
+	*lag = *last_seq > *position ? *last_seq - *position : 0;
+	return 0;
+}
+
+void cli_note_lag(const char *cmd, uint64_t position, uint64_t last_seq)
+{
+	uint64_t lag = last_seq > position ? last_seq - position : 0;
+	fflush(stdout);
+	fprintf(stderr, "chatjournal: %s: note: the projection is %llu event%s behind the journal "
+	        "(applied up to %llu of %llu); it catches up while the store is open read-write "
+	        "('chatjournal serve'), or run 'chatjournal replay STORE'\n", cmd,
+	        (unsigned long long)lag, lag == 1 ? "" : "s", (unsigned long long)position,
+	        (unsigned long long)last_seq);
+}
+
+static const char *str_or(json_t *o, const char *key, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : dflt;
+}
+
+static void print_image(json_t *row)
+{
+	static const char *const parts[] = { "prompt", "analysis" };
+	printf("%-9s  ", "image");
+	cli_put_oneline(stdout, str_or(row, "kind", "-"));
+	fputs(": ", stdout);
+	cli_put_oneline(stdout, str_or(row, "url", ""));
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		const char *v = str_or(row, parts[i], NULL);
+		if (v) {
+			printf("  %s: ", parts[i]);
+			cli_put_oneline(stdout, v);
+		}
+	}
+}
+
+static void print_message(json_t *row)
+{
+	/* Roles are one of four words; padding keeps contents in a column. */
+	const char *role = str_or(row, "role", "-");
+	cli_put_oneline(stdout, role);
+	size_t len = strlen(role);
+	for (size_t i = len; i < 9; i++)
+		fputc(' ', stdout);
+	fputs("  ", stdout);
+	cli_put_oneline(stdout, str_or(row, "user", "-"));
+	fputs(": ", stdout);
+	cli_put_oneline(stdout, str_or(row, "content", ""));
+}
+
+static void print_row(json_t *row, int with_thread)
+{
+	json_int_t seq = json_integer_value(json_object_get(row, "seq"));
+	printf("%lld  ", (long long)seq);
+	cli_put_oneline(stdout, str_or(row, "ts", "-"));
+	fputs("  ", stdout);
+	if (with_thread) {
+		cli_put_oneline(stdout, str_or(row, "thread", "-"));
+		fputs("  ", stdout);
+	}
+	if (strcmp(str_or(row, "type", ""), "image") == 0)
+		print_image(row);
+	else
+		print_message(row);
+	fputc('\n', stdout);
+}
+
+int cli_print_rows(const char *cmd, const char *json, int with_thread)
+{
+	json_error_t e;
+	json_t *arr = json_loads(json, 0, &e);
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		return cli_fail(cmd, "unexpected query result: %s", e.text);
+	}
+	size_t i;
+	json_t *row;
+	json_array_foreach(arr, i, row)
+		print_row(row, with_thread);
+	json_decref(arr);
+	return 0;
 }

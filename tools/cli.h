@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
+#include "chatjournal/chatjournal.h"
 
 #if defined(__GNUC__)
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -70,6 +71,11 @@ int cli_usage_error(const cli_help *help, const char *fmt, ...) CLI_PRINTF(2, 3)
  * callers who print the field themselves do not print it twice. */
 const char *cli_error_text(int rc);
 
+/* cli_error_text without a leading "prefix: " the library put there (its
+ * messages start with the operation's name, e.g. "replay: ...", which the
+ * command's own "chatjournal: replay: " already says). */
+const char *cli_error_text_after(int rc, const char *prefix);
+
 /* Print obj on one line of stdout and release it (takes the reference).
  * 0, or CLI_EXIT_FAIL after printing an error. */
 int cli_print_json(const char *cmd, json_t *obj);
@@ -84,18 +90,56 @@ void cli_format_bytes(uint64_t n, char out[64]);
  * surrogates and code points past U+10FFFF included), or len if valid. */
 size_t cli_utf8_check(const unsigned char *s, size_t len);
 
+/* An unsigned decimal option value (digits only) from min to max into *out.
+ * CLI_CONTINUE, or CLI_EXIT_USAGE after a message naming the option. */
+int cli_parse_u64(const cli_help *help, const char *opt, const char *text,
+                  uint64_t min, uint64_t max, uint64_t *out);
+
+/* Open the store at path (read_only: no writer, no materializer). 0, or
+ * CLI_EXIT_FAIL after "chatjournal: CMD: cannot open store 'PATH': ...". */
+int cli_open_store(const char *cmd, const char *path, int read_only, cj_store **out);
+
+/* "STORE/chat.sqlite" (the projection, SPEC "A store") into out; 0, or
+ * CLI_EXIT_FAIL after an error when the path does not fit. */
+int cli_projection_path(const char *cmd, const char *store, char *out, size_t n);
+
+/* Write s to out on one line: control characters (C0, DEL, C1) become
+ * escapes (\n, \t, \r, \xNN, \u00NN), so stored text can neither break a
+ * line-oriented output nor send escape sequences to a terminal. */
+void cli_put_oneline(FILE *out, const char *s);
+
+/* Print a JSON array from cj_query_history/cj_query_search as text, one line
+ * per row: "SEQ  TS  [THREAD  ]ROLE  USER: CONTENT" for a message ("-" when
+ * there is no user), "SEQ  TS  [THREAD  ]image  KIND: URL  prompt: P
+ * analysis: A" for an image. 0, or CLI_EXIT_FAIL after an error. */
+int cli_print_rows(const char *cmd, const char *json, int with_thread);
+
+/* The projection's position, the journal's last sequence number and the lag
+ * between them, for an open store. 0 or a library error code. */
+int cli_projection_lag(cj_store *s, uint64_t *position, uint64_t *last_seq, uint64_t *lag);
+
+/* The note text commands print on stderr when lag > 0:
+ * "chatjournal: CMD: note: the projection is N events behind ...". */
+void cli_note_lag(const char *cmd, uint64_t position, uint64_t last_seq);
+
 /* A progress bar on stderr, drawn only when stdout is a terminal so that
- * pipelines and scripts stay quiet. total 0 means unknown. */
+ * pipelines and scripts stay quiet. total 0 means unknown. Figures are bytes,
+ * or counts of `unit` ("events") when begun with cli_progress_begin_count. */
 typedef struct cli_progress {
 	int active;
 	const char *label;
+	const char *unit;
 	uint64_t total;
 	uint64_t done;
 	uint64_t last_draw_ns;
 } cli_progress;
 
 void cli_progress_begin(cli_progress *p, const char *label, uint64_t total);
+void cli_progress_begin_count(cli_progress *p, const char *label, uint64_t total,
+                              const char *unit);
 void cli_progress_update(cli_progress *p, uint64_t done);
+/* A cj_progress_fn whose arg is a cli_progress (the library's total wins). */
+void cli_progress_cb(uint64_t done, uint64_t total, void *arg);
 /* Draws the last state and ends the line; call it before printing an error
  * too, so the error starts on a line of its own. */
 void cli_progress_end(cli_progress *p);

@@ -1,6 +1,7 @@
 /* tools/cmd_stats.c — `chatjournal stats STORE [--json]`: the journal's
- * figures. Opens the store read-only, so it neither starts a writer nor
- * disturbs a running server. */
+ * figures, then the projection's (cj_query_stats). Opens the store
+ * read-only, so it neither starts a writer nor disturbs a running server;
+ * the projection figures are therefore those of its last materialization. */
 #include <stdio.h>
 #include <string.h>
 #include "chatjournal/chatjournal.h"
@@ -10,14 +11,28 @@ static const cli_help help = {
 	"stats", "STORE [--json]",
 	"Show the journal's figures: events, last sequence number, blobs, blob\n"
 	"bytes, idempotency keys, LMDB map size, map in use, map ceiling and\n"
-	"data file size. The store is opened read-only.\n\n"
+	"data file size; then the projection's: messages, threads, users,\n"
+	"servers, images, messages today (UTC), the position it has applied, its\n"
+	"lag behind the journal and its size on disk. The store is opened\n"
+	"read-only: when the projection lags, a note on stderr says so (text\n"
+	"output only); 'chatjournal serve' or any read-write open catches it up.\n\n"
 	"Options:\n"
 	"  --json    print one JSON object with the keys events, last_seq, blobs,\n"
 	"            blob_bytes, idempotency_keys, map_size, map_used,\n"
-	"            map_ceiling, file_size (integers; sizes in bytes)\n"
+	"            map_ceiling, file_size, then messages, threads, users,\n"
+	"            servers, images, messages_today, position, lag,\n"
+	"            projection_bytes, journal_bytes (integers; sizes in bytes)\n"
 };
 
-static int print_json(const cj_journal_stats *st)
+/* Projection keys in the order printed; cj_query_stats repeats the journal
+ * figures too, those stay first with their own names. */
+static const char *const PROJECTION_KEYS[] = {
+	"messages", "threads", "users", "servers", "images", "messages_today",
+	"position", "lag", "projection_bytes", "journal_bytes",
+};
+#define NPROJECTION (sizeof PROJECTION_KEYS / sizeof PROJECTION_KEYS[0])
+
+static int print_json(const cj_journal_stats *st, json_t *proj)
 {
 	json_t *o = json_object();
 	if (!o)
@@ -31,6 +46,17 @@ static int print_json(const cj_journal_stats *st)
 	json_object_set_new(o, "map_used", cli_json_u64(st->map_used));
 	json_object_set_new(o, "map_ceiling", cli_json_u64(st->map_ceiling));
 	json_object_set_new(o, "file_size", cli_json_u64(st->file_size));
+	/* Then the projection's figures, and any the library adds later. */
+	for (size_t i = 0; i < NPROJECTION; i++) {
+		json_t *v = json_object_get(proj, PROJECTION_KEYS[i]);
+		if (v)
+			json_object_set(o, PROJECTION_KEYS[i], v);
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(proj, k, v)
+		if (!json_object_get(o, k))
+			json_object_set(o, k, v);
 	return cli_print_json("stats", o);
 }
 
@@ -46,7 +72,13 @@ static void print_bytes(const char *label, uint64_t v)
 	printf("%-18s %s\n", label, b);
 }
 
-static void print_text(const char *path, const cj_journal_stats *st)
+static uint64_t figure(json_t *proj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(proj, key));
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static void print_text(const char *path, const cj_journal_stats *st, json_t *proj)
 {
 	printf("store              %s\n", path);
 	print_count("events", st->events);
@@ -58,6 +90,41 @@ static void print_text(const char *path, const cj_journal_stats *st)
 	print_bytes("map used", st->map_used);
 	print_bytes("map ceiling", st->map_ceiling);
 	print_bytes("file size", st->file_size);
+	print_count("messages", figure(proj, "messages"));
+	print_count("threads", figure(proj, "threads"));
+	print_count("users", figure(proj, "users"));
+	print_count("servers", figure(proj, "servers"));
+	print_count("images", figure(proj, "images"));
+	print_count("messages today", figure(proj, "messages_today"));
+	print_count("position", figure(proj, "position"));
+	print_count("lag", figure(proj, "lag"));
+	print_bytes("projection size", figure(proj, "projection_bytes"));
+	const char *err = json_string_value(json_object_get(proj, "materializer_error"));
+	if (err) {
+		printf("%-18s ", "materializer error");
+		cli_put_oneline(stdout, err);
+		fputc('\n', stdout);
+	}
+}
+
+/* cj_query_stats as a JSON object (new reference), or NULL after an error. */
+static json_t *projection_stats(cj_store *s, const char *path)
+{
+	char *text = NULL;
+	int rc = cj_query_stats(s, &text);
+	if (rc != 0) {
+		cli_fail_lib("stats", rc, "%s", path);
+		return NULL;
+	}
+	json_error_t e;
+	json_t *o = json_loads(text, 0, &e);
+	cj_free(text);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		cli_fail("stats", "%s: unexpected projection statistics: %s", path, e.text);
+		return NULL;
+	}
+	return o;
 }
 
 int cmd_stats(int argc, char **argv)
@@ -70,12 +137,9 @@ int cmd_stats(int argc, char **argv)
 	if (rc != CLI_CONTINUE)
 		return rc;
 
-	cj_store_options o = CJ_STORE_OPTIONS_INIT;
-	o.read_only = 1;
 	cj_store *s = NULL;
-	rc = cj_store_open(&s, pos[0], &o);
-	if (rc != 0)
-		return cli_fail_lib("stats", rc, "cannot open store '%s'", pos[0]);
+	if (cli_open_store("stats", pos[0], 1, &s) != 0)
+		return CLI_EXIT_FAIL;
 	cj_journal_stats st;
 	memset(&st, 0, sizeof st);
 	rc = cj_journal_stats_get(s, &st);
@@ -84,9 +148,18 @@ int cmd_stats(int argc, char **argv)
 		cj_store_close(s);
 		return CLI_EXIT_FAIL;
 	}
+	json_t *proj = projection_stats(s, pos[0]);
 	cj_store_close(s);
-	if (json)
-		return print_json(&st) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-	print_text(pos[0], &st);
-	return CLI_EXIT_OK;
+	if (!proj)
+		return CLI_EXIT_FAIL;
+	int status = CLI_EXIT_OK;
+	if (json) {
+		status = print_json(&st, proj) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	} else {
+		print_text(pos[0], &st, proj);
+		if (figure(proj, "lag") > 0)
+			cli_note_lag("stats", figure(proj, "position"), figure(proj, "last_seq"));
+	}
+	json_decref(proj);
+	return status;
 }

@@ -9,7 +9,14 @@
 
 int cmd_init(int argc, char **argv);
 int cmd_append(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_vacuum(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 typedef struct command {
@@ -18,13 +25,20 @@ typedef struct command {
 	cli_run_fn run;
 } command;
 
-/* SPEC lists more commands (serve, history, ...); they join this table as
- * their issues land, and docs/cli.md with them. */
+/* SPEC lists more commands (export, import, backup, ...); they join this
+ * table as their issues land, and docs/cli.md with them. */
 static const command commands[] = {
-	{ "init",   "create a new store",                         cmd_init },
-	{ "append", "append JSON events, one per line",           cmd_append },
-	{ "stats",  "show journal figures (events, sizes, ...)",  cmd_stats },
-	{ "bench",  "run benchmarks (append, materialize, ...)",  cmd_bench },
+	{ "init",    "create a new store",                                cmd_init },
+	{ "append",  "append JSON events, one per line",                  cmd_append },
+	{ "serve",   "run the HTTP/JSON service",                         cmd_serve },
+	{ "history", "print a thread's messages",                         cmd_history },
+	{ "search",  "full-text search of messages or images",            cmd_search },
+	{ "replay",  "rebuild the projection from the journal",           cmd_replay },
+	{ "verify",  "check the journal, the projection and their state", cmd_verify },
+	{ "vacuum",  "compact the projection",                            cmd_vacuum },
+	{ "stats",   "show journal and projection figures",               cmd_stats },
+	{ "token",   "add, list or revoke the server's access tokens",    cmd_token },
+	{ "bench",   "run benchmarks (append, materialize, ...)",         cmd_bench },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

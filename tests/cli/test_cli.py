@@ -5,9 +5,11 @@ Runs the binary named by $CJ_BIN the way a user would, and checks exit codes,
 the exact output promised by SPEC "CLI contract" and docs/cli.md, file modes,
 and what really got stored (through `stats --json`). Standard library only.
 """
+import datetime
 import json
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -29,6 +31,27 @@ def msg(thread="t1", role="user", content="hello", **extra):
 
 def jsonl(*lines):
     return ("\n".join(lines) + "\n").encode()
+
+
+def ts_ms(text):
+    """RFC 3339 UTC 'YYYY-MM-DDTHH:MM:SSZ' to integer milliseconds."""
+    dt = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    return int(dt.replace(tzinfo=datetime.timezone.utc).timestamp()) * 1000
+
+
+def expected_message(seq, ev):
+    """The row history/search --json give for a stored message event."""
+    row = {"seq": seq, "type": "message"}
+    for k in ("thread", "role", "content", "user", "server", "channel", "message_ts",
+              "metadata", "id"):
+        if k in ev:
+            row[k] = ev[k]
+    row["ts_ms"] = ts_ms(ev["ts"])
+    row["ts"] = ev["ts"][:-1] + ".000Z"
+    return row
+
+
+TOKEN_RE = re.compile(r"cjt_[0-9a-f]{16}_[0-9a-f]{64}")
 
 
 class CliCase(unittest.TestCase):
@@ -81,9 +104,36 @@ class CliCase(unittest.TestCase):
         self.assertEqual(out.count("\n"), 1)
         return json.loads(out)
 
+    def catch_up(self, store):
+        """Bring the projection up to the journal: read-only commands never
+        advance it, and `append` may close before its materializer ran."""
+        last = self.stats(store)["last_seq"]
+        self.assertEqual(self.ok("replay", store),
+                         f"replayed {last} event{'' if last == 1 else 's'} "
+                         f"into {store}/chat.sqlite\n")
+        self.assertEqual(self.stats(store)["lag"], 0)
+
+    def store_with(self, *events, name="store"):
+        """A new store holding these events (dicts), projection caught up."""
+        store = self.new_store(name)
+        if events:
+            self.ok("append", store, stdin=jsonl(*map(json.dumps, events)))
+        self.catch_up(store)
+        return store
+
+    def set_projection_position(self, store, older):
+        """Put back an older copy of chat.sqlite (nothing else running), so
+        the projection lags the journal by a known amount."""
+        for ext in ("-wal", "-shm"):
+            p = Path(str(store / "chat.sqlite") + ext)
+            if p.exists():
+                p.unlink()
+        (store / "chat.sqlite").write_bytes(older)
+
 
 class TestHelpAndUsage(CliCase):
-    COMMANDS = ["init", "append", "stats", "bench"]
+    COMMANDS = ["init", "append", "serve", "history", "search", "replay", "verify",
+                "vacuum", "stats", "token", "bench"]
 
     def test_global_help(self):
         for args in (["--help"], ["-h"], ["help"]):
@@ -126,6 +176,22 @@ class TestHelpAndUsage(CliCase):
         self.assertIn("usage: chatjournal init STORE", err)
         self.fails("append", code=2)
         self.fails("stats", code=2)
+        for c in ("serve", "history", "search", "replay", "verify", "vacuum"):
+            err = self.fails(c, code=2)
+            self.assertTrue(err.startswith(f"chatjournal: {c}: missing argument"), err)
+        self.fails("history", "store", code=2)
+        self.fails("search", "store", code=2)
+        err = self.fails("token", code=2)
+        self.assertIn("missing subcommand", err)
+        err = self.fails("token", "frob", "x", code=2)
+        self.assertIn("unknown subcommand 'frob'", err)
+        self.fails("token", "add", code=2)
+        self.fails("token", "revoke", "store", code=2)
+
+    def test_subcommand_help(self):
+        for sub in ("add", "list", "revoke"):
+            out = self.ok("token", sub, "--help")
+            self.assertTrue(out.startswith(f"usage: chatjournal token {sub} STORE"), out)
 
     def test_unexpected_argument(self):
         err = self.fails("init", "a", "b", code=2)
@@ -385,13 +451,17 @@ class TestAppend(CliCase):
 class TestStats(CliCase):
     KEYS = ["events", "last_seq", "blobs", "blob_bytes", "idempotency_keys",
             "map_size", "map_used", "map_ceiling", "file_size"]
+    PROJECTION_KEYS = ["messages", "threads", "users", "servers", "images",
+                       "messages_today", "position", "lag", "projection_bytes",
+                       "journal_bytes"]
 
     def test_json_keys_and_values(self):
         store = self.new_store()
         self.ok("append", store, stdin=jsonl(msg(id="x"), msg(), msg(id="y")))
         out = self.ok("stats", store, "--json")
         st = json.loads(out)
-        self.assertEqual(list(st), self.KEYS)
+        # The journal's keys first, as before; the projection's after them.
+        self.assertEqual(list(st), self.KEYS + self.PROJECTION_KEYS)
         self.assertEqual(st["events"], 3)
         self.assertEqual(st["last_seq"], 3)
         self.assertEqual(st["blobs"], 0)
@@ -407,10 +477,51 @@ class TestStats(CliCase):
         st = self.stats(self.new_store())
         self.assertEqual((st["events"], st["last_seq"], st["idempotency_keys"]), (0, 0, 0))
 
+    def test_projection_figures(self):
+        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        store = self.store_with(
+            {"type": "user", "user": "U1", "username": "ada"},
+            {"type": "message", "thread": "T1", "role": "user", "content": "a", "user": "U1",
+             "server": "S1", "ts": "2020-01-01T00:00:00Z"},
+            {"type": "message", "thread": "T2", "role": "user", "content": "b", "server": "S2",
+             "ts": today},
+            {"type": "image", "thread": "T1", "url": "https://example.invalid/x.png"})
+        st = self.stats(store)
+        self.assertEqual({k: st[k] for k in self.PROJECTION_KEYS[:8]},
+                         {"messages": 2, "threads": 2, "users": 1, "servers": 2, "images": 1,
+                          "messages_today": 1, "position": 4, "lag": 0})
+        self.assertEqual(st["journal_bytes"], st["file_size"])
+        self.assertEqual(st["projection_bytes"],
+                         sum(p.stat().st_size for p in store.glob("chat.sqlite*")
+                             if p.name in ("chat.sqlite", "chat.sqlite-wal")))
+
+    def test_lag_note(self):
+        # A read-only command never advances the projection: with an older
+        # chat.sqlite put back, stats shows the lag and says so (text only).
+        store = self.store_with({"type": "message", "thread": "T", "role": "user",
+                                 "content": "one"})
+        older = (store / "chat.sqlite").read_bytes()
+        self.ok("append", store, stdin=jsonl(msg(), msg()))
+        self.set_projection_position(store, older)
+        st = self.stats(store)
+        self.assertEqual((st["position"], st["last_seq"], st["lag"]), (1, 3, 2))
+        r = self.run_cj("stats", store)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout.decode(), r"(?m)^lag +2$")
+        self.assertEqual(r.stderr.decode(),
+                         "chatjournal: stats: note: the projection is 2 events behind the "
+                         "journal (applied up to 1 of 3); it catches up while the store is "
+                         "open read-write ('chatjournal serve'), or run 'chatjournal replay "
+                         "STORE'\n")
+
     def test_text(self):
         store = self.new_store()
         self.ok("append", store, stdin=jsonl(msg(), msg()))
+        self.catch_up(store)
         out = self.ok("stats", store)
+        self.assertRegex(out, r"(?m)^messages +2$")
+        self.assertRegex(out, r"(?m)^position +2$")
+        self.assertRegex(out, r"(?m)^lag +0$")
         self.assertRegex(out, r"(?m)^events +2$")
         self.assertRegex(out, r"(?m)^last sequence +2$")
         self.assertRegex(out, r"(?m)^map size +64\.0 MiB \(67108864 bytes\)$")
@@ -419,6 +530,482 @@ class TestStats(CliCase):
     def test_not_a_store(self):
         err = self.fails("stats", self.dir)
         self.assertTrue(err.startswith("chatjournal: stats: cannot open store "), err)
+
+
+SAMPLE = [
+    {"type": "user", "user": "U1", "username": "ada", "config": {"model": "small"}},
+    {"type": "message", "id": "m1", "thread": "T1", "role": "user",
+     "content": "Hello, can you draw a lighthouse?", "user": "U1", "server": "S1",
+     "channel": "C1", "ts": "2026-11-22T10:00:00Z"},
+    {"type": "message", "id": "m2", "thread": "T1", "role": "assistant",
+     "content": "Here is a lighthouse at dusk.\nSecond line\ttab", "server": "S1",
+     "ts": "2026-11-22T10:00:05Z", "metadata": {"k": [1, 2]}},
+    {"type": "message", "thread": "T2", "role": "user", "content": "other thread lighthouse",
+     "user": "U2", "server": "S2", "ts": "2026-11-22T10:01:00Z", "message_ts": "171.5"},
+    {"type": "message", "thread": "T1", "role": "user", "content": "and a boat",
+     "user": "U2", "server": "S2", "ts": "2026-11-22T10:02:00Z"},
+    {"type": "image", "thread": "T1", "url": "https://example.invalid/l.png",
+     "kind": "generated", "prompt": "a lighthouse at dusk", "analysis": "white tower",
+     "ts": "2026-11-22T10:03:00Z"},
+]
+
+
+class TestHistory(CliCase):
+    def test_json_exact(self):
+        store = self.store_with(*SAMPLE)
+        out = self.ok("history", store, "T1", "--json")
+        self.assertEqual(out.count("\n"), 1)
+        self.assertEqual(json.loads(out), [expected_message(2, SAMPLE[1]),
+                                           expected_message(3, SAMPLE[2]),
+                                           expected_message(5, SAMPLE[4])])
+        self.assertEqual(json.loads(self.ok("history", store, "T2", "--json")),
+                         [expected_message(4, SAMPLE[3])])
+        self.assertEqual(self.ok("history", store, "nope", "--json"), "[]\n")
+
+    def test_paging_and_scope(self):
+        store = self.store_with(*SAMPLE)
+
+        def seqs(*args):
+            return [m["seq"] for m in json.loads(self.ok("history", store, "T1", *args))]
+        self.assertEqual(seqs("--json", "--limit", "2"), [3, 5])
+        self.assertEqual(seqs("--limit=1", "--before", "5", "--json"), [3])
+        self.assertEqual(seqs("--json", "--after", "2"), [3, 5])
+        self.assertEqual(seqs("--json", "--after", "2", "--limit", "1"), [3])
+        self.assertEqual(seqs("--json", "--user", "U2"), [5])
+        self.assertEqual(seqs("--json", "--server", "S1"), [2, 3])
+        self.assertEqual(seqs("--json", "--user", "U1", "--server", "S2"), [])
+
+    def test_text(self):
+        store = self.store_with(*SAMPLE)
+        self.assertEqual(self.ok("history", store, "T1"),
+                         "2  2026-11-22T10:00:00.000Z  user       U1: Hello, can you draw a "
+                         "lighthouse?\n"
+                         "3  2026-11-22T10:00:05.000Z  assistant  -: Here is a lighthouse at "
+                         "dusk.\\nSecond line\\ttab\n"
+                         "5  2026-11-22T10:02:00.000Z  user       U2: and a boat\n")
+
+    def test_text_escapes_terminal_controls(self):
+        store = self.store_with({"type": "message", "thread": "T", "role": "user",
+                                 "content": "a\x1b[31mred\x07\r\u009bz",
+                                 "ts": "2026-01-01T00:00:00Z"})
+        self.assertEqual(self.ok("history", store, "T"),
+                         "1  2026-01-01T00:00:00.000Z  user       -: "
+                         "a\\x1b[31mred\\x07\\r\\u009bz\n")
+
+    def test_lag_note(self):
+        store = self.store_with(SAMPLE[1])
+        older = (store / "chat.sqlite").read_bytes()
+        self.ok("append", store, stdin=jsonl(json.dumps(SAMPLE[2])))
+        self.set_projection_position(store, older)
+        r = self.run_cj("history", store, "T1")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(r.stdout.decode().count("\n"), 1)
+        self.assertEqual(r.stderr.decode(),
+                         "chatjournal: history: note: the projection is 1 event behind the "
+                         "journal (applied up to 1 of 2); it catches up while the store is "
+                         "open read-write ('chatjournal serve'), or run 'chatjournal replay "
+                         "STORE'\n")
+        # --json: the data only, no note.
+        self.assertEqual(len(json.loads(self.ok("history", store, "T1", "--json"))), 1)
+
+    def test_read_only_open(self):
+        # A read-only command leaves the projection where it was.
+        store = self.store_with(SAMPLE[1])
+        older = (store / "chat.sqlite").read_bytes()
+        self.ok("append", store, stdin=jsonl(json.dumps(SAMPLE[2])))
+        self.set_projection_position(store, older)
+        self.run_cj("history", store, "T1")
+        self.assertEqual(self.stats(store)["lag"], 1)
+
+    def test_bad_options(self):
+        store = self.new_store()
+        for args in (["--limit", "0"], ["--limit", "1001"], ["--limit", "x"],
+                     ["--before", "-1"], ["--before", "0"], ["--after", "1e3"]):
+            err = self.fails("history", store, "T1", *args, code=2)
+            self.assertIn(f"option '{args[0]}' needs an integer", err)
+
+    def test_not_a_store(self):
+        err = self.fails("history", self.dir, "T1")
+        self.assertTrue(err.startswith("chatjournal: history: cannot open store "), err)
+
+
+class TestSearch(CliCase):
+    def test_json_exact(self):
+        store = self.store_with(*SAMPLE)
+        out = self.ok("search", store, "lighthouse", "--json")
+        # Newest first, across threads.
+        self.assertEqual(json.loads(out), [expected_message(4, SAMPLE[3]),
+                                           expected_message(3, SAMPLE[2]),
+                                           expected_message(2, SAMPLE[1])])
+        out = self.ok("search", "--thread", "T1", store, "lighthouse", "--limit", "1", "--json")
+        self.assertEqual(json.loads(out), [expected_message(3, SAMPLE[2])])
+        out = self.ok("search", store, "light*", "--user", "U2", "--json")
+        self.assertEqual([m["seq"] for m in json.loads(out)], [4])
+        out = self.ok("search", store, "lighthouse", "--server", "S1", "--json")
+        self.assertEqual([m["seq"] for m in json.loads(out)], [3, 2])
+        self.assertEqual(self.ok("search", store, "nothing", "--json"), "[]\n")
+
+    def test_every_word_must_match(self):
+        store = self.store_with(*SAMPLE)
+        out = self.ok("search", store, "lighthouse dusk", "--json")
+        self.assertEqual([m["seq"] for m in json.loads(out)], [3])
+
+    def test_images(self):
+        store = self.store_with(*SAMPLE)
+        out = json.loads(self.ok("search", store, "tower", "--images", "--json"))
+        self.assertEqual(len(out), 1)
+        img = out[0]
+        self.assertEqual({k: img[k] for k in ("seq", "type", "thread", "url", "kind", "prompt",
+                                                 "analysis", "has_thumbnail", "ts")},
+                         {"seq": 6, "type": "image", "thread": "T1",
+                          "url": "https://example.invalid/l.png", "kind": "generated",
+                          "prompt": "a lighthouse at dusk", "analysis": "white tower",
+                          "has_thumbnail": False, "ts": "2026-11-22T10:03:00.000Z"})
+        self.assertEqual(self.ok("search", store, "tower", "--images"),
+                         "6  2026-11-22T10:03:00.000Z  T1  image      generated: "
+                         "https://example.invalid/l.png  prompt: a lighthouse at dusk  "
+                         "analysis: white tower\n")
+
+    def test_text(self):
+        store = self.store_with(*SAMPLE)
+        self.assertEqual(self.ok("search", store, "boat"),
+                         "5  2026-11-22T10:02:00.000Z  T1  user       U2: and a boat\n")
+
+    def test_fts_syntax_is_text(self):
+        store = self.store_with(
+            {"type": "message", "thread": "T", "role": "user", "content": "cats OR dogs",
+             "ts": "2026-01-01T00:00:00Z"},
+            {"type": "message", "thread": "T", "role": "user", "content": "only cats",
+             "ts": "2026-01-01T00:00:01Z"})
+        # "OR" is a word to find, not an operator: only the first matches.
+        out = self.ok("search", store, "cats OR", "--json")
+        self.assertEqual([m["seq"] for m in json.loads(out)], [1])
+
+    def test_hostile_text(self):
+        store = self.store_with(*SAMPLE)
+        hostile = ['"', '""', "'", "*", "**", "a*b*", "NEAR(a b)", "content:light", "^x",
+                   "(", ")", "AND", "OR OR", "-x", "{x}", "[x]", "a\"b", "\\", ";",
+                   "'; DROP TABLE messages; --", "\u00e9t\u00e9", "\U0001F600", "x" * 4096,
+                   "x" * 5000, "a " * 40, "\t\n", "\x01\x02", "null", "%", "_"]
+        for text in hostile:
+            r = self.run_cj("search", store, "--json", "--", text)
+            err = r.stderr.decode(errors="replace")
+            self.assertIn(r.returncode, (0, 1), (text, err))
+            if r.returncode == 0:
+                self.assertIsInstance(json.loads(r.stdout), list)
+                self.assertEqual(err, "")
+            else:
+                self.assertEqual(err.count("\n"), 1, (text, err))
+                self.assertTrue(err.startswith("chatjournal: search: "), err)
+                self.assertEqual(r.stdout, b"")
+        # Invalid UTF-8 on the command line.
+        r = subprocess.run([BIN, "search", str(store), b"caf\xe9"], capture_output=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.decode(errors="replace").count("\n"), 1)
+        # The store is untouched.
+        self.assertEqual(self.stats(store)["messages"], 4)
+
+    def test_empty_text(self):
+        store = self.store_with(*SAMPLE)
+        for text in ("", "   "):
+            err = self.fails("search", store, text)
+            self.assertEqual(err, "chatjournal: search: search text is empty\n")
+
+    def test_bad_limit(self):
+        err = self.fails("search", "s", "x", "--limit", "0", code=2)
+        self.assertIn("option '--limit' needs an integer from 1 to 1000", err)
+
+
+class TestReplay(CliCase):
+    def test_in_place(self):
+        store = self.new_store()
+        self.ok("append", store, stdin=jsonl(*map(json.dumps, SAMPLE)))
+        self.assertEqual(self.ok("replay", store),
+                         f"replayed 6 events into {store}/chat.sqlite\n")
+        st = self.stats(store)
+        self.assertEqual((st["position"], st["lag"], st["messages"], st["images"]),
+                         (6, 0, 4, 1))
+        self.assertEqual(stat.S_IMODE((store / "chat.sqlite").stat().st_mode), 0o600)
+
+    def test_empty_store(self):
+        store = self.new_store()
+        self.assertEqual(self.ok("replay", store), f"replayed 0 events into {store}/chat.sqlite\n")
+        self.assertEqual(self.ok("history", store, "T1", "--json"), "[]\n")
+
+    def test_out(self):
+        store = self.store_with(*SAMPLE)
+        out = self.dir / "copy.sqlite"
+        self.assertEqual(self.ok("replay", store, "--out", out),
+                         f"replayed 6 events into {out}\n")
+        with sqlite3.connect(f"file:{out}?mode=ro", uri=True) as db:
+            self.assertEqual(db.execute("SELECT seq FROM journal_position").fetchone(), (6,))
+            self.assertEqual(db.execute("SELECT count(*) FROM messages").fetchone(), (4,))
+        db.close()
+        err = self.fails("replay", store, "--out", out)
+        self.assertEqual(err, f"chatjournal: replay: {out} already exists: choose a new file\n")
+        err = self.fails("replay", store, "--out", store / "chat.sqlite")
+        self.assertIn("is the store's own projection", err)
+        self.assertFalse(list(self.dir.glob("copy.sqlite.replay-tmp*")))
+
+    def test_projection_ahead(self):
+        # A projection ahead of its journal (a wrong restore) makes every
+        # read-write open fail; replay still repairs it.
+        big = self.store_with(*SAMPLE, name="big")
+        small = self.store_with(SAMPLE[1], name="small")
+        self.set_projection_position(small, (big / "chat.sqlite").read_bytes())
+        err = self.fails("append", small, stdin=jsonl(msg()))
+        self.assertIn("ahead of the journal", err)
+        self.assertEqual(self.ok("replay", small), f"replayed 1 event into {small}/chat.sqlite\n")
+        self.assertEqual(json.loads(self.ok("history", small, "T1", "--json")),
+                         [expected_message(1, SAMPLE[1])])
+
+    def test_unreadable_projection(self):
+        store = self.store_with(*SAMPLE)
+        self.set_projection_position(store, b"this is not a database" * 1000)
+        self.assertEqual(self.ok("replay", store), f"replayed 6 events into {store}/chat.sqlite\n")
+        self.assertEqual(self.stats(store)["messages"], 4)
+
+    def test_not_a_store(self):
+        err = self.fails("replay", self.dir / "nope")
+        self.assertTrue(err.startswith("chatjournal: replay: cannot open store "), err)
+
+
+class TestVerify(CliCase):
+    def test_ok(self):
+        store = self.store_with(*SAMPLE)
+        out = self.ok("verify", store)
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 3)
+        self.assertEqual(lines[0], "journal     ok (6 records checked)")
+        self.assertEqual(lines[1], "projection  ok (integrity_check, FTS5 integrity-check)")
+        self.assertRegex(lines[2], r"^state       ok \(a replay up to position 6 equals the live "
+                                   r"projection, hash [0-9a-f]{32}\)$")
+        self.assertEqual(sorted(p.name for p in store.iterdir() if "verify" in p.name), [])
+
+    def test_json(self):
+        store = self.store_with(*SAMPLE)
+        v = json.loads(self.ok("verify", store, "--json"))
+        self.assertRegex(v["state"]["live_hash"], r"^[0-9a-f]{32}$")
+        self.assertEqual(v, {
+            "journal": {"checked": 6, "first_bad": 0, "ok": True},
+            "projection": {"report": "ok", "ok": True},
+            "state": {"position": 6, "live_hash": v["state"]["live_hash"],
+                      "replay_hash": v["state"]["live_hash"], "equal": True,
+                      "first_difference": None, "ok": True},
+            "ok": True})
+
+    def test_lagging_projection_is_ok(self):
+        # verify compares with a replay up to the position the projection has
+        # applied, so a projection that merely lags is sound.
+        store = self.store_with(*SAMPLE[:3])
+        older = (store / "chat.sqlite").read_bytes()
+        self.ok("append", store, stdin=jsonl(*map(json.dumps, SAMPLE[3:])))
+        self.set_projection_position(store, older)
+        v = json.loads(self.ok("verify", store, "--json"))
+        self.assertEqual((v["ok"], v["journal"]["checked"], v["state"]["position"]),
+                         (True, 6, 3))
+
+    def test_nothing_applied_yet(self):
+        store = self.store_with(*SAMPLE)
+        empty = self.new_store("empty")
+        self.set_projection_position(store, (empty / "chat.sqlite").read_bytes())
+        v = json.loads(self.ok("verify", store, "--json"))
+        self.assertEqual((v["ok"], v["state"]["position"], v["state"]["equal"]), (True, 0, True))
+        self.assertEqual(sorted(p.name for p in store.iterdir() if "verify" in p.name), [])
+
+    def test_empty_store(self):
+        v = json.loads(self.ok("verify", self.new_store(), "--json"))
+        self.assertEqual((v["ok"], v["journal"]["checked"], v["state"]["position"]), (True, 0, 0))
+
+    def test_changed_projection_fails_and_replay_repairs(self):
+        store = self.store_with(*SAMPLE)
+        # Nothing else runs: change the projection behind the materializer's back.
+        db = sqlite3.connect(store / "chat.sqlite")
+        db.execute("DELETE FROM messages WHERE seq = 5")
+        db.commit()
+        db.close()
+        r = self.run_cj("verify", store)
+        self.assertEqual(r.returncode, 1)
+        out = r.stdout.decode()
+        self.assertEqual(r.stderr.decode(), f"chatjournal: verify: {store}: FAILED (state)\n")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "journal     ok (6 records checked)")
+        self.assertRegex(lines[2], r"^state       FAILED: a replay up to position 6 differs from "
+                                   r"the live projection \(live hash [0-9a-f]{32}, replay hash "
+                                   r"[0-9a-f]{32}\): table messages: row only in the second "
+                                   r"projection: seq=5, ")
+        r = self.run_cj("verify", store, "--json")
+        self.assertEqual(r.returncode, 1)
+        v = json.loads(r.stdout)
+        self.assertEqual((v["ok"], v["journal"]["ok"], v["state"]["ok"], v["state"]["equal"]),
+                         (False, True, False, False))
+        self.assertNotEqual(v["state"]["live_hash"], v["state"]["replay_hash"])
+        self.assertTrue(v["state"]["first_difference"].startswith(
+            "table messages: row only in the second projection: seq=5, "),
+            v["state"]["first_difference"])
+        self.assertEqual(sorted(p.name for p in store.iterdir() if "verify" in p.name), [])
+        # replay repairs it
+        self.ok("replay", store)
+        self.assertTrue(json.loads(self.ok("verify", store, "--json"))["ok"])
+
+    def test_added_row_is_found(self):
+        store = self.store_with(*SAMPLE)
+        db = sqlite3.connect(store / "chat.sqlite")
+        db.execute("INSERT INTO metrics (seq, name, value, ts_ms, ts) "
+                   "VALUES (99, 'x', 1, 0, '1970-01-01T00:00:00.000Z')")
+        db.commit()
+        db.close()
+        r = self.run_cj("verify", store, "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        v = json.loads(r.stdout)
+        self.assertTrue(v["state"]["first_difference"].startswith(
+            "table metrics: row only in the first projection: seq=99"), v)
+
+    def test_unreadable_projection(self):
+        store = self.store_with(*SAMPLE)
+        self.set_projection_position(store, b"garbage" * 5000)
+        r = self.run_cj("verify", store, "--json")
+        self.assertEqual(r.returncode, 1)
+        v = json.loads(r.stdout)
+        self.assertEqual((v["journal"]["ok"], v["projection"]["ok"], v["state"]["ok"]),
+                         (True, False, False))
+        self.assertEqual(r.stderr.decode(),
+                         f"chatjournal: verify: {store}: FAILED (projection, state)\n")
+
+    def test_projection_ahead(self):
+        big = self.store_with(*SAMPLE, name="big")
+        small = self.store_with(SAMPLE[1], name="small")
+        self.set_projection_position(small, (big / "chat.sqlite").read_bytes())
+        r = self.run_cj("verify", small, "--json")
+        self.assertEqual(r.returncode, 1)
+        v = json.loads(r.stdout)
+        self.assertIn("ahead of the journal (position 6, journal ends at 1)", v["state"]["error"])
+
+    def test_not_a_store(self):
+        err = self.fails("verify", self.dir / "nope")
+        self.assertTrue(err.startswith("chatjournal: verify: cannot open store "), err)
+
+
+class TestVacuum(CliCase):
+    def test_vacuum(self):
+        store = self.store_with(*SAMPLE)
+        # Free pages that change no state: a table filled, then dropped.
+        db = sqlite3.connect(store / "chat.sqlite")
+        db.execute("CREATE TABLE bloat (x BLOB)")
+        db.executemany("INSERT INTO bloat VALUES (?)", [(b"x" * 4000,) for _ in range(500)])
+        db.commit()
+        db.execute("DROP TABLE bloat")
+        db.commit()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        self.assertTrue(json.loads(self.ok("verify", store, "--json"))["ok"])
+        before = self.stats(store)["projection_bytes"]
+        self.assertGreater(before, 2_000_000)
+        out = self.ok("vacuum", store)
+        m = re.fullmatch(r"vacuumed (\S+): .*\((\d+) bytes\) before, (.*) after\n", out)
+        self.assertTrue(m, out)
+        self.assertEqual(m.group(1), f"{store}/chat.sqlite")
+        self.assertEqual(int(m.group(2)), before)
+        after = self.stats(store)["projection_bytes"]
+        self.assertLess(after, 1_000_000)
+        self.assertTrue(m.group(3).endswith(f"({after} bytes)"), out)
+        self.assertTrue(json.loads(self.ok("verify", store, "--json"))["ok"])
+        self.assertEqual(self.stats(store)["messages"], 4)
+
+    def test_not_a_store(self):
+        err = self.fails("vacuum", self.dir / "nope")
+        self.assertTrue(err.startswith("chatjournal: vacuum: cannot open store "), err)
+
+
+class TestToken(CliCase):
+    def test_add_list_revoke(self):
+        store = self.new_store()
+        tok = self.ok("token", "add", store, "--label", "bot one")
+        self.assertRegex(tok, r"^cjt_[0-9a-f]{16}_[0-9a-f]{64}\n$")
+        ro = self.ok("token", "add", "--read-only", store)
+        self.assertRegex(ro, r"^cjt_[0-9a-f]{16}_[0-9a-f]{64}\n$")
+        self.assertNotEqual(tok, ro)
+        tid, rid = tok[4:20], ro[4:20]
+        self.assertEqual(stat.S_IMODE((store / "tokens.json").stat().st_mode), 0o600)
+        # The file keeps hashes only.
+        self.assertNotIn(tok.strip(), (store / "tokens.json").read_text())
+
+        listed = json.loads(self.ok("token", "list", store, "--json"))
+        self.assertEqual([(t["id"], t["access"], t.get("label"), t["revoked"]) for t in listed],
+                         [(tid, "write", "bot one", False), (rid, "read", None, False)])
+        for t in listed:
+            self.assertEqual(set(t), {"access", "created", "id", "revoked"} |
+                             ({"label"} if "label" in t else set()))
+        text = self.ok("token", "list", store)
+        self.assertRegex(text, rf"(?m)^{tid}  write  \S+Z  bot one$")
+        self.assertRegex(text, rf"(?m)^{rid}  read   \S+Z  -$")
+        for out in (text, json.dumps(listed)):
+            self.assertNotIn(tok.strip()[21:], out)
+            self.assertNotIn("sha256", out)
+
+        r = self.run_cj("token", "revoke", store, tid)
+        self.assertEqual((r.returncode, r.stdout.decode()), (0, f"revoked token {tid}\n"))
+        # The whole token is accepted as well.
+        self.assertEqual(self.run_cj("token", "revoke", store, ro.strip()).stdout.decode(),
+                         f"revoked token {rid}\n")
+        listed = json.loads(self.ok("token", "list", store, "--json"))
+        self.assertEqual([t["revoked"] for t in listed], [True, True])
+        self.assertRegex(self.ok("token", "list", store), rf"(?m)^{tid} .*  revoked$")
+
+    def test_revoke_unknown(self):
+        store = self.new_store()
+        err = self.fails("token", "revoke", store, "0123456789abcdef")
+        self.assertEqual(err, "chatjournal: token: no token with id 0123456789abcdef\n")
+
+    def test_empty_list(self):
+        store = self.new_store()
+        self.assertEqual(self.ok("token", "list", store), "")
+        self.assertEqual(self.ok("token", "list", store, "--json"), "[]\n")
+
+    def test_bad_label(self):
+        store = self.new_store()
+        r = subprocess.run([BIN, "token", "add", str(store), "--label", b"bad\xff"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"label is not valid UTF-8", r.stderr)
+        self.assertEqual(r.stdout, b"")
+        self.fails("token", "add", store, "--label", "x" * 201, code=2)
+        self.assertFalse((store / "tokens.json").exists())
+
+    def test_not_a_store(self):
+        err = self.fails("token", "add", self.dir / "nope")
+        self.assertTrue(err.startswith("chatjournal: token: "), err)
+        self.assertIn("not a chatjournal store", err)
+        self.fails("token", "list", self.dir / "nope")
+
+
+class TestServeUsage(CliCase):
+    def test_tokens_option_refused(self):
+        err = self.fails("serve", "store", "--tokens", "t.json", code=2)
+        self.assertIn("tokens live in each store, in STORE/tokens.json", err)
+        self.assertIn("usage: chatjournal serve STORE...", err)
+
+    def test_bad_options(self):
+        self.fails("serve", "store", "--max-body", "0", code=2)
+        self.fails("serve", "store", "--rate", "x", code=2)
+
+    def test_store_given_twice(self):
+        store = self.new_store()
+        err = self.fails("serve", store, f"{store}/", "--listen", "127.0.0.1:0")
+        self.assertIn("is given twice", err)
+
+    def test_not_a_store(self):
+        err = self.fails("serve", self.dir / "nope", "--listen", "127.0.0.1:0")
+        self.assertTrue(err.startswith("chatjournal: serve: "), err)
+
+    def test_bad_listen_keeps_no_unseen_token(self):
+        store = self.new_store()
+        err = self.fails("serve", store, "--listen", "nonsense")
+        self.assertTrue(err.startswith("chatjournal: serve: listen: "), err)
+        self.assertFalse(TOKEN_RE.search(err))
+        # The first token was never shown, so it is not kept either.
+        self.assertFalse((store / "tokens.json").exists())
 
 
 def main():

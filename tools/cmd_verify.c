@@ -1,0 +1,384 @@
+/* tools/cmd_verify.c — `chatjournal verify STORE`: prove the store sound in
+ * three steps: every journal record passes its checksum; the projection
+ * passes SQLite's and FTS5's integrity checks; a replay of the journal up to
+ * the live projection's position has the same canonical state hash. The
+ * store is opened read-only; the replay goes to a temporary file in the
+ * store's folder (same file system, same 0700 privacy) that is removed. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "chatjournal/chatjournal.h"
+#include "tools/cli.h"
+
+/* Attempts at reading a live hash whose position did not move meanwhile. */
+#define STABLE_TRIES 10
+
+static const cli_help help = {
+	"verify", "STORE [--json]",
+	"Check STORE in three steps and print one line per step, ok or FAILED:\n"
+	"  journal     every record's checksum and body (count, first bad one)\n"
+	"  projection  PRAGMA integrity_check and the FTS5 integrity-check of\n"
+	"              chat.sqlite\n"
+	"  state       the journal is replayed, up to the position the live\n"
+	"              projection has applied, into a temporary file in the\n"
+	"              store's folder; both must have the same canonical state\n"
+	"              hash. Otherwise the first difference is shown (\"first\" is\n"
+	"              the live projection, \"second\" the replay).\n"
+	"Exit status 0 only if every step is ok, else 1 (the report is still\n"
+	"printed). The store is opened read-only; on a store that a server is\n"
+	"busy writing, the state step retries until the projection holds still.\n"
+	"A projection found different is repaired by 'chatjournal replay STORE'.\n"
+	"Shows a progress bar for the replay when stdout and stderr are terminals.\n\n"
+	"Options:\n"
+	"  --json    print one object: {\"journal\": {\"checked\", \"first_bad\", \"ok\"},\n"
+	"            \"projection\": {\"report\", \"ok\"}, \"state\": {\"position\",\n"
+	"            \"live_hash\", \"replay_hash\", \"equal\", \"first_difference\",\n"
+	"            \"ok\"}, \"ok\"}\n"
+};
+
+typedef struct verify_report {
+	/* journal */
+	uint64_t checked, first_bad;
+	int journal_ok;
+	char journal_error[600];
+	/* projection */
+	char *check_report;          /* cj_projection_check's report, or its error */
+	int projection_ok;
+	/* state */
+	uint64_t position, last_seq;
+	char live_hash[33], replay_hash[33];
+	int equal;                   /* 1 equal, 0 different, -1 not compared */
+	char *difference;            /* first difference, when not equal */
+	char state_error[1200];      /* why the state could not be compared */
+	int state_ok;
+} verify_report;
+
+typedef struct temp_paths {
+	char sqlite[4300];           /* the replayed projection */
+	char store[4300];            /* an empty store, when nothing is applied yet */
+} temp_paths;
+
+/* ---- temporary files ------------------------------------------------------ */
+
+static void unlink_with_sidecars(const char *path)
+{
+	static const char *const ext[] = { "", "-wal", "-shm", "-journal", ".replay-tmp",
+	                                   ".replay-tmp-wal", ".replay-tmp-shm",
+	                                   ".replay-tmp-journal" };
+	char p[4400];
+	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", path, ext[i]);
+		unlink(p);
+	}
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void remove_temp(const temp_paths *t)
+{
+	unlink_with_sidecars(t->sqlite);
+	/* Only a folder this process created (see empty_reference). */
+	if (t->store[0])
+		nftw(t->store, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- step 1 and 2 --------------------------------------------------------- */
+
+static void check_journal(cj_store *s, verify_report *r)
+{
+	int rc = cj_journal_check(s, &r->checked, &r->first_bad);
+	r->journal_ok = rc == 0;
+	if (rc != 0)
+		snprintf(r->journal_error, sizeof r->journal_error, "%s",
+		         *cj_error_last() ? cj_error_last() : cj_strerror(rc));
+}
+
+static void check_projection(const char *live, verify_report *r)
+{
+	char *report = NULL;
+	int rc = cj_projection_check(live, &report);
+	r->projection_ok = rc == 0;
+	if (report) {
+		r->check_report = strdup(report);
+		cj_free(report);
+	} else {
+		r->check_report = strdup(*cj_error_last() ? cj_error_last() : cj_strerror(rc));
+	}
+}
+
+/* ---- step 3 --------------------------------------------------------------- */
+
+static int state_fail(verify_report *r, const char *what, int rc)
+{
+	snprintf(r->state_error, sizeof r->state_error, "%s: %s", what,
+	         *cj_error_last() ? cj_error_last() : cj_strerror(rc));
+	return -1;
+}
+
+/* The live hash and the position it belongs to: the position must read the
+ * same before and after hashing, or a materializer moved meanwhile. */
+static int live_state(cj_store *s, const char *live, verify_report *r)
+{
+	for (int i = 0; i < STABLE_TRIES; i++) {
+		uint64_t before = 0, after = 0;
+		int rc = cj_projection_position(s, &before);
+		if (rc != 0)
+			return state_fail(r, "cannot read the projection's position", rc);
+		if ((rc = cj_projection_hash(live, r->live_hash, NULL)) != 0)
+			return state_fail(r, "cannot hash the live projection", rc);
+		if ((rc = cj_projection_position(s, &after)) != 0)
+			return state_fail(r, "cannot read the projection's position", rc);
+		if (before == after) {
+			r->position = after;
+			return 0;
+		}
+	}
+	snprintf(r->state_error, sizeof r->state_error, "the projection kept changing while it "
+	         "was hashed (%d attempts): run verify when writes are quiet", STABLE_TRIES);
+	return -1;
+}
+
+/* cj_projection_replay reads up_to 0 as "the journal's end": the state of a
+ * projection that has applied nothing is that of a replay of an empty
+ * journal, made from a new empty store beside the temporary file. */
+static int empty_reference(const char *store, temp_paths *t, cli_progress *bar,
+                           verify_report *r)
+{
+	snprintf(t->store, sizeof t->store, "%s/verify-%ld.store", store, (long)getpid());
+	int rc = cj_store_init(t->store, NULL);
+	if (rc != 0) {
+		if (rc == CJ_EEXIST)
+			t->store[0] = '\0'; /* not ours: leave it alone */
+		return state_fail(r, "cannot create an empty store for the reference", rc);
+	}
+	cj_store *empty;
+	cj_store_options o = CJ_STORE_OPTIONS_INIT;
+	o.read_only = 1;
+	if ((rc = cj_store_open(&empty, t->store, &o)) != 0)
+		return state_fail(r, "cannot open the empty reference store", rc);
+	rc = cj_projection_replay(empty, t->sqlite, 0, cli_progress_cb, bar);
+	cj_store_close(empty);
+	return rc == 0 ? 0 : state_fail(r, "replay failed", rc);
+}
+
+static int replay_reference(cj_store *s, const char *store, temp_paths *t, verify_report *r)
+{
+	cli_progress bar;
+	cli_progress_begin_count(&bar, "verify", r->position, "events");
+	int rc;
+	if (r->position == 0 && r->last_seq > 0)
+		rc = empty_reference(store, t, &bar, r);
+	else if ((rc = cj_projection_replay(s, t->sqlite, r->position, cli_progress_cb, &bar)) != 0)
+		rc = state_fail(r, "replay failed", rc);
+	cli_progress_end(&bar);
+	return rc;
+}
+
+/* Hashes differ: name the first differing row, else the tables whose
+ * hashes differ (a difference EXCEPT cannot see, such as a value's type). */
+static void explain_difference(const char *live, const char *tmp, verify_report *r)
+{
+	char *report = NULL;
+	int rc = cj_projection_diff(live, tmp, &report);
+	if (rc == 0 && report && *report) {
+		r->difference = strdup(report);
+		cj_free(report);
+		return;
+	}
+	cj_free(report);
+	char *ta = NULL, *tb = NULL, h[33];
+	json_t *a = NULL, *b = NULL;
+	if (cj_projection_hash(live, h, &ta) == 0 && cj_projection_hash(tmp, h, &tb) == 0) {
+		a = json_loads(ta, 0, NULL);
+		b = json_loads(tb, 0, NULL);
+	}
+	char names[1024] = "";
+	const char *k;
+	json_t *v;
+	json_object_foreach(a, k, v) {
+		if (!json_equal(v, json_object_get(b, k))) {
+			size_t n = strlen(names);
+			snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", k);
+		}
+	}
+	char text[1200];
+	snprintf(text, sizeof text, "tables with different hashes: %s", names[0] ? names : "unknown");
+	r->difference = strdup(text);
+	json_decref(a);
+	json_decref(b);
+	cj_free(ta);
+	cj_free(tb);
+}
+
+static void check_state(cj_store *s, const char *store, const char *live, verify_report *r)
+{
+	temp_paths t;
+	memset(&t, 0, sizeof t);
+	r->equal = -1;
+	int rc = cj_journal_last_seq(s, &r->last_seq);
+	if (rc != 0) {
+		state_fail(r, "cannot read the journal", rc);
+		return;
+	}
+	if (live_state(s, live, r) != 0)
+		return;
+	if (r->position > r->last_seq) {
+		snprintf(r->state_error, sizeof r->state_error, "the projection is ahead of the "
+		         "journal (position %llu, journal ends at %llu): run 'chatjournal replay'",
+		         (unsigned long long)r->position, (unsigned long long)r->last_seq);
+		return;
+	}
+	snprintf(t.sqlite, sizeof t.sqlite, "%s/verify-%ld.sqlite", store, (long)getpid());
+	unlink_with_sidecars(t.sqlite);
+	if (replay_reference(s, store, &t, r) == 0) {
+		if ((rc = cj_projection_hash(t.sqlite, r->replay_hash, NULL)) != 0) {
+			state_fail(r, "cannot hash the replay", rc);
+		} else {
+			r->equal = strcmp(r->live_hash, r->replay_hash) == 0;
+			r->state_ok = r->equal;
+			if (!r->equal)
+				explain_difference(live, t.sqlite, r);
+		}
+	}
+	remove_temp(&t);
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static int print_json(const verify_report *r, int ok)
+{
+	json_t *o = json_object();
+	json_t *j = json_object(), *p = json_object(), *st = json_object();
+	if (!o || !j || !p || !st) {
+		json_decref(o);
+		json_decref(j);
+		json_decref(p);
+		json_decref(st);
+		return cli_fail("verify", "out of memory");
+	}
+	json_object_set_new(j, "checked", cli_json_u64(r->checked));
+	json_object_set_new(j, "first_bad", cli_json_u64(r->first_bad));
+	json_object_set_new(j, "ok", json_boolean(r->journal_ok));
+	if (!r->journal_ok)
+		json_object_set_new(j, "error", str_or_null(r->journal_error));
+	json_object_set_new(p, "report", str_or_null(r->check_report));
+	json_object_set_new(p, "ok", json_boolean(r->projection_ok));
+	json_object_set_new(st, "position", cli_json_u64(r->position));
+	json_object_set_new(st, "live_hash", str_or_null(r->live_hash));
+	json_object_set_new(st, "replay_hash", str_or_null(r->replay_hash));
+	json_object_set_new(st, "equal", r->equal < 0 ? json_null() : json_boolean(r->equal));
+	json_object_set_new(st, "first_difference", str_or_null(r->difference));
+	if (r->state_error[0])
+		json_object_set_new(st, "error", json_string(r->state_error));
+	json_object_set_new(st, "ok", json_boolean(r->state_ok));
+	json_object_set_new(o, "journal", j);
+	json_object_set_new(o, "projection", p);
+	json_object_set_new(o, "state", st);
+	json_object_set_new(o, "ok", json_boolean(ok));
+	return cli_print_json("verify", o);
+}
+
+static void print_step(const char *name, int ok)
+{
+	printf("%-11s %s", name, ok ? "ok" : "FAILED");
+}
+
+static void print_text(const verify_report *r)
+{
+	print_step("journal", r->journal_ok);
+	printf(" (%llu record%s checked", (unsigned long long)r->checked, r->checked == 1 ? "" : "s");
+	if (r->first_bad)
+		printf(", first bad record at sequence %llu", (unsigned long long)r->first_bad);
+	fputs(")", stdout);
+	if (!r->journal_ok) {
+		fputs(": ", stdout);
+		cli_put_oneline(stdout, r->journal_error);
+	}
+	fputc('\n', stdout);
+
+	print_step("projection", r->projection_ok);
+	fputs(r->projection_ok ? " (integrity_check, FTS5 integrity-check)" : ": ", stdout);
+	if (!r->projection_ok)
+		cli_put_oneline(stdout, r->check_report ? r->check_report : "");
+	fputc('\n', stdout);
+
+	print_step("state", r->state_ok);
+	if (r->state_ok) {
+		printf(" (a replay up to position %llu equals the live projection, hash %s)",
+		       (unsigned long long)r->position, r->live_hash);
+	} else if (r->equal == 0) {
+		printf(": a replay up to position %llu differs from the live projection (live hash "
+		       "%s, replay hash %s): ", (unsigned long long)r->position, r->live_hash,
+		       r->replay_hash);
+		cli_put_oneline(stdout, r->difference ? r->difference : "");
+	} else {
+		fputs(": ", stdout);
+		cli_put_oneline(stdout, r->state_error);
+	}
+	fputc('\n', stdout);
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	int json = 0;
+	const cli_opt opts[] = { { "--json", NULL, &json, NULL } };
+	const char *pos[1];
+	size_t npos;
+	int rc = cli_parse(&help, argc, argv, opts, 1, pos, 1, 1, &npos);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	const char *store = pos[0];
+	char live[4200];
+	if (cli_projection_path("verify", store, live, sizeof live) != 0)
+		return CLI_EXIT_FAIL;
+	cj_store *s;
+	if (cli_open_store("verify", store, 1, &s) != 0)
+		return CLI_EXIT_FAIL;
+
+	verify_report r;
+	memset(&r, 0, sizeof r);
+	check_journal(s, &r);
+	check_projection(live, &r);
+	check_state(s, store, live, &r);
+	cj_store_close(s);
+
+	int ok = r.journal_ok && r.projection_ok && r.state_ok;
+	int status = CLI_EXIT_OK;
+	if (json) {
+		if (print_json(&r, ok) != 0)
+			status = CLI_EXIT_FAIL;
+	} else {
+		print_text(&r);
+	}
+	if (status == CLI_EXIT_OK && !ok) {
+		char failed[64] = "";
+		const char *names[] = { "journal", "projection", "state" };
+		int oks[] = { r.journal_ok, r.projection_ok, r.state_ok };
+		for (int i = 0; i < 3; i++)
+			if (!oks[i]) {
+				size_t n = strlen(failed);
+				snprintf(failed + n, sizeof failed - n, "%s%s", n ? ", " : "", names[i]);
+			}
+		status = cli_fail("verify", "%s: FAILED (%s)", store, failed);
+	}
+	free(r.check_report);
+	free(r.difference);
+	return status;
+}
