@@ -243,7 +243,13 @@ int cj_projection_check(const char *sqlite_path, char **report)
 	cji_buf out = CJI_BUF_INIT;
 	sqlite3_stmt *st;
 	int bad = 0;
-	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
+	int prc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (prc != SQLITE_OK) {
+		const char *m = sqlite3_errmsg(db);
+		bad = 1;
+		cji_buf_append(&out, "integrity_check: ", 17);
+		cji_buf_append(&out, m, strlen(m));
+	} else {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *r = (const char *)sqlite3_column_text(st, 0);
 			if (r && strcmp(r, "ok") != 0) {

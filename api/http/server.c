@@ -223,7 +223,12 @@ static int parse_listen(const char *spec, listen_spec *ls)
 		if (!*path || strlen(path) >= sizeof un.sun_path)
 			return cji_err(CJ_EINVAL, "listen: bad unix socket path '%s'", path);
 		strcpy(un.sun_path, path);
-		unlink(path);
+		struct stat st;
+		if (lstat(path, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode))
+				return cji_err(CJ_EEXIST, "listen: %s exists and is not a socket", path);
+			unlink(path); /* a stale socket of an earlier run */
+		}
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || bind(fd, (struct sockaddr *)&un, sizeof un) != 0 || listen(fd, 128) != 0) {
 			int e = errno;

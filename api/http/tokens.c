@@ -113,9 +113,15 @@ int cj_token_add(const char *store_path, int write, const char *label, char toke
 	json_t *arr;
 	if ((rc = load_array(store_path, &arr)))
 		return rc;
-	json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s*,s:b}", "id", id, "sha256", hash,
-	                                     "access", write ? "write" : "read", "created", created,
-	                                     "label", label, "revoked", 0));
+	json_t *entry = json_pack("{s:s,s:s,s:s,s:s,s:s*,s:b}", "id", id, "sha256", hash,
+	                          "access", write ? "write" : "read", "created", created,
+	                          "label", label, "revoked", 0);
+	if (!entry) { /* jansson refuses invalid UTF-8 */
+		json_decref(arr);
+		memset(token_out, 0, CJ_TOKEN_MAX);
+		return cji_err_field(CJ_EINVAL, "label", "token label must be valid UTF-8");
+	}
+	json_array_append_new(arr, entry);
 	rc = save_array(store_path, arr);
 	json_decref(arr);
 	if (rc)
