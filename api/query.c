@@ -15,7 +15,7 @@
 #include "common/timeutil.h"
 
 enum { Q_HIST_BEFORE, Q_HIST_AFTER, Q_IMG_BEFORE, Q_IMG_AFTER, Q_SEARCH_MSG, Q_SEARCH_IMG,
-       Q_USER_CFG, Q_THREAD_CFG, Q_POSITION };
+       Q_USER_CFG, Q_THREAD_CFG, Q_POSITION, Q_SEARCH_MSG_THREAD, Q_SEARCH_IMG_THREAD };
 
 #define MSG_COLS \
 	"m.seq, t.thread, m.role, m.content, u.user, m.server, m.channel, m.message_ts," \
@@ -56,6 +56,20 @@ static const char *const SQL[] = {
 	"   ON uu.user_rowid = ut.user_rowid WHERE uu.user = ?3 AND ut.thread_rowid = m.thread_rowid))"
 	" AND (?4 IS NULL OR t.server = ?4)"
 	" ORDER BY f.rowid DESC LIMIT ?5",
+	/* Thread scope: walk the thread newest first and ask FTS5 about each row
+	 * (MATCH with rowid = is a seek). Driving from the FTS side would scan a
+	 * common word's whole doclist to find the thread's few rows. */
+	[Q_SEARCH_MSG_THREAD] = "SELECT " MSG_COLS MSG_FROM
+	" WHERE t.thread = ?2 AND (?3 IS NULL OR u.user = ?3) AND (?4 IS NULL OR m.server = ?4)"
+	" AND EXISTS (SELECT 1 FROM messages_fts f WHERE messages_fts MATCH ?1 AND f.rowid = m.seq)"
+	" ORDER BY m.seq DESC LIMIT ?5",
+	[Q_SEARCH_IMG_THREAD] = "SELECT " IMG_COLS IMG_FROM
+	" WHERE t.thread = ?2"
+	" AND (?3 IS NULL OR EXISTS (SELECT 1 FROM user_threads ut JOIN users uu"
+	"   ON uu.user_rowid = ut.user_rowid WHERE uu.user = ?3 AND ut.thread_rowid = m.thread_rowid))"
+	" AND (?4 IS NULL OR t.server = ?4)"
+	" AND EXISTS (SELECT 1 FROM images_fts f WHERE images_fts MATCH ?1 AND f.rowid = m.seq)"
+	" ORDER BY m.seq DESC LIMIT ?5",
 	[Q_USER_CFG] = "SELECT config FROM users WHERE user = ?1",
 	[Q_THREAD_CFG] = "SELECT config FROM threads WHERE thread = ?1",
 	[Q_POSITION] = "SELECT seq FROM journal_position WHERE id = 1",
@@ -204,7 +218,8 @@ int cj_query_search(cj_store *s, const cj_search_query *q, char **json_out)
 		free(match);
 		return rc;
 	}
-	int idx = q->images ? Q_SEARCH_IMG : Q_SEARCH_MSG;
+	int idx = q->thread ? (q->images ? Q_SEARCH_IMG_THREAD : Q_SEARCH_MSG_THREAD)
+	                    : (q->images ? Q_SEARCH_IMG : Q_SEARCH_MSG);
 	sqlite3_stmt *st;
 	if ((rc = cji_reader_stmt(r, idx, SQL[idx], &st)) == 0) {
 		sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
