@@ -14,6 +14,7 @@ struct cji_readers {
 	pthread_mutex_t mu;
 	cji_reader *idle;
 	int nidle;
+	unsigned generation;   /* bumped when the file is replaced */
 	char path[4200];
 };
 
@@ -65,6 +66,9 @@ int cji_reader_get(struct cji_readers *p, cji_reader **out)
 		r = calloc(1, sizeof *r);
 		if (!r)
 			return cji_err(CJ_ENOMEM, "out of memory");
+		pthread_mutex_lock(&p->mu);
+		r->generation = p->generation;
+		pthread_mutex_unlock(&p->mu);
 		int rc = cji_db_open_ro(&r->db, p->path);
 		if (rc) {
 			free(r);
@@ -74,6 +78,21 @@ int cji_reader_get(struct cji_readers *p, cji_reader **out)
 	r->next = NULL;
 	*out = r;
 	return 0;
+}
+
+void cji_readers_reset(struct cji_readers *p)
+{
+	pthread_mutex_lock(&p->mu);
+	cji_reader *idle = p->idle;
+	p->idle = NULL;
+	p->nidle = 0;
+	p->generation++;
+	pthread_mutex_unlock(&p->mu);
+	while (idle) {
+		cji_reader *r = idle;
+		idle = r->next;
+		reader_close(r);
+	}
 }
 
 void cji_reader_put(struct cji_readers *p, cji_reader *r)
@@ -86,7 +105,7 @@ void cji_reader_put(struct cji_readers *p, cji_reader *r)
 			sqlite3_clear_bindings(r->st[i]);
 		}
 	pthread_mutex_lock(&p->mu);
-	if (p->nidle < POOL_MAX) {
+	if (p->nidle < POOL_MAX && r->generation == p->generation) {
 		r->next = p->idle;
 		p->idle = r;
 		p->nidle++;

@@ -11,6 +11,7 @@
 typedef struct cji_reader {
 	sqlite3 *db;
 	sqlite3_stmt *st[CJI_READER_STMTS];
+	unsigned generation;
 	struct cji_reader *next;
 } cji_reader;
 
@@ -21,6 +22,9 @@ void cji_readers_free(struct cji_readers *p);
 /* Take a connection (opened on first use). Errors: CJ_ENOTFOUND (no
  * projection yet), CJ_EIO. */
 int cji_reader_get(struct cji_readers *p, cji_reader **out);
+/* The file was replaced: close idle connections; busy ones are closed when
+ * given back (they finish on the old file). Safe while others query. */
+void cji_readers_reset(struct cji_readers *p);
 /* Give it back (reset statements first). */
 void cji_reader_put(struct cji_readers *p, cji_reader *r);
 /* Prepared statement slot idx of r, prepared from sql on first use. */

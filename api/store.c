@@ -133,6 +133,13 @@ void cj_store_close(cj_store *s)
 	 * materializer (it reads the journal; it catches up at the next open),
 	 * then the environment. */
 	cji_journal_stop(&s->journal);
+	if (s->mat) {
+		/* Let the projection catch up with what this handle wrote, briefly:
+		 * a CLI append then leaves an up-to-date projection behind. */
+		uint64_t last = 0;
+		if (cj_journal_last_seq(s, &last) == 0 && cji_mat_wait(s->mat, last, 2000) != 0)
+			cj_error_clear();
+	}
 	cji_mat_free(s->mat);
 	cji_journal_close(&s->journal);
 	cji_readers_free(s->readers);

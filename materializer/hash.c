@@ -185,6 +185,30 @@ static int diff_table(sqlite3 *db, const hashed_table *t, char **report)
 	return 0;
 }
 
+/* A path as the path part of a file: URI (every byte but unreserved ones and
+ * '/' percent-encoded, so '?', '#' and '%' in folder names survive). */
+static int uri_path(const char *p, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		            c == '/' || c == '-' || c == '_' || c == '.' || c == '~';
+		if (o + 4 >= n)
+			return -1;
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int cj_projection_diff(const char *path_a, const char *path_b, char **report)
 {
 	*report = NULL;
@@ -194,14 +218,18 @@ int cj_projection_diff(const char *path_a, const char *path_b, char **report)
 		sqlite3_close(db);
 		return cji_err(CJ_ENOMEM, "diff: cannot open a scratch database");
 	}
+	char ua[8400], ub[8400];
+	if (uri_path(path_a, ua, sizeof ua) || uri_path(path_b, ub, sizeof ub)) {
+		sqlite3_close(db);
+		return cji_err(CJ_ETOOBIG, "diff: path too long");
+	}
 	char *sql = sqlite3_mprintf(
 		"ATTACH 'file:%q?mode=ro' AS a; ATTACH 'file:%q?mode=ro' AS b;"
 		"CREATE VIRTUAL TABLE temp.cj_vocab_messages_a USING fts5vocab(a, messages_fts, instance);"
 		"CREATE VIRTUAL TABLE temp.cj_vocab_messages_b USING fts5vocab(b, messages_fts, instance);"
 		"CREATE VIRTUAL TABLE temp.cj_vocab_images_a USING fts5vocab(a, images_fts, instance);"
 		"CREATE VIRTUAL TABLE temp.cj_vocab_images_b USING fts5vocab(b, images_fts, instance);",
-		path_a, path_b);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+		ua, ub);
 	rc = cji_db_exec(db, sql, "diff: cannot attach the projections");
 	sqlite3_free(sql);
 	for (size_t i = 0; i < NTABLES && !rc && !*report; i++)
@@ -215,7 +243,8 @@ int cj_projection_diff(const char *path_a, const char *path_b, char **report)
 static int check_fts(sqlite3 *db, const char *table, cji_buf *out)
 {
 	char sql[128];
-	snprintf(sql, sizeof sql, "INSERT INTO %s (%s) VALUES ('integrity-check')", table, table);
+	/* rank = 1 also compares the index with the content table (SQLite >= 3.38). */
+	snprintf(sql, sizeof sql, "INSERT INTO %s (%s, rank) VALUES ('integrity-check', 1)", table, table);
 	char *msg = NULL;
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 	if (rc == SQLITE_OK)

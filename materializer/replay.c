@@ -94,11 +94,6 @@ int cj_projection_replay(cj_store *s, const char *out_path, uint64_t up_to,
 		goto fail;
 	if (s->mat && !out_path)
 		cji_mat_pause(s->mat);
-	/* Idle readers of the old file go away; busy ones keep their old inode. */
-	if (!out_path) {
-		cji_readers_free(s->readers);
-		s->readers = NULL;
-	}
 	unlink_sidecars(target);
 	if (rename(tmp, target) != 0)
 		rc = cji_err_errno(errno, "replay: cannot rename %s to %s", tmp, target);
@@ -110,10 +105,11 @@ int cj_projection_replay(cj_store *s, const char *out_path, uint64_t up_to,
 	if (!rc)
 		rc = cji_fsync_dir(slash ? dir : ".");
 	if (!out_path) {
-		int r2 = cji_readers_new(&s->readers, s->sqlite_path);
+		/* Readers of the old file finish there; new queries open the new one. */
+		cji_readers_reset(s->readers);
 		int r3 = s->mat ? cji_mat_resume(s->mat) : 0;
 		if (!rc)
-			rc = r2 ? r2 : r3;
+			rc = r3;
 	}
 	if (rc)
 		goto fail;

@@ -16,13 +16,14 @@ if [ ! -f "$build/build.ninja" ]; then
 		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized \
 		-Dc_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined"
 fi
-ninja -C "$build" tests/fuzz/fuzz_record_decode tests/fuzz/fuzz_event_json
+targets="record_decode event_json fts_query http_body"
+ninja -C "$build" $(for h in $targets; do printf 'tests/fuzz/fuzz_%s ' "$h"; done)
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:quarantine_size_mb=64
 
 status=0
-for h in record_decode event_json; do
+for h in $targets; do
 	mkdir -p "$work/$h/corpus" "$work/$h/artifacts"
 	cp "$root/tests/fuzz/corpus/$h/"* "$work/$h/corpus/"
 	echo "== fuzz_$h for ${secs}s (scratch: $work/$h)"
