@@ -1,0 +1,364 @@
+/* bench/http.c — `chatjournal bench http`: ingest over loopback against
+ * the in-process C API, in one run. A server (cj_http_serve) runs on a
+ * thread of this process on 127.0.0.1 with a fresh store; N client threads
+ * keep one HTTP/1.1 keep-alive connection each and POST single events or
+ * batches of 100; the baseline appends the same batches with
+ * cj_journal_append_batch from the same number of threads. */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "chatjournal/chatjournal.h"
+#include "bench/http.h"
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+typedef struct server {
+	pthread_t th;
+	const char *store;
+	volatile int stop;
+	char addr[128];
+	volatile int ready;
+	int rc;
+} server;
+
+static void on_ready(const char *addr, void *arg)
+{
+	server *sv = arg;
+	snprintf(sv->addr, sizeof sv->addr, "%s", addr);
+	sv->ready = 1;
+}
+
+static void quiet(const char *line, void *arg)
+{
+	(void)line;
+	(void)arg;
+}
+
+static void *serve_main(void *arg)
+{
+	server *sv = arg;
+	const char *stores[1] = { sv->store };
+	cj_http_options o = CJ_HTTP_OPTIONS_INIT;
+	o.stores = stores;
+	o.nstores = 1;
+	o.listen = "127.0.0.1:0";
+	o.stop = &sv->stop;
+	o.ready = on_ready;
+	o.ready_arg = sv;
+	o.log = quiet;
+	sv->rc = cj_http_serve(&o);
+	sv->ready = 1;
+	return NULL;
+}
+
+typedef struct run {
+	int port;
+	const char *token;
+	unsigned batch;
+	double seconds;
+	_Atomic uint64_t events;
+	_Atomic int failed;
+	double *lat;        /* per thread arrays */
+	size_t lat_cap;
+	size_t *nlat;
+	cj_store *store;    /* baseline: in-process */
+	_Atomic uint64_t next_id;
+} run;
+
+typedef struct worker { run *r; unsigned idx; } worker;
+
+static size_t body_of(char *buf, size_t cap, unsigned batch, uint64_t base)
+{
+	size_t p = 0;
+	if (batch > 1)
+		buf[p++] = '[';
+	for (unsigned i = 0; i < batch; i++) {
+		p += (size_t)snprintf(buf + p, cap - p,
+		                      "%s{\"type\":\"message\",\"thread\":\"thread-%llu\",\"role\":\"user\","
+		                      "\"user\":\"user-%llu\",\"server\":\"bench\",\"content\":\"message %llu: "
+		                      "a bot wrote this text to persist it durably, about two hundred bytes "
+		                      "long, with words to index in the full text search of the projection\"}",
+		                      i ? "," : "", (unsigned long long)((base + i) % 1000),
+		                      (unsigned long long)((base + i) % 500), (unsigned long long)(base + i));
+	}
+	if (batch > 1)
+		buf[p++] = ']';
+	buf[p] = '\0';
+	return p;
+}
+
+static int connect_to(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send one request, read one response; returns the status or -1. */
+static int roundtrip(int fd, const char *req, size_t len, char *resp, size_t cap)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, req + off, len - off);
+		if (w <= 0)
+			return -1;
+		off += (size_t)w;
+	}
+	size_t got = 0;
+	long body = -1;
+	size_t hdr_end = 0;
+	for (;;) {
+		ssize_t n = read(fd, resp + got, cap - 1 - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		resp[got] = '\0';
+		if (!hdr_end) {
+			char *e = strstr(resp, "\r\n\r\n");
+			if (!e)
+				continue;
+			hdr_end = (size_t)(e - resp) + 4;
+			char *cl = strcasestr(resp, "Content-Length:");
+			body = cl ? atol(cl + 15) : 0;
+		}
+		if (got >= hdr_end + (size_t)body)
+			break;
+	}
+	return atoi(resp + 9);
+}
+
+static void *http_worker(void *arg)
+{
+	worker *w = arg;
+	run *r = w->r;
+	int fd = connect_to(r->port);
+	if (fd < 0) {
+		r->failed = 1;
+		return NULL;
+	}
+	size_t cap = 64 + (size_t)r->batch * 400;
+	char *body = malloc(cap), *req = malloc(cap + 512), resp[4096];
+	double end = now_s() + r->seconds;
+	while (now_s() < end && !r->failed) {
+		uint64_t base = atomic_fetch_add(&r->next_id, r->batch);
+		size_t bl = body_of(body, cap, r->batch, base);
+		int hl = snprintf(req, cap + 512,
+		                  "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+		                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		                  r->token, bl, body);
+		double t0 = now_s();
+		int st = roundtrip(fd, req, (size_t)hl, resp, sizeof resp);
+		double dt = now_s() - t0;
+		if (st != 200) {
+			fprintf(stderr, "bench http: status %d: %.200s\n", st, st > 0 ? resp : "");
+			r->failed = 1;
+			break;
+		}
+		atomic_fetch_add(&r->events, r->batch);
+		if (r->nlat[w->idx] < r->lat_cap)
+			r->lat[w->idx * r->lat_cap + r->nlat[w->idx]++] = dt;
+	}
+	close(fd);
+	free(body);
+	free(req);
+	return NULL;
+}
+
+static void *api_worker(void *arg)
+{
+	worker *w = arg;
+	run *r = w->r;
+	size_t cap = 64 + (size_t)r->batch * 400;
+	char *body = malloc(cap);
+	double end = now_s() + r->seconds;
+	while (now_s() < end && !r->failed) {
+		uint64_t base = atomic_fetch_add(&r->next_id, r->batch);
+		size_t bl = body_of(body, cap, r->batch, base);
+		cj_event **evs;
+		size_t n;
+		int arr;
+		long bad;
+		double t0 = now_s();
+		if (cj_event_parse_many(&evs, &n, &arr, &bad, body, bl, cj_store_limits(r->store), 10000) ||
+		    cj_journal_append_batch(r->store, (const cj_event *const *)evs, n, NULL)) {
+			r->failed = 1;
+			break;
+		}
+		double dt = now_s() - t0;
+		cj_events_free(evs, n);
+		atomic_fetch_add(&r->events, r->batch);
+		if (r->nlat[w->idx] < r->lat_cap)
+			r->lat[w->idx * r->lat_cap + r->nlat[w->idx]++] = dt;
+	}
+	free(body);
+	return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
+{
+	r->lat_cap = 200000;
+	r->lat = malloc(threads * r->lat_cap * sizeof *r->lat);
+	r->nlat = calloc(threads, sizeof *r->nlat);
+	r->events = 0;
+	r->failed = 0;
+	pthread_t th[256];
+	worker w[256];
+	double t0 = now_s();
+	for (unsigned i = 0; i < threads; i++) {
+		w[i].r = r;
+		w[i].idx = i;
+		pthread_create(&th[i], NULL, fn, &w[i]);
+	}
+	for (unsigned i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	double secs = now_s() - t0;
+	size_t total = 0;
+	for (unsigned i = 0; i < threads; i++)
+		total += r->nlat[i];
+	double *all = malloc((total ? total : 1) * sizeof *all);
+	size_t k = 0;
+	for (unsigned i = 0; i < threads; i++)
+		for (size_t j = 0; j < r->nlat[i]; j++)
+			all[k++] = r->lat[i * r->lat_cap + j];
+	qsort(all, total, sizeof *all, cmp_d);
+	json_t *o = json_pack("{s:i,s:i,s:f,s:f,s:f,s:b}", "threads", (int)threads, "batch",
+	                      (int)r->batch, "events_per_s", (double)r->events / secs, "p50_ms",
+	                      total ? all[total / 2] * 1e3 : 0.0, "p99_ms",
+	                      total ? all[(size_t)((double)total * 0.99)] * 1e3 : 0.0, "ok", !r->failed);
+	free(all);
+	free(r->lat);
+	free(r->nlat);
+	return o;
+}
+
+int cjb_http_main(int argc, char **argv)
+{
+	int json = 0, quick = 0;
+	unsigned threads = 32;
+	double seconds = 5;
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' }, { "quick", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 't' }, { "seconds", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	optind = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'q': quick = 1; break;
+		case 't': threads = (unsigned)atoi(optarg); break;
+		case 's': seconds = atof(optarg); break;
+		case 'h':
+			printf("usage: chatjournal bench http [--threads N (32)] [--seconds S (5)] [--quick] [--json]\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n");
+			return 2;
+		}
+	}
+	if (quick)
+		seconds = 0.5;
+	if (threads == 0 || threads > 256)
+		threads = 32;
+	char dir[256];
+	snprintf(dir, sizeof dir, "%s/cj-bench-http.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	char store[300], store2[300], token[CJ_TOKEN_MAX];
+	snprintf(store, sizeof store, "%s/http", dir);
+	snprintf(store2, sizeof store2, "%s/api", dir);
+	int rc = 1;
+	json_t *out = json_object();
+	if (cj_store_init(store, NULL) || cj_store_init(store2, NULL) ||
+	    cj_token_add(store, 1, "bench", token)) {
+		fprintf(stderr, "chatjournal: bench http: %s\n", cj_error_last());
+		goto done;
+	}
+	server sv = { .store = store };
+	pthread_create(&sv.th, NULL, serve_main, &sv);
+	while (!sv.ready)
+		usleep(1000);
+	const char *colon = strrchr(sv.addr, ':');
+	run r = { .port = colon ? atoi(colon + 1) : 0, .token = token, .seconds = seconds };
+	r.batch = 1;
+	json_t *single = measure(&r, threads, http_worker);
+	r.batch = 100;
+	json_t *batched = measure(&r, threads, http_worker);
+	sv.stop = 1;
+	pthread_join(sv.th, NULL);
+	cj_store *s;
+	if (cj_store_open(&s, store2, NULL)) {
+		fprintf(stderr, "chatjournal: bench http: %s\n", cj_error_last());
+		json_decref(single);
+		json_decref(batched);
+		goto done;
+	}
+	run a = { .store = s, .seconds = seconds, .batch = 100 };
+	json_t *api = measure(&a, threads, api_worker);
+	cj_store_close(s);
+	double eb = json_real_value(json_object_get(batched, "events_per_s"));
+	double ea = json_real_value(json_object_get(api, "events_per_s"));
+	json_object_set_new(out, "benchmark", json_string("http"));
+	json_object_set_new(out, "http_single", single);
+	json_object_set_new(out, "http_batch_100", batched);
+	json_object_set_new(out, "c_api_batch_100", api);
+	json_object_set_new(out, "ratio_http_batch_vs_c_api", json_real(ea > 0 ? eb / ea : 0));
+	json_object_set_new(out, "target_http_batch_ge_100k", json_boolean(eb >= 100000));
+	rc = json_is_true(json_object_get(single, "ok")) && json_is_true(json_object_get(batched, "ok")) &&
+	     json_is_true(json_object_get(api, "ok")) ? 0 : 1;
+	if (json) {
+		char *t = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		puts(t);
+		free(t);
+	} else {
+		printf("chatjournal bench http (%u connections, %.1f s each)\n", threads, seconds);
+		const char *keys[] = { "http_single", "http_batch_100", "c_api_batch_100" };
+		for (int i = 0; i < 3; i++) {
+			json_t *m = json_object_get(out, keys[i]);
+			printf("  %-18s %10.0f events/s   p50 %7.2f ms   p99 %7.2f ms%s\n", keys[i],
+			       json_real_value(json_object_get(m, "events_per_s")),
+			       json_real_value(json_object_get(m, "p50_ms")),
+			       json_real_value(json_object_get(m, "p99_ms")),
+			       json_is_true(json_object_get(m, "ok")) ? "" : "   FAILED");
+		}
+		printf("  ratio http batch / C API   %.2f\n  target batched >= 100k/s    %s\n",
+		       ea > 0 ? eb / ea : 0, eb >= 100000 ? "PASS" : "MISS");
+	}
+done:
+	json_decref(out);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", dir);
+	return rc;
+}

@@ -1,0 +1,479 @@
+/* bench/projection.c — `chatjournal bench materialize` and `bench query`:
+ * the SQLite projection. materialize: replay N message events into a fresh
+ * projection against, in the same run, the baseline of a plain
+ * one-transaction bulk insert of the same rows with FTS5; the live
+ * materializer's catch-up; sustained appends with the lag sampled each second.
+ * query: latency of the reads bots make, on the same N-event store. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+#include <jansson.h>
+#include "chatjournal/chatjournal.h"
+#include "bench/projection.h"
+
+#define THREADS 1000
+#define USERS 500
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static const char *const WORDS[] = {
+	"the", "a", "to", "and", "of", "image", "prompt", "model", "please", "draw", "light",
+	"house", "dusk", "ocean", "city", "night", "cat", "dog", "forest", "river", "mountain",
+	"portrait", "style", "oil", "painting", "photo", "blue", "red", "green", "gold",
+	"soft", "sharp", "wide", "close", "morning", "evening", "storm", "snow", "summer", "winter",
+};
+#define NWORDS (sizeof WORDS / sizeof WORDS[0])
+
+/* Message i: ~200 bytes of words plus one word unique to it ("uq<i>"). */
+static void content_of(uint64_t i, char *out, size_t n)
+{
+	uint64_t r = i * 6364136223846793005ULL + 1442695040888963407ULL;
+	size_t p = 0;
+	for (int w = 0; w < 30 && p + 16 < n; w++) {
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		p += (size_t)snprintf(out + p, n - p, "%s ", WORDS[(r >> 33) % NWORDS]);
+	}
+	snprintf(out + p, n - p, "uq%llu", (unsigned long long)i);
+}
+
+static int make_event(uint64_t i, cj_event **ev)
+{
+	char content[400], thread[32], user[32];
+	content_of(i, content, sizeof content);
+	snprintf(thread, sizeof thread, "thread-%llu", (unsigned long long)(i % THREADS));
+	snprintf(user, sizeof user, "user-%llu", (unsigned long long)(i % USERS));
+	int rc = cj_event_new(ev, "message");
+	if (!rc) rc = cj_event_set_string(*ev, "thread", thread);
+	if (!rc) rc = cj_event_set_string(*ev, "role", i % 2 ? "assistant" : "user");
+	if (!rc) rc = cj_event_set_string(*ev, "content", content);
+	if (!rc) rc = cj_event_set_string(*ev, "user", user);
+	if (!rc) rc = cj_event_set_string(*ev, "server", "bench-server");
+	if (!rc) rc = cj_event_set_int(*ev, "ts", 1790000000000LL + (int64_t)i * 1000);
+	return rc;
+}
+
+/* Append n events in batches of 1000 from `from`. */
+static int fill(cj_store *s, uint64_t from, uint64_t n)
+{
+	cj_event *evs[1000];
+	for (uint64_t i = 0; i < n; i += 1000) {
+		size_t k = n - i < 1000 ? (size_t)(n - i) : 1000;
+		for (size_t j = 0; j < k; j++)
+			if (make_event(from + i + j, &evs[j]))
+				return -1;
+		int rc = cj_journal_append_batch(s, (const cj_event *const *)evs, k, NULL);
+		for (size_t j = 0; j < k; j++)
+			cj_event_free(evs[j]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The baseline: the same rows into one table plus an FTS5 table written
+ * explicitly, in one plain transaction (default pragmas). */
+static double baseline(const char *path, uint64_t n)
+{
+	unlink(path);
+	sqlite3 *db;
+	if (sqlite3_open(path, &db))
+		return -1;
+	sqlite3_exec(db,
+	             "CREATE TABLE messages (seq INTEGER PRIMARY KEY, thread TEXT NOT NULL, role TEXT NOT NULL,"
+	             " content TEXT NOT NULL, user TEXT, server TEXT, ts_ms INTEGER NOT NULL);"
+	             "CREATE INDEX messages_thread ON messages (thread, seq);"
+	             "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content=messages);",
+	             NULL, NULL, NULL);
+	sqlite3_stmt *ins, *fts;
+	sqlite3_prepare_v2(db, "INSERT INTO messages VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &ins, NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)", -1, &fts, NULL);
+	double t0 = now_s();
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (uint64_t i = 0; i < n; i++) {
+		char content[400], thread[32], user[32];
+		content_of(i, content, sizeof content);
+		snprintf(thread, sizeof thread, "thread-%llu", (unsigned long long)(i % THREADS));
+		snprintf(user, sizeof user, "user-%llu", (unsigned long long)(i % USERS));
+		sqlite3_bind_int64(ins, 1, (int64_t)i + 1);
+		sqlite3_bind_text(ins, 2, thread, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(ins, 3, i % 2 ? "assistant" : "user", -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 4, content, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(ins, 5, user, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(ins, 6, "bench-server", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 7, 1790000000000LL + (int64_t)i * 1000);
+		sqlite3_step(ins);
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(fts, 1, (int64_t)i + 1);
+		sqlite3_bind_text(fts, 2, content, -1, SQLITE_TRANSIENT);
+		sqlite3_step(fts);
+		sqlite3_reset(fts);
+	}
+	int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	double t = now_s() - t0;
+	sqlite3_finalize(ins);
+	sqlite3_finalize(fts);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? t : -1;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+typedef struct lat { double p50_us, p99_us; } lat;
+
+static lat percentiles(double *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_d);
+	lat l = { v[n / 2] * 1e6, v[(size_t)((double)n * 0.99)] * 1e6 };
+	return l;
+}
+
+typedef struct opts {
+	uint64_t events;
+	int json, quick;
+	double lag_seconds;
+	char dir[512];
+} opts;
+
+static int usage(const char *name)
+{
+	fprintf(stderr,
+	        "usage: chatjournal bench %s [--events N] [--quick] [--json] [--dir DIR]%s\n", name,
+	        strcmp(name, "materialize") ? "" : " [--lag-seconds S]");
+	return 2;
+}
+
+static int parse(int argc, char **argv, opts *o, const char *name)
+{
+	memset(o, 0, sizeof *o);
+	o->events = 1000000;
+	o->lag_seconds = 60;
+	static const struct option lo[] = {
+		{ "events", required_argument, NULL, 'n' }, { "quick", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' }, { "dir", required_argument, NULL, 'd' },
+		{ "lag-seconds", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	optind = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->events = strtoull(optarg, NULL, 10); break;
+		case 'q': o->quick = 1; break;
+		case 'j': o->json = 1; break;
+		case 'd': snprintf(o->dir, sizeof o->dir, "%s", optarg); break;
+		case 'l': o->lag_seconds = atof(optarg); break;
+		case 'h': usage(name); return 1;
+		default: return usage(name);
+		}
+	}
+	if (o->quick) {
+		o->events = o->events == 1000000 ? 20000 : o->events;
+		o->lag_seconds = 3;
+	}
+	if (!o->events)
+		return usage(name);
+	if (!o->dir[0]) {
+		const char *t = getenv("TMPDIR");
+		snprintf(o->dir, sizeof o->dir, "%s/cj-bench-proj.XXXXXX", t ? t : "/tmp");
+		if (!mkdtemp(o->dir)) {
+			perror("mkdtemp");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", dir);
+}
+
+/* Build the store: N events appended (materializer on), then the projection
+ * removed and rebuilt live from zero to time the catch-up. */
+static int build_store(const opts *o, const char *store, json_t *out)
+{
+	if (cj_store_init(store, NULL))
+		return -1;
+	cj_store *s;
+	if (cj_store_open(&s, store, NULL))
+		return -1;
+	double t0 = now_s();
+	int rc = fill(s, 0, o->events);
+	double ta = now_s() - t0;
+	uint64_t last = 0;
+	cj_journal_last_seq(s, &last);
+	if (!rc)
+		rc = cj_wait_applied(s, last, 3600 * 1000);
+	cj_store_close(s);
+	if (rc)
+		return -1;
+	json_object_set_new(out, "append_batch_1000_events_per_s", json_real((double)o->events / ta));
+	/* Live catch-up from an empty projection. */
+	char p[700];
+	const char *ext[] = { "", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s/chat.sqlite%s", store, ext[i]);
+		unlink(p);
+	}
+	t0 = now_s();
+	if (cj_store_open(&s, store, NULL))
+		return -1;
+	rc = cj_wait_applied(s, last, 3600 * 1000);
+	double tl = now_s() - t0;
+	cj_store_close(s);
+	json_object_set_new(out, "live_catch_up_events_per_s", json_real((double)o->events / tl));
+	return rc ? -1 : 0;
+}
+
+static int bench_materialize(const opts *o, json_t *out)
+{
+	char store[600], file[700], base[700];
+	snprintf(store, sizeof store, "%s/store", o->dir);
+	if (build_store(o, store, out))
+		return -1;
+	snprintf(base, sizeof base, "%s/baseline.sqlite", o->dir);
+	double tb = baseline(base, o->events);
+	if (tb < 0)
+		return -1;
+	cj_store_options so = CJ_STORE_OPTIONS_INIT;
+	so.read_only = 1;
+	cj_store *s;
+	if (cj_store_open(&s, store, &so))
+		return -1;
+	snprintf(file, sizeof file, "%s/replay.sqlite", o->dir);
+	double t0 = now_s();
+	int rc = cj_projection_replay(s, file, 0, NULL, NULL);
+	double tr = now_s() - t0;
+	cj_store_close(s);
+	if (rc)
+		return -1;
+	double eb = (double)o->events / tb, er = (double)o->events / tr;
+	json_object_set_new(out, "baseline_bulk_fts_events_per_s", json_real(eb));
+	json_object_set_new(out, "replay_events_per_s", json_real(er));
+	json_object_set_new(out, "replay_seconds", json_real(tr));
+	json_object_set_new(out, "ratio_replay_vs_baseline", json_real(er / eb));
+	double live = json_real_value(json_object_get(out, "live_catch_up_events_per_s"));
+	json_object_set_new(out, "ratio_live_vs_baseline", json_real(live / eb));
+
+	/* Sustained load: appenders at full speed (batches of 100), lag sampled. */
+	if (cj_store_open(&s, store, NULL))
+		return -1;
+	json_t *samples = json_array();
+	uint64_t next = o->events, max_lag = 0;
+	double start = now_s(), tick = start + 1;
+	cj_event *evs[100];
+	while (now_s() - start < o->lag_seconds) {
+		for (int j = 0; j < 100; j++)
+			make_event(next + (uint64_t)j, &evs[j]);
+		rc = cj_journal_append_batch(s, (const cj_event *const *)evs, 100, NULL);
+		for (int j = 0; j < 100; j++)
+			cj_event_free(evs[j]);
+		if (rc)
+			break;
+		next += 100;
+		if (now_s() >= tick) {
+			uint64_t last = 0, pos = 0;
+			cj_journal_last_seq(s, &last);
+			cj_projection_position(s, &pos);
+			uint64_t lag = last - pos;
+			if (lag > max_lag)
+				max_lag = lag;
+			json_array_append_new(samples, json_integer((json_int_t)lag));
+			tick += 1;
+		}
+	}
+	double appended_s = now_s() - start;
+	uint64_t last = 0;
+	cj_journal_last_seq(s, &last);
+	double tc = now_s();
+	cj_wait_applied(s, last, 3600 * 1000);
+	double drain = now_s() - tc;
+	cj_store_close(s);
+	json_object_set_new(out, "sustained_append_events_per_s",
+	                    json_real((double)(next - o->events) / appended_s));
+	json_object_set_new(out, "sustained_lag_samples", samples);
+	json_object_set_new(out, "sustained_max_lag_events", json_integer((json_int_t)max_lag));
+	json_object_set_new(out, "sustained_drain_seconds", json_real(drain));
+	return rc ? -1 : 0;
+}
+
+typedef int (*query_fn)(cj_store *s, uint64_t i, char **out);
+
+static int q_history(cj_store *s, uint64_t i, char **out)
+{
+	char t[32];
+	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % THREADS));
+	cj_history_query q = CJ_HISTORY_QUERY_INIT;
+	q.thread = t;
+	q.limit = 50;
+	return cj_query_history(s, &q, out);
+}
+
+static uint64_t g_events;
+static int q_rare(cj_store *s, uint64_t i, char **out)
+{
+	char w[32];
+	snprintf(w, sizeof w, "uq%llu", (unsigned long long)(i * 104729 % g_events));
+	cj_search_query q = CJ_SEARCH_QUERY_INIT;
+	q.text = w;
+	return cj_query_search(s, &q, out);
+}
+
+static int q_common(cj_store *s, uint64_t i, char **out)
+{
+	cj_search_query q = CJ_SEARCH_QUERY_INIT;
+	q.text = WORDS[i % NWORDS];
+	q.limit = 20;
+	return cj_query_search(s, &q, out);
+}
+
+static int q_common_scoped(cj_store *s, uint64_t i, char **out)
+{
+	char t[32];
+	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % THREADS));
+	cj_search_query q = CJ_SEARCH_QUERY_INIT;
+	q.text = WORDS[i % NWORDS];
+	q.thread = t;
+	q.limit = 20;
+	return cj_query_search(s, &q, out);
+}
+
+static int time_query(cj_store *s, query_fn fn, unsigned n, json_t *out, const char *key)
+{
+	double *v = malloc(n * sizeof *v);
+	if (!v)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		char *j = NULL;
+		double t0 = now_s();
+		int rc = fn(s, i, &j);
+		v[i] = now_s() - t0;
+		cj_free(j);
+		if (rc) {
+			fprintf(stderr, "bench query %s: %s\n", key, cj_error_last());
+			free(v);
+			return -1;
+		}
+	}
+	lat l = percentiles(v, n);
+	free(v);
+	json_object_set_new(out, key, json_pack("{s:f,s:f,s:i}", "p50_us", l.p50_us, "p99_us", l.p99_us,
+	                                        "queries", (int)n));
+	return 0;
+}
+
+static int bench_query(const opts *o, json_t *out)
+{
+	char store[600];
+	snprintf(store, sizeof store, "%s/store", o->dir);
+	if (build_store(o, store, out))
+		return -1;
+	cj_store_options so = CJ_STORE_OPTIONS_INIT;
+	so.read_only = 1;
+	cj_store *s;
+	if (cj_store_open(&s, store, &so))
+		return -1;
+	g_events = o->events;
+	unsigned n = o->quick ? 300 : 3000;
+	int rc = time_query(s, q_history, n, out, "history_last_50");
+	if (!rc) rc = time_query(s, q_rare, n, out, "search_rare_word");
+	if (!rc) rc = time_query(s, q_common, n / 10, out, "search_common_word_newest_20");
+	if (!rc) rc = time_query(s, q_common_scoped, n / 10, out, "search_common_word_in_thread_20");
+	cj_store_close(s);
+	return rc;
+}
+
+static void print_text(const char *name, json_t *out)
+{
+	printf("chatjournal bench %s (%s)\n", name, json_string_value(json_object_get(out, "date")));
+	const char *k;
+	json_t *v;
+	json_object_foreach(out, k, v) {
+		if (json_is_real(v))
+			printf("  %-36s %14.1f\n", k, json_real_value(v));
+		else if (json_is_integer(v))
+			printf("  %-36s %14lld\n", k, (long long)json_integer_value(v));
+		else if (json_is_object(v) && strcmp(k, "targets"))
+			printf("  %-36s p50 %8.1f us   p99 %8.1f us\n", k,
+			       json_real_value(json_object_get(v, "p50_us")),
+			       json_real_value(json_object_get(v, "p99_us")));
+	}
+}
+
+static void targets(const char *name, json_t *out)
+{
+	json_t *t = json_object();
+	if (!strcmp(name, "materialize")) {
+		double r = json_real_value(json_object_get(out, "ratio_replay_vs_baseline"));
+		double sec = json_real_value(json_object_get(out, "replay_seconds"));
+		double ev = json_real_value(json_object_get(out, "replay_events_per_s"));
+		json_object_set_new(t, "replay_vs_baseline_ge_1.5", json_boolean(r >= 1.5));
+		json_object_set_new(t, "replay_1M_le_30s", json_boolean(ev > 0 && 1e6 / ev <= 30));
+		(void)sec;
+	} else {
+		json_t *h = json_object_get(out, "history_last_50");
+		json_t *r = json_object_get(out, "search_rare_word");
+		json_t *c = json_object_get(out, "search_common_word_newest_20");
+		json_object_set_new(t, "history_p50_le_200us",
+		                    json_boolean(json_real_value(json_object_get(h, "p50_us")) <= 200));
+		json_object_set_new(t, "rare_word_p50_le_5ms",
+		                    json_boolean(json_real_value(json_object_get(r, "p50_us")) <= 5000));
+		json_object_set_new(t, "common_word_p50_le_50ms",
+		                    json_boolean(json_real_value(json_object_get(c, "p50_us")) <= 50000));
+	}
+	json_object_set_new(out, "targets", t);
+}
+
+int cjb_projection_main(int argc, char **argv)
+{
+	const char *name = argv[1];
+	opts o;
+	int rc = parse(argc, argv, &o, name);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	json_t *out = json_object();
+	time_t now = time(NULL);
+	char date[32];
+	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	json_object_set_new(out, "benchmark", json_string(name));
+	json_object_set_new(out, "date", json_string(date));
+	json_object_set_new(out, "events", json_integer((json_int_t)o.events));
+	rc = !strcmp(name, "materialize") ? bench_materialize(&o, out) : bench_query(&o, out);
+	if (rc) {
+		fprintf(stderr, "chatjournal: bench %s: %s\n", name, cj_error_last());
+		json_decref(out);
+		rm_rf(o.dir);
+		return 1;
+	}
+	targets(name, out);
+	if (o.json) {
+		char *t = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		puts(t);
+		free(t);
+	} else {
+		print_text(name, out);
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(out, "targets"), k, v)
+			printf("  target %-40s %s\n", k, json_is_true(v) ? "PASS" : "MISS");
+	}
+	json_decref(out);
+	rm_rf(o.dir);
+	return 0;
+}
