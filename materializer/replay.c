@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "chatjournal/query.h"
 #include "chatjournal/journal.h"
@@ -15,6 +16,7 @@
 #include "materializer/db.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/buf.h"
 
 #define REPLAY_CHUNK 200000
 
@@ -38,14 +40,58 @@ static int fsync_path(const char *path)
 	return rc;
 }
 
+/* Append "CREATE INDEX ...;" of every explicit index to out, then drop them. */
+static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+	                            " AND sql IS NOT NULL", -1, &st, NULL);
+	if (rc)
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "replay: cannot list indexes");
+	cji_buf drop = CJI_BUF_INIT;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *sql = (const char *)sqlite3_column_text(st, 1);
+		char *d = sqlite3_mprintf("DROP INDEX \"%w\";", name);
+		if (!d || cji_buf_append(&drop, d, strlen(d)) || cji_buf_append(out, sql, strlen(sql)) ||
+		    cji_buf_append(out, ";", 1)) {
+			sqlite3_free(d);
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		sqlite3_free(d);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		cji_buf_free(&drop);
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "replay: cannot list indexes");
+	}
+	rc = cji_buf_append(out, "", 1) || cji_buf_append(&drop, "", 1) ? CJ_ENOMEM : 0;
+	if (!rc && drop.len > 1)
+		rc = cji_db_exec(db, (const char *)drop.data, "replay: drop indexes");
+	cji_buf_free(&drop);
+	if (out->len == 1)
+		out->len = 0;
+	return rc;
+}
+
 static int build(cj_store *s, const char *tmp, uint64_t last, cj_progress_fn progress, void *arg)
 {
 	sqlite3 *db;
 	int rc = cji_db_open_bulk(&db, tmp);
 	if (rc)
 		return rc;
+	/* Secondary indexes are dropped during the load and built at the end:
+	 * one sort per index instead of a random B-tree insert per row. */
+	cji_buf idx = CJI_BUF_INIT;
+	if ((rc = save_and_drop_indexes(db, &idx))) {
+		cji_buf_free(&idx);
+		sqlite3_close(db);
+		return rc;
+	}
 	cji_apply *a;
 	if ((rc = cji_apply_new(&a, db, s))) {
+		cji_buf_free(&idx);
 		sqlite3_close(db);
 		return rc;
 	}
@@ -65,6 +111,9 @@ static int build(cj_store *s, const char *tmp, uint64_t last, cj_progress_fn pro
 			progress(pos, last, arg);
 	}
 	cji_apply_free(a);
+	if (!rc && idx.len)
+		rc = cji_db_exec(db, (const char *)idx.data, "replay: build indexes");
+	cji_buf_free(&idx);
 	if (!rc)
 		rc = cji_db_exec(db, "PRAGMA journal_mode=WAL", "replay: set WAL mode");
 	sqlite3_close(db);
