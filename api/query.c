@@ -11,6 +11,7 @@
 #include "api/store_internal.h"
 #include "api/readers.h"
 #include "api/fts_query.h"
+#include "api/json_out.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -83,56 +84,35 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* Set key to column i's value if not NULL; JSON text columns parsed. */
-static void put_col(json_t *o, sqlite3_stmt *st, int i, const char *key, int is_json)
+/* One row as a JSON object appended to b. */
+typedef int (*row_fn)(cji_buf *b, sqlite3_stmt *st);
+
+static int message_row(cji_buf *b, sqlite3_stmt *st)
 {
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
-		return;
-	case SQLITE_INTEGER:
-		json_object_set_new(o, key, json_integer(sqlite3_column_int64(st, i)));
-		return;
-	case SQLITE_FLOAT:
-		json_object_set_new(o, key, json_real(sqlite3_column_double(st, i)));
-		return;
-	default: {
-		const char *t = (const char *)sqlite3_column_text(st, i);
-		json_t *v = is_json ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
-		json_object_set_new(o, key, v ? v : json_string(t));
-	}
-	}
+	static const char *const keys[] = { "seq", "thread", "role", "content", "user", "server",
+	                                    "channel", "message_ts", "metadata", "id", "ts_ms", "ts" };
+	int first = 1, rc = cji_buf_append(b, "{", 1);
+	for (int i = 0; i < 12 && !rc; i++)
+		rc = cji_json_col(b, st, i, keys[i], i == 8, &first);
+	return rc ? rc : cji_buf_append(b, ",\"type\":\"message\"}", 18);
 }
 
-static json_t *message_row(sqlite3_stmt *st)
-{
-	json_t *o = json_object();
-	put_col(o, st, 0, "seq", 0);
-	put_col(o, st, 1, "thread", 0);
-	put_col(o, st, 2, "role", 0);
-	put_col(o, st, 3, "content", 0);
-	put_col(o, st, 4, "user", 0);
-	put_col(o, st, 5, "server", 0);
-	put_col(o, st, 6, "channel", 0);
-	put_col(o, st, 7, "message_ts", 0);
-	put_col(o, st, 8, "metadata", 1);
-	put_col(o, st, 9, "id", 0);
-	put_col(o, st, 10, "ts_ms", 0);
-	put_col(o, st, 11, "ts", 0);
-	json_object_set_new(o, "type", json_string("message"));
-	return o;
-}
-
-static json_t *image_row(sqlite3_stmt *st)
+static int image_row(cji_buf *b, sqlite3_stmt *st)
 {
 	static const char *const keys[] = { "seq", "thread", "url", "kind", "prompt", "analysis",
 	                                    "original_analysis", "metadata", "blob", "thumbnail",
 	                                    "has_thumbnail", "id", "ts_ms", "ts", "size", "mime_type" };
-	json_t *o = json_object();
-	for (int i = 0; i < 16; i++)
-		put_col(o, st, i, keys[i], i == 7);
-	json_object_set_new(o, "has_thumbnail", json_boolean(sqlite3_column_int(st, 10)));
-	json_object_set_new(o, "type", json_string("image"));
-	return o;
+	int first = 1, rc = cji_buf_append(b, "{", 1);
+	for (int i = 0; i < 16 && !rc; i++) {
+		if (i == 10) { /* a boolean in the output, an integer in the table */
+			const char *v = sqlite3_column_int(st, 10) ? ",\"has_thumbnail\":true"
+			                                          : ",\"has_thumbnail\":false";
+			rc = cji_buf_append(b, v, strlen(v));
+			continue;
+		}
+		rc = cji_json_col(b, st, i, keys[i], i == 7, &first);
+	}
+	return rc ? rc : cji_buf_append(b, ",\"type\":\"image\"}", 16);
 }
 
 static int dump(json_t *v, char **out)
@@ -142,23 +122,38 @@ static int dump(json_t *v, char **out)
 	return *out ? 0 : cji_err(CJ_ENOMEM, "out of memory");
 }
 
-/* Step st, building rows with mk; reverse when newest-first paging was used. */
-static int collect(sqlite3 *db, sqlite3_stmt *st, json_t *(*mk)(sqlite3_stmt *), int reverse,
-                   char **out)
+/* Step st, writing a JSON array of rows; reversed when the query ran
+ * newest-first for "the last N" (the API answers in ascending seq order). */
+static int collect(sqlite3 *db, sqlite3_stmt *st, row_fn mk, int reverse, char **out)
 {
-	json_t *arr = json_array();
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (reverse)
-			json_array_insert_new(arr, 0, mk(st));
-		else
-			json_array_append_new(arr, mk(st));
+	cji_buf rows = CJI_BUF_INIT, b = CJI_BUF_INIT;
+	size_t offs[1001], n = 0;
+	int rc, err = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !err) {
+		if (n < 1000)
+			offs[n++] = rows.len;
+		err = mk(&rows, st);
 	}
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return cji_err_sqlite(rc, sqlite3_errmsg(db), "query failed");
+	offs[n] = rows.len;
+	if (err || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+		cji_buf_free(&rows);
+		return err ? cji_err(CJ_ENOMEM, "out of memory")
+		           : cji_err_sqlite(rc, sqlite3_errmsg(db), "query failed");
 	}
-	return dump(arr, out);
+	err = cji_buf_reserve(&b, rows.len + n + 3) || cji_buf_append(&b, "[", 1);
+	for (size_t k = 0; k < n && !err; k++) {
+		size_t i = reverse ? n - 1 - k : k;
+		err = (k && cji_buf_append(&b, ",", 1)) ||
+		      cji_buf_append(&b, rows.data + offs[i], offs[i + 1] - offs[i]);
+	}
+	err = err || cji_buf_append(&b, "]", 2);
+	cji_buf_free(&rows);
+	if (err) {
+		cji_buf_free(&b);
+		return cji_err(CJ_ENOMEM, "out of memory");
+	}
+	*out = (char *)b.data;
+	return 0;
 }
 
 static int page_query(cj_store *s, const cj_history_query *q, char **out, int images)

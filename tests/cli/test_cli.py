@@ -828,9 +828,13 @@ class TestVerify(CliCase):
         r = self.run_cj("verify", store)
         self.assertEqual(r.returncode, 1)
         out = r.stdout.decode()
-        self.assertEqual(r.stderr.decode(), f"chatjournal: verify: {store}: FAILED (state)\n")
+        # The FTS index still holds the deleted row: FTS5's content check
+        # (integrity-check with rank 1) fails too, and the state differs.
+        self.assertEqual(r.stderr.decode(),
+                         f"chatjournal: verify: {store}: FAILED (projection, state)\n")
         lines = out.splitlines()
         self.assertEqual(lines[0], "journal     ok (6 records checked)")
+        self.assertTrue(lines[1].startswith("projection  FAILED"), lines[1])
         self.assertRegex(lines[2], r"^state       FAILED: a replay up to position 6 differs from "
                                    r"the live projection \(live hash [0-9a-f]{32}, replay hash "
                                    r"[0-9a-f]{32}\): table messages: row only in the second "
@@ -838,8 +842,8 @@ class TestVerify(CliCase):
         r = self.run_cj("verify", store, "--json")
         self.assertEqual(r.returncode, 1)
         v = json.loads(r.stdout)
-        self.assertEqual((v["ok"], v["journal"]["ok"], v["state"]["ok"], v["state"]["equal"]),
-                         (False, True, False, False))
+        self.assertEqual((v["ok"], v["journal"]["ok"], v["projection"]["ok"], v["state"]["ok"],
+                          v["state"]["equal"]), (False, True, False, False, False))
         self.assertNotEqual(v["state"]["live_hash"], v["state"]["replay_hash"])
         self.assertTrue(v["state"]["first_difference"].startswith(
             "table messages: row only in the second projection: seq=5, "),
