@@ -496,3 +496,21 @@ int cli_print_rows(const char *cmd, const char *json, int with_thread)
 	json_decref(arr);
 	return 0;
 }
+
+int cli_finish_rows(const char *cmd, cj_store *s, char *out, int json, int with_thread)
+{
+	int status = CLI_EXIT_OK;
+	if (json) {
+		fputs(out, stdout);
+		fputc('\n', stdout);
+	} else {
+		uint64_t position, last, lag;
+		if (cli_print_rows(cmd, out, with_thread) != 0)
+			status = CLI_EXIT_FAIL;
+		else if (cli_projection_lag(s, &position, &last, &lag) == 0 && lag > 0)
+			cli_note_lag(cmd, position, last);
+	}
+	cj_free(out);
+	cj_store_close(s);
+	return status;
+}

@@ -122,6 +122,10 @@ int cli_projection_lag(cj_store *s, uint64_t *position, uint64_t *last_seq, uint
  * "chatjournal: CMD: note: the projection is N events behind ...". */
 void cli_note_lag(const char *cmd, uint64_t position, uint64_t last_seq);
 
+/* Print a query result (JSON text as is with --json, else as rows with the lag
+ * note), free it and close the store; returns the exit status. */
+int cli_finish_rows(const char *cmd, cj_store *s, char *out, int json, int with_thread);
+
 /* A progress bar on stderr, drawn only when stdout is a terminal so that
  * pipelines and scripts stay quiet. total 0 means unknown. Figures are bytes,
  * or counts of `unit` ("events") when begun with cli_progress_begin_count. */

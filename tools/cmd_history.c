@@ -73,18 +73,5 @@ int cmd_history(int argc, char **argv)
 		cj_store_close(s);
 		return CLI_EXIT_FAIL;
 	}
-	int status = CLI_EXIT_OK;
-	if (json) {
-		fputs(out, stdout);
-		fputc('\n', stdout);
-	} else {
-		uint64_t position, last, lag;
-		if (cli_print_rows("history", out, 0) != 0)
-			status = CLI_EXIT_FAIL;
-		else if (cli_projection_lag(s, &position, &last, &lag) == 0 && lag > 0)
-			cli_note_lag("history", position, last);
-	}
-	cj_free(out);
-	cj_store_close(s);
-	return status;
+	return cli_finish_rows("history", s, out, json, 0);
 }
