@@ -266,14 +266,24 @@ static const char *kept(cji_apply *a, size_t off)
 	return off == SIZE_MAX ? NULL : (const char *)a->fts_text.data + off;
 }
 
+/* Forget every cached row id (after a rollback, a deletion, or when the
+ * caches grew past their bound). */
+static void forget_rows(cji_apply *a, int only_if_big)
+{
+	if (only_if_big && a->threads.used <= CJI_ROWCACHE_MAX && a->users.used <= CJI_ROWCACHE_MAX &&
+	    a->user_threads.used <= CJI_ROWCACHE_MAX)
+		return;
+	cji_rowcache_clear(&a->threads);
+	cji_rowcache_clear(&a->users);
+	cji_rowcache_clear(&a->user_threads);
+}
+
 void cji_apply_discard(cji_apply *a)
 {
 	a->nfts = 0;
 	cji_buf_reset(&a->fts_text);
 	/* Row ids created by the rolled-back transaction are gone. */
-	cji_rowcache_clear(&a->threads);
-	cji_rowcache_clear(&a->users);
-	cji_rowcache_clear(&a->user_threads);
+	forget_rows(a, 0);
 }
 
 int cji_apply_flush(cji_apply *a)
@@ -380,54 +390,60 @@ static int blob_row(cji_apply *a, const char *hash, uint64_t seq)
 
 /* ---- per type ----------------------------------------------------------- */
 
-/* Write every pending aggregate (rowcache.h) and forget nothing. */
-static int flush_aggregates(cji_apply *a)
+static void bind_thread_agg(sqlite3_stmt *st, const cji_rowagg *e)
+{
+	sqlite3_bind_int64(st, 1, e->rowid);
+	sqlite3_bind_int64(st, 2, e->count);
+	sqlite3_bind_int64(st, 3, e->act_ms);
+	bind_str(st, 4, e->act);
+	bind_str(st, 5, e->server);
+	bind_str(st, 6, e->channel);
+	sqlite3_bind_int64(st, 7, e->seq);
+}
+
+static void bind_user_agg(sqlite3_stmt *st, const cji_rowagg *e)
+{
+	sqlite3_bind_int64(st, 1, e->rowid);
+	sqlite3_bind_int64(st, 2, e->act_ms);
+	bind_str(st, 3, e->act);
+	sqlite3_bind_int64(st, 4, e->seq);
+}
+
+static void bind_user_thread_agg(sqlite3_stmt *st, const cji_rowagg *e)
+{
+	sqlite3_bind_int64(st, 1, e->rowid);
+	sqlite3_bind_int64(st, 2, e->rowid2);
+	sqlite3_bind_int64(st, 3, e->act_ms);
+	sqlite3_bind_int64(st, 4, e->count);
+}
+
+/* Write the pending aggregates of one cache (one UPDATE per dirty row). */
+static int flush_cache(cji_apply *a, cji_rowcache *c, int stmt,
+                       void (*bind)(sqlite3_stmt *, const cji_rowagg *), const char *what)
 {
 	int rc = 0;
-	for (size_t i = 0; i < a->threads.cap && !rc; i++) {
-		cji_rowagg *e = &a->threads.slots[i];
+	for (size_t i = 0; i < c->cap && !rc; i++) {
+		cji_rowagg *e = &c->slots[i];
 		if (!e->key || !e->dirty)
 			continue;
-		sqlite3_stmt *st = a->st[S_THREAD_FLUSH];
-		sqlite3_bind_int64(st, 1, e->rowid);
-		sqlite3_bind_int64(st, 2, e->count);
-		sqlite3_bind_int64(st, 3, e->act_ms);
-		bind_str(st, 4, e->act);
-		bind_str(st, 5, e->server);
-		bind_str(st, 6, e->channel);
-		sqlite3_bind_int64(st, 7, e->seq);
-		rc = step_done(a, st, "threads", (uint64_t)e->seq);
+		bind(a->st[stmt], e);
+		rc = step_done(a, a->st[stmt], what, (uint64_t)e->seq);
 		e->dirty = 0;
 		e->count = 0;
 		free(e->server);
 		free(e->channel);
 		e->server = e->channel = NULL;
 	}
-	for (size_t i = 0; i < a->users.cap && !rc; i++) {
-		cji_rowagg *e = &a->users.slots[i];
-		if (!e->key || !e->dirty)
-			continue;
-		sqlite3_stmt *st = a->st[S_USER_FLUSH];
-		sqlite3_bind_int64(st, 1, e->rowid);
-		sqlite3_bind_int64(st, 2, e->act_ms);
-		bind_str(st, 3, e->act);
-		sqlite3_bind_int64(st, 4, e->seq);
-		rc = step_done(a, st, "users", (uint64_t)e->seq);
-		e->dirty = 0;
-	}
-	for (size_t i = 0; i < a->user_threads.cap && !rc; i++) {
-		cji_rowagg *e = &a->user_threads.slots[i];
-		if (!e->key || !e->dirty)
-			continue;
-		sqlite3_stmt *st = a->st[S_UT_FLUSH];
-		sqlite3_bind_int64(st, 1, e->rowid);
-		sqlite3_bind_int64(st, 2, e->rowid2);
-		sqlite3_bind_int64(st, 3, e->act_ms);
-		sqlite3_bind_int64(st, 4, e->count);
-		rc = step_done(a, st, "user_threads", (uint64_t)e->seq);
-		e->dirty = 0;
-		e->count = 0;
-	}
+	return rc;
+}
+
+static int flush_aggregates(cji_apply *a)
+{
+	int rc = flush_cache(a, &a->threads, S_THREAD_FLUSH, bind_thread_agg, "threads");
+	if (!rc)
+		rc = flush_cache(a, &a->users, S_USER_FLUSH, bind_user_agg, "users");
+	if (!rc)
+		rc = flush_cache(a, &a->user_threads, S_UT_FLUSH, bind_user_thread_agg, "user_threads");
 	return rc;
 }
 
@@ -786,12 +802,7 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 		int rc = flush_aggregates(a);
 		if (rc)
 			return rc;
-		if (a->threads.used > CJI_ROWCACHE_MAX || a->users.used > CJI_ROWCACHE_MAX ||
-		    a->user_threads.used > CJI_ROWCACHE_MAX) {
-			cji_rowcache_clear(&a->threads);
-			cji_rowcache_clear(&a->users);
-			cji_rowcache_clear(&a->user_threads);
-		}
+		forget_rows(a, 1);
 	}
 	if (ev->type == CJ_EVENT_DELETE_THREAD || ev->type == CJ_EVENT_CLEAR_HISTORY ||
 	    ev->type == CJ_EVENT_PURGE) {
@@ -800,9 +811,7 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 		int rc = cji_apply_flush(a);
 		if (rc)
 			return rc;
-		cji_rowcache_clear(&a->threads);
-		cji_rowcache_clear(&a->users);
-		cji_rowcache_clear(&a->user_threads);
+		forget_rows(a, 0);
 	}
 	switch (ev->type) {
 	case CJ_EVENT_MESSAGE: return apply_message(a, o, seq, ts_ms, tstext);
@@ -834,12 +843,8 @@ int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms)
 	int rc = flush_aggregates(a);
 	if (!rc)
 		rc = cji_apply_flush(a);
-	if (!rc && (a->threads.used > CJI_ROWCACHE_MAX || a->users.used > CJI_ROWCACHE_MAX ||
-	            a->user_threads.used > CJI_ROWCACHE_MAX)) {
-		cji_rowcache_clear(&a->threads);
-		cji_rowcache_clear(&a->users);
-		cji_rowcache_clear(&a->user_threads);
-	}
+	if (!rc)
+		forget_rows(a, 1);
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = a->st[S_POSITION];
