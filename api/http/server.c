@@ -142,6 +142,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	cjh_request *r = *con_cls;
 	if (!r)
 		return;
+	atomic_fetch_sub(&sv->inflight, 1);
 	if (r->status > 0 && r->status < CJH_STATUS_MAX)
 		atomic_fetch_add(&sv->m.status[r->status], 1);
 	log_line(sv, r->method, r, cji_mono_ns());
@@ -157,6 +158,7 @@ static enum MHD_Result begin(cjh_server *sv, struct MHD_Connection *c, const cha
 	cjh_request *r = calloc(1, sizeof *r);
 	if (!r)
 		return MHD_NO;
+	atomic_fetch_add(&sv->inflight, 1);
 	r->t0 = cji_mono_ns();
 	snprintf(r->method, sizeof r->method, "%s", method);
 	*con_cls = r;
@@ -382,6 +384,14 @@ int cj_http_serve(const cj_http_options *opts)
 	/* Graceful stop: no new connections; MHD_stop_daemon waits for every
 	 * connection thread, so in-flight appends finish and are answered. */
 	MHD_socket lfd = MHD_quiesce_daemon(d);
+	/* MHD_stop_daemon shuts every connection's socket before joining its
+	 * thread: wait (bounded) for requests in progress to be answered first,
+	 * so an append that became durable is also acknowledged. */
+	uint64_t give_up = cji_mono_ns() + 30ull * 1000000000ull;
+	while (atomic_load(&sv->inflight) > 0 && cji_mono_ns() < give_up) {
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+	}
 	MHD_stop_daemon(d);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);

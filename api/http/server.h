@@ -45,6 +45,7 @@ typedef struct cjh_server {
 	cjh_rate *rates;      /* one per token */
 	cjh_metrics m;
 	pthread_mutex_t log_mu;
+	_Atomic long inflight;   /* requests begun and not yet completed */
 } cjh_server;
 
 typedef struct cjh_request {
