@@ -11,7 +11,7 @@
 #include "bench.h"
 #include "harness.h"
 
-/* Defaults: 11 measurements x 5 rounds x 1 s, about a minute in all. Many
+/* Defaults: 11 measurements x 5 rounds x 1 s (plus setup, 1-2 minutes). Many
  * short rounds rather than few long ones: the median then shrugs off a slow
  * spell of the shared disk. */
 #define DEFAULT_SECONDS 1.0
