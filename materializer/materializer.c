@@ -21,12 +21,6 @@
 
 #define BATCH_MAX 20000
 #define BATCH_MS 250
-/* Trickle coalescing: after a batch smaller than COALESCE_EVENTS, wait up to
- * COALESCE_MS for more commits before the next one. A lone synchronous writer
- * otherwise costs one SQLite transaction (~400 us of CPU on 2 shared cores)
- * per append; the first event after a quiet spell is applied at once. */
-#define COALESCE_EVENTS 256
-#define COALESCE_MS 4
 
 struct cji_materializer {
 	cj_store *store;
@@ -166,26 +160,10 @@ static void set_error(cji_materializer *m, int rc)
 	pthread_mutex_unlock(&m->mu);
 }
 
-/* Wait COALESCE_MS (m->mu held); only stop or pause cut it short. */
-static void coalesce(cji_materializer *m)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += COALESCE_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	while (!m->stopping && !m->paused)
-		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) != 0)
-			break;
-}
-
 static void *mat_main(void *arg)
 {
 	cji_materializer *m = arg;
 	int dirty = 0;
-	uint64_t last_n = 0;
 	pthread_mutex_lock(&m->mu);
 	for (;;) {
 		while (!m->stopping && (m->paused || !m->hint)) {
@@ -197,10 +175,6 @@ static void *mat_main(void *arg)
 		}
 		if (m->stopping)
 			break;
-		if (last_n > 0 && last_n < COALESCE_EVENTS && !m->paused)
-			coalesce(m);
-		if (m->stopping)
-			break;
 		m->hint = 0;
 		m->busy = 1;
 		uint64_t from = m->position;
@@ -208,11 +182,9 @@ static void *mat_main(void *arg)
 		pthread_mutex_unlock(&m->mu);
 
 		uint64_t n = 0;
-		last_n = 0;
 		int rc = m->db ? cji_mat_apply_batch(m->db, m->apply, m->store, from, BATCH_MAX, BATCH_MS, split, &n)
 		               : cji_err(CJ_EIO, "projection %s is not open", m->path);
 		set_error(m, rc);
-		last_n = n;
 		if (!rc && !n && dirty) {
 			/* Idle: checkpoint now rather than in the middle of a burst. */
 			sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
