@@ -166,7 +166,7 @@ static int page_query(cj_store *s, const cj_history_query *q, char **out, int im
 	unsigned limit = q->limit ? q->limit : 50;
 	if (limit > 1000)
 		limit = 1000;
-	int newest = q->after == 0; /* "last N" unless paging forward */
+	int newest = q->after == 0 && !q->forward; /* "last N" unless paging forward */
 	int idx = images ? (newest ? Q_IMG_BEFORE : Q_IMG_AFTER) : (newest ? Q_HIST_BEFORE : Q_HIST_AFTER);
 	cji_reader *r;
 	int rc = cji_reader_get(s->readers, &r);

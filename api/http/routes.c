@@ -126,6 +126,8 @@ static enum MHD_Result get_thread(cjh_server *sv, struct MHD_Connection *c, cjh_
 		    cjh_arg_u64(c, r, "after", INT64_MAX, &q.after, &res) < 0)
 			return res;
 		q.limit = (unsigned)limit;
+		/* after=0 asks for the oldest page (paging forward from the start). */
+		q.forward = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after") != NULL;
 		q.user = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "user");
 		q.server = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "server");
 		rc = images ? cj_query_images(s, &q, &out) : cj_query_history(s, &q, &out);

@@ -40,8 +40,10 @@ typedef struct cj_history_query {
 	uint64_t after;        /* only seq > after (0: no bound) */
 	const char *user;      /* optional scope: only this user's messages */
 	const char *server;    /* optional scope */
+	int forward;           /* 1: the first `limit` with seq > after, even when after is 0
+	                          (the oldest messages); 0: forward only if after > 0 */
 } cj_history_query;
-#define CJ_HISTORY_QUERY_INIT { CJ_HISTORY_QUERY_VERSION, NULL, 0, 0, 0, NULL, NULL }
+#define CJ_HISTORY_QUERY_INIT { CJ_HISTORY_QUERY_VERSION, NULL, 0, 0, 0, NULL, NULL, 0 }
 
 /* Messages of a thread in ascending seq order (the last `limit` before
  * `before`, or the first `limit` after `after`). *json_out: a JSON array. */

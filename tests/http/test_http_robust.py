@@ -663,13 +663,9 @@ class TestKillUnderLoad(HttpCase):
 
 
 class TestGracefulStop(HttpCase):
-    # OPEN BUG (skipped so CI stays meaningful; see the stop note): in about
-    # half the runs the reads after the restart miss most acknowledged events,
-    # although the store itself holds them all (inspected: journal, projection
-    # and journal_position complete). Suspect: read visibility right after a
-    # restart (reader connection vs WAL state), not lost data. Remove the skip
-    # when fixed.
-    @unittest.skip("open bug: reads right after a restart can miss rows (see docs/testing.md)")
+    # Regression: with more than 1000 messages in a thread, the read-back
+    # with after=0 used to get the NEWEST page (after=0 meant "no after"),
+    # so older acknowledged events looked missing. after=0 now pages forward.
     def test_sigterm_under_load_exits_0_and_keeps_every_200(self):
         load = Load(self, self.server, "term")
         load.wait_acked(200)
@@ -723,10 +719,13 @@ class TestGracefulStop(HttpCase):
         st, stats = c.request("GET", "/v1/stats")
         c.close()
         self.assertEqual(st, 200, stats)
-        # Either answered 200 and stored, or refused with 503 and nothing
-        # stored; never stored without an answer.
-        if out["r"][0] == 503:
-            self.assertEqual(stats["events"], 0, "a 503 must store nothing")
+        # Either answered 200 and stored, or refused (503, or the connection
+        # closed before the request had begun: SIGTERM can come before the
+        # client has even sent it) with nothing stored; never stored without
+        # an answer.
+        if out["r"][0] in (503, "conn"):
+            self.assertEqual(stats["events"], 0,
+                             f"refused with {out['r']!r} yet {stats['events']} events stored")
         else:
             self.assertEqual(out["r"][0], 200, f"the request in flight got {out['r']!r} after "
                                                f"{took:.2f} s; {stats['events']} events stored")
