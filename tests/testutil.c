@@ -238,3 +238,29 @@ unsigned long tu_env_ulong(const char *name, unsigned long def)
 		return def;
 	return r;
 }
+
+int tu_fixture_setup(void **state, const char *tag, const cj_store_options *opts)
+{
+	tu_fixture *f = calloc(1, sizeof *f);
+	if (!f || tu_mktempdir(f->dir, sizeof f->dir, tag) != 0) {
+		free(f);
+		return -1;
+	}
+	tu_path(f->store, sizeof f->store, f->dir, "store");
+	if (tu_store_create(&f->s, f->store, opts) != 0) {
+		tu_rmrf(f->dir);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int tu_fixture_teardown(void **state)
+{
+	tu_fixture *f = *state;
+	cj_store_close(f->s);
+	tu_rmrf(f->dir);
+	free(f);
+	return 0;
+}

@@ -7,6 +7,7 @@
 #ifndef CJ_TESTS_TESTUTIL_H
 #define CJ_TESTS_TESTUTIL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "chatjournal/chatjournal.h"
@@ -34,6 +35,18 @@ void tu_path(char *out, size_t n, const char *dir, const char *name);
 
 /* cj_store_init + cj_store_open. Returns the library's code. */
 int tu_store_create(cj_store **out, const char *path, const cj_store_options *opts);
+
+/* A cmocka fixture: a temp folder with a store "store" in it, open. */
+typedef struct tu_fixture {
+	char dir[PATH_MAX];
+	char store[PATH_MAX];
+	cj_store *s;
+} tu_fixture;
+
+/* Make *state a new tu_fixture (opts may be NULL); 0 or -1. */
+int tu_fixture_setup(void **state, const char *tag, const cj_store_options *opts);
+/* Close the store, remove the folder, free the fixture; returns 0. */
+int tu_fixture_teardown(void **state);
 
 /* A new "message" event: thread, role "user", content; id and ts_ms are set
  * only if id != NULL / ts_ms != 0. NULL if the library refused it. */

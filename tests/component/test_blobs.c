@@ -17,34 +17,16 @@
 
 #define MAX_BLOB 4096
 
-typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	cj_store *s;
-} fixture;
+typedef tu_fixture fixture;
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "blob") != 0)
-		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
 	cj_store_options opts = CJ_STORE_OPTIONS_INIT;
 	opts.max_blob = MAX_BLOB;
-	if (tu_store_create(&f->s, f->store, &opts) != 0)
-		return -1;
-	*state = f;
-	return 0;
+	return tu_fixture_setup(state, "blob", &opts);
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static void expected_hash(char out[CJ_BLOB_HASH_LEN + 1], const void *data, size_t len)
 {

@@ -20,32 +20,10 @@
 #define N_THREADS 8          /* N_IDS * N_THREADS = 10,000 appends per round */
 #define TS        INT64_C(1700000000000)
 
-typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	cj_store *s;
-} fixture;
+typedef tu_fixture fixture;
 
-static int setup(void **state)
-{
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "idem") != 0)
-		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	if (tu_store_create(&f->s, f->store, NULL) != 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int setup(void **state) { return tu_fixture_setup(state, "idem", NULL); }
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static uint64_t last_seq(cj_store *s)
 {
