@@ -361,7 +361,7 @@ int cj_query_stats(cj_store *s, char **json_out)
 	if (!s)
 		return cji_err(CJ_EINVAL, "stats: no store");
 	cj_journal_stats js;
-	int rc = cj_journal_stats_get(s, &js);
+	int rc = cji_journal_stats(&js, &s->journal);
 	if (rc)
 		return rc;
 	uint64_t pos = 0;

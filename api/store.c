@@ -10,7 +10,6 @@
 #include "materializer/db.h"
 #include "api/readers.h"
 
-cji_journal *cji_store_journal(cj_store *s) { return &s->journal; }
 const char *cj_store_path(const cj_store *s) { return s ? s->path : NULL; }
 const cj_limits *cj_store_limits(const cj_store *s) { return &s->journal.limits; }
 
@@ -101,7 +100,7 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *opts
 	if ((rc = cji_path_join(s->sqlite_path, sizeof s->sqlite_path, path, CJI_SQLITE_NAME)))
 		goto fail;
 	if (!s->conf.journal.read_only) {
-		if ((rc = cji_mat_new(&s->mat, s, s->sqlite_path)))
+		if ((rc = cji_mat_new(&s->mat, &s->journal, s->sqlite_path)))
 			goto fail;
 		s->conf.journal.on_commit = cji_mat_notify;
 		s->conf.journal.on_commit_arg = s->mat;
@@ -137,7 +136,7 @@ void cj_store_close(cj_store *s)
 		/* Let the projection catch up with what this handle wrote, briefly:
 		 * a CLI append then leaves an up-to-date projection behind. */
 		uint64_t last = 0;
-		if (cj_journal_last_seq(s, &last) == 0 && cji_mat_wait(s->mat, last, 2000) != 0)
+		if (cji_journal_last_seq(&last, &s->journal) == 0 && cji_mat_wait(s->mat, last, 2000) != 0)
 			cj_error_clear();
 	}
 	cji_mat_free(s->mat);

@@ -21,16 +21,35 @@ int cji_mkdir_private(const char *path)
 	return 0;
 }
 
-int cji_fsync_dir(const char *path)
+static int fsync_open(const char *path, int flags, const char *what)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	if (fd < 0)
-		return cji_err_errno(errno, "cannot open folder %s", path);
+		return cji_err_errno(errno, "cannot open %s%s", what, path);
 	int rc = 0;
 	if (fsync(fd) != 0)
-		rc = cji_err_errno(errno, "cannot fsync folder %s", path);
+		rc = cji_err_errno(errno, "cannot fsync %s%s", what, path);
 	close(fd);
 	return rc;
+}
+
+int cji_fsync_dir(const char *path) { return fsync_open(path, O_DIRECTORY, "folder "); }
+int cji_fsync_path(const char *path) { return fsync_open(path, 0, ""); }
+
+int cji_fsync_parent(const char *path)
+{
+	char dir[4400];
+	int w = snprintf(dir, sizeof dir, "%s", path);
+	if (w < 0 || (size_t)w >= sizeof dir)
+		return cji_err(CJ_ETOOBIG, "path too long: %s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return cji_fsync_dir(".");
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return cji_fsync_dir(dir);
 }
 
 int cji_path_join(char *out, size_t n, const char *a, const char *b)

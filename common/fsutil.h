@@ -12,8 +12,10 @@ int cji_mkdir_private(const char *path);
 int cji_write_file_atomic(const char *path, const void *data, size_t len);
 /* Read a whole file (up to max bytes) into a NUL-terminated malloc'd buffer. */
 int cji_read_file(const char *path, size_t max, char **out, size_t *len);
-/* fsync a directory. */
+/* fsync a directory; a file; the folder that holds path (after a rename). */
 int cji_fsync_dir(const char *path);
+int cji_fsync_path(const char *path);
+int cji_fsync_parent(const char *path);
 /* 1 if path exists (any type), 0 if not. */
 int cji_exists(const char *path);
 /* snprintf into out (size n) "a/b"; CJ_ETOOBIG if it does not fit. */

@@ -109,7 +109,7 @@ static int err_at_index(int rc, size_t i, size_t n)
 
 /* An image may only name blobs already stored: the projection records their
  * size and type, and a replay must see the same. */
-static int check_blobs(cj_store *s, const cj_event *ev)
+static int check_blobs(cji_journal *j, const cj_event *ev)
 {
 	static const char *const fields[] = { "blob", "thumbnail" };
 	if (ev->type != CJ_EVENT_IMAGE)
@@ -118,7 +118,7 @@ static int check_blobs(cj_store *s, const cj_event *ev)
 		const char *h = cj_event_get_string(ev, fields[f]);
 		if (!h)
 			continue;
-		int rc = cj_blob_exists(s, h);
+		int rc = cji_blob_exists(j, h);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
@@ -128,11 +128,11 @@ static int check_blobs(cj_store *s, const cj_event *ev)
 	return 0;
 }
 
-static int prepare_one(cj_store *s, cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
+static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 {
-	const cji_journal *j = t->j;
+	cji_journal *j = t->j;
 	int rc = cj_event_validate(ev, &j->limits);
-	if (rc || (rc = check_blobs(s, ev)))
+	if (rc || (rc = check_blobs(j, ev)))
 		return rc;
 	size_t hdr_off = t->recs.len;
 	if ((rc = cji_buf_reserve(&t->recs, CJI_RECORD_HDR_LEN)))
@@ -192,14 +192,13 @@ static int enqueue(cji_journal *j, cj_ticket *t)
 	return 0;
 }
 
-int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, size_t n)
+int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *evs, size_t n)
 {
 	*out = NULL;
-	if (!s || (!evs && n))
-		return cji_err(CJ_EINVAL, "append: no store or no events");
+	if (!evs && n)
+		return cji_err(CJ_EINVAL, "append: no events");
 	if (n == 0)
 		return cji_err(CJ_EINVAL, "append: empty batch");
-	cji_journal *j = cji_store_journal(s);
 	if (n > j->max_queue)
 		return cji_err(CJ_ETOOBIG, "batch of %zu events is over the limit of %u", n, j->max_queue);
 	cj_ticket *t = ticket_new(j, REQ_EVENTS, n);
@@ -212,7 +211,7 @@ int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, 
 			rc = cji_err(CJ_EINVAL, "event %zu is NULL", i);
 			goto fail;
 		}
-		if ((rc = prepare_one(s, t, i, evs[i], now))) {
+		if ((rc = prepare_one(t, i, evs[i], now))) {
 			rc = err_at_index(rc, i, n);
 			goto fail;
 		}
@@ -226,7 +225,7 @@ fail:
 	return rc;
 }
 
-int cj_ticket_done(const cj_ticket *t)
+int cji_ticket_done(const cj_ticket *t)
 {
 	if (!t)
 		return 1;
@@ -236,7 +235,7 @@ int cj_ticket_done(const cj_ticket *t)
 	return d;
 }
 
-int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out)
+int cji_ticket_wait(uint64_t *seqs_out, cj_ticket *t)
 {
 	if (!t)
 		return cji_err(CJ_EINVAL, "no ticket");
@@ -252,7 +251,7 @@ int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out)
 	return 0;
 }
 
-void cj_ticket_free(cj_ticket *t)
+void cji_ticket_free(cj_ticket *t)
 {
 	if (!t)
 		return;
@@ -264,31 +263,22 @@ void cj_ticket_free(cj_ticket *t)
 	ticket_destroy(t);
 }
 
-int cj_journal_append_batch(cj_store *s, const cj_event *const *evs, size_t n, uint64_t *seqs_out)
+int cji_journal_append_batch(uint64_t *seqs_out, cji_journal *j, const cj_event *const *evs,
+                             size_t n)
 {
 	cj_ticket *t;
-	int rc = cj_journal_submit(&t, s, evs, n);
+	int rc = cji_journal_submit(&t, j, evs, n);
 	if (rc)
 		return rc;
-	rc = cj_ticket_wait(t, seqs_out);
-	cj_ticket_free(t);
+	rc = cji_ticket_wait(seqs_out, t);
+	cji_ticket_free(t);
 	return rc;
 }
 
-int cj_journal_append(cj_store *s, const cj_event *ev, uint64_t *seq_out)
+int cji_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cji_journal *j, const void *data, size_t len)
 {
-	uint64_t seq = 0;
-	int rc = cj_journal_append_batch(s, &ev, 1, &seq);
-	if (rc == 0 && seq_out)
-		*seq_out = seq;
-	return rc;
-}
-
-int cj_blob_put(cj_store *s, const void *data, size_t len, char hash_out[CJ_BLOB_HASH_LEN + 1])
-{
-	if (!s || (!data && len))
-		return cji_err(CJ_EINVAL, "blob put: no store or no data");
-	cji_journal *j = cji_store_journal(s);
+	if (!data && len)
+		return cji_err(CJ_EINVAL, "blob put: no data");
 	if (len > j->max_blob)
 		return cji_err(CJ_ETOOBIG, "blob of %zu bytes is over the limit of %zu", len, j->max_blob);
 	cj_ticket *t = ticket_new(j, REQ_BLOB, 0);
@@ -302,10 +292,10 @@ int cj_blob_put(cj_store *s, const void *data, size_t len, char hash_out[CJ_BLOB
 		ticket_destroy(t);
 		return rc;
 	}
-	rc = cj_ticket_wait(t, NULL);
+	rc = cji_ticket_wait(NULL, t);
 	if (rc == 0 && hash_out)
 		cji_blob_hex(t->blob_key, hash_out);
-	cj_ticket_free(t);
+	cji_ticket_free(t);
 	return rc;
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 #include "journal/journal_internal.h"
 #include "journal/keys.h"
-#include "journal/blob_info.h"
 #include "common/err.h"
 
 enum { WANT_EXISTS, WANT_COPY, WANT_INFO };
@@ -18,14 +17,11 @@ typedef struct blob_req {
 } blob_req;
 
 /* One short read transaction: look the blob up and take what q wants. */
-static int blob_lookup(cj_store *s, const char *hash, blob_req *q)
+static int blob_lookup(cji_journal *j, const char *hash, blob_req *q)
 {
-	if (!s)
-		return cji_err(CJ_EINVAL, "blob: no store");
 	uint8_t key[CJI_BLOB_KEY_LEN];
-	if (cji_blob_key_parse(hash, key) != 0)
+	if (!hash || cji_blob_key_parse(hash, key) != 0)
 		return cji_err_field(CJ_EINVAL, "blob", "blob hash must be 32 lowercase hex characters");
-	cji_journal *j = cji_store_journal(s);
 	MDB_txn *txn;
 	int rc = cji_env_read_begin(&j->env, &txn);
 	if (rc)
@@ -38,7 +34,7 @@ static int blob_lookup(cj_store *s, const char *hash, blob_req *q)
 		rc = cji_err_mdb(rc, "blob %s: read failed", hash);
 	else if (q->want == WANT_INFO) {
 		q->len = v.mv_size;
-		q->mime = cj_blob_mime_type(v.mv_data, v.mv_size);
+		q->mime = cji_blob_mime_type(v.mv_data, v.mv_size);
 	} else if (q->want == WANT_COPY) {
 		uint8_t check[CJI_BLOB_KEY_LEN];
 		cji_blob_key(check, v.mv_data, v.mv_size);
@@ -55,14 +51,12 @@ static int blob_lookup(cj_store *s, const char *hash, blob_req *q)
 	return rc;
 }
 
-int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out)
+int cji_blob_get(void **data_out, size_t *len_out, cji_journal *j, const char *hash)
 {
-	if (!data_out || !len_out)
-		return cji_err(CJ_EINVAL, "blob get: NULL output");
 	*data_out = NULL;
 	*len_out = 0;
 	blob_req q = { WANT_COPY, NULL, 0, NULL };
-	int rc = blob_lookup(s, hash, &q);
+	int rc = blob_lookup(j, hash, &q);
 	if (rc == 0) {
 		*data_out = q.data;
 		*len_out = q.len;
@@ -70,10 +64,10 @@ int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out)
 	return rc;
 }
 
-int cj_blob_exists(cj_store *s, const char *hash)
+int cji_blob_exists(cji_journal *j, const char *hash)
 {
 	blob_req q = { WANT_EXISTS, NULL, 0, NULL };
-	int rc = blob_lookup(s, hash, &q);
+	int rc = blob_lookup(j, hash, &q);
 	if (rc == CJ_ENOTFOUND) {
 		cj_error_clear();
 		return 0;
@@ -81,7 +75,7 @@ int cj_blob_exists(cj_store *s, const char *hash)
 	return rc == 0 ? 1 : rc;
 }
 
-const char *cj_blob_mime_type(const void *data, size_t n)
+const char *cji_blob_mime_type(const void *data, size_t n)
 {
 	const uint8_t *p = data;
 	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
@@ -97,10 +91,10 @@ const char *cj_blob_mime_type(const void *data, size_t n)
 	return "application/octet-stream";
 }
 
-int cji_blob_info(cj_store *s, const char *hash, uint64_t *size, const char **mime)
+int cji_blob_info(uint64_t *size, const char **mime, cji_journal *j, const char *hash)
 {
 	blob_req q = { WANT_INFO, NULL, 0, NULL };
-	int rc = blob_lookup(s, hash, &q);
+	int rc = blob_lookup(j, hash, &q);
 	if (rc == 0) {
 		*size = q.len;
 		*mime = q.mime;

@@ -4,12 +4,12 @@
 #include "journal/journal_internal.h"
 #include "common/err.h"
 
-int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad)
+int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j)
 {
 	*checked = 0;
 	*first_bad = 0;
 	cj_journal_iter *it;
-	int rc = cj_journal_iter_new(&it, s, 1);
+	int rc = cji_journal_iter_new(&it, j, 1);
 	if (rc)
 		return rc;
 	uint64_t expect = 0, bad = 0;
@@ -17,7 +17,7 @@ int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad)
 	char first_msg[512] = "";
 	cj_record rec;
 	for (;;) {
-		rc = cj_journal_iter_next(it, &rec);
+		rc = cji_journal_iter_next(&rec, it);
 		if (rc == 0)
 			break;
 		if (rc == 1) {
@@ -32,7 +32,7 @@ int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad)
 			continue;
 		}
 		if (rc != CJ_ECORRUPT && rc != CJ_EVERSION) {
-			cj_journal_iter_free(it);
+			cji_journal_iter_free(it);
 			return rc;
 		}
 		(*checked)++;
@@ -44,7 +44,7 @@ int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad)
 		}
 		expect = seq + 1;
 	}
-	cj_journal_iter_free(it);
+	cji_journal_iter_free(it);
 	*first_bad = bad;
 	if (bad)
 		return cji_err(first_rc, "%s", first_msg);

@@ -25,15 +25,13 @@ struct cj_journal_iter {
 	cj_event *cur;
 };
 
-int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from_seq)
+int cji_journal_iter_new(cj_journal_iter **out, cji_journal *j, uint64_t from_seq)
 {
 	*out = NULL;
-	if (!s)
-		return cji_err(CJ_EINVAL, "iterator: no store");
 	cj_journal_iter *it = calloc(1, sizeof *it);
 	if (!it)
 		return cji_err(CJ_ENOMEM, "out of memory");
-	it->j = cji_store_journal(s);
+	it->j = j;
 	it->next_seq = from_seq ? from_seq : 1;
 	*out = it;
 	return 0;
@@ -81,10 +79,8 @@ static int refill(cj_journal_iter *it)
 	return 0;
 }
 
-int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec)
+int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it)
 {
-	if (!it || !rec)
-		return cji_err(CJ_EINVAL, "iterator: NULL argument");
 	cj_event_free(it->cur);
 	it->cur = NULL;
 	if (it->pos == it->count) {
@@ -118,7 +114,7 @@ int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec)
 	return 1;
 }
 
-void cj_journal_iter_free(cj_journal_iter *it)
+void cji_journal_iter_free(cj_journal_iter *it)
 {
 	if (!it)
 		return;
@@ -127,12 +123,9 @@ void cj_journal_iter_free(cj_journal_iter *it)
 	free(it);
 }
 
-int cj_journal_get(cj_store *s, uint64_t seq, cj_event **ev_out, cj_record *rec_out)
+int cji_journal_get(cj_event **ev_out, cj_record *rec_out, cji_journal *j, uint64_t seq)
 {
 	*ev_out = NULL;
-	if (!s)
-		return cji_err(CJ_EINVAL, "get: no store");
-	cji_journal *j = cji_store_journal(s);
 	MDB_txn *txn;
 	int rc = cji_env_read_begin(&j->env, &txn);
 	if (rc)
@@ -170,12 +163,9 @@ int cj_journal_get(cj_store *s, uint64_t seq, cj_event **ev_out, cj_record *rec_
 	return rc;
 }
 
-int cj_journal_last_seq(cj_store *s, uint64_t *out)
+int cji_journal_last_seq(uint64_t *out, cji_journal *j)
 {
 	*out = 0;
-	if (!s)
-		return cji_err(CJ_EINVAL, "last_seq: no store");
-	cji_journal *j = cji_store_journal(s);
 	MDB_txn *txn;
 	int rc = cji_env_read_begin(&j->env, &txn);
 	if (rc)

@@ -7,12 +7,9 @@
 #include "journal/keys.h"
 #include "common/err.h"
 
-int cj_journal_stats_get(cj_store *s, cj_journal_stats *out)
+int cji_journal_stats(cj_journal_stats *out, cji_journal *j)
 {
 	memset(out, 0, sizeof *out);
-	if (!s)
-		return cji_err(CJ_EINVAL, "stats: no store");
-	cji_journal *j = cji_store_journal(s);
 	MDB_txn *txn;
 	int rc = cji_env_read_begin(&j->env, &txn);
 	if (rc)

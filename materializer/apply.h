@@ -7,13 +7,12 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
-#include "chatjournal/store.h"
-#include "chatjournal/event.h"
+#include "journal/journal_internal.h"
 
 typedef struct cji_apply cji_apply;
 
-/* Prepare statements on db (the writer connection). s gives blob sizes. */
-int cji_apply_new(cji_apply **out, sqlite3 *db, cj_store *s);
+/* Prepare statements on db (the writer connection). j gives blob sizes. */
+int cji_apply_new(cji_apply **out, sqlite3 *db, cji_journal *j);
 void cji_apply_free(cji_apply *a);
 
 /* Apply event seq. Errors are SQLite errors mapped (the batch must roll back). */

@@ -15,7 +15,7 @@
 #include "materializer/materializer.h"
 #include "materializer/apply.h"
 #include "materializer/db.h"
-#include "chatjournal/journal.h"
+#include "journal/journal_internal.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -23,7 +23,7 @@
 #define BATCH_MS 250
 
 struct cji_materializer {
-	cj_store *store;
+	cji_journal *journal;
 	char path[4200];
 	sqlite3 *db;
 	cji_apply *apply;
@@ -39,12 +39,12 @@ struct cji_materializer {
 	char error[512];
 };
 
-int cji_mat_new(cji_materializer **out, cj_store *s, const char *sqlite_path)
+int cji_mat_new(cji_materializer **out, cji_journal *j, const char *sqlite_path)
 {
 	cji_materializer *m = calloc(1, sizeof *m);
 	if (!m)
 		return cji_err(CJ_ENOMEM, "out of memory");
-	m->store = s;
+	m->journal = j;
 	m->lock_fd = -1;
 	snprintf(m->path, sizeof m->path, "%s", sqlite_path);
 	pthread_mutex_init(&m->mu, NULL);
@@ -54,22 +54,10 @@ int cji_mat_new(cji_materializer **out, cj_store *s, const char *sqlite_path)
 	return 0;
 }
 
-static int read_position(sqlite3 *db, uint64_t *pos)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "SELECT seq FROM journal_position WHERE id = 1", -1, &st, NULL);
-	if (rc)
-		return cji_err_sqlite(rc, sqlite3_errmsg(db), "cannot read journal_position");
-	*pos = 0;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*pos = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
-}
-
-/* The position as stored, read inside the batch's transaction: a second
- * writer (which the lock file should prevent) can never double-apply. */
-static int stored_position(sqlite3 *db, uint64_t *pos)
+/* The position as stored. Read inside the batch's transaction, it makes a
+ * second writer (which the lock file should prevent) unable to double-apply.
+ * must_exist: a missing row is an error (else position 0). */
+static int stored_position(sqlite3 *db, uint64_t *pos, int must_exist)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(db, "SELECT seq FROM journal_position WHERE id = 1", -1, &st, NULL);
@@ -80,26 +68,26 @@ static int stored_position(sqlite3 *db, uint64_t *pos)
 	if (rc == SQLITE_ROW)
 		*pos = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return cji_err_sqlite(rc, sqlite3_errmsg(db), "journal_position has no row");
-	return 0;
+	if (rc == SQLITE_ROW || (rc == SQLITE_DONE && !must_exist))
+		return 0;
+	return cji_err_sqlite(rc, sqlite3_errmsg(db), "journal_position has no row");
 }
 
-int cji_mat_apply_batch(sqlite3 *db, cji_apply *a, cj_store *s, uint64_t from, unsigned max,
-                        unsigned max_ms, int split_position, uint64_t *applied)
+int cji_mat_apply_batch(uint64_t *applied, sqlite3 *db, cji_apply *a, cji_journal *j,
+                        uint64_t from, unsigned max, unsigned max_ms, int split_position)
 {
 	*applied = 0;
 	cj_journal_iter *it;
-	int rc = cj_journal_iter_new(&it, s, from + 1);
+	int rc = cji_journal_iter_new(&it, j, from + 1);
 	if (rc)
 		return rc;
 	if ((rc = cji_db_exec(db, "BEGIN IMMEDIATE", "materializer: begin"))) {
-		cj_journal_iter_free(it);
+		cji_journal_iter_free(it);
 		return rc;
 	}
 	uint64_t stored;
-	if ((rc = stored_position(db, &stored)) || stored != from) {
-		cj_journal_iter_free(it);
+	if ((rc = stored_position(db, &stored, 1)) || stored != from) {
+		cji_journal_iter_free(it);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return rc ? rc : cji_err(CJ_EBUSY, "projection position is %llu, expected %llu: "
 		                         "another writer changed it", (unsigned long long)stored,
@@ -109,7 +97,7 @@ int cji_mat_apply_batch(sqlite3 *db, cji_apply *a, cj_store *s, uint64_t from, u
 	uint64_t deadline = max_ms ? cji_mono_ns() + (uint64_t)max_ms * 1000000u : UINT64_MAX;
 	cj_record rec;
 	while (n < max) {
-		rc = cj_journal_iter_next(it, &rec);
+		rc = cji_journal_iter_next(&rec, it);
 		if (rc <= 0)
 			break;
 		if (rec.seq != from + n + 1) {
@@ -123,7 +111,7 @@ int cji_mat_apply_batch(sqlite3 *db, cji_apply *a, cj_store *s, uint64_t from, u
 		if ((n & 255) == 0 && cji_mono_ns() > deadline)
 			break;
 	}
-	cj_journal_iter_free(it);
+	cji_journal_iter_free(it);
 	if (rc < 0 || n == 0) {
 		cji_apply_discard(a);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -182,7 +170,7 @@ static void *mat_main(void *arg)
 		pthread_mutex_unlock(&m->mu);
 
 		uint64_t n = 0;
-		int rc = m->db ? cji_mat_apply_batch(m->db, m->apply, m->store, from, BATCH_MAX, BATCH_MS, split, &n)
+		int rc = m->db ? cji_mat_apply_batch(&n, m->db, m->apply, m->journal, from, BATCH_MAX, BATCH_MS, split)
 		               : cji_err(CJ_EIO, "projection %s is not open", m->path);
 		set_error(m, rc);
 		if (!rc && !n && dirty) {
@@ -217,7 +205,7 @@ static int open_db(cji_materializer *m)
 	if (rc)
 		return rc;
 	uint64_t pos = 0, last = 0;
-	if ((rc = read_position(m->db, &pos)) || (rc = cj_journal_last_seq(m->store, &last)))
+	if ((rc = stored_position(m->db, &pos, 0)) || (rc = cji_journal_last_seq(&last, m->journal)))
 		goto fail;
 	if (pos > last) {
 		rc = cji_err(CJ_EAHEAD, "%s is ahead of the journal (position %llu, journal ends at %llu): "
@@ -225,7 +213,7 @@ static int open_db(cji_materializer *m)
 		             (unsigned long long)pos, (unsigned long long)last);
 		goto fail;
 	}
-	if ((rc = cji_apply_new(&m->apply, m->db, m->store)))
+	if ((rc = cji_apply_new(&m->apply, m->db, m->journal)))
 		goto fail;
 	m->position = pos;
 	return 0;
@@ -256,7 +244,7 @@ static int stored_position_ro(cji_materializer *m, uint64_t *pos)
 	int rc = cji_db_open_ro(&db, m->path);
 	if (rc)
 		return rc;
-	rc = stored_position(db, pos);
+	rc = stored_position(db, pos, 1);
 	sqlite3_close(db);
 	return rc;
 }

@@ -7,12 +7,13 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
-#include "chatjournal/store.h"
+#include "journal/journal_internal.h"
 
 typedef struct cji_materializer cji_materializer;
 
-/* Allocate (not started): its notify hook can then be given to the journal. */
-int cji_mat_new(cji_materializer **out, cj_store *s, const char *sqlite_path);
+/* Allocate (not started): its notify hook can then be given to the journal.
+ * j is read (iterated) only; it must outlive the materializer. */
+int cji_mat_new(cji_materializer **out, cji_journal *j, const char *sqlite_path);
 /* Open the writer connection, check the position against the journal
  * (CJ_EAHEAD if ahead), start the thread. */
 int cji_mat_start(cji_materializer *m);
@@ -30,8 +31,8 @@ void cji_mat_error(cji_materializer *m, char *buf, size_t n);
  * transaction with the position. Shared by the thread and replay.
  * *applied gets the count; *position the new position. */
 struct cji_apply;
-int cji_mat_apply_batch(sqlite3 *db, struct cji_apply *a, cj_store *s, uint64_t from,
-                        unsigned max, unsigned max_ms, int split_position, uint64_t *applied);
+int cji_mat_apply_batch(uint64_t *applied, sqlite3 *db, struct cji_apply *a, cji_journal *j,
+                        uint64_t from, unsigned max, unsigned max_ms, int split_position);
 
 /* Tests: commit rows and position in separate transactions (the negative
  * control of the crash test: it must lose exactly-once). */

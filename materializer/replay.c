@@ -1,17 +1,16 @@
-/* materializer/replay.c — rebuild a projection from the journal alone into a
- * fresh file: no WAL, synchronous=OFF, exclusive lock, big transactions
- * (PERFORMANCE.md), then one fsync and an atomic rename. In place (out_path
- * NULL) the store's materializer is paused while the file is swapped. */
+/* materializer/replay.c — build a projection from the journal alone into a
+ * fresh file: no WAL, synchronous=OFF, exclusive lock, big transactions and
+ * secondary indexes built at the end (docs/performance.md), then fsync'd.
+ * Putting the file in place (pausing a live materializer, the rename, the
+ * readers) is the store's business: api/projection.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "chatjournal/query.h"
-#include "chatjournal/journal.h"
-#include "api/store_internal.h"
-#include "api/readers.h"
+#include "materializer/replay.h"
+#include "materializer/materializer.h"
 #include "materializer/apply.h"
 #include "materializer/db.h"
 #include "common/err.h"
@@ -20,7 +19,7 @@
 
 #define REPLAY_CHUNK 200000
 
-static void unlink_sidecars(const char *path)
+void cji_replay_unlink_sidecars(const char *path)
 {
 	static const char *const ext[] = { "-wal", "-shm", "-journal" };
 	char p[4400];
@@ -28,16 +27,6 @@ static void unlink_sidecars(const char *path)
 		snprintf(p, sizeof p, "%s%s", path, ext[i]);
 		unlink(p);
 	}
-}
-
-static int fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cji_err_errno(errno, "cannot open %s", path);
-	int rc = fsync(fd) == 0 ? 0 : cji_err_errno(errno, "cannot fsync %s", path);
-	close(fd);
-	return rc;
 }
 
 /* Append "CREATE INDEX ...;" of every explicit index to out, then drop them. */
@@ -75,7 +64,7 @@ static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 	return rc;
 }
 
-static int build(cj_store *s, const char *tmp, uint64_t last, cj_progress_fn progress, void *arg)
+static int build(cji_journal *j, const char *tmp, uint64_t last, cj_progress_fn progress, void *arg)
 {
 	sqlite3 *db;
 	int rc = cji_db_open_bulk(&db, tmp);
@@ -90,7 +79,7 @@ static int build(cj_store *s, const char *tmp, uint64_t last, cj_progress_fn pro
 		return rc;
 	}
 	cji_apply *a;
-	if ((rc = cji_apply_new(&a, db, s))) {
+	if ((rc = cji_apply_new(&a, db, j))) {
 		cji_buf_free(&idx);
 		sqlite3_close(db);
 		return rc;
@@ -99,7 +88,7 @@ static int build(cj_store *s, const char *tmp, uint64_t last, cj_progress_fn pro
 	while (pos < last) {
 		uint64_t want = last - pos, n = 0;
 		unsigned max = want > REPLAY_CHUNK ? REPLAY_CHUNK : (unsigned)want;
-		if ((rc = cji_mat_apply_batch(db, a, s, pos, max, 0, 0, &n)))
+		if ((rc = cji_mat_apply_batch(&n, db, a, j, pos, max, 0, 0)))
 			break;
 		if (n == 0) {
 			rc = cji_err(CJ_ECORRUPT, "replay: the journal ends at %llu, expected %llu",
@@ -120,51 +109,17 @@ static int build(cj_store *s, const char *tmp, uint64_t last, cj_progress_fn pro
 	return rc;
 }
 
-int cj_projection_replay(cj_store *s, const char *out_path, uint64_t up_to,
-                         cj_progress_fn progress, void *arg)
+int cji_replay_build(cji_journal *j, const char *path, uint64_t last, cj_progress_fn progress,
+                     void *arg)
 {
-	if (!s)
-		return cji_err(CJ_EINVAL, "replay: no store");
-	const char *target = out_path ? out_path : s->sqlite_path;
-	if (!out_path && s->mat && cji_mat_is_passive(s->mat))
-		return cji_err(CJ_EBUSY, "replay: another process (chatjournal serve?) is materializing "
-		               "this store; stop it first");
-	if (!out_path && !s->mat)
-		return cji_err(CJ_EPERM, "replay in place needs the store opened read-write");
-	char tmp[4400];
-	snprintf(tmp, sizeof tmp, "%s.replay-tmp", target);
-	unlink(tmp);
-	unlink_sidecars(tmp);
-	uint64_t last = up_to;
-	int rc = 0;
-	if (!last && (rc = cj_journal_last_seq(s, &last)))
-		return rc;
-	if ((rc = build(s, tmp, last, progress, arg)) || (rc = fsync_path(tmp)))
-		goto fail;
-	if (s->mat && !out_path)
-		cji_mat_pause(s->mat);
-	unlink_sidecars(target);
-	if (rename(tmp, target) != 0)
-		rc = cji_err_errno(errno, "replay: cannot rename %s to %s", tmp, target);
-	char dir[4400];
-	snprintf(dir, sizeof dir, "%s", target);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
+	unlink(path);
+	cji_replay_unlink_sidecars(path);
+	int rc = build(j, path, last, progress, arg);
 	if (!rc)
-		rc = cji_fsync_dir(slash ? dir : ".");
-	if (!out_path) {
-		/* Readers of the old file finish there; new queries open the new one. */
-		cji_readers_reset(s->readers);
-		int r3 = s->mat ? cji_mat_resume(s->mat) : 0;
-		if (!rc)
-			rc = r3;
+		rc = cji_fsync_path(path);
+	if (rc) {
+		unlink(path);
+		cji_replay_unlink_sidecars(path);
 	}
-	if (rc)
-		goto fail;
-	return 0;
-fail:
-	unlink(tmp);
-	unlink_sidecars(tmp);
 	return rc;
 }

@@ -1,0 +1,115 @@
+/* api/journal.c — the public journal and blob functions: each checks its
+ * arguments and hands the store's journal to the journal layer
+ * (journal/journal_internal.h), which never sees a cj_store. */
+#include "api/store_internal.h"
+#include "common/err.h"
+
+#define NEED_STORE(s, what) \
+	do { \
+		if (!(s)) \
+			return cji_err(CJ_EINVAL, "%s: no store", what); \
+	} while (0)
+
+int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, size_t n)
+{
+	*out = NULL;
+	NEED_STORE(s, "append");
+	return cji_journal_submit(out, &s->journal, evs, n);
+}
+
+int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out)
+{
+	if (!t)
+		return cji_err(CJ_EINVAL, "no ticket");
+	return cji_ticket_wait(seqs_out, t);
+}
+
+int cj_ticket_done(const cj_ticket *t) { return t ? cji_ticket_done(t) : 1; }
+void cj_ticket_free(cj_ticket *t) { if (t) cji_ticket_free(t); }
+
+int cj_journal_append_batch(cj_store *s, const cj_event *const *evs, size_t n, uint64_t *seqs_out)
+{
+	NEED_STORE(s, "append");
+	return cji_journal_append_batch(seqs_out, &s->journal, evs, n);
+}
+
+int cj_journal_append(cj_store *s, const cj_event *ev, uint64_t *seq_out)
+{
+	NEED_STORE(s, "append");
+	uint64_t seq = 0;
+	int rc = cji_journal_append_batch(&seq, &s->journal, &ev, 1);
+	if (rc == 0 && seq_out)
+		*seq_out = seq;
+	return rc;
+}
+
+int cj_journal_last_seq(cj_store *s, uint64_t *out)
+{
+	*out = 0;
+	NEED_STORE(s, "last_seq");
+	return cji_journal_last_seq(out, &s->journal);
+}
+
+int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from_seq)
+{
+	*out = NULL;
+	NEED_STORE(s, "iterator");
+	return cji_journal_iter_new(out, &s->journal, from_seq);
+}
+
+int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec)
+{
+	if (!it || !rec)
+		return cji_err(CJ_EINVAL, "iterator: NULL argument");
+	return cji_journal_iter_next(rec, it);
+}
+
+void cj_journal_iter_free(cj_journal_iter *it) { cji_journal_iter_free(it); }
+
+int cj_journal_get(cj_store *s, uint64_t seq, cj_event **ev_out, cj_record *rec_out)
+{
+	*ev_out = NULL;
+	NEED_STORE(s, "get");
+	return cji_journal_get(ev_out, rec_out, &s->journal, seq);
+}
+
+int cj_journal_stats_get(cj_store *s, cj_journal_stats *out)
+{
+	NEED_STORE(s, "stats");
+	return cji_journal_stats(out, &s->journal);
+}
+
+int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad)
+{
+	*checked = 0;
+	*first_bad = 0;
+	NEED_STORE(s, "check");
+	return cji_journal_check(checked, first_bad, &s->journal);
+}
+
+int cj_blob_put(cj_store *s, const void *data, size_t len, char hash_out[CJ_BLOB_HASH_LEN + 1])
+{
+	NEED_STORE(s, "blob put");
+	return cji_blob_put(hash_out, &s->journal, data, len);
+}
+
+int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out)
+{
+	if (!data_out || !len_out)
+		return cji_err(CJ_EINVAL, "blob get: NULL output");
+	*data_out = NULL;
+	*len_out = 0;
+	NEED_STORE(s, "blob");
+	return cji_blob_get(data_out, len_out, &s->journal, hash);
+}
+
+int cj_blob_exists(cj_store *s, const char *hash)
+{
+	NEED_STORE(s, "blob");
+	return cji_blob_exists(&s->journal, hash);
+}
+
+const char *cj_blob_mime_type(const void *data, size_t len)
+{
+	return cji_blob_mime_type(data, len);
+}

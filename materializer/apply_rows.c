@@ -1,0 +1,259 @@
+/* materializer/apply_rows.c — the rows of the events that add or change
+ * data: message (with its cost), image (with its blobs' metadata), user,
+ * thread_config, setting (audited, sensitive values masked), metric. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "materializer/apply_internal.h"
+#include "common/err.h"
+
+#define MASK "\"***\""
+
+/* ---- shared row makers -------------------------------------------------- */
+
+int cji_row_thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                          const char *tstext, int count, int activity, int64_t *tid, char **config)
+{
+	sqlite3_stmt *st = a->st[S_THREAD_UPSERT];
+	cji_bind_str(st, 1, cji_str(o, "thread"));
+	cji_bind_str(st, 2, cji_str(o, "server"));
+	cji_bind_str(st, 3, cji_str(o, "channel"));
+	sqlite3_bind_int64(st, 4, ts);
+	cji_bind_str(st, 5, tstext);
+	sqlite3_bind_int(st, 6, count);
+	sqlite3_bind_int64(st, 7, (int64_t)seq);
+	sqlite3_bind_int(st, 8, activity);
+	return cji_step_row(a, st, tid, config, "thread", seq);
+}
+
+int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
+                       const char *tstext, int64_t *uid, char **config)
+{
+	sqlite3_stmt *st = a->st[S_USER_TOUCH];
+	cji_bind_str(st, 1, user);
+	sqlite3_bind_int64(st, 2, ts);
+	cji_bind_str(st, 3, tstext);
+	sqlite3_bind_int64(st, 4, (int64_t)seq);
+	return cji_step_row(a, st, uid, config, "user", seq);
+}
+
+static int audit(cji_apply *a, uint64_t seq, const char *scope, const char *subject,
+                 const char *actor, const char *old_v, const char *new_v, int sensitive,
+                 int64_t ts, const char *tstext)
+{
+	sqlite3_stmt *st = a->st[S_AUDIT];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	cji_bind_str(st, 2, scope);
+	cji_bind_str(st, 3, subject);
+	cji_bind_str(st, 4, actor);
+	cji_bind_str(st, 5, old_v && sensitive ? MASK : old_v);
+	cji_bind_str(st, 6, new_v && sensitive ? MASK : new_v);
+	sqlite3_bind_int(st, 7, sensitive);
+	sqlite3_bind_int64(st, 8, ts);
+	cji_bind_str(st, 9, tstext);
+	return cji_step_done(a, st, "config_changes", seq);
+}
+
+static int blob_row(cji_apply *a, const char *hash, uint64_t seq)
+{
+	if (!hash)
+		return 0;
+	uint64_t size = 0;
+	const char *mime = NULL;
+	int have = cji_blob_info(&size, &mime, a->journal, hash) == 0;
+	sqlite3_stmt *st = a->st[S_BLOB];
+	cji_bind_str(st, 1, hash);
+	if (have)
+		sqlite3_bind_int64(st, 2, (int64_t)size);
+	else
+		sqlite3_bind_null(st, 2);
+	cji_bind_str(st, 3, have ? mime : NULL);
+	sqlite3_bind_int64(st, 4, (int64_t)seq);
+	return cji_step_done(a, st, "blobs", seq);
+}
+
+/* ---- per type ----------------------------------------------------------- */
+
+int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+{
+	int64_t tid, uid = 0;
+	int rc = cji_wb_message_thread(a, o, seq, ts, tstext, &tid);
+	const char *user = cji_str(o, "user");
+	if (!rc && user)
+		rc = cji_wb_message_user(a, user, tid, seq, ts, tstext, &uid);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = a->st[S_MSG_INSERT];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 2, tid);
+	if (uid)
+		sqlite3_bind_int64(st, 3, uid);
+	else
+		sqlite3_bind_null(st, 3);
+	cji_bind_str(st, 4, cji_str(o, "role"));
+	cji_bind_str(st, 5, cji_str(o, "content"));
+	cji_bind_str(st, 6, cji_str(o, "server"));
+	cji_bind_str(st, 7, cji_str(o, "channel"));
+	cji_bind_str(st, 8, cji_str(o, "message_ts"));
+	cji_bind_owned(st, 9, cji_json_text(json_object_get(o, "metadata")));
+	cji_bind_str(st, 10, cji_str(o, "id"));
+	sqlite3_bind_int64(st, 11, ts);
+	cji_bind_str(st, 12, tstext);
+	if ((rc = cji_step_done(a, st, "messages", seq)))
+		return rc;
+	if ((rc = cji_wb_fts(a, seq, 0, cji_str(o, "content"), NULL)))
+		return rc;
+	const json_t *cost = json_object_get(o, "cost");
+	if (!json_is_object(cost))
+		return 0;
+	char day[32];
+	snprintf(day, sizeof day, "%.10s", tstext);
+	st = a->st[S_COST];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	if (uid)
+		sqlite3_bind_int64(st, 2, uid);
+	else
+		sqlite3_bind_null(st, 2);
+	cji_bind_str(st, 3, cji_str(cost, "model"));
+	cji_bind_int_or_null(st, 4, json_object_get(cost, "input_tokens"));
+	cji_bind_int_or_null(st, 5, json_object_get(cost, "output_tokens"));
+	const json_t *usd = json_object_get(cost, "usd");
+	if (json_is_number(usd))
+		sqlite3_bind_double(st, 6, json_number_value(usd));
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, ts);
+	cji_bind_str(st, 8, day);
+	return cji_step_done(a, st, "message_costs", seq);
+}
+
+int cji_apply_image(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+{
+	int64_t tid;
+	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 0, 1, &tid, NULL);
+	if (!rc)
+		rc = blob_row(a, cji_str(o, "blob"), seq);
+	if (!rc)
+		rc = blob_row(a, cji_str(o, "thumbnail"), seq);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = a->st[S_IMG_INSERT];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 2, tid);
+	cji_bind_str(st, 3, cji_str(o, "url"));
+	cji_bind_str(st, 4, cji_str(o, "kind"));
+	cji_bind_str(st, 5, cji_str(o, "prompt"));
+	cji_bind_str(st, 6, cji_str(o, "analysis"));
+	cji_bind_str(st, 7, cji_str(o, "original_analysis"));
+	cji_bind_owned(st, 8, cji_json_text(json_object_get(o, "metadata")));
+	cji_bind_str(st, 9, cji_str(o, "blob"));
+	cji_bind_str(st, 10, cji_str(o, "thumbnail"));
+	sqlite3_bind_int(st, 11, cji_str(o, "thumbnail") != NULL);
+	cji_bind_str(st, 12, cji_str(o, "id"));
+	sqlite3_bind_int64(st, 13, ts);
+	cji_bind_str(st, 14, tstext);
+	if ((rc = cji_step_done(a, st, "images", seq)))
+		return rc;
+	return cji_wb_fts(a, seq, 1, cji_str(o, "prompt"), cji_str(o, "analysis"));
+}
+
+int cji_apply_user(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+{
+	int64_t uid;
+	char *old = NULL;
+	const char *user = cji_str(o, "user");
+	int rc = cji_row_user_touch(a, user, seq, ts, tstext, &uid, &old);
+	if (rc)
+		return rc;
+	const json_t *cfg = json_object_get(o, "config");
+	char *new_cfg = cji_json_text(cfg);
+	sqlite3_stmt *st = a->st[S_USER_SET];
+	sqlite3_bind_int64(st, 1, uid);
+	cji_bind_str(st, 2, cji_str(o, "username"));
+	cji_bind_str(st, 3, cji_str(o, "timezone"));
+	cji_bind_str(st, 4, cji_str(o, "tz_label"));
+	cji_bind_int_or_null(st, 5, json_object_get(o, "tz_offset"));
+	sqlite3_bind_int(st, 6, cfg != NULL);
+	cji_bind_str(st, 7, new_cfg);
+	rc = cji_step_done(a, st, "users", seq);
+	if (!rc && cfg)
+		rc = audit(a, seq, "user", user, cji_str(o, "actor"), old, new_cfg, 0, ts, tstext);
+	free(new_cfg);
+	free(old);
+	return rc;
+}
+
+int cji_apply_thread_config(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                               const char *tstext)
+{
+	int64_t tid;
+	char *old = NULL;
+	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 0, 0, &tid, &old);
+	if (rc)
+		return rc;
+	char *new_cfg = cji_json_text(json_object_get(o, "config"));
+	sqlite3_stmt *st = a->st[S_THREAD_CONFIG_SET];
+	sqlite3_bind_int64(st, 1, tid);
+	cji_bind_str(st, 2, new_cfg);
+	sqlite3_bind_int64(st, 3, (int64_t)seq);
+	rc = cji_step_done(a, st, "threads", seq);
+	if (!rc)
+		rc = audit(a, seq, "thread", cji_str(o, "thread"), NULL, old, new_cfg, 0, ts, tstext);
+	free(new_cfg);
+	free(old);
+	return rc;
+}
+
+int cji_apply_setting(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+{
+	const char *key = cji_str(o, "key");
+	int sensitive = json_is_true(json_object_get(o, "sensitive"));
+	sqlite3_stmt *st = a->st[S_SETTING_GET];
+	cji_bind_str(st, 1, key);
+	char *old = NULL;
+	int old_sensitive = 0;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		old = strdup((const char *)sqlite3_column_text(st, 0));
+		old_sensitive = sqlite3_column_int(st, 1);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		free(old);
+		return cji_err_sqlite(rc, sqlite3_errmsg(a->db), "apply settings (journal record %llu)",
+		                      (unsigned long long)seq);
+	}
+	char *value = cji_json_text(json_object_get(o, "value"));
+	st = a->st[S_SETTING_PUT];
+	cji_bind_str(st, 1, key);
+	cji_bind_str(st, 2, sensitive ? MASK : value);
+	cji_bind_str(st, 3, cji_str(o, "category"));
+	sqlite3_bind_int(st, 4, sensitive);
+	cji_bind_str(st, 5, cji_str(o, "actor"));
+	cji_bind_str(st, 6, cji_str(o, "description"));
+	sqlite3_bind_int64(st, 7, ts);
+	cji_bind_str(st, 8, tstext);
+	sqlite3_bind_int64(st, 9, (int64_t)seq);
+	rc = cji_step_done(a, st, "settings", seq);
+	if (!rc)
+		rc = audit(a, seq, "setting", key, cji_str(o, "actor"), old, value, sensitive || old_sensitive,
+		           ts, tstext);
+	free(value);
+	free(old);
+	return rc;
+}
+
+int cji_apply_metric(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+{
+	sqlite3_stmt *st = a->st[S_METRIC];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	cji_bind_str(st, 2, cji_str(o, "name"));
+	sqlite3_bind_double(st, 3, json_number_value(json_object_get(o, "value")));
+	cji_bind_str(st, 4, cji_str(o, "unit"));
+	cji_bind_owned(st, 5, cji_json_text(json_object_get(o, "tags")));
+	sqlite3_bind_int64(st, 6, ts);
+	cji_bind_str(st, 7, tstext);
+	return cji_step_done(a, st, "metrics", seq);
+}
