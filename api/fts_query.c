@@ -8,31 +8,7 @@
 #include "api/fts_query.h"
 #include "common/buf.h"
 #include "common/err.h"
-
-/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-	else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-	else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-	else return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
+#include "common/utf8.h"
 
 static int is_space(unsigned char c) { return c == ' ' || (c >= 0x09 && c <= 0x0d); }
 
@@ -45,14 +21,11 @@ int cji_fts_quote(const char *text, size_t len, char **out)
 		return cji_err_field(CJ_ETOOBIG, "q", "search text is %zu bytes, over the limit of %d",
 		                     len, CJI_FTS_MAX_TEXT);
 	const unsigned char *p = (const unsigned char *)text;
-	for (size_t i = 0; i < len;) {
-		if (p[i] == 0)
-			return cji_err_field(CJ_EINVAL, "q", "search text contains a NUL byte at %zu", i);
-		size_t l = utf8_len(p + i, len - i);
-		if (!l)
-			return cji_err_field(CJ_EINVAL, "q", "search text is not valid UTF-8 at byte %zu", i);
-		i += l;
-	}
+	size_t bad = cji_utf8_check(p, len, CJI_UTF8_NO_NUL);
+	if (bad < len && p[bad] == 0)
+		return cji_err_field(CJ_EINVAL, "q", "search text contains a NUL byte at %zu", bad);
+	if (bad < len)
+		return cji_err_field(CJ_EINVAL, "q", "search text is not valid UTF-8 at byte %zu", bad);
 	cji_buf b = CJI_BUF_INIT;
 	int terms = 0, rc = 0;
 	size_t i = 0;

@@ -5,8 +5,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bench/projection.h"
-#include "bench/http.h"
+#include "projection.h"
+#include "http.h"
 #include "append.h"
 #include "bench.h"
 #include "harness.h"

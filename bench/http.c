@@ -18,7 +18,8 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
-#include "bench/http.h"
+#include "chatjournal/http.h"
+#include "http.h"
 
 static double now_s(void)
 {

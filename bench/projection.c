@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
-#include "bench/projection.h"
+#include "projection.h"
 
 #define THREADS 1000
 #define USERS 500

@@ -73,6 +73,15 @@ int cji_err(int code, const char *fmt, ...)
 	return code;
 }
 
+int cj_error_set(int code, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vset(code, field, NULL, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 int cji_err_field(int code, const char *field, const char *fmt, ...)
 {
 	va_list ap;

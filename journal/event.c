@@ -7,6 +7,7 @@
 #include <string.h>
 #include "journal/event_internal.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "common/timeutil.h"
 
 

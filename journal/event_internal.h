@@ -40,9 +40,6 @@ int cji_event_decode(cj_event **out, const uint8_t *body, size_t len, int64_t ts
  * 1970..9999. 0 and *ms, or -1. (event.c) */
 int cji_event_time_value(const json_t *v, int64_t *ms);
 
-/* 1 if s[0..n) is valid UTF-8 without NUL bytes. (event_unpack.c) */
-int cji_utf8_valid(const uint8_t *s, size_t n);
-
 /* "id" of the event if present (validated events: a non-empty string). */
 const char *cji_event_id(const cj_event *ev);
 

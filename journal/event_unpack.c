@@ -9,6 +9,7 @@
 #include <string.h>
 #include "journal/event_internal.h"
 #include "common/err.h"
+#include "common/utf8.h"
 
 
 typedef struct reader {
@@ -32,54 +33,6 @@ static int fail(size_t at, const char *fmt, ...)
 static int nomem(void)
 {
 	return cji_err(CJ_ENOMEM, "out of memory decoding a record body");
-}
-
-/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF),
- * the same rules jansson applies; NUL is refused too, because events reach
- * callers as C strings and JSON text never carries it (no JSON_ALLOW_NUL). */
-int cji_utf8_valid(const uint8_t *s, size_t n)
-{
-	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-	size_t i = 0;
-	while (i < n) {
-		/* Eight ASCII bytes at a time; (x - ones) & ~x & highs finds a zero byte. */
-		if (n - i >= 8) {
-			uint64_t x;
-			memcpy(&x, s + i, 8);
-			if (((x | ((x - ones) & ~x)) & highs) == 0) {
-				i += 8;
-				continue;
-			}
-		}
-		uint8_t c = s[i];
-		if (c >= 0x01 && c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t need;
-		uint32_t cp, min;
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1; cp = c & 0x1fu; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2; cp = c & 0x0fu; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3; cp = c & 0x07u; min = 0x10000;
-		} else {
-			return 0; /* NUL, continuation byte, 0xc0/0xc1, 0xf5.. */
-		}
-		if (n - i - 1 < need)
-			return 0;
-		for (size_t k = 1; k <= need; k++) {
-			uint8_t cc = s[i + k];
-			if ((cc & 0xc0u) != 0x80u)
-				return 0;
-			cp = (cp << 6) | (cc & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
 }
 
 static uint64_t load_be(const uint8_t *p, size_t n)

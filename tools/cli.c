@@ -5,11 +5,11 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
-#include "common/timeutil.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 void cli_print_help(const cli_help *help, FILE *out)
 {
@@ -197,47 +197,6 @@ void cli_format_bytes(uint64_t n, char out[64])
 	snprintf(out, 64, "%.1f %s (%llu bytes)", v, units[u], (unsigned long long)n);
 }
 
-/* Length of the UTF-8 sequence starting at s[0] (RFC 3629 table), 0 if the
- * sequence is malformed or truncated. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-	unsigned char c = s[0];
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		need = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		need = 3;
-		if (c == 0xE0) lo = 0xA0;       /* overlong */
-		if (c == 0xED) hi = 0x9F;       /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 4;
-		if (c == 0xF0) lo = 0x90;       /* overlong */
-		if (c == 0xF4) hi = 0x8F;       /* past U+10FFFF */
-	} else
-		return 0;
-	if (left < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t k = 2; k < need; k++)
-		if (s[k] < 0x80 || s[k] > 0xBF)
-			return 0;
-	return need;
-}
-
-size_t cli_utf8_check(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		size_t n = utf8_seq(s + i, len - i);
-		if (n == 0)
-			return i;
-		i += n;
-	}
-	return len;
-}
-
 /* Counts ("1200 / 5000 events") rather than byte units. */
 static void progress_draw_count(cli_progress *p)
 {
@@ -323,7 +282,9 @@ void cli_progress_update(cli_progress *p, uint64_t done)
 		return;
 	p->done = done;
 	/* Redraw at most ten times a second: drawing must not cost throughput. */
-	uint64_t now = cji_mono_ns();
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	if (now - p->last_draw_ns < 100000000u)
 		return;
 	p->last_draw_ns = now;

@@ -86,10 +86,6 @@ json_t *cli_json_u64(uint64_t v);
 /* "1.5 MiB" style, with exact bytes for figures of 1 KiB or more. */
 void cli_format_bytes(uint64_t n, char out[64]);
 
-/* Offset of the first byte that is not well-formed UTF-8 (overlong forms,
- * surrogates and code points past U+10FFFF included), or len if valid. */
-size_t cli_utf8_check(const unsigned char *s, size_t len);
-
 /* An unsigned decimal option value (digits only) from min to max into *out.
  * CLI_CONTINUE, or CLI_EXIT_USAGE after a message naming the option. */
 int cli_parse_u64(const cli_help *help, const char *opt, const char *text,

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 /* A ticket carries at most this many events or bytes of JSON; WINDOW tickets
  * wait at once so the writer can join them into one commit and one fsync. */
@@ -390,7 +390,7 @@ static int add_line(append_ctx *c, size_t lineno, const char *line, size_t len)
 {
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	size_t bad = cli_utf8_check((const unsigned char *)line, len);
+	size_t bad = cj_utf8_check(line, len);
 	if (bad < len) {
 		fail_text(c, "line %zu: invalid UTF-8 (byte 0x%02x at offset %zu)", lineno,
 		          (unsigned)(unsigned char)line[bad], bad);

@@ -2,10 +2,10 @@
  * benchmark driver in bench/ (argv[0] is "bench"). Builds without bench/
  * still answer, so the command table and docs never lie about the command. */
 #include <string.h>
-#include "tools/cli.h"
+#include "cli.h"
 
 #ifdef CJ_HAVE_BENCH
-#include "bench/bench.h"
+#include "bench.h"
 
 int cmd_bench(int argc, char **argv)
 {

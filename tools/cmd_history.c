@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 static const cli_help help = {
 	"history", "STORE THREAD [--limit N] [--before SEQ] [--after SEQ] [--user U] [--server S] [--json]",

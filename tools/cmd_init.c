@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 static const cli_help help = {
 	"init", "STORE",

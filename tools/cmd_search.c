@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 static const cli_help help = {
 	"search", "STORE QUERY [--thread T] [--user U] [--server S] [--limit N] [--images] [--json]",

@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "chatjournal/http.h"
+#include "cli.h"
 
 #define MAX_STORES 64
 

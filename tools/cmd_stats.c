@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 static const cli_help help = {
 	"stats", "STORE [--json]",

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 #define MAX_LABEL 200
 
@@ -69,7 +69,7 @@ static int token_add(int argc, char **argv)
 		size_t len = strlen(label);
 		if (len > MAX_LABEL)
 			return cli_usage_error(&help_add, "label longer than %d bytes", MAX_LABEL);
-		if (cli_utf8_check((const unsigned char *)label, len) != len)
+		if (cj_utf8_check(label, len) != len)
 			return cli_usage_error(&help_add, "label is not valid UTF-8");
 	}
 	char token[CJ_TOKEN_MAX];

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 static const cli_help help = {
 	"vacuum", "STORE",

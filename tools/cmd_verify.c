@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 /* Attempts at reading a live hash whose position did not move meanwhile. */
 #define STABLE_TRIES 10

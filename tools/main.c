@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "chatjournal/chatjournal.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 int cmd_init(int argc, char **argv);
 int cmd_append(int argc, char **argv);

@@ -1,8 +1,7 @@
 /* api/http/body.c — POST /v1/events bodies. Nesting depth is checked on the
  * raw bytes before jansson parses anything (jansson's own cap is 2048 levels,
  * far more than a chat event needs and a cheap way to burn CPU). */
-#include "api/http/body.h"
-#include "common/err.h"
+#include "body.h"
 
 unsigned cjh_json_depth(const char *p, size_t n, unsigned cap)
 {
@@ -35,8 +34,8 @@ int cjh_parse_events(const char *body, size_t len, const cj_limits *lim, unsigne
 	*is_array = 0;
 	*bad_index = -1;
 	if (len == 0)
-		return cji_err(CJ_EINVAL, "request body is empty: send one event object or an array");
+		return cj_error_set(CJ_EINVAL, NULL, "request body is empty: send one event object or an array");
 	if (cjh_json_depth(body, len, max_depth) > max_depth)
-		return cji_err(CJ_EINVAL, "request body nests deeper than %u levels", max_depth);
+		return cj_error_set(CJ_EINVAL, NULL, "request body nests deeper than %u levels", max_depth);
 	return cj_event_parse_many(evs, n, is_array, bad_index, body, len, lim, max_batch);
 }

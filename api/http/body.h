@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include "chatjournal/event.h"
+#include "chatjournal/error.h"
 
 /* Errors name the problem (syntax line/column, event index, field); on
  * success *evs holds *n events (cj_events_free). */

@@ -4,8 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "api/http/server.h"
-#include "common/buf.h"
+#include "server.h"
 
 static const uint64_t LAT_US[CJH_LAT_BUCKETS] = { 250, 500, 1000, 2000, 5000, 10000, 25000,
                                                  50000, 100000, 1000000 };
@@ -26,19 +25,9 @@ void cjh_metrics_append(cjh_metrics *m, size_t events, uint64_t us)
 	atomic_fetch_add(&m->batch_le[i], 1);
 }
 
-static void put(cji_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(cji_buf *b, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		cji_buf_append(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
+#define put fprintf
 
-static void histogram(cji_buf *b, const char *name, const char *help, _Atomic uint64_t *le,
+static void histogram(FILE *b, const char *name, const char *help, _Atomic uint64_t *le,
                       const uint64_t *bounds, int nb, double scale, double sum)
 {
 	put(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
@@ -54,43 +43,49 @@ static void histogram(cji_buf *b, const char *name, const char *help, _Atomic ui
 
 char *cjh_metrics_text(cjh_server *sv)
 {
-	cji_buf b = CJI_BUF_INIT;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *b = open_memstream(&text, &len);
+	if (!b)
+		return NULL;
 	cjh_metrics *m = &sv->m;
-	put(&b, "# HELP chatjournal_http_requests_total HTTP requests by status.\n"
+	put(b, "# HELP chatjournal_http_requests_total HTTP requests by status.\n"
 	        "# TYPE chatjournal_http_requests_total counter\n");
 	for (int s = 100; s < CJH_STATUS_MAX; s++) {
 		uint64_t v = atomic_load(&m->status[s]);
 		if (v)
-			put(&b, "chatjournal_http_requests_total{status=\"%d\"} %llu\n", s, (unsigned long long)v);
+			put(b, "chatjournal_http_requests_total{status=\"%d\"} %llu\n", s, (unsigned long long)v);
 	}
-	put(&b, "# HELP chatjournal_appended_events_total Events acknowledged (durable).\n"
+	put(b, "# HELP chatjournal_appended_events_total Events acknowledged (durable).\n"
 	        "# TYPE chatjournal_appended_events_total counter\n"
 	        "chatjournal_appended_events_total %llu\n",
 	    (unsigned long long)atomic_load(&m->appended_events));
-	histogram(&b, "chatjournal_append_batch_events", "Events per POST /v1/events.", m->batch_le,
+	histogram(b, "chatjournal_append_batch_events", "Events per POST /v1/events.", m->batch_le,
 	          BATCH, CJH_BATCH_BUCKETS, 1.0, (double)atomic_load(&m->appended_events));
-	histogram(&b, "chatjournal_append_seconds", "Time from submit to durable acknowledgement.",
+	histogram(b, "chatjournal_append_seconds", "Time from submit to durable acknowledgement.",
 	          m->lat_le, LAT_US, CJH_LAT_BUCKETS, 1e-6, (double)atomic_load(&m->lat_sum_us) / 1e6);
-	put(&b, "# HELP chatjournal_journal_last_seq Last durable sequence number.\n"
+	put(b, "# HELP chatjournal_journal_last_seq Last durable sequence number.\n"
 	        "# TYPE chatjournal_journal_last_seq gauge\n");
 	for (size_t i = 0; i < sv->nstores; i++) {
 		uint64_t last = 0;
 		cj_journal_last_seq(sv->stores[i].s, &last);
-		put(&b, "chatjournal_journal_last_seq{store=\"%s\"} %llu\n", sv->stores[i].name,
+		put(b, "chatjournal_journal_last_seq{store=\"%s\"} %llu\n", sv->stores[i].name,
 		    (unsigned long long)last);
 	}
-	put(&b, "# HELP chatjournal_materializer_lag_events Journal events not yet in the projection.\n"
+	put(b, "# HELP chatjournal_materializer_lag_events Journal events not yet in the projection.\n"
 	        "# TYPE chatjournal_materializer_lag_events gauge\n");
 	for (size_t i = 0; i < sv->nstores; i++) {
 		uint64_t last = 0, pos = 0;
 		cj_journal_last_seq(sv->stores[i].s, &last);
 		cj_projection_position(sv->stores[i].s, &pos);
-		put(&b, "chatjournal_materializer_lag_events{store=\"%s\"} %llu\n", sv->stores[i].name,
+		put(b, "chatjournal_materializer_lag_events{store=\"%s\"} %llu\n", sv->stores[i].name,
 		    (unsigned long long)(last > pos ? last - pos : 0));
 	}
-	if (cji_buf_append(&b, "", 1)) {
-		cji_buf_free(&b);
+	if (ferror(b)) {
+		fclose(b);
+		free(text);
 		return NULL;
 	}
-	return (char *)b.data;
+	fclose(b);
+	return text;
 }

@@ -1,4 +1,4 @@
-/* api/http/routes.c — the routes of SPEC "HTTP contract". Every route but
+/* api/http/routes.c — the routes of docs/http.md. Every route but
  * /healthz needs "Authorization: Bearer TOKEN"; the token decides the store,
  * and reads are further scoped by the thread/user/server in the request,
  * always as bound parameters inside the library. */
@@ -7,9 +7,8 @@
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
-#include "api/http/server.h"
-#include "api/http/body.h"
-#include "common/timeutil.h"
+#include "server.h"
+#include "body.h"
 
 static const char *auth_token(struct MHD_Connection *c)
 {
@@ -22,25 +21,61 @@ static const char *auth_token(struct MHD_Connection *c)
 	return h;
 }
 
-static int rate_ok(cjh_server *sv, const cjh_token *t)
+/* The request budget of the token (found by id, created full), or NULL on
+ * ENOMEM. Called with rate_mu held. */
+static cjh_rate *rate_of(cjh_server *sv, const cjh_auth *a)
+{
+	for (size_t i = 0; i < sv->nrates; i++)
+		if (sv->rates[i].store == a->store && !strcmp(sv->rates[i].id, a->grant.id))
+			return &sv->rates[i];
+	cjh_rate *n = realloc(sv->rates, (sv->nrates + 1) * sizeof *n);
+	if (!n)
+		return NULL;
+	sv->rates = n;
+	cjh_rate *b = &n[sv->nrates++];
+	b->store = a->store;
+	memcpy(b->id, a->grant.id, sizeof b->id);
+	b->tokens = sv->o.rate_per_token;
+	b->last_ns = cjh_now_ns();
+	return b;
+}
+
+static int rate_ok(cjh_server *sv, const cjh_auth *a)
 {
 	if (!sv->o.rate_per_token)
 		return 1;
-	cjh_rate *b = &sv->rates[t - sv->toks];
-	pthread_mutex_lock(&b->mu);
-	uint64_t now = cji_mono_ns();
-	b->tokens += (double)(now - b->last_ns) / 1e9 * sv->o.rate_per_token;
-	if (b->tokens > sv->o.rate_per_token)
-		b->tokens = sv->o.rate_per_token;
-	b->last_ns = now;
-	int ok = b->tokens >= 1.0;
-	if (ok)
-		b->tokens -= 1.0;
-	pthread_mutex_unlock(&b->mu);
+	pthread_mutex_lock(&sv->rate_mu);
+	cjh_rate *b = rate_of(sv, a);
+	int ok = 0;
+	if (b) {
+		uint64_t now = cjh_now_ns();
+		b->tokens += (double)(now - b->last_ns) / 1e9 * sv->o.rate_per_token;
+		if (b->tokens > sv->o.rate_per_token)
+			b->tokens = sv->o.rate_per_token;
+		b->last_ns = now;
+		ok = b->tokens >= 1.0;
+		if (ok)
+			b->tokens -= 1.0;
+	}
+	pthread_mutex_unlock(&sv->rate_mu);
 	return ok;
 }
 
-static cj_store *store_of(cjh_server *sv, cjh_request *r) { return sv->stores[r->tok->store].s; }
+/* The store the presented token grants: 1 (r->auth set), 0 (no store). */
+static int authenticate(cjh_server *sv, cjh_request *r, const char *token)
+{
+	for (size_t i = 0; i < sv->nstores; i++) {
+		if (cj_token_set_check(&r->auth.grant, sv->stores[i].tokens, token) == 1) {
+			r->auth.store = i;
+			r->authed = 1;
+			return 1;
+		}
+	}
+	cj_error_clear();
+	return 0;
+}
+
+static cj_store *store_of(cjh_server *sv, cjh_request *r) { return sv->stores[r->auth.store].s; }
 
 static enum MHD_Result post_events(cjh_server *sv, struct MHD_Connection *c, cjh_request *r)
 {
@@ -52,7 +87,7 @@ static enum MHD_Result post_events(cjh_server *sv, struct MHD_Connection *c, cjh
 	size_t n;
 	int is_array;
 	long bad;
-	int rc = cjh_parse_events((const char *)r->body.data, r->body.len, cj_store_limits(s),
+	int rc = cjh_parse_events((const char *)r->body, r->len, cj_store_limits(s),
 	                          sv->o.max_depth, sv->o.max_batch, &evs, &n, &is_array, &bad);
 	if (rc)
 		return cjh_reply_cj(c, r, rc);
@@ -61,14 +96,14 @@ static enum MHD_Result post_events(cjh_server *sv, struct MHD_Connection *c, cjh
 		cj_events_free(evs, n);
 		return cjh_reply_error(c, r, 500, "out of memory", NULL);
 	}
-	uint64_t t0 = cji_mono_ns();
+	uint64_t t0 = cjh_now_ns();
 	rc = cj_journal_append_batch(s, (const cj_event *const *)evs, n, seqs);
 	cj_events_free(evs, n);
 	if (rc) {
 		free(seqs);
 		return cjh_reply_cj(c, r, rc);
 	}
-	cjh_metrics_append(&sv->m, n, (cji_mono_ns() - t0) / 1000);
+	cjh_metrics_append(&sv->m, n, (cjh_now_ns() - t0) / 1000);
 	r->events = (long)n;
 	json_t *o;
 	if (is_array) {
@@ -165,11 +200,10 @@ static enum MHD_Result get_search(cjh_server *sv, struct MHD_Connection *c, cjh_
 static enum MHD_Result put_blob(cjh_server *sv, struct MHD_Connection *c, cjh_request *r)
 {
 	char hash[CJ_BLOB_HASH_LEN + 1];
-	int rc = cj_blob_put(store_of(sv, r), r->body.data ? r->body.data : (const uint8_t *)"",
-	                     r->body.len, hash);
+	int rc = cj_blob_put(store_of(sv, r), r->body ? r->body : (const uint8_t *)"", r->len, hash);
 	if (rc)
 		return cjh_reply_cj(c, r, rc);
-	json_t *o = json_pack("{s:s,s:I}", "blob", hash, "size", (json_int_t)r->body.len);
+	json_t *o = json_pack("{s:s,s:I}", "blob", hash, "size", (json_int_t)r->len);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return cjh_reply_json(c, r, 200, text);
@@ -217,16 +251,15 @@ enum MHD_Result cjh_route(cjh_server *sv, struct MHD_Connection *c, cjh_request 
 	const char *tok = auth_token(c);
 	if (!tok)
 		return cjh_reply_error(c, r, 401, "missing 'Authorization: Bearer TOKEN' header", NULL);
-	r->tok = cjh_token_check(sv->toks, sv->ntoks, tok);
-	if (!r->tok)
+	if (!authenticate(sv, r, tok))
 		return cjh_reply_error(c, r, 401, "unknown or revoked token", NULL);
-	if (!rate_ok(sv, r->tok))
+	if (!rate_ok(sv, &r->auth))
 		return cjh_reply_error(c, r, 429, "too many requests for this token", NULL);
 	if (!strcmp(url, "/v1/events")) {
 		r->route = "/v1/events";
 		if (strcmp(method, "POST"))
 			return cjh_reply_error(c, r, 405, "use POST", NULL);
-		if (!r->tok->write)
+		if (!r->auth.grant.write)
 			return cjh_reply_error(c, r, 403, "this token is read-only", NULL);
 		return post_events(sv, c, r);
 	}
@@ -234,7 +267,7 @@ enum MHD_Result cjh_route(cjh_server *sv, struct MHD_Connection *c, cjh_request 
 		r->route = "/v1/blobs";
 		if (strcmp(method, "PUT"))
 			return cjh_reply_error(c, r, 405, "use PUT", NULL);
-		if (!r->tok->write)
+		if (!r->auth.grant.write)
 			return cjh_reply_error(c, r, 403, "this token is read-only", NULL);
 		return put_blob(sv, c, r);
 	}

@@ -15,9 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
-#include "api/http/server.h"
-#include "common/err.h"
-#include "common/timeutil.h"
+#include "server.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 
@@ -108,15 +106,26 @@ int cjh_arg_u64(struct MHD_Connection *c, cjh_request *r, const char *name, uint
 	return 1;
 }
 
+/* Wall-clock time as RFC 3339 UTC with milliseconds. */
+static void now_text(char out[32])
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct tm tm;
+	gmtime_r(&now.tv_sec, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", now.tv_nsec / 1000000L);
+}
+
 static void log_line(cjh_server *sv, const char *method, cjh_request *r, uint64_t end)
 {
 	char ts[32];
-	cji_time_format(cji_now_ms(), ts);
+	now_text(ts);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:f}", "ts", ts, "method", method ? method : "",
 	                      "route", r->route ? r->route : "unknown", "status", r->status,
 	                      "ms", (double)(end - r->t0) / 1e6);
-	if (r->tok && sv->stores)
-		json_object_set_new(o, "store", json_string(sv->stores[r->tok->store].name));
+	if (r->authed && sv->stores)
+		json_object_set_new(o, "store", json_string(sv->stores[r->auth.store].name));
 	if (r->events)
 		json_object_set_new(o, "events", json_integer(r->events));
 	char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -145,8 +154,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_sub(&sv->inflight, 1);
 	if (r->status > 0 && r->status < CJH_STATUS_MAX)
 		atomic_fetch_add(&sv->m.status[r->status], 1);
-	log_line(sv, r->method, r, cji_mono_ns());
-	cji_buf_free(&r->body);
+	log_line(sv, r->method, r, cjh_now_ns());
+	free(r->body);
 	free(r);
 	*con_cls = NULL;
 }
@@ -159,7 +168,7 @@ static enum MHD_Result begin(cjh_server *sv, struct MHD_Connection *c, const cha
 	if (!r)
 		return MHD_NO;
 	atomic_fetch_add(&sv->inflight, 1);
-	r->t0 = cji_mono_ns();
+	r->t0 = cjh_now_ns();
 	snprintf(r->method, sizeof r->method, "%s", method);
 	*con_cls = r;
 	int blob = !strcmp(method, "PUT") && !strcmp(url, "/v1/blobs");
@@ -174,6 +183,23 @@ static enum MHD_Result begin(cjh_server *sv, struct MHD_Connection *c, const cha
 	return MHD_YES;
 }
 
+static int body_append(cjh_request *r, const char *p, size_t n)
+{
+	if (r->len + n > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		while (cap < r->len + n)
+			cap *= 2;
+		uint8_t *b = realloc(r->body, cap);
+		if (!b)
+			return -1;
+		r->body = b;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, p, n);
+	r->len += n;
+	return 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -185,11 +211,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return begin(sv, c, url, method, con_cls);
 	if (*upload_size) {
 		if (!r->replied && !r->too_big) {
-			if (r->body.len + *upload_size > r->limit) {
+			if (r->len + *upload_size > r->limit || body_append(r, upload, *upload_size)) {
 				r->too_big = 1;
-				cji_buf_free(&r->body);
-			} else if (cji_buf_append(&r->body, upload, *upload_size)) {
-				r->too_big = 1;
+				free(r->body);
+				r->body = NULL;
+				r->len = r->cap = 0;
 			}
 		}
 		*upload_size = 0;
@@ -223,12 +249,12 @@ static int parse_listen(const char *spec, listen_spec *ls)
 		const char *path = spec + 5;
 		struct sockaddr_un un = { .sun_family = AF_UNIX };
 		if (!*path || strlen(path) >= sizeof un.sun_path)
-			return cji_err(CJ_EINVAL, "listen: bad unix socket path '%s'", path);
+			return cj_error_set(CJ_EINVAL, NULL, "listen: bad unix socket path '%s'", path);
 		strcpy(un.sun_path, path);
 		struct stat st;
 		if (lstat(path, &st) == 0) {
 			if (!S_ISSOCK(st.st_mode))
-				return cji_err(CJ_EEXIST, "listen: %s exists and is not a socket", path);
+				return cj_error_set(CJ_EEXIST, NULL, "listen: %s exists and is not a socket", path);
 			unlink(path); /* a stale socket of an earlier run */
 		}
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -236,7 +262,7 @@ static int parse_listen(const char *spec, listen_spec *ls)
 			int e = errno;
 			if (fd >= 0)
 				close(fd);
-			return cji_err_errno(e, "listen: cannot bind %s", path);
+			return cj_error_set(CJ_EIO, NULL, "listen: cannot bind %s: %s", path, strerror(e));
 		}
 		chmod(path, 0600);
 		ls->unix_fd = fd;
@@ -246,24 +272,24 @@ static int parse_listen(const char *spec, listen_spec *ls)
 	char host[256];
 	const char *colon = strrchr(spec, ':');
 	if (!colon || colon == spec)
-		return cji_err(CJ_EINVAL, "listen: expected HOST:PORT or unix:PATH, got '%s'", spec);
+		return cj_error_set(CJ_EINVAL, NULL, "listen: expected HOST:PORT or unix:PATH, got '%s'", spec);
 	size_t hl = (size_t)(colon - spec);
 	if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
 		spec++;
 		hl -= 2;
 	}
 	if (hl >= sizeof host)
-		return cji_err(CJ_EINVAL, "listen: host too long");
+		return cj_error_set(CJ_EINVAL, NULL, "listen: host too long");
 	memcpy(host, spec, hl);
 	host[hl] = '\0';
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
 	if (*end || port < 0 || port > 65535)
-		return cji_err(CJ_EINVAL, "listen: bad port in '%s'", spec);
+		return cj_error_set(CJ_EINVAL, NULL, "listen: bad port in '%s'", spec);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai;
 	int g = getaddrinfo(host, colon + 1, &hints, &ai);
 	if (g)
-		return cji_err(CJ_EINVAL, "listen: cannot resolve '%s': %s", host, gai_strerror(g));
+		return cj_error_set(CJ_EINVAL, NULL, "listen: cannot resolve '%s': %s", host, gai_strerror(g));
 	memcpy(&ls->addr, ai->ai_addr, ai->ai_addrlen);
 	ls->len = ai->ai_addrlen;
 	ls->v6 = ai->ai_family == AF_INET6;
@@ -273,13 +299,13 @@ static int parse_listen(const char *spec, listen_spec *ls)
 
 static void free_server(cjh_server *sv)
 {
-	for (size_t i = 0; i < sv->nstores; i++)
+	for (size_t i = 0; i < sv->nstores; i++) {
 		cj_store_close(sv->stores[i].s);
-	for (size_t i = 0; i < sv->ntoks; i++)
-		pthread_mutex_destroy(&sv->rates[i].mu);
+		cj_token_set_free(sv->stores[i].tokens);
+	}
 	free(sv->rates);
-	free(sv->toks);
 	free(sv->stores);
+	pthread_mutex_destroy(&sv->rate_mu);
 	pthread_mutex_destroy(&sv->log_mu);
 }
 
@@ -287,7 +313,7 @@ static int open_stores(cjh_server *sv)
 {
 	sv->stores = calloc(sv->o.nstores, sizeof *sv->stores);
 	if (!sv->stores)
-		return cji_err(CJ_ENOMEM, "out of memory");
+		return cj_error_set(CJ_ENOMEM, NULL, "out of memory");
 	for (size_t i = 0; i < sv->o.nstores; i++) {
 		const char *p = sv->o.stores[i];
 		int rc = cj_store_open(&sv->stores[i].s, p, NULL);
@@ -296,16 +322,8 @@ static int open_stores(cjh_server *sv)
 		sv->nstores++;
 		const char *base = strrchr(p, '/');
 		snprintf(sv->stores[i].name, sizeof sv->stores[i].name, "%s", base && base[1] ? base + 1 : p);
-		if ((rc = cjh_tokens_load(p, (int)i, &sv->toks, &sv->ntoks)))
+		if ((rc = cj_token_set_open(&sv->stores[i].tokens, p)))
 			return rc;
-	}
-	sv->rates = calloc(sv->ntoks ? sv->ntoks : 1, sizeof *sv->rates);
-	if (!sv->rates)
-		return cji_err(CJ_ENOMEM, "out of memory");
-	for (size_t i = 0; i < sv->ntoks; i++) {
-		pthread_mutex_init(&sv->rates[i].mu, NULL);
-		sv->rates[i].tokens = sv->o.rate_per_token;
-		sv->rates[i].last_ns = cji_mono_ns();
 	}
 	return 0;
 }
@@ -323,13 +341,14 @@ static void defaults(cj_http_options *o)
 int cj_http_serve(const cj_http_options *opts)
 {
 	if (!opts || opts->version != CJ_HTTP_OPTIONS_VERSION || !opts->nstores || !opts->stores)
-		return cji_err(CJ_EINVAL, "serve: no store given (use CJ_HTTP_OPTIONS_INIT)");
+		return cj_error_set(CJ_EINVAL, NULL, "serve: no store given (use CJ_HTTP_OPTIONS_INIT)");
 	cjh_server *sv = calloc(1, sizeof *sv);
 	if (!sv)
-		return cji_err(CJ_ENOMEM, "out of memory");
+		return cj_error_set(CJ_ENOMEM, NULL, "out of memory");
 	sv->o = *opts;
 	defaults(&sv->o);
 	pthread_mutex_init(&sv->log_mu, NULL);
+	pthread_mutex_init(&sv->rate_mu, NULL);
 	listen_spec ls;
 	int rc = parse_listen(sv->o.listen, &ls);
 	if (rc || (rc = open_stores(sv))) {
@@ -361,7 +380,7 @@ int cj_http_serve(const cj_http_options *opts)
 		                     MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 		                     MHD_OPTION_END);
 	if (!d) {
-		rc = cji_err(CJ_EIO, "serve: cannot listen on %s (address in use?)", sv->o.listen);
+		rc = cj_error_set(CJ_EIO, NULL, "serve: cannot listen on %s (address in use?)", sv->o.listen);
 		if (ls.unix_fd >= 0)
 			close(ls.unix_fd);
 		free_server(sv);
@@ -387,8 +406,8 @@ int cj_http_serve(const cj_http_options *opts)
 	/* MHD_stop_daemon shuts every connection's socket before joining its
 	 * thread: wait (bounded) for requests in progress to be answered first,
 	 * so an append that became durable is also acknowledged. */
-	uint64_t give_up = cji_mono_ns() + 30ull * 1000000000ull;
-	while (atomic_load(&sv->inflight) > 0 && cji_mono_ns() < give_up) {
+	uint64_t give_up = cjh_now_ns() + 30ull * 1000000000ull;
+	while (atomic_load(&sv->inflight) > 0 && cjh_now_ns() < give_up) {
 		struct timespec ts = { 0, 5000000 };
 		nanosleep(&ts, NULL);
 	}

@@ -1,28 +1,44 @@
 /* api/http/server.h — shared pieces of the HTTP service: the server, a
  * request, replies, and the one CJ-code -> HTTP-status mapping. The service
- * uses only the public API (include/chatjournal/) plus common helpers. */
+ * is its own library and uses only the public API (include/chatjournal/):
+ * the build gives it no other include path. */
 #ifndef CJ_HTTP_SERVER_H
 #define CJ_HTTP_SERVER_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <microhttpd.h>
 #include "chatjournal/chatjournal.h"
 #include "chatjournal/http.h"
-#include "api/http/tokens.h"
-#include "common/buf.h"
 
 typedef struct cjh_store {
 	cj_store *s;
+	cj_token_set *tokens;
 	char name[256];
 } cjh_store;
 
+/* A token's request budget (rate_per_token), found by token id. */
 typedef struct cjh_rate {
-	pthread_mutex_t mu;
+	size_t store;
+	char id[CJ_TOKEN_ID_LEN + 1];
 	double tokens;
 	uint64_t last_ns;
 } cjh_rate;
+
+/* The token a request authenticated with. */
+typedef struct cjh_auth {
+	size_t store;          /* index in cjh_server.stores */
+	cj_token_grant grant;
+} cjh_auth;
+
+static inline uint64_t cjh_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 #define CJH_LAT_BUCKETS 10
 #define CJH_BATCH_BUCKETS 5
@@ -40,21 +56,23 @@ typedef struct cjh_server {
 	cj_http_options o;
 	cjh_store *stores;
 	size_t nstores;
-	cjh_token *toks;
-	size_t ntoks;
-	cjh_rate *rates;      /* one per token */
+	pthread_mutex_t rate_mu;
+	cjh_rate *rates;      /* one per token seen (tokens are few) */
+	size_t nrates;
 	cjh_metrics m;
 	pthread_mutex_t log_mu;
 	_Atomic long inflight;   /* requests begun and not yet completed */
 } cjh_server;
 
 typedef struct cjh_request {
-	cji_buf body;
+	uint8_t *body;
+	size_t len, cap;
 	size_t limit;
 	int too_big;
 	int replied;           /* a reply was queued before the body ended */
 	uint64_t t0;
-	const cjh_token *tok;
+	int authed;            /* auth is valid */
+	cjh_auth auth;
 	const char *route;     /* pattern, for logs and metrics */
 	char method[16];
 	long events;           /* events appended, for the log line */

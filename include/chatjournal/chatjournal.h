@@ -28,7 +28,7 @@
 #include "store.h"
 #include "journal.h"
 #include "query.h"
-#include "http.h"
+#include "token.h"
 
 #define CJ_VERSION_STRING "0.1.0"
 

@@ -52,6 +52,15 @@ CJ_API const char *cj_error_field(void);
 /* Forget the last error on this thread. */
 CJ_API void cj_error_clear(void);
 
+/* Set this thread's error (message formatted like printf; field may be
+ * NULL) and return code: for code built on the library (a service, a
+ * callback) that reports through the same channel as the library does. */
+CJ_API int cj_error_set(int code, const char *field, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
 /* Free memory the library returned to the caller (strings, blob bytes). */
 CJ_API void cj_free(void *p);
 

@@ -104,6 +104,12 @@ CJ_API int cj_event_clone(cj_event **out, const cj_event *ev);
 
 CJ_API void cj_event_free(cj_event *ev);
 
+/* Offset of the first byte of s[0..len) that does not begin a valid UTF-8
+ * sequence (strict: no overlong forms, no surrogates, nothing past
+ * U+10FFFF; NUL counts as valid here), or len if the whole text is valid.
+ * The rule every event string is checked against (which also refuses NUL). */
+CJ_API size_t cj_utf8_check(const char *s, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

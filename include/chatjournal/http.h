@@ -1,10 +1,7 @@
-/* chatjournal/http.h — the HTTP/JSON service (`chatjournal serve`) and its
- * access tokens. docs/http.md documents the routes.
- *
- * Tokens: each store has its own tokens file, STORE/tokens.json (0600). A
- * token grants one store, read or read+write. Only a SHA-256 of each token is
- * stored; the token itself is shown once, by cj_token_add. Tokens look like
- * "cjt_<16 hex id>_<64 hex secret>".
+/* chatjournal/http.h — the HTTP/JSON service (`chatjournal serve`), in its
+ * own library: link with `pkg-config --libs chatjournal-http` (libmicrohttpd
+ * comes with it; the core library does not need it). docs/http.md documents
+ * the routes; access tokens are in chatjournal/token.h.
  */
 #ifndef CHATJOURNAL_HTTP_H
 #define CHATJOURNAL_HTTP_H
@@ -16,19 +13,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define CJ_TOKEN_MAX 96
-
-/* Create a token for the store at store_path; token_out gets it (NUL
- * terminated), shown to the user once. write: 1 read+write, 0 read-only.
- * label (may be NULL) is a note for `token list`. */
-CJ_API int cj_token_add(const char *store_path, int write, const char *label,
-                        char token_out[CJ_TOKEN_MAX]);
-/* The tokens as a JSON array of {id, access, label, created, revoked}
- * (never the hash or the token). Free with cj_free. */
-CJ_API int cj_token_list(const char *store_path, char **json_out);
-/* Revoke by id (the 16 hex characters after "cjt_"). CJ_ENOTFOUND if unknown. */
-CJ_API int cj_token_revoke(const char *store_path, const char *id);
 
 #define CJ_HTTP_OPTIONS_VERSION 1
 typedef struct cj_http_options {

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Meta-tests: facts about the tree that no unit test sees.
 
-- every symbol the shared library exports starts with cj_;
+- every symbol the core and HTTP libraries export starts with cj_;
+- every public function declared in include/chatjournal/*.h is exported by
+  its library (http.h by libchatjournal-http, every other header by
+  libchatjournal);
+- the core library does not link libmicrohttpd; the HTTP library does;
 - docs/errors.md lists every CJ_E* code of include/chatjournal/error.h with its value;
-- docs/cli.md documents every command `chatjournal --help` lists;
-- every public function declared in include/chatjournal/*.h is exported.
-Usage: test_meta.py SOURCE_ROOT LIBCHATJOURNAL_SO CHATJOURNAL_BIN
+- docs/cli.md documents every command `chatjournal --help` lists.
+Usage: test_meta.py SOURCE_ROOT LIBCHATJOURNAL_SO LIBCHATJOURNAL_HTTP_SO CHATJOURNAL_BIN
 """
 import os
 import re
@@ -13,12 +16,18 @@ import subprocess
 import sys
 import unittest
 
-SRC, LIB, BIN = sys.argv[1:4]
-del sys.argv[1:4]
+SRC, LIB, HTTP_LIB, BIN = sys.argv[1:5]
+del sys.argv[1:5]
+HTTP_HEADERS = {"http.h"}
 
 
-def exported():
-    out = subprocess.run(["nm", "-D", "--defined-only", LIB], check=True,
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def exported(lib):
+    out = subprocess.run(["nm", "-D", "--defined-only", lib], check=True,
                          capture_output=True, text=True).stdout
     names = set()
     for line in out.splitlines():
@@ -28,28 +37,57 @@ def exported():
     return names
 
 
+def needed(lib):
+    out = subprocess.run(["readelf", "-d", lib], check=True, capture_output=True,
+                         text=True).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+
+
+def declared(headers):
+    names = set()
+    inc = os.path.join(SRC, "include", "chatjournal")
+    for name in sorted(os.listdir(inc)):
+        if (name not in HTTP_HEADERS) if headers is None else (name in headers):
+            names |= set(re.findall(r"CJ_API\s+[^;(]*?\b(cj_\w+)\s*\(",
+                                    read(os.path.join(inc, name))))
+    return names
+
+
 class Meta(unittest.TestCase):
     def test_exports_prefixed(self):
-        names = exported()
-        self.assertGreater(len(names), 20)
-        bad = sorted(n for n in names if not n.startswith("cj_"))
-        self.assertEqual(bad, [], "exported symbols without the cj_ prefix")
+        for lib, least in ((LIB, 20), (HTTP_LIB, 1)):
+            names = exported(lib)
+            self.assertGreaterEqual(len(names), least, lib)
+            bad = sorted(n for n in names if not n.startswith("cj_"))
+            self.assertEqual(bad, [], "%s exports symbols without the cj_ prefix" % lib)
 
     def test_public_functions_exported(self):
-        declared = set()
-        inc = os.path.join(SRC, "include", "chatjournal")
-        for name in os.listdir(inc):
-            text = open(os.path.join(inc, name)).read()
-            declared |= set(re.findall(r"CJ_API\s+[^;(]*?\b(cj_\w+)\s*\(", text))
-        self.assertGreater(len(declared), 20)
-        missing = sorted(declared - exported())
-        self.assertEqual(missing, [], "declared CJ_API but not exported")
+        core = declared(None)
+        self.assertGreater(len(core), 20)
+        self.assertEqual(sorted(core - exported(LIB)), [],
+                         "declared CJ_API but not exported by libchatjournal")
+        http = declared(HTTP_HEADERS)
+        self.assertIn("cj_http_serve", http)
+        self.assertEqual(sorted(http - exported(HTTP_LIB)), [],
+                         "declared in http.h but not exported by libchatjournal-http")
+        self.assertEqual(sorted(http & exported(LIB)), [],
+                         "the core library exports the HTTP service")
+
+    def test_core_does_not_link_microhttpd(self):
+        self.assertFalse([n for n in needed(LIB) if "microhttpd" in n], needed(LIB))
+        self.assertTrue([n for n in needed(HTTP_LIB) if "microhttpd" in n], needed(HTTP_LIB))
+        self.assertFalse([s for s in exported(LIB) if s.startswith("MHD_")])
+
+    def test_umbrella_leaves_http_out(self):
+        umbrella = read(os.path.join(SRC, "include/chatjournal/chatjournal.h"))
+        self.assertNotRegex(umbrella, r'#include\s+"http\.h"')
+        self.assertRegex(umbrella, r'#include\s+"token\.h"')
 
     def test_error_codes_documented(self):
-        hdr = open(os.path.join(SRC, "include/chatjournal/error.h")).read()
+        hdr = read(os.path.join(SRC, "include/chatjournal/error.h"))
         codes = re.findall(r"\b(CJ_E[A-Z]+)\s*=\s*(-\d+)", hdr)
         self.assertGreater(len(codes), 10)
-        doc = open(os.path.join(SRC, "docs/errors.md")).read()
+        doc = read(os.path.join(SRC, "docs/errors.md"))
         for name, value in codes:
             self.assertRegex(doc, r"\|\s*`%s`\s*\|\s*%s\s*\|" % (name, value),
                              "%s (%s) missing from docs/errors.md" % (name, value))
@@ -59,7 +97,7 @@ class Meta(unittest.TestCase):
         self.assertEqual(out.returncode, 0)
         cmds = re.findall(r"^\s{2,}([a-z]+)\s{2,}", out.stdout, re.M)
         self.assertIn("append", cmds)
-        doc = open(os.path.join(SRC, "docs/cli.md")).read()
+        doc = read(os.path.join(SRC, "docs/cli.md"))
         for c in cmds:
             self.assertRegex(doc, r"(?m)^#+ .*\b%s\b" % c, "command %s not in docs/cli.md" % c)
 

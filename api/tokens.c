@@ -1,22 +1,28 @@
-/* api/http/tokens.c — access tokens. A token is "cjt_" + 16 hex id + "_" +
+/* api/tokens.c — access tokens. A token is "cjt_" + 16 hex id + "_" +
  * 64 hex secret from getrandom(); the file keeps only its SHA-256, so a
- * leaked tokens file does not leak tokens. Tokens are never logged. */
+ * leaked tokens file does not leak tokens. Tokens are never logged. A token
+ * set follows the file (stat at most every CJ_TOKEN_SET_RECHECK_MS), so a
+ * revocation reaches a running server without a restart. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <jansson.h>
-#include "chatjournal/http.h"
-#include "api/http/tokens.h"
-#include "api/http/sha256.h"
+#include "chatjournal/token.h"
+#include "common/sha256.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/timeutil.h"
 
+#define TOKENS_FILE "tokens.json"
+
 static int tokens_path(char *out, size_t n, const char *store)
 {
-	return cji_path_join(out, n, store, CJH_TOKENS_FILE);
+	return cji_path_join(out, n, store, TOKENS_FILE);
 }
 
 /* The file's JSON array (new empty array if the file does not exist). */
@@ -101,14 +107,14 @@ int cj_token_add(const char *store_path, int write, const char *label, char toke
 	int rc = check_store(store_path);
 	if (rc)
 		return rc;
-	uint8_t idb[CJH_TOKEN_ID_LEN / 2], secret[32];
+	uint8_t idb[CJ_TOKEN_ID_LEN / 2], secret[32];
 	if ((rc = random_bytes(idb, sizeof idb)) || (rc = random_bytes(secret, sizeof secret)))
 		return rc;
-	char id[CJH_TOKEN_ID_LEN + 1], sec[65], hash[65], created[32];
+	char id[CJ_TOKEN_ID_LEN + 1], sec[65], hash[65], created[32];
 	hex(idb, sizeof idb, id);
 	hex(secret, sizeof secret, sec);
 	snprintf(token_out, CJ_TOKEN_MAX, "cjt_%s_%s", id, sec);
-	cjh_sha256_hex(token_out, strlen(token_out), hash);
+	cji_sha256_hex(token_out, strlen(token_out), hash);
 	cji_time_format(cji_now_ms(), created);
 	json_t *arr;
 	if ((rc = load_array(store_path, &arr)))
@@ -171,53 +177,151 @@ int cj_token_revoke(const char *store_path, const char *id)
 	return rc;
 }
 
-int cjh_tokens_load(const char *store_path, int store_index, cjh_token **toks, size_t *n)
+/* ---- a live set ---------------------------------------------------------- */
+
+typedef struct live_token {
+	char id[CJ_TOKEN_ID_LEN + 1];
+	char hash[65];     /* SHA-256 of the whole token, hex */
+	int write;
+} live_token;
+
+struct cj_token_set {
+	pthread_mutex_t mu;
+	char store[4096];
+	char path[4200];
+	live_token *v;
+	size_t n;
+	struct stat seen;      /* the file as last loaded (st_ino 0: absent) */
+	uint64_t checked_ns;
+};
+
+static uint64_t mono_ns(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The live (not revoked) tokens of the file into *v / *n. */
+static int load_live(const char *store, live_token **v, size_t *n)
+{
+	*v = NULL;
+	*n = 0;
 	json_t *arr;
-	int rc = load_array(store_path, &arr);
+	int rc = load_array(store, &arr);
 	if (rc)
 		return rc;
-	size_t i;
+	live_token *out = calloc(json_array_size(arr) + 1, sizeof *out);
+	if (!out) {
+		json_decref(arr);
+		return cji_err(CJ_ENOMEM, "out of memory");
+	}
+	size_t i, k = 0;
 	json_t *t;
 	json_array_foreach(arr, i, t) {
 		const char *id = json_string_value(json_object_get(t, "id"));
 		const char *h = json_string_value(json_object_get(t, "sha256"));
 		const char *acc = json_string_value(json_object_get(t, "access"));
-		if (!id || !h || !acc || strlen(id) != CJH_TOKEN_ID_LEN || strlen(h) != 64)
+		if (!id || !h || !acc || strlen(id) != CJ_TOKEN_ID_LEN || strlen(h) != 64)
 			continue;
 		if (json_is_true(json_object_get(t, "revoked")))
 			continue;
-		cjh_token *nt = realloc(*toks, (*n + 1) * sizeof **toks);
-		if (!nt) {
-			json_decref(arr);
-			return cji_err(CJ_ENOMEM, "out of memory");
-		}
-		*toks = nt;
-		cjh_token *k = &nt[(*n)++];
-		memcpy(k->id, id, CJH_TOKEN_ID_LEN + 1);
-		memcpy(k->hash, h, 65);
-		k->write = !strcmp(acc, "write");
-		k->store = store_index;
+		memcpy(out[k].id, id, CJ_TOKEN_ID_LEN + 1);
+		memcpy(out[k].hash, h, 65);
+		out[k].write = !strcmp(acc, "write");
+		k++;
 	}
 	json_decref(arr);
+	*v = out;
+	*n = k;
 	return 0;
 }
 
-const cjh_token *cjh_token_check(const cjh_token *toks, size_t n, const char *token)
+static int same_file(const struct stat *a, const struct stat *b)
 {
-	if (!token || strncmp(token, "cjt_", 4) != 0 || strlen(token) != 4 + CJH_TOKEN_ID_LEN + 1 + 64)
-		return NULL;
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Reload if the file changed since it was read (called with mu held). */
+static int refresh(cj_token_set *ts, int force)
+{
+	uint64_t now = mono_ns();
+	if (!force && now - ts->checked_ns < (uint64_t)CJ_TOKEN_SET_RECHECK_MS * 1000000u)
+		return 0;
+	ts->checked_ns = now;
+	struct stat st;
+	if (stat(ts->path, &st) != 0)
+		memset(&st, 0, sizeof st);
+	if (!force && same_file(&st, &ts->seen))
+		return 0;
+	live_token *v;
+	size_t n;
+	int rc = load_live(ts->store, &v, &n);
+	if (rc)
+		return rc;  /* keep the last good set; the file is written atomically */
+	free(ts->v);
+	ts->v = v;
+	ts->n = n;
+	ts->seen = st;
+	return 0;
+}
+
+int cj_token_set_open(cj_token_set **out, const char *store_path)
+{
+	*out = NULL;
+	int rc = check_store(store_path);
+	if (rc)
+		return rc;
+	cj_token_set *ts = calloc(1, sizeof *ts);
+	if (!ts)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	if (strlen(store_path) >= sizeof ts->store) {
+		free(ts);
+		return cji_err(CJ_ETOOBIG, "path too long: %s", store_path);
+	}
+	strcpy(ts->store, store_path);
+	if ((rc = tokens_path(ts->path, sizeof ts->path, store_path)) || (rc = refresh(ts, 1))) {
+		free(ts);
+		return rc;
+	}
+	pthread_mutex_init(&ts->mu, NULL);
+	*out = ts;
+	return 0;
+}
+
+void cj_token_set_free(cj_token_set *ts)
+{
+	if (!ts)
+		return;
+	pthread_mutex_destroy(&ts->mu);
+	free(ts->v);
+	free(ts);
+}
+
+int cj_token_set_check(cj_token_grant *grant, cj_token_set *ts, const char *token)
+{
+	memset(grant, 0, sizeof *grant);
+	if (!ts || !token || strncmp(token, "cjt_", 4) != 0 ||
+	    strlen(token) != 4 + CJ_TOKEN_ID_LEN + 1 + 64)
+		return 0;
 	const char *id = token + 4;
 	char hash[65];
-	cjh_sha256_hex(token, strlen(token), hash);
-	for (size_t i = 0; i < n; i++) {
-		if (memcmp(toks[i].id, id, CJH_TOKEN_ID_LEN) != 0)
+	cji_sha256_hex(token, strlen(token), hash);
+	pthread_mutex_lock(&ts->mu);
+	int rc = refresh(ts, 0), found = 0;
+	for (size_t i = 0; i < ts->n && !found; i++) {
+		if (memcmp(ts->v[i].id, id, CJ_TOKEN_ID_LEN) != 0)
 			continue;
 		unsigned diff = 0;
 		for (int k = 0; k < 64; k++)
-			diff |= (unsigned)(hash[k] ^ toks[i].hash[k]);
-		if (diff == 0)
-			return &toks[i];
+			diff |= (unsigned)(hash[k] ^ ts->v[i].hash[k]);
+		if (diff == 0) {
+			memcpy(grant->id, ts->v[i].id, sizeof grant->id);
+			grant->write = ts->v[i].write;
+			found = 1;
+		}
 	}
-	return NULL;
+	pthread_mutex_unlock(&ts->mu);
+	return found ? 1 : rc;
 }

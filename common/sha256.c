@@ -1,6 +1,6 @@
-/* api/http/sha256.c — SHA-256 per FIPS 180-4 (one-shot; tokens are short). */
+/* common/sha256.c — SHA-256 per FIPS 180-4 (one-shot; tokens are short). */
 #include <string.h>
-#include "api/http/sha256.h"
+#include "common/sha256.h"
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -41,7 +41,7 @@ static void block(uint32_t h[8], const uint8_t *p)
 	h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-void cjh_sha256(const void *data, size_t len, uint8_t out[32])
+void cji_sha256(const void *data, size_t len, uint8_t out[32])
 {
 	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
@@ -70,11 +70,11 @@ void cjh_sha256(const void *data, size_t len, uint8_t out[32])
 	}
 }
 
-void cjh_sha256_hex(const void *data, size_t len, char out[65])
+void cji_sha256_hex(const void *data, size_t len, char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t d[32];
-	cjh_sha256(data, len, d);
+	cji_sha256(data, len, d);
 	for (int i = 0; i < 32; i++) {
 		out[2 * i] = hex[d[i] >> 4];
 		out[2 * i + 1] = hex[d[i] & 15];
