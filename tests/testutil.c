@@ -241,16 +241,30 @@ unsigned long tu_env_ulong(const char *name, unsigned long def)
 
 int tu_fixture_setup(void **state, const char *tag, const cj_store_options *opts)
 {
-	tu_fixture *f = calloc(1, sizeof *f);
+	return tu_fixture_setup_ex(state, sizeof(tu_fixture), tag, opts, 0);
+}
+
+int tu_fixture_setup_ex(void **state, size_t size, const char *tag,
+                        const cj_store_options *opts, unsigned flags)
+{
+	if (size < sizeof(tu_fixture))
+		abort(); /* a test's fixture must start with a tu_fixture */
+	tu_fixture *f = calloc(1, size);
 	if (!f || tu_mktempdir(f->dir, sizeof f->dir, tag) != 0) {
+		fprintf(stderr, "fixture %s: temporary folder: %s\n", tag, strerror(errno));
 		free(f);
 		return -1;
 	}
 	tu_path(f->store, sizeof f->store, f->dir, "store");
-	if (tu_store_create(&f->s, f->store, opts) != 0) {
-		tu_rmrf(f->dir);
-		free(f);
-		return -1;
+	if (!(flags & TU_FIXTURE_NO_STORE)) {
+		int rc = tu_store_create(&f->s, f->store, opts);
+		if (rc != 0) {
+			fprintf(stderr, "fixture %s: creating %s: %s: %s\n", tag, f->store,
+			        cj_strerror(rc), cj_error_last());
+			tu_rmrf(f->dir);
+			free(f);
+			return -1;
+		}
 	}
 	*state = f;
 	return 0;

@@ -36,16 +36,32 @@ void tu_path(char *out, size_t n, const char *dir, const char *name);
 /* cj_store_init + cj_store_open. Returns the library's code. */
 int tu_store_create(cj_store **out, const char *path, const cj_store_options *opts);
 
-/* A cmocka fixture: a temp folder with a store "store" in it, open. */
+/* A cmocka fixture: a temp folder "cjtest-<tag>.XXXXXX" with a store "store"
+ * in it, open. The component, projection and fault tests all start from it, so
+ * that making, opening and removing a test store is written once. */
 typedef struct tu_fixture {
 	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	cj_store *s;
+	char store[PATH_MAX];  /* dir/store */
+	cj_store *s;           /* NULL with TU_FIXTURE_NO_STORE */
 } tu_fixture;
 
 /* Make *state a new tu_fixture (opts may be NULL); 0 or -1. */
 int tu_fixture_setup(void **state, const char *tag, const cj_store_options *opts);
-/* Close the store, remove the folder, free the fixture; returns 0. */
+
+/* Only the folder and the store's path: the test creates (or refuses to
+ * create) the store itself, e.g. with other options or a config written
+ * between cj_store_init and cj_store_open. */
+#define TU_FIXTURE_NO_STORE 1u
+
+/* The general form. size is the size of the test's own fixture struct, whose
+ * first member is a tu_fixture (sizeof(tu_fixture) if it has nothing more);
+ * the rest of it is zeroed. flags: 0 or TU_FIXTURE_NO_STORE. 0, or -1 with
+ * the reason on stderr and nothing left behind. */
+int tu_fixture_setup_ex(void **state, size_t size, const char *tag,
+                        const cj_store_options *opts, unsigned flags);
+
+/* Close the store (if open), remove the folder, free the fixture; returns 0.
+ * cmocka runs it after a failed test too, so the folder goes either way. */
 int tu_fixture_teardown(void **state);
 
 /* A new "message" event: thread, role "user", content; id and ts_ms are set

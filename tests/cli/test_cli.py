@@ -17,6 +17,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import clitest
+
 BIN = os.environ.get("CJ_BIN", "")
 SRC = Path(__file__).resolve().parents[2]
 
@@ -1012,18 +1014,5 @@ class TestServeUsage(CliCase):
         self.assertFalse((store / "tokens.json").exists())
 
 
-def main():
-    if not BIN or not os.access(BIN, os.X_OK):
-        print(f"CJ_BIN does not name an executable: {BIN!r}", file=sys.stderr)
-        return 1
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    bad = len(result.failures) + len(result.errors)
-    print(f"cli: {result.testsRun} tests, {result.testsRun - bad - len(result.skipped)} "
-          f"passed, {len(result.failures)} failed, {len(result.errors)} errors, "
-          f"{len(result.skipped)} skipped")
-    return 0 if result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(clitest.main("cli", sys.modules[__name__]))

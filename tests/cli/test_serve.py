@@ -21,6 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import clitest
+
 BIN = os.environ.get("CJ_BIN", "")
 TOKEN_RE = re.compile(r"cjt_[0-9a-f]{16}_[0-9a-f]{64}")
 START_TIMEOUT = 20
@@ -457,18 +459,5 @@ class TestShutdown(unittest.TestCase):
             self.assertEqual(json.loads(r.stdout)["last_seq"], 20)
 
 
-def main():
-    if not BIN or not os.access(BIN, os.X_OK):
-        print(f"CJ_BIN does not name an executable: {BIN!r}", file=sys.stderr)
-        return 1
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    bad = len(result.failures) + len(result.errors)
-    print(f"serve: {result.testsRun} tests, {result.testsRun - bad - len(result.skipped)} "
-          f"passed, {len(result.failures)} failed, {len(result.errors)} errors, "
-          f"{len(result.skipped)} skipped")
-    return 0 if result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(clitest.main("serve", sys.modules[__name__]))

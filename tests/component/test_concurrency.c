@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,17 +117,15 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static int setup(void **state) { return tu_fixture_setup(state, "conc", NULL); }
+static int teardown(void **state) { return tu_fixture_teardown(state); }
+
 static void test_concurrent_appends(void **state)
 {
-	(void)state;
+	cj_store *s = ((tu_fixture *)*state)->s;
 	unsigned n_threads = (unsigned)tu_env_ulong("CJ_CONC_THREADS", 16);
 	unsigned n_events = (unsigned)tu_env_ulong("CJ_CONC_EVENTS", 2000);
 	assert_true(n_threads >= 1 && n_events >= 1);
-	char dir[PATH_MAX], store[PATH_MAX];
-	assert_int_equal(tu_mktempdir(dir, sizeof dir, "conc"), 0);
-	tu_path(store, sizeof store, dir, "store");
-	cj_store *s = NULL;
-	TU_OK(tu_store_create(&s, store, NULL));
 
 	worker *ws = calloc(n_threads, sizeof *ws);
 	pthread_t *tids = calloc(n_threads, sizeof *tids);
@@ -226,20 +223,18 @@ static void test_concurrent_appends(void **state)
 	              n_threads, n_events, secs, (double)total / secs,
 	              (unsigned long long)st.commits);
 
-	cj_store_close(s);
 	for (unsigned t = 0; t < n_threads; t++)
 		free(ws[t].seqs);
 	free(ws);
 	free(tids);
 	free(owner_thread);
 	free(owner_index);
-	tu_rmrf(dir);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_concurrent_appends),
+		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("component/concurrency", tests, NULL, NULL);
 }

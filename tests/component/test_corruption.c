@@ -21,35 +21,27 @@
 #define SMALL_TARGET 37  /* a record inside a leaf page */
 #define BIG_TARGET 50    /* a record on its own overflow pages */
 
+/* The tests create the store at f->tu.store themselves. */
 typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
+	tu_fixture tu;
 	char small_marker[64];
 	char big_marker[64];
 } fixture;
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "corrupt") != 0)
+	if (tu_fixture_setup_ex(state, sizeof(fixture), "corrupt", NULL, TU_FIXTURE_NO_STORE) != 0)
 		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
+	fixture *f = *state;
 	uint64_t x = tu_now_ns() | 1;
 	snprintf(f->small_marker, sizeof f->small_marker, "SMALLTARGET%016llx",
 	         (unsigned long long)tu_rand(&x));
 	snprintf(f->big_marker, sizeof f->big_marker, "BIGTARGET%016llx",
 	         (unsigned long long)tu_rand(&x));
-	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static char *content_of(const fixture *f, unsigned seq)
 {
@@ -72,7 +64,7 @@ static char *content_of(const fixture *f, unsigned seq)
 static void fill_store(fixture *f)
 {
 	cj_store *s = NULL;
-	TU_OK(tu_store_create(&s, f->store, NULL));
+	TU_OK(tu_store_create(&s, f->tu.store, NULL));
 	for (unsigned i = 1; i <= N_EVENTS; i++) {
 		char *content = content_of(f, i);
 		cj_event *ev = tu_message("corrupt", content, NULL, 0);
@@ -93,7 +85,7 @@ static void fill_store(fixture *f)
 static unsigned flip_marker(const fixture *f, const char *marker)
 {
 	char data_path[PATH_MAX];
-	assert_int_equal(tu_find_file(f->store, "data.mdb", data_path, sizeof data_path), 0);
+	assert_int_equal(tu_find_file(f->tu.store, "data.mdb", data_path, sizeof data_path), 0);
 	int fd = open(data_path, O_RDWR);
 	assert_true(fd >= 0);
 	struct stat st;
@@ -146,7 +138,7 @@ static void test_flipped_small_record(void **state)
 	assert_true(flip_marker(f, f->small_marker) >= 1);
 
 	cj_store *s = NULL;
-	TU_OK(cj_store_open(&s, f->store, NULL));
+	TU_OK(cj_store_open(&s, f->tu.store, NULL));
 	uint64_t checked = 0, bad = 0;
 	cj_error_clear();
 	TU_RC(cj_journal_check(s, &checked, &bad), CJ_ECORRUPT);
@@ -203,7 +195,7 @@ static void test_flipped_big_and_small_records(void **state)
 	assert_true(flip_marker(f, f->small_marker) >= 1);
 
 	cj_store *s = NULL;
-	TU_OK(cj_store_open(&s, f->store, NULL));
+	TU_OK(cj_store_open(&s, f->tu.store, NULL));
 	uint64_t checked = 0, bad = 0;
 	TU_RC(cj_journal_check(s, &checked, &bad), CJ_ECORRUPT);
 	assert_int_equal(bad, SMALL_TARGET);

@@ -20,28 +20,15 @@
 #define GROW_THREADS 4
 #define GROW_EVENTS 640      /* 4 threads * 640 * 8 KiB = 20 MiB */
 
-typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-} fixture;
+/* The tests create the store at f->store themselves, with their map sizes. */
+typedef tu_fixture fixture;
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "map") != 0)
-		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	*state = f;
-	return 0;
+	return tu_fixture_setup_ex(state, sizeof(fixture), "map", NULL, TU_FIXTURE_NO_STORE);
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 /* 8 KiB of content unique to (tag, i), incompressible enough. */
 static void content_of(char *out, unsigned tag, unsigned i)

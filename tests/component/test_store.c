@@ -17,28 +17,15 @@
 #include "chatjournal/query.h"
 #include "testutil.h"
 
-typedef struct fixture {
-	char dir[PATH_MAX];    /* temp folder holding the store */
-	char store[PATH_MAX];  /* dir/store */
-} fixture;
+/* The tests make (or fail to make) the store at f->store themselves. */
+typedef tu_fixture fixture;
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "store") != 0)
-		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	*state = f;
-	return 0;
+	return tu_fixture_setup_ex(state, sizeof(fixture), "store", NULL, TU_FIXTURE_NO_STORE);
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static void append_n(cj_store *s, const char *thread, unsigned n, uint64_t first_expected)
 {

@@ -31,17 +31,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "harness.h"
 #include "testutil.h"
 
 #define N_THREADS 4
@@ -97,20 +94,6 @@ typedef struct child_ctx {
 	unsigned thread;
 } child_ctx;
 
-static void child_say(int fd, const char *line, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, line, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(5);
-		}
-		line += n;
-		len -= (size_t)n;
-	}
-}
-
 static cj_event *child_event(const child_ctx *c, unsigned i, char *buf)
 {
 	char id[64];
@@ -151,40 +134,43 @@ static void *child_thread(void *arg)
 		}
 		for (unsigned k = 0; k < n; k++)
 			cj_event_free(evs[k]);
-		char line[96 * BATCH + 300];
-		size_t len = 0;
 		if (rc != 0) {
-			len = (size_t)snprintf(line, sizeof line, "F %d %u %.200s\n", rc, c->thread,
-			                       cj_error_last());
-			child_say(c->fd, line, len);
+			ch_sayf(c->fd, "F %d %u %.200s\n", rc, c->thread, cj_error_last());
 			return NULL;
 		}
+		char line[96 * BATCH];
+		size_t len = 0;
 		for (unsigned k = 0; k < n; k++)
 			len += (size_t)snprintf(line + len, sizeof line - len, "A %llu %u %u\n",
 			                        (unsigned long long)seqs[k], c->thread, i + k);
-		child_say(c->fd, line, len); /* < PIPE_BUF: one atomic write */
+		ch_say(c->fd, line, len); /* < PIPE_BUF: one atomic write */
 		i += n;
 	}
 	return NULL;
 }
 
-static void child_main(const char *store, const variant *v, unsigned cycle, int fd)
+typedef struct child_args {
+	const char *store;
+	const variant *v;
+	unsigned cycle;
+} child_args;
+
+static void child_main(void *arg, int fd)
 {
+	const child_args *a = arg;
 	cj_store_options opts;
-	opts_of(&opts, v);
+	opts_of(&opts, a->v);
 	cj_store *s = NULL;
-	int rc = cj_store_open(&s, store, &opts);
+	int rc = cj_store_open(&s, a->store, &opts);
 	if (rc != 0) {
-		char line[300];
-		int len = snprintf(line, sizeof line, "E %d %.200s\n", rc, cj_error_last());
-		child_say(fd, line, (size_t)len);
+		ch_sayf(fd, "E %d %.200s\n", rc, cj_error_last());
 		_exit(3);
 	}
-	child_say(fd, "R\n", 2);
+	ch_say(fd, "R\n", 2);
 	child_ctx ctx[N_THREADS];
 	pthread_t tids[N_THREADS];
 	for (unsigned t = 0; t < N_THREADS; t++) {
-		ctx[t] = (child_ctx){s, v, cycle, fd, t};
+		ctx[t] = (child_ctx){s, a->v, a->cycle, fd, t};
 		if (pthread_create(&tids[t], NULL, child_thread, &ctx[t]) != 0)
 			_exit(8);
 	}
@@ -201,9 +187,12 @@ typedef struct ack {
 	unsigned thread, index;
 } ack;
 
+/* Every line of the child, kept as it came ("...\n" each) for the checks
+ * after the kill and for failure messages. */
 typedef struct cycle_log {
 	char *buf;
 	size_t len, cap;
+	int acked;  /* an "A " line came */
 } cycle_log;
 
 static void log_append(cycle_log *l, const char *p, size_t n)
@@ -221,42 +210,20 @@ static void log_append(cycle_log *l, const char *p, size_t n)
 	l->buf[l->len] = '\0';
 }
 
-/* Read what is available until deadline_ns (0: until EOF), or until the log
- * holds a line starting with until (1 then). */
-static int pump(int fd, cycle_log *l, uint64_t deadline_ns, const char *until)
+static void log_line(void *ctx, const char *line)
 {
-	for (;;) {
-		if (until && l->len > 0) {
-			if (strncmp(l->buf, until, strlen(until)) == 0)
-				return 1;
-			char marker[8];
-			snprintf(marker, sizeof marker, "\n%s", until);
-			if (strstr(l->buf, marker))
-				return 1;
-			if (strncmp(l->buf, "E ", 2) == 0)
-				return 0;
-		}
-		int timeout = -1;
-		if (deadline_ns) {
-			uint64_t now = tu_now_ns();
-			if (now >= deadline_ns)
-				return 0;
-			timeout = (int)((deadline_ns - now + 999999) / 1000000);
-		}
-		struct pollfd p = {fd, POLLIN, 0};
-		int pr = poll(&p, 1, timeout);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0)
-			continue;
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 0; /* EOF: the child is gone */
-		log_append(l, chunk, (size_t)n);
-	}
+	cycle_log *l = ctx;
+	log_append(l, line, strlen(line));
+	log_append(l, "\n", 1);
+	if (strncmp(line, "A ", 2) == 0)
+		l->acked = 1;
+}
+
+/* Stop waiting at the first acknowledgement, or when the open failed. */
+static int acked_or_failed(void *ctx)
+{
+	const cycle_log *l = ctx;
+	return l->acked || strncmp(l->buf, "E ", 2) == 0;
 }
 
 typedef struct totals {
@@ -268,44 +235,34 @@ typedef struct totals {
 static void run_cycle(const char *store, const variant *v, unsigned cycle, uint64_t *rng,
                       uint64_t *prev_last, uint64_t *prev_map, totals *tot)
 {
-	int fds[2];
-	assert_int_equal(pipe(fds), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		child_main(store, v, cycle, fds[1]);
-		_exit(9);
-	}
-	close(fds[1]);
+	child_args args = {store, v, cycle};
+	ch_child child;
+	assert_int_equal(ch_spawn(&child, child_main, &args), 0);
 	uint64_t t_fork = tu_now_ns();
-	cycle_log log = {NULL, 0, 0};
+	cycle_log log = {NULL, 0, 0, 0};
 	log_append(&log, "", 0);
 	int early = cycle % 10 == 9;
 	uint64_t delay = early ? tu_rand(rng) % 5000000u
 	                       : 2000000u + tu_rand(rng) % 28000001u; /* 2-30 ms */
 	if (early) {
 		tot->early_kills++;
-		pump(fds[0], &log, tu_now_ns() + delay, NULL);
+		ch_pump(&child, tu_now_ns() + delay, log_line, NULL, &log);
 	} else {
 		/* Wait (bounded) for the child's first acknowledgement, then let it go
 		 * on appending for the delay: the kill always lands mid-stream, also
 		 * on a loaded machine where the first commit takes a while. */
-		if (!pump(fds[0], &log, tu_now_ns() + 30ull * 1000000000u, "A ")) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
+		ch_pump(&child, tu_now_ns() + 30ull * 1000000000u, log_line, acked_or_failed, &log);
+		if (!log.acked) {
+			ch_abandon(&child);
 			fail_msg("cycle %u: child never acknowledged an append: %.300s", cycle, log.buf);
 		}
 		tot->startup_ns += tu_now_ns() - t_fork;
-		pump(fds[0], &log, tu_now_ns() + delay, NULL);
+		ch_pump(&child, tu_now_ns() + delay, log_line, NULL, &log);
 	}
-	kill(pid, SIGKILL);
 	int status = 0;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	pump(fds[0], &log, 0, NULL); /* the rest, up to EOF */
-	close(fds[0]);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+	int killed = ch_kill(&child, &status, log_line, &log); /* the rest, up to EOF */
+	assert_true(killed >= 0);
+	if (!killed)
 		fail_msg("cycle %u: child ended by itself (status %d): %.300s", cycle, status, log.buf);
 	if (!strstr(log.buf, "R\n"))
 		tot->never_ready++;
@@ -443,9 +400,7 @@ static void crash_loop(const variant *v, unsigned cycles)
 	char dir[PATH_MAX], store[PATH_MAX];
 	assert_int_equal(tu_mktempdir(dir, sizeof dir, "crash"), 0);
 	tu_path(store, sizeof store, dir, "store");
-	uint64_t seed = tu_env_ulong("CJ_CRASH_SEED", 0);
-	if (seed == 0)
-		seed = tu_now_ns() | 1;
+	uint64_t seed = ch_seed();
 	uint64_t rng = seed;
 	totals tot;
 	memset(&tot, 0, sizeof tot);

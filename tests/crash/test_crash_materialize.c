@@ -56,18 +56,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "harness.h"
 #include "testutil.h"
 /* The negative control switches the materializer to split commits; nothing
  * else in this file reaches inside the store. */
@@ -175,20 +172,6 @@ static int append_events(cj_store *s, const char *tag, unsigned k0, unsigned n, 
 
 /* ---- the child ---- */
 
-static void child_say(int fd, const char *line, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, line, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(5);
-		}
-		line += n;
-		len -= (size_t)n;
-	}
-}
-
 typedef struct appender {
 	cj_store *s;
 	unsigned cycle;
@@ -212,9 +195,7 @@ static void *child_appender(void *arg)
 			n = CHILD_MAX_EVENTS - k;
 		int rc = append_events(a->s, tag, k, n, &a->rng);
 		if (rc) {
-			char line[300];
-			int len = snprintf(line, sizeof line, "F %d %.200s\n", rc, cj_error_last());
-			child_say(a->fd, line, (size_t)len);
+			ch_sayf(a->fd, "F %d %.200s\n", rc, cj_error_last());
 			return NULL;
 		}
 		k += n;
@@ -222,29 +203,32 @@ static void *child_appender(void *arg)
 	return NULL;
 }
 
-static void child_main(const char *store, unsigned cycle, int appends, int split, uint64_t seed,
-                       int fd)
+typedef struct child_args {
+	const char *store;
+	unsigned cycle;
+	int appends;         /* start an appender thread */
+	int split;           /* negative control: split commits */
+	uint64_t seed;       /* the appender's */
+} child_args;
+
+static void child_main(void *arg, int fd)
 {
+	const child_args *a = arg;
 	cj_store *s = NULL;
-	int rc = cj_store_open(&s, store, NULL);
+	int rc = cj_store_open(&s, a->store, NULL);
 	if (rc != 0) {
-		char line[300];
-		int len = snprintf(line, sizeof line, "E %d %.200s\n", rc, cj_error_last());
-		child_say(fd, line, (size_t)len);
+		ch_sayf(fd, "E %d %.200s\n", rc, cj_error_last());
 		_exit(3);
 	}
-	if (split)
+	if (a->split)
 		cji_mat_set_split_position(s->mat, 1);
 	uint64_t pos = 0, last = 0;
 	if (cj_projection_position(s, &pos) || cj_journal_last_seq(s, &last))
 		_exit(6);
-	char line[600];
-	int len = snprintf(line, sizeof line, "R %llu %llu\n", (unsigned long long)pos,
-	                   (unsigned long long)last);
-	child_say(fd, line, (size_t)len);
-	appender app = {s, cycle, seed | 1, fd};
+	ch_sayf(fd, "R %llu %llu\n", (unsigned long long)pos, (unsigned long long)last);
+	appender app = {s, a->cycle, a->seed | 1, fd};
 	pthread_t tid;
-	if (appends && pthread_create(&tid, NULL, child_appender, &app) != 0)
+	if (a->appends && pthread_create(&tid, NULL, child_appender, &app) != 0)
 		_exit(8);
 	/* Report every committed position; and a materializer error, once. */
 	int said_error = 0;
@@ -255,14 +239,12 @@ static void child_main(const char *store, unsigned cycle, int appends, int split
 			_exit(6);
 		if (now > pos) {
 			pos = now;
-			len = snprintf(line, sizeof line, "P %llu\n", (unsigned long long)pos);
-			child_say(fd, line, (size_t)len);
+			ch_sayf(fd, "P %llu\n", (unsigned long long)pos);
 		}
 		char err[512];
 		cji_mat_error(s->mat, err, sizeof err);
 		if (err[0] && !said_error) {
-			len = snprintf(line, sizeof line, "X %.500s\n", err);
-			child_say(fd, line, (size_t)len);
+			ch_sayf(fd, "X %.500s\n", err);
 			said_error = 1;
 		}
 	}
@@ -826,12 +808,11 @@ typedef struct child_log {
 	uint64_t open_pos, open_last, max_pos;
 	char error[720];   /* the child's materializer error (X), if any */
 	char failure[720]; /* E or F line */
-	char partial[700];
-	size_t plen;
 } child_log;
 
-static void log_line(child_log *l, const char *line)
+static void log_line(void *ctx, const char *line)
 {
+	child_log *l = ctx;
 	unsigned long long a = 0, b = 0;
 	if (sscanf(line, "R %llu %llu", &a, &b) == 2) {
 		l->ready = 1;
@@ -850,48 +831,15 @@ static void log_line(child_log *l, const char *line)
 	}
 }
 
-/* Read lines until deadline_ns (0: until EOF) or until want() holds. */
-static void pump(int fd, child_log *l, uint64_t deadline_ns, int (*want)(const child_log *))
+static int is_ready(void *ctx)
 {
-	for (;;) {
-		if (want && want(l))
-			return;
-		int timeout = -1;
-		if (deadline_ns) {
-			uint64_t now = tu_now_ns();
-			if (now >= deadline_ns)
-				return;
-			timeout = (int)((deadline_ns - now + 999999) / 1000000);
-		}
-		struct pollfd p = {fd, POLLIN, 0};
-		int pr = poll(&p, 1, timeout);
-		if (pr <= 0)
-			continue;
-		char chunk[4096];
-		ssize_t n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		for (ssize_t k = 0; k < n; k++) {
-			if (chunk[k] == '\n') {
-				l->partial[l->plen] = '\0';
-				log_line(l, l->partial);
-				l->plen = 0;
-			} else if (l->plen + 1 < sizeof l->partial) {
-				l->partial[l->plen++] = chunk[k];
-			}
-		}
-	}
-}
-
-static int is_ready(const child_log *l)
-{
+	const child_log *l = ctx;
 	return l->ready || l->failure[0];
 }
 
-static int has_progress(const child_log *l)
+static int has_progress(void *ctx)
 {
+	const child_log *l = ctx;
 	return (l->ready && l->max_pos > l->open_pos) || l->failure[0] || l->error[0];
 }
 
@@ -939,18 +887,9 @@ static int run_cycle(loop *L, unsigned cycle)
 {
 	int appends = cycle % 7 != 3;
 	L->tot.cycles++;
-	uint64_t child_seed = tu_rand(&L->rng);
-	int fds[2];
-	assert_int_equal(pipe(fds), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		child_main(L->store, cycle, appends, L->split, child_seed, fds[1]);
-		_exit(9);
-	}
-	close(fds[1]);
+	child_args args = {L->store, cycle, appends, L->split, tu_rand(&L->rng)};
+	ch_child child;
+	assert_int_equal(ch_spawn(&child, child_main, &args), 0);
 	uint64_t t_fork = tu_now_ns();
 	child_log log;
 	memset(&log, 0, sizeof log);
@@ -958,42 +897,42 @@ static int run_cycle(loop *L, unsigned cycle)
 	if (cycle % 10 == 9) {
 		/* During open and the first batch. */
 		L->tot.early++;
-		pump(fds[0], &log, t_fork + (r % 40000001u), NULL);
+		ch_pump(&child, t_fork + (r % 40000001u), log_line, NULL, &log);
 	} else {
-		pump(fds[0], &log, t_fork + 30ull * 1000000000u, is_ready);
+		ch_pump(&child, t_fork + 30ull * 1000000000u, log_line, is_ready, &log);
 		if (!log.ready) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
+			ch_abandon(&child);
 			fail_msg("%s cycle %u: the child did not open the store: %s", L->name, cycle,
 			         log.failure[0] ? log.failure : "(no answer in 30 s)");
 		}
 		if (cycle % 10 == 4) {
 			/* Anywhere inside a (large) batch, its commit included. */
 			L->tot.anywhere++;
-			pump(fds[0], &log, tu_now_ns() + 1000000u + r % 300000000u, NULL);
+			ch_pump(&child, tu_now_ns() + 1000000u + r % 300000000u, log_line, NULL,
+			        &log);
 		} else if (appends || log.open_last > log.open_pos) {
 			/* Shortly after the cycle's first committed batch. */
 			L->tot.after_progress++;
-			pump(fds[0], &log, tu_now_ns() + 30ull * 1000000000u, has_progress);
+			ch_pump(&child, tu_now_ns() + 30ull * 1000000000u, log_line, has_progress,
+			        &log);
 			if (log.max_pos <= log.open_pos && !log.error[0] && !log.failure[0]) {
-				kill(pid, SIGKILL);
-				waitpid(pid, NULL, 0);
+				ch_abandon(&child);
 				fail_msg("%s cycle %u: no batch committed in 30 s (position %llu, journal %llu)",
 				         L->name, cycle, (unsigned long long)log.open_pos,
 				         (unsigned long long)log.open_last);
 			}
-			pump(fds[0], &log, tu_now_ns() + 1000000u + r % 39000001u, NULL);
+			ch_pump(&child, tu_now_ns() + 1000000u + r % 39000001u, log_line, NULL,
+			        &log);
 		} else {
 			L->tot.no_progress_needed++;
-			pump(fds[0], &log, tu_now_ns() + 1000000u + r % 39000001u, NULL);
+			ch_pump(&child, tu_now_ns() + 1000000u + r % 39000001u, log_line, NULL,
+			        &log);
 		}
 	}
-	kill(pid, SIGKILL);
 	int status = 0;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	pump(fds[0], &log, 0, NULL);
-	close(fds[0]);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+	int killed = ch_kill(&child, &status, log_line, &log);
+	assert_true(killed >= 0);
+	if (!killed)
 		fail_msg("%s cycle %u: child ended by itself (status %d): %s", L->name, cycle, status,
 		         log.failure);
 	if (log.failure[0])
@@ -1061,9 +1000,7 @@ static void loop_init(loop *L, const char *name, int split, unsigned cycles, uns
 	assert_int_equal(tu_mktempdir(L->dir, sizeof L->dir, "crashmat"), 0);
 	tu_path(L->store, sizeof L->store, L->dir, "store");
 	snprintf(L->sqlite, sizeof L->sqlite, "%s/chat.sqlite", L->store);
-	L->seed = tu_env_ulong("CJ_CRASH_SEED", 0);
-	if (L->seed == 0)
-		L->seed = tu_now_ns() | 1;
+	L->seed = ch_seed();
 	L->rng = L->seed;
 }
 

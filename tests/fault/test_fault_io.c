@@ -156,9 +156,8 @@ static void run_workload(run *r)
 		pthread_join(tids[t], NULL);
 }
 
-typedef struct fixture {
-	char dir[PATH_MAX];
-} fixture;
+/* Each workload makes its own store in f->dir. */
+typedef tu_fixture fixture;
 
 /* The folder of the store's LMDB journal (where data.mdb is). */
 static void journal_dir_of(const char *store, char *out, size_t n)
@@ -171,20 +170,13 @@ static void journal_dir_of(const char *store, char *out, size_t n)
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "fault") != 0)
-		return -1;
-	*state = f;
-	return 0;
+	return tu_fixture_setup_ex(state, sizeof(fixture), "fault", NULL, TU_FIXTURE_NO_STORE);
 }
 
 static int teardown(void **state)
 {
-	fixture *f = *state;
 	shim_disarm();
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
+	return tu_fixture_teardown(state);
 }
 
 /* Count the calls of one clean workload. */

@@ -14,8 +14,7 @@
 #include <sqlite3.h>
 #include "api/fts_query.h"
 #include "chatjournal/error.h"
-
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+#include "checks.h"
 
 static sqlite3 *db;
 static sqlite3_stmt *match, *own_put, *own_match;

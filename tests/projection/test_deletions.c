@@ -19,10 +19,8 @@
 #define WAIT_MS 10000
 
 typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	char db[PATH_MAX];
-	cj_store *s;
+	tu_fixture tu;
+	char db[PATH_MAX];  /* STORE/chat.sqlite */
 	char blob_a[CJ_BLOB_HASH_LEN + 1];   /* only image 4 (thread TA) */
 	char blob_sh[CJ_BLOB_HASH_LEN + 1];  /* thumbnail of 4 and blob of 8 (TB) */
 } fixture;
@@ -47,25 +45,14 @@ static doc docs[] = {
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "proj-del") != 0)
+	if (tu_fixture_setup_ex(state, sizeof(fixture), "proj-del", NULL, 0) != 0)
 		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	pu_sqlite_path(f->db, sizeof f->db, f->store);
-	if (tu_store_create(&f->s, f->store, NULL) != 0)
-		return -1;
-	*state = f;
+	fixture *f = *state;
+	pu_sqlite_path(f->db, sizeof f->db, f->tu.store);
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static void add(fixture *f, uint64_t want_seq, const char *fmt, ...)
 {
@@ -75,9 +62,9 @@ static void add(fixture *f, uint64_t want_seq, const char *fmt, ...)
 	vsnprintf(json, sizeof json, fmt, ap);
 	va_end(ap);
 	uint64_t seq = 0;
-	TU_OK(pu_append(f->s, json, &seq));
+	TU_OK(pu_append(f->tu.s, json, &seq));
 	assert_int_equal(seq, want_seq);
-	TU_OK(cj_wait_applied(f->s, seq, WAIT_MS));
+	TU_OK(cj_wait_applied(f->tu.s, seq, WAIT_MS));
 }
 
 #define MSG(th, user, server, content, extra, ts) \
@@ -94,8 +81,8 @@ static void populate(fixture *f)
 	memset(a + 8, 1, sizeof a - 8);
 	memcpy(sh, "\x89PNG\r\n\x1a\n", 8);
 	memset(sh + 8, 2, sizeof sh - 8);
-	TU_OK(cj_blob_put(f->s, a, sizeof a, f->blob_a));
-	TU_OK(cj_blob_put(f->s, sh, sizeof sh, f->blob_sh));
+	TU_OK(cj_blob_put(f->tu.s, a, sizeof a, f->blob_a));
+	TU_OK(cj_blob_put(f->tu.s, sh, sizeof sh, f->blob_sh));
 
 	add(f, 1, MSG("TA", U("U1"), S("S1"), "uniqa1 shared", COST, "1714557601000"));
 	add(f, 2, MSG("TA", U("U2"), S("S1"), "uniqa2 shared", "", "1714557602000"));
@@ -125,7 +112,7 @@ static char *search(fixture *f, const char *text, int images, const char *thread
 	q.images = images;
 	q.thread = thread;
 	char *json = NULL;
-	TU_OK(cj_query_search(f->s, &q, &json));
+	TU_OK(cj_query_search(f->tu.s, &q, &json));
 	assert_non_null(json);
 	return json;
 }
@@ -284,15 +271,15 @@ static void test_deletions_leave_no_trace(void **state)
 	cj_history_query hq = CJ_HISTORY_QUERY_INIT;
 	char *json = NULL;
 	hq.thread = "TA";
-	TU_OK(cj_query_history(f->s, &hq, &json));
+	TU_OK(cj_query_history(f->tu.s, &hq, &json));
 	PU_SEQS(json, "");
 	cj_free(json);
 	hq.thread = "TB";
-	TU_OK(cj_query_history(f->s, &hq, &json));
+	TU_OK(cj_query_history(f->tu.s, &hq, &json));
 	PU_SEQS(json, "13");
 	cj_free(json);
 	hq.thread = "TC";
-	TU_OK(cj_query_history(f->s, &hq, &json));
+	TU_OK(cj_query_history(f->tu.s, &hq, &json));
 	PU_SEQS(json, "11");
 	cj_free(json);
 }
@@ -307,7 +294,7 @@ static void test_thread_reused_after_delete(void **state)
 	cj_history_query hq = CJ_HISTORY_QUERY_INIT;
 	hq.thread = "TR";
 	char *json = NULL;
-	TU_OK(cj_query_history(f->s, &hq, &json));
+	TU_OK(cj_query_history(f->tu.s, &hq, &json));
 	PU_SEQS(json, "3");
 	cj_free(json);
 	search_is(f, "oldword", 0, "");

@@ -18,10 +18,8 @@
 #define WAIT_MS 10000
 
 typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	char db[PATH_MAX];
-	cj_store *s;
+	tu_fixture tu;
+	char db[PATH_MAX];  /* STORE/chat.sqlite */
 	uint64_t last;
 	char png[CJ_BLOB_HASH_LEN + 1];
 	char jpg[CJ_BLOB_HASH_LEN + 1];
@@ -32,37 +30,33 @@ static const char DEFAULTS[] =
 	"{\"model\":\"base\",\"temperature\":0.5,\"style\":{\"tone\":\"neutral\",\"emoji\":false},"
 	"\"lang\":\"en\"}";
 
+/* The store's defaults are written between init and the first open. */
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "proj-effects") != 0)
+	if (tu_fixture_setup_ex(state, sizeof(fixture), "proj-effects", NULL,
+	                        TU_FIXTURE_NO_STORE) != 0)
 		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	pu_sqlite_path(f->db, sizeof f->db, f->store);
-	if (cj_store_init(f->store, NULL) != 0 || pu_set_conf_defaults(f->store, DEFAULTS) != 0 ||
-	    cj_store_open(&f->s, f->store, NULL) != 0)
+	fixture *f = *state;
+	pu_sqlite_path(f->db, sizeof f->db, f->tu.store);
+	if (cj_store_init(f->tu.store, NULL) != 0 ||
+	    pu_set_conf_defaults(f->tu.store, DEFAULTS) != 0 ||
+	    cj_store_open(&f->tu.s, f->tu.store, NULL) != 0) {
+		tu_fixture_teardown(state);
 		return -1;
-	*state = f;
+	}
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 /* Append one event, wait until it is applied, check journal_position. */
 static uint64_t step(fixture *f, const char *json)
 {
 	uint64_t seq = 0;
-	TU_OK(pu_append(f->s, json, &seq));
+	TU_OK(pu_append(f->tu.s, json, &seq));
 	assert_int_equal(seq, f->last + 1);
 	f->last = seq;
-	TU_OK(cj_wait_applied(f->s, seq, WAIT_MS));
+	TU_OK(cj_wait_applied(f->tu.s, seq, WAIT_MS));
 	char want[64];
 	snprintf(want, sizeof want, "1|%llu|1", (unsigned long long)seq);
 	PU_ROWS(f->db, "SELECT id, seq, updated_ms > 0 FROM journal_position", want);
@@ -90,7 +84,7 @@ static void table_is(fixture *f, const char *table, const char *order, const cha
 static void effective_is(fixture *f, const char *thread, const char *user, const char *want)
 {
 	char *got = NULL;
-	TU_OK(cj_query_effective_config(f->s, thread, user, &got));
+	TU_OK(cj_query_effective_config(f->tu.s, thread, user, &got));
 	assert_non_null(got);
 	if (!pu_json_equal(got, want))
 		fail_msg("effective config (thread %s, user %s):\n  got  %s\n  want %s",
@@ -107,11 +101,11 @@ static void put_blobs(fixture *f)
 	memcpy(jpg, "\xff\xd8\xff\xe0", 4);
 	for (size_t i = 4; i < sizeof jpg; i++)
 		jpg[i] = (unsigned char)(i * 13);
-	TU_OK(cj_blob_put(f->s, png, sizeof png, f->png));
-	TU_OK(cj_blob_put(f->s, jpg, sizeof jpg, f->jpg));
+	TU_OK(cj_blob_put(f->tu.s, png, sizeof png, f->png));
+	TU_OK(cj_blob_put(f->tu.s, jpg, sizeof jpg, f->jpg));
 	memcpy(gif, "GIF89a", 6);
 	memset(gif + 6, 0x2a, sizeof gif - 6);
-	TU_OK(cj_blob_put(f->s, gif, sizeof gif, f->gif));
+	TU_OK(cj_blob_put(f->tu.s, gif, sizeof gif, f->gif));
 }
 
 #define UNSTORED "0123456789abcdef0123456789abcdef"
@@ -216,7 +210,7 @@ static void test_every_event_type(void **state)
 	char *json = NULL;
 	cj_history_query hq = CJ_HISTORY_QUERY_INIT;
 	hq.thread = "T1";
-	TU_OK(cj_query_images(f->s, &hq, &json));
+	TU_OK(cj_query_images(f->tu.s, &hq, &json));
 	snprintf(want, sizeof want,
 	         "[{\"seq\":5,\"thread\":\"T1\",\"url\":\"https://cdn.example/a.png\",\"kind\":\"generated\","
 	         "\"prompt\":\"a red lighthouse at dusk\",\"analysis\":\"a lighthouse painted red\","
@@ -230,12 +224,12 @@ static void test_every_event_type(void **state)
 
 	/* An image naming a blob that was never stored is refused (field blob). */
 	uint64_t none = 0;
-	TU_RC(pu_append(f->s, "{\"type\":\"image\",\"thread\":\"T2\",\"url\":\"https://x/y\","
+	TU_RC(pu_append(f->tu.s, "{\"type\":\"image\",\"thread\":\"T2\",\"url\":\"https://x/y\","
 	                "\"blob\":\"" UNSTORED "\",\"ts\":1714557605000}", &none), CJ_EINVAL);
 	assert_non_null(cj_error_field());
 	assert_string_equal(cj_error_field(), "blob");
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(f->s, &last));
+	TU_OK(cj_journal_last_seq(f->tu.s, &last));
 	assert_int_equal(last, 5);
 
 	/* 6: a minimal image in a new thread (GIF blob, no thumbnail). */

@@ -19,9 +19,7 @@
 #define BIG 1003
 
 typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	cj_store *s;
+	tu_fixture tu;
 	uint64_t big_first, big_last;
 } fixture;
 
@@ -44,14 +42,14 @@ static int populate(fixture *f)
 		         k % 3 == 2 ? "assistant" : "user", H_CONTENT[k], user, k % 2 ? "S2" : "S1",
 		         (long long)(PU_T0 + 2000 * k));
 		uint64_t seq;
-		int rc = pu_append(f->s, json, &seq);
+		int rc = pu_append(f->tu.s, json, &seq);
 		if (rc || seq != (uint64_t)(2 * k + 1))
 			return -1;
 		snprintf(json, sizeof json,
 		         "{\"type\":\"message\",\"thread\":\"O\",\"role\":\"user\",\"content\":\"%s\","
 		         "\"user\":\"U3\",\"server\":\"S3\",\"ts\":%lld}",
 		         k % 2 ? "other filler" : "other lighthouse", (long long)(PU_T0 + 2000 * k + 1000));
-		if ((rc = pu_append(f->s, json, &seq)) || seq != (uint64_t)(2 * k + 2))
+		if ((rc = pu_append(f->tu.s, json, &seq)) || seq != (uint64_t)(2 * k + 2))
 			return -1;
 	}
 	static const char *const imgs[3] = {
@@ -61,7 +59,7 @@ static int populate(fixture *f)
 	};
 	for (int i = 0; i < 3; i++) {
 		uint64_t seq;
-		if (pu_append(f->s, imgs[i], &seq) || seq != (uint64_t)(25 + i))
+		if (pu_append(f->tu.s, imgs[i], &seq) || seq != (uint64_t)(25 + i))
 			return -1;
 	}
 	cj_event **evs = calloc(BIG, sizeof *evs);
@@ -74,7 +72,7 @@ static int populate(fixture *f)
 		if (!(evs[i] = tu_message("BIG", content, NULL, PU_T0 + 100000 + i)))
 			return -1;
 	}
-	int rc = cj_journal_append_batch(f->s, (const cj_event *const *)evs, BIG, seqs);
+	int rc = cj_journal_append_batch(f->tu.s, (const cj_event *const *)evs, BIG, seqs);
 	f->big_first = seqs[0];
 	f->big_last = seqs[BIG - 1];
 	for (int i = 0; i < BIG; i++)
@@ -83,31 +81,22 @@ static int populate(fixture *f)
 	free(seqs);
 	if (rc || f->big_first != 28 || f->big_last != 28 + BIG - 1)
 		return -1;
-	return cj_wait_applied(f->s, f->big_last, WAIT_MS);
+	return cj_wait_applied(f->tu.s, f->big_last, WAIT_MS);
 }
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "proj-hist") != 0)
+	if (tu_fixture_setup_ex(state, sizeof(fixture), "proj-hist", NULL, 0) != 0)
 		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	if (tu_store_create(&f->s, f->store, NULL) != 0 || populate(f) != 0) {
+	if (populate(*state) != 0) {
 		fprintf(stderr, "setup failed: %s\n", cj_error_last());
+		tu_fixture_teardown(state);
 		return -1;
 	}
-	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 typedef struct hq_args {
 	const char *thread, *user, *server;
@@ -125,7 +114,7 @@ static void history_is(fixture *f, hq_args a, int images, const char *want)
 	q.before = a.before;
 	q.after = a.after;
 	char *json = NULL;
-	TU_OK(images ? cj_query_images(f->s, &q, &json) : cj_query_history(f->s, &q, &json));
+	TU_OK(images ? cj_query_images(f->tu.s, &q, &json) : cj_query_history(f->tu.s, &q, &json));
 	PU_SEQS(json, want);
 	cj_free(json);
 }
@@ -149,7 +138,7 @@ static void search_is(fixture *f, sq_args a, const char *want)
 	q.limit = a.limit;
 	q.images = a.images;
 	char *json = NULL;
-	TU_OK(cj_query_search(f->s, &q, &json));
+	TU_OK(cj_query_search(f->tu.s, &q, &json));
 	PU_SEQS(json, want);
 	cj_free(json);
 }
@@ -208,7 +197,7 @@ static void test_history_paging(void **state)
 	q.limit = 1;
 	q.before = 2;
 	char *json = NULL;
-	TU_OK(cj_query_history(f->s, &q, &json));
+	TU_OK(cj_query_history(f->tu.s, &q, &json));
 	const char *want = "[{\"seq\":1,\"thread\":\"H\",\"role\":\"user\",\"content\":\"the lighthouse keeper\","
 	                   "\"user\":\"U1\",\"server\":\"S1\",\"channel\":\"C\",\"ts_ms\":1714557600000,"
 	                   "\"ts\":\"2024-05-01T10:00:00.000Z\",\"type\":\"message\"}]";
@@ -218,15 +207,15 @@ static void test_history_paging(void **state)
 
 	/* Bad arguments. */
 	q.thread = NULL;
-	TU_RC(cj_query_history(f->s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_history(f->tu.s, &q, &json), CJ_EINVAL);
 	assert_null(json);
 	assert_non_null(cj_error_field());
 	assert_string_equal(cj_error_field(), "thread");
 	q.thread = "";
-	TU_RC(cj_query_history(f->s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_history(f->tu.s, &q, &json), CJ_EINVAL);
 	q.thread = "H";
 	q.version = 99;
-	TU_RC(cj_query_history(f->s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_history(f->tu.s, &q, &json), CJ_EINVAL);
 }
 
 static void test_history_limits(void **state)
@@ -306,7 +295,7 @@ static void test_search(void **state)
 	q.text = "lighthouse keeper";
 	q.thread = "H";
 	char *json = NULL;
-	TU_OK(cj_query_search(f->s, &q, &json));
+	TU_OK(cj_query_search(f->tu.s, &q, &json));
 	const char *want = "[{\"seq\":1,\"thread\":\"H\",\"role\":\"user\",\"content\":\"the lighthouse keeper\","
 	                   "\"user\":\"U1\",\"server\":\"S1\",\"channel\":\"C\",\"ts_ms\":1714557600000,"
 	                   "\"ts\":\"2024-05-01T10:00:00.000Z\",\"type\":\"message\"}]";
@@ -318,13 +307,13 @@ static void test_search(void **state)
 	static const char *const empty[] = { "", "   ", "\t\n" };
 	for (size_t i = 0; i < 3; i++) {
 		q.text = empty[i];
-		TU_RC(cj_query_search(f->s, &q, &json), CJ_EINVAL);
+		TU_RC(cj_query_search(f->tu.s, &q, &json), CJ_EINVAL);
 		assert_null(json);
 		assert_non_null(cj_error_field());
 		assert_string_equal(cj_error_field(), "q");
 	}
 	q.text = NULL;
-	TU_RC(cj_query_search(f->s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_search(f->tu.s, &q, &json), CJ_EINVAL);
 }
 
 int main(void)

@@ -24,11 +24,7 @@
 #define N_STRINGS 500
 #define WAIT_MS 10000
 
-typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	cj_store *s;
-} fixture;
+typedef tu_fixture fixture;
 
 /* Thread T (server S1, user U1) and thread X (server S2, user U2), whose
  * messages are full of the words an injection would try to reach. */
@@ -75,26 +71,17 @@ static int populate(cj_store *s)
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "proj-fts") != 0)
+	if (tu_fixture_setup(state, "proj-fts", NULL) != 0)
 		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	if (tu_store_create(&f->s, f->store, NULL) != 0 || populate(f->s) != 0) {
+	if (populate(((fixture *)*state)->s) != 0) {
 		fprintf(stderr, "setup: %s\n", cj_error_last());
+		tu_fixture_teardown(state);
 		return -1;
 	}
-	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 /* ---- the strings ---------------------------------------------------------- */
 

@@ -45,9 +45,7 @@ typedef struct model {
 } model;
 
 typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	cj_store *s;
+	tu_fixture tu;
 	model m;
 	uint64_t rng;
 	unsigned queries;
@@ -55,12 +53,9 @@ typedef struct fixture {
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "proj-iso") != 0)
+	if (tu_fixture_setup_ex(state, sizeof(fixture), "proj-iso", NULL, 0) != 0)
 		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	if (tu_store_create(&f->s, f->store, NULL) != 0)
-		return -1;
+	fixture *f = *state;
 	uint64_t seed = tu_env_ulong("CJ_TEST_SEED", 0);
 	if (!seed)
 		seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL + (uint64_t)clock();
@@ -69,18 +64,10 @@ static int setup(void **state)
 	printf("isolation seed: %llu (set CJ_TEST_SEED to repeat)\n", (unsigned long long)seed);
 	f->rng = seed;
 	f->m.clock = PU_T0;
-	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static unsigned rnd(fixture *f, unsigned n) { return (unsigned)(tu_rand(&f->rng) % n); }
 
@@ -211,7 +198,7 @@ static void run_phase(fixture *f)
 			evs[i] = NULL;
 			TU_OK(cj_event_parse(&evs[i], ps[i].json, strlen(ps[i].json)));
 		}
-		TU_OK(cj_journal_append_batch(f->s, (const cj_event *const *)evs, n, seqs));
+		TU_OK(cj_journal_append_batch(f->tu.s, (const cj_event *const *)evs, n, seqs));
 		for (unsigned i = 0; i < n; i++) {
 			model_apply(&f->m, &ps[i], seqs[i]);
 			cj_event_free(evs[i]);
@@ -222,7 +209,7 @@ static void run_phase(fixture *f)
 		done += n;
 	}
 	free(ps);
-	TU_OK(cj_wait_applied(f->s, last, WAIT_MS));
+	TU_OK(cj_wait_applied(f->tu.s, last, WAIT_MS));
 }
 
 /* ---- checks --------------------------------------------------------------- */
@@ -372,7 +359,7 @@ static void check_history(fixture *f, int thread, int user, int server, item **b
 	q.server = server >= 0 ? sn : NULL;
 	q.limit = 1000;
 	char *json = NULL;
-	TU_OK(cj_query_history(f->s, &q, &json));
+	TU_OK(cj_query_history(f->tu.s, &q, &json));
 	snprintf(what, sizeof what, "history(%s, %s, %s)", tn, un, sn);
 	same_rows(f, what, json, buf, n, thread, user, server);
 	cj_free(json);
@@ -388,7 +375,7 @@ static void check_images(fixture *f, int thread, item **buf)
 	q.thread = tn;
 	q.limit = 1000;
 	char *json = NULL;
-	TU_OK(cj_query_images(f->s, &q, &json));
+	TU_OK(cj_query_images(f->tu.s, &q, &json));
 	snprintf(what, sizeof what, "images(%s)", tn);
 	same_rows(f, what, json, buf, n, thread, -1, -1);
 	cj_free(json);
@@ -411,7 +398,7 @@ static void check_search(fixture *f, const char *word, int images, int thread, i
 	q.images = images;
 	q.limit = 1000;
 	char *json = NULL;
-	TU_OK(cj_query_search(f->s, &q, &json));
+	TU_OK(cj_query_search(f->tu.s, &q, &json));
 	snprintf(what, sizeof what, "search%s('%s', %s, %s, %s)", images ? "-images" : "", word, tn, un, sn);
 	/* Image rows carry no user/server: scope them by thread only. */
 	same_rows(f, what, json, buf, n, thread, images ? -1 : user, images ? -1 : server);
@@ -468,7 +455,7 @@ static void test_random_operations_stay_in_scope(void **state)
 	}
 	char *report = NULL;
 	char db[PATH_MAX];
-	pu_sqlite_path(db, sizeof db, f->store);
+	pu_sqlite_path(db, sizeof db, f->tu.store);
 	TU_OK(cj_projection_check(db, &report));
 	assert_string_equal(report, "ok");
 	cj_free(report);

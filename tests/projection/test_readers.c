@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -261,14 +260,12 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+static int setup(void **state) { return tu_fixture_setup(state, "proj-readers", NULL); }
+static int teardown(void **state) { return tu_fixture_teardown(state); }
+
 static void test_readers_while_writing(void **state)
 {
-	(void)state;
-	char dir[PATH_MAX], store[PATH_MAX];
-	assert_int_equal(tu_mktempdir(dir, sizeof dir, "proj-readers"), 0);
-	tu_path(store, sizeof store, dir, "store");
-	cj_store *s = NULL;
-	TU_OK(tu_store_create(&s, store, NULL));
+	cj_store *s = ((tu_fixture *)*state)->s;
 	unsigned long secs = tu_env_ulong("CJ_READERS_SECONDS", 3);
 
 	writer w[NWRITERS];
@@ -369,14 +366,12 @@ static void test_readers_while_writing(void **state)
 		free(w[i].seqs);
 	}
 	free(rd);
-	cj_store_close(s);
-	tu_rmrf(dir);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_readers_while_writing),
+		cmocka_unit_test_setup_teardown(test_readers_while_writing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,10 +26,8 @@
 #define WAIT_MS 20000
 
 typedef struct fixture {
-	char dir[PATH_MAX];
-	char store[PATH_MAX];
-	char db[PATH_MAX];
-	cj_store *s;
+	tu_fixture tu;
+	char db[PATH_MAX];  /* STORE/chat.sqlite */
 	uint64_t last;
 } fixture;
 
@@ -40,64 +38,56 @@ static int populate(fixture *f)
 	memcpy(png, "\x89PNG\r\n\x1a\n", 8);
 	memset(png + 8, 9, sizeof png - 8);
 	char hash[CJ_BLOB_HASH_LEN + 1];
-	int rc = cj_blob_put(f->s, png, sizeof png, hash);
+	int rc = cj_blob_put(f->tu.s, png, sizeof png, hash);
 	uint64_t seq = 0;
 	for (int i = 0; i < 60 && !rc; i++) {
-		rc = pu_appendf(f->s, &seq,
+		rc = pu_appendf(f->tu.s, &seq,
 		                "{\"type\":\"message\",\"thread\":\"T%d\",\"role\":\"%s\",\"content\":\"word%d common"
 		                " lighthouse %d\",\"user\":\"U%d\",\"server\":\"S%d\",\"metadata\":{\"i\":%d},"
 		                "\"cost\":{\"model\":\"m\",\"input_tokens\":%d,\"usd\":0.25},\"ts\":%lld}",
 		                i % 5, i % 2 ? "assistant" : "user", i, i, i % 3, i % 2, i, i * 10,
 		                (long long)(PU_T0 + i * 60000));
 		if (!rc && i % 10 == 3)
-			rc = pu_appendf(f->s, &seq,
+			rc = pu_appendf(f->tu.s, &seq,
 			                "{\"type\":\"image\",\"thread\":\"T%d\",\"url\":\"https://x/%d\",\"prompt\":\"sunset %d\","
 			                "\"analysis\":\"orange sky\",\"blob\":\"%s\",\"ts\":%lld}",
 			                i % 5, i, i, hash, (long long)(PU_T0 + i * 60000 + 1));
 	}
 	if (!rc)
-		rc = pu_append(f->s, "{\"type\":\"user\",\"user\":\"U1\",\"config\":{\"a\":1},\"ts\":1714557600000}", &seq);
+		rc = pu_append(f->tu.s, "{\"type\":\"user\",\"user\":\"U1\",\"config\":{\"a\":1},\"ts\":1714557600000}", &seq);
 	if (!rc)
-		rc = pu_append(f->s, "{\"type\":\"thread_config\",\"thread\":\"T1\",\"config\":{\"b\":2}}", &seq);
+		rc = pu_append(f->tu.s, "{\"type\":\"thread_config\",\"thread\":\"T1\",\"config\":{\"b\":2}}", &seq);
 	if (!rc)
-		rc = pu_append(f->s, "{\"type\":\"setting\",\"key\":\"k\",\"value\":\"v\",\"sensitive\":true}", &seq);
+		rc = pu_append(f->tu.s, "{\"type\":\"setting\",\"key\":\"k\",\"value\":\"v\",\"sensitive\":true}", &seq);
 	if (!rc)
-		rc = pu_append(f->s, "{\"type\":\"metric\",\"name\":\"n\",\"value\":1.5}", &seq);
+		rc = pu_append(f->tu.s, "{\"type\":\"metric\",\"name\":\"n\",\"value\":1.5}", &seq);
 	if (!rc)
-		rc = pu_append(f->s, "{\"type\":\"delete_thread\",\"thread\":\"T4\"}", &seq);
+		rc = pu_append(f->tu.s, "{\"type\":\"delete_thread\",\"thread\":\"T4\"}", &seq);
 	if (!rc)
-		rc = pu_append(f->s, "{\"type\":\"clear_history\",\"user\":\"U2\",\"server\":\"S0\"}", &seq);
+		rc = pu_append(f->tu.s, "{\"type\":\"clear_history\",\"user\":\"U2\",\"server\":\"S0\"}", &seq);
 	if (!rc)
-		rc = pu_append(f->s, "{\"type\":\"purge\",\"before\":1714558200000}", &seq);
+		rc = pu_append(f->tu.s, "{\"type\":\"purge\",\"before\":1714558200000}", &seq);
 	if (!rc)
-		rc = cj_wait_applied(f->s, seq, WAIT_MS);
+		rc = cj_wait_applied(f->tu.s, seq, WAIT_MS);
 	f->last = seq;
 	return rc;
 }
 
 static int setup(void **state)
 {
-	fixture *f = calloc(1, sizeof *f);
-	if (!f || tu_mktempdir(f->dir, sizeof f->dir, "proj-replay") != 0)
+	if (tu_fixture_setup_ex(state, sizeof(fixture), "proj-replay", NULL, 0) != 0)
 		return -1;
-	tu_path(f->store, sizeof f->store, f->dir, "store");
-	pu_sqlite_path(f->db, sizeof f->db, f->store);
-	if (tu_store_create(&f->s, f->store, NULL) != 0 || populate(f) != 0) {
+	fixture *f = *state;
+	pu_sqlite_path(f->db, sizeof f->db, f->tu.store);
+	if (populate(f) != 0) {
 		fprintf(stderr, "setup: %s\n", cj_error_last());
+		tu_fixture_teardown(state);
 		return -1;
 	}
-	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	fixture *f = *state;
-	cj_store_close(f->s);
-	tu_rmrf(f->dir);
-	free(f);
-	return 0;
-}
+static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 typedef struct progress { uint64_t calls, done, total; int backwards; } progress;
 
@@ -158,22 +148,22 @@ static void test_replay_hash_diff_check(void **state)
 {
 	fixture *f = *state;
 	char r1[PATH_MAX], r2[PATH_MAX], bad[PATH_MAX], part[PATH_MAX];
-	tu_path(r1, sizeof r1, f->dir, "r1.sqlite");
-	tu_path(r2, sizeof r2, f->dir, "r2.sqlite");
-	tu_path(bad, sizeof bad, f->dir, "tampered.sqlite");
-	tu_path(part, sizeof part, f->dir, "part.sqlite");
+	tu_path(r1, sizeof r1, f->tu.dir, "r1.sqlite");
+	tu_path(r2, sizeof r2, f->tu.dir, "r2.sqlite");
+	tu_path(bad, sizeof bad, f->tu.dir, "tampered.sqlite");
+	tu_path(part, sizeof part, f->tu.dir, "part.sqlite");
 
 	/* The projection really holds what the journal implies. */
 	PU_ROWS(f->db, "SELECT count(*) > 20, (SELECT count(*) FROM threads WHERE thread = 'T4'),"
 	               " (SELECT count(*) FROM images) > 0 FROM messages", "1|0|1");
 
 	progress p = { 0 };
-	TU_OK(cj_projection_replay(f->s, r1, 0, on_progress, &p));
+	TU_OK(cj_projection_replay(f->tu.s, r1, 0, on_progress, &p));
 	assert_true(p.calls >= 1);
 	assert_int_equal(p.done, f->last);
 	assert_int_equal(p.total, f->last);
 	assert_false(p.backwards);
-	TU_OK(cj_projection_replay(f->s, r2, 0, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, r2, 0, NULL, NULL));
 
 	char h_live[33], h1[33], h2[33];
 	char *t_live = NULL, *t1 = NULL;
@@ -226,7 +216,7 @@ static void test_replay_hash_diff_check(void **state)
 	diff_is(r1, bad, "table settings: row only in the first projection: key=k, value=\"***\", ");
 
 	/* up_to: a replay of a prefix differs in journal_position first. */
-	TU_OK(cj_projection_replay(f->s, part, f->last - 1, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, part, f->last - 1, NULL, NULL));
 	PU_ROWS(part, "SELECT seq FROM journal_position", "72");
 	char h_part[33];
 	hash_of(part, h_part, NULL);
@@ -248,9 +238,9 @@ static void test_check_sees_fts_out_of_step(void **state)
 {
 	fixture *f = *state;
 	char r[PATH_MAX], bad[PATH_MAX];
-	tu_path(r, sizeof r, f->dir, "good.sqlite");
-	tu_path(bad, sizeof bad, f->dir, "tampered.sqlite");
-	TU_OK(cj_projection_replay(f->s, r, 0, NULL, NULL));
+	tu_path(r, sizeof r, f->tu.dir, "good.sqlite");
+	tu_path(bad, sizeof bad, f->tu.dir, "tampered.sqlite");
+	TU_OK(cj_projection_replay(f->tu.s, r, 0, NULL, NULL));
 	char *report = NULL;
 	TU_OK(cj_projection_check(r, &report));
 	assert_string_equal(report, "ok");
@@ -278,10 +268,10 @@ static void test_diff_path_with_uri_characters(void **state)
 {
 	fixture *f = *state;
 	char odd[PATH_MAX], r[PATH_MAX];
-	tu_path(odd, sizeof odd, f->dir, "odd#%41?name");
+	tu_path(odd, sizeof odd, f->tu.dir, "odd#%41?name");
 	assert_int_equal(mkdir(odd, 0700), 0);
 	tu_path(r, sizeof r, odd, "r.sqlite");
-	TU_OK(cj_projection_replay(f->s, r, 0, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, r, 0, NULL, NULL));
 	char h1[33], h2[33];
 	hash_of(r, h1, NULL);
 	hash_of(f->db, h2, NULL);
@@ -331,13 +321,13 @@ static void test_replay_in_place_with_concurrent_readers(void **state)
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++) {
 		memset(&rd[i], 0, sizeof rd[i]);
-		rd[i].s = f->s;
+		rd[i].s = f->tu.s;
 		rd[i].stop = &stop;
 		assert_int_equal(pthread_create(&t[i], NULL, race_reader_main, &rd[i]), 0);
 	}
 	int rc = 0;
 	for (int i = 0; i < 10 && !rc; i++)
-		rc = cj_projection_replay(f->s, NULL, 0, NULL, NULL);
+		rc = cj_projection_replay(f->tu.s, NULL, 0, NULL, NULL);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
@@ -355,20 +345,20 @@ static void test_replay_in_place_keeps_serving(void **state)
 	char before[33], after[33];
 	hash_of(f->db, before, NULL);
 	progress p = { 0 };
-	TU_OK(cj_projection_replay(f->s, NULL, 0, on_progress, &p));
+	TU_OK(cj_projection_replay(f->tu.s, NULL, 0, on_progress, &p));
 	assert_int_equal(p.done, f->last);
 	hash_of(f->db, after, NULL);
 	assert_string_equal(after, before);
 	uint64_t pos = 0;
-	TU_OK(cj_projection_position(f->s, &pos));
+	TU_OK(cj_projection_position(f->tu.s, &pos));
 	assert_int_equal(pos, f->last);
 
 	/* Appends after the swap are materialized into the new file. */
 	uint64_t seq = 0;
-	TU_OK(pu_append(f->s, "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\","
+	TU_OK(pu_append(f->tu.s, "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\","
 	                      "\"content\":\"afterreplay marker\",\"ts\":1714600000000}", &seq));
 	assert_int_equal(seq, f->last + 1);
-	TU_OK(cj_wait_applied(f->s, seq, WAIT_MS));
+	TU_OK(cj_wait_applied(f->tu.s, seq, WAIT_MS));
 	char want[64];
 	snprintf(want, sizeof want, "%llu|afterreplay marker", (unsigned long long)seq);
 	PU_ROWS(f->db, "SELECT seq, content FROM messages WHERE content LIKE 'afterreplay%'", want);
@@ -377,16 +367,16 @@ static void test_replay_in_place_keeps_serving(void **state)
 	hq.thread = "T1";
 	hq.limit = 1;
 	char *json = NULL;
-	TU_OK(cj_query_history(f->s, &hq, &json));
+	TU_OK(cj_query_history(f->tu.s, &hq, &json));
 	snprintf(want, sizeof want, "%llu", (unsigned long long)seq);
 	PU_SEQS(json, want);
 	cj_free(json);
 	cj_search_query sq = CJ_SEARCH_QUERY_INIT;
 	sq.text = "afterreplay";
-	TU_OK(cj_query_search(f->s, &sq, &json));
+	TU_OK(cj_query_search(f->tu.s, &sq, &json));
 	PU_SEQS(json, want);
 	cj_free(json);
-	TU_OK(cj_query_stats(f->s, &json));
+	TU_OK(cj_query_stats(f->tu.s, &json));
 	json_t *st = json_loads(json, 0, NULL);
 	assert_non_null(st);
 	assert_int_equal(json_integer_value(json_object_get(st, "position")), (json_int_t)seq);
@@ -396,8 +386,8 @@ static void test_replay_in_place_keeps_serving(void **state)
 
 	/* And the live file still equals a fresh replay. */
 	char r[PATH_MAX];
-	tu_path(r, sizeof r, f->dir, "again.sqlite");
-	TU_OK(cj_projection_replay(f->s, r, 0, NULL, NULL));
+	tu_path(r, sizeof r, f->tu.dir, "again.sqlite");
+	TU_OK(cj_projection_replay(f->tu.s, r, 0, NULL, NULL));
 	diff_is(f->db, r, "");
 	hash_of(f->db, before, NULL);
 	hash_of(r, after, NULL);
