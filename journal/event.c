@@ -15,59 +15,6 @@
  * the largest event a store accepts is far smaller even with JSON escaping. */
 #define CJI_EVENT_MAX_JSON CJI_DECODE_MAX_BODY
 
-/* 9999-12-31T23:59:59.999Z: the last instant RFC 3339 text can express. */
-#define CJI_TIME_MAX_MS INT64_C(253402300799999)
-
-/* Indexed by cj_event_type; codes are append-only, so this only grows. */
-static const char *const type_names[] = {
-	[CJ_EVENT_UNKNOWN]       = "unknown",
-	[CJ_EVENT_MESSAGE]       = "message",
-	[CJ_EVENT_IMAGE]         = "image",
-	[CJ_EVENT_USER]          = "user",
-	[CJ_EVENT_THREAD_CONFIG] = "thread_config",
-	[CJ_EVENT_DELETE_THREAD] = "delete_thread",
-	[CJ_EVENT_CLEAR_HISTORY] = "clear_history",
-	[CJ_EVENT_PURGE]         = "purge",
-	[CJ_EVENT_SETTING]       = "setting",
-	[CJ_EVENT_METRIC]        = "metric",
-};
-#define TYPE_COUNT (sizeof type_names / sizeof type_names[0])
-
-const char *cj_event_type_name(cj_event_type type)
-{
-	if ((unsigned)type >= TYPE_COUNT)
-		return "unknown";
-	return type_names[type];
-}
-
-cj_event_type cj_event_type_from_name(const char *name)
-{
-	if (!name)
-		return CJ_EVENT_UNKNOWN;
-	for (unsigned i = 1; i < TYPE_COUNT; i++)
-		if (strcmp(type_names[i], name) == 0)
-			return (cj_event_type)i;
-	return CJ_EVENT_UNKNOWN;
-}
-
-/* The one definition of an event time value: integer ms, or RFC 3339 text,
- * between the epoch and the end of year 9999 (so it always formats back). */
-int cji_event_time_value(const json_t *v, int64_t *ms)
-{
-	int64_t t;
-	if (json_is_integer(v)) {
-		t = (int64_t)json_integer_value(v);
-	} else if (json_is_string(v)) {
-		if (cji_time_parse(json_string_value(v), &t) != 0)
-			return -1;
-	} else {
-		return -1;
-	}
-	if (t < 0 || t > CJI_TIME_MAX_MS)
-		return -1;
-	*ms = t;
-	return 0;
-}
 
 int cji_event_wrap(cj_event **out, json_t *obj)
 {
@@ -138,7 +85,7 @@ int cj_event_new(cj_event **out, const char *type)
 		return cji_err_field(CJ_EINVAL, "type", "field 'type': unknown event type '%.64s'",
 		                     type ? type : "(null)");
 	json_t *obj = json_object();
-	if (!obj || json_object_set_new(obj, "type", json_string(type_names[t])) != 0) {
+	if (!obj || json_object_set_new(obj, "type", json_string(cj_event_type_name(t))) != 0) {
 		json_decref(obj);
 		return cji_err(CJ_ENOMEM, "out of memory creating an event");
 	}

@@ -9,6 +9,62 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
+/* ---- type names and time values: the vocabulary the rules use --------- */
+
+/* 9999-12-31T23:59:59.999Z: the last instant RFC 3339 text can express. */
+#define CJI_TIME_MAX_MS INT64_C(253402300799999)
+
+/* Indexed by cj_event_type; codes are append-only, so this only grows. */
+static const char *const type_names[] = {
+	[CJ_EVENT_UNKNOWN]       = "unknown",
+	[CJ_EVENT_MESSAGE]       = "message",
+	[CJ_EVENT_IMAGE]         = "image",
+	[CJ_EVENT_USER]          = "user",
+	[CJ_EVENT_THREAD_CONFIG] = "thread_config",
+	[CJ_EVENT_DELETE_THREAD] = "delete_thread",
+	[CJ_EVENT_CLEAR_HISTORY] = "clear_history",
+	[CJ_EVENT_PURGE]         = "purge",
+	[CJ_EVENT_SETTING]       = "setting",
+	[CJ_EVENT_METRIC]        = "metric",
+};
+#define TYPE_COUNT (sizeof type_names / sizeof type_names[0])
+
+const char *cj_event_type_name(cj_event_type type)
+{
+	if ((unsigned)type >= TYPE_COUNT)
+		return "unknown";
+	return type_names[type];
+}
+
+cj_event_type cj_event_type_from_name(const char *name)
+{
+	if (!name)
+		return CJ_EVENT_UNKNOWN;
+	for (unsigned i = 1; i < TYPE_COUNT; i++)
+		if (strcmp(type_names[i], name) == 0)
+			return (cj_event_type)i;
+	return CJ_EVENT_UNKNOWN;
+}
+
+/* The one definition of an event time value: integer ms, or RFC 3339 text,
+ * between the epoch and the end of year 9999 (so it always formats back). */
+int cji_event_time_value(const json_t *v, int64_t *ms)
+{
+	int64_t t;
+	if (json_is_integer(v)) {
+		t = (int64_t)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		if (cji_time_parse(json_string_value(v), &t) != 0)
+			return -1;
+	} else {
+		return -1;
+	}
+	if (t < 0 || t > CJI_TIME_MAX_MS)
+		return -1;
+	*ms = t;
+	return 0;
+}
+
 
 #define ID_MAX     256     /* "id": the idempotency key */
 #define IDENT_MAX  1024    /* thread, user, server, ... */

@@ -8,7 +8,7 @@
  * sequence reads as a plain list and the batch rolls back on that first
  * error. */
 #include <stdio.h>
-#include "materializer/apply_internal.h"
+#include "materializer/apply_sql.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 

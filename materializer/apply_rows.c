@@ -4,38 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "materializer/apply_internal.h"
+#include "materializer/apply_sql.h"
 #include "common/err.h"
 
 #define MASK "\"***\""
-
-/* ---- shared row makers -------------------------------------------------- */
-
-int cji_row_thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
-                          const char *tstext, int count, int activity, int64_t *tid, char **config)
-{
-	sqlite3_stmt *st = a->st[S_THREAD_UPSERT];
-	cji_bind_str(st, 1, cji_str(o, "thread"));
-	cji_bind_str(st, 2, cji_str(o, "server"));
-	cji_bind_str(st, 3, cji_str(o, "channel"));
-	sqlite3_bind_int64(st, 4, ts);
-	cji_bind_str(st, 5, tstext);
-	sqlite3_bind_int(st, 6, count);
-	sqlite3_bind_int64(st, 7, (int64_t)seq);
-	sqlite3_bind_int(st, 8, activity);
-	return cji_step_row(a, st, tid, config, "thread", seq);
-}
-
-int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
-                       const char *tstext, int64_t *uid, char **config)
-{
-	sqlite3_stmt *st = a->st[S_USER_TOUCH];
-	cji_bind_str(st, 1, user);
-	sqlite3_bind_int64(st, 2, ts);
-	cji_bind_str(st, 3, tstext);
-	sqlite3_bind_int64(st, 4, (int64_t)seq);
-	return cji_step_row(a, st, uid, config, "user", seq);
-}
 
 static int audit(cji_apply *a, uint64_t seq, const char *scope, const char *subject,
                  const char *actor, const char *old_v, const char *new_v, int sensitive,

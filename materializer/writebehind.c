@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "materializer/apply_internal.h"
+#include "materializer/apply_sql.h"
 #include "common/err.h"
 
 #define FTS_PENDING_BYTES ((size_t)64 << 20)

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "server.h"
+#include "service.h"
 
 static const uint64_t LAT_US[CJH_LAT_BUCKETS] = { 250, 500, 1000, 2000, 5000, 10000, 25000,
                                                  50000, 100000, 1000000 };

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
-#include "server.h"
+#include "service.h"
 #include "body.h"
 
 static const char *auth_token(struct MHD_Connection *c)

@@ -1,11 +1,13 @@
-/* materializer/apply_internal.h — what the files of the applier share: the
+/* materializer/apply_sql.h — what the files of the applier share: the
  * prepared statements, the cji_apply state, and small binding helpers.
- *   apply.c         statements, lifecycle, the per-event dispatch, position
+ *   apply.c         the per-event dispatch and the batch's position
  *   apply_rows.c    message, image, user, thread_config, setting, metric
  *   apply_delete.c  delete_thread, clear_history, purge
- *   writebehind.c   FTS rows and row aggregates held until the batch ends */
-#ifndef CJ_MATERIALIZER_APPLY_INTERNAL_H
-#define CJ_MATERIALIZER_APPLY_INTERNAL_H
+ *   writebehind.c   FTS rows and row aggregates held until the batch ends
+ *   apply_sql.c     statements, lifecycle, binding helpers, shared row makers
+ * Calls go down that list: none from a lower file back to a higher one. */
+#ifndef CJ_MATERIALIZER_APPLY_SQL_H
+#define CJ_MATERIALIZER_APPLY_SQL_H
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -39,7 +41,7 @@ struct cji_apply {
 	cji_rowcache threads, users, user_threads;  /* see rowcache.h */
 };
 
-/* ---- helpers (apply.c) ---- */
+/* ---- helpers (apply_sql.c) ---- */
 
 static inline const char *cji_str(const json_t *o, const char *k)
 {
@@ -105,7 +107,7 @@ int cji_wb_message_user(cji_apply *a, const char *user, int64_t tid, uint64_t se
 enum cji_wb_point { CJI_WB_ROWS, CJI_WB_DELETE, CJI_WB_END };
 int cji_wb_settle(cji_apply *a, enum cji_wb_point at);
 
-/* ---- shared row makers (apply_rows.c) ---- */
+/* ---- shared row makers (apply_sql.c) ---- */
 
 int cji_row_thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
                           const char *tstext, int count, int activity, int64_t *tid, char **config);

@@ -1,9 +1,9 @@
-/* api/http/server.h — shared pieces of the HTTP service: the server, a
+/* api/http/service.h — shared pieces of the HTTP service: the server, a
  * request, replies, and the one CJ-code -> HTTP-status mapping. The service
  * is its own library and uses only the public API (include/chatjournal/):
  * the build gives it no other include path. */
-#ifndef CJ_HTTP_SERVER_H
-#define CJ_HTTP_SERVER_H
+#ifndef CJ_HTTP_SERVICE_H
+#define CJ_HTTP_SERVICE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -95,7 +95,7 @@ unsigned cjh_status_for(int rc);
 int cjh_arg_u64(struct MHD_Connection *c, cjh_request *r, const char *name, uint64_t max,
                 uint64_t *out, enum MHD_Result *res);
 
-/* Route handlers (routes.c). */
+/* Replies (reply.c), route handlers (routes.c). */
 enum MHD_Result cjh_route(cjh_server *sv, struct MHD_Connection *c, cjh_request *r,
                           const char *url, const char *method);
 /* Prometheus text (metrics.c). */

@@ -1,0 +1,222 @@
+/* materializer/apply_sql.c — the applier's statements (each prepared once
+ * on the writer connection), the state's lifecycle, binding and stepping
+ * helpers, and the two row makers several event types share. The files of
+ * the applier: materializer/apply_sql.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "materializer/apply_sql.h"
+#include "materializer/db.h"
+#include "common/err.h"
+
+static const char *const SQL[S_COUNT] = {
+	[S_THREAD_UPSERT] =
+	"INSERT INTO threads (thread, server, channel, created_ms, created, last_activity_ms,"
+	" last_activity, message_count, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5, ?6, ?7)"
+	" ON CONFLICT (thread) DO UPDATE SET server = coalesce(excluded.server, server),"
+	" channel = coalesce(excluded.channel, channel),"
+	" last_activity = CASE WHEN ?8 AND excluded.created_ms > last_activity_ms"
+	"   THEN excluded.created ELSE last_activity END,"
+	" last_activity_ms = CASE WHEN ?8 AND excluded.created_ms > last_activity_ms"
+	"   THEN excluded.created_ms ELSE last_activity_ms END,"
+	" message_count = message_count + excluded.message_count, seq = excluded.seq"
+	" RETURNING thread_rowid, config",
+	[S_THREAD_GET] = "SELECT thread_rowid FROM threads WHERE thread = ?1",
+	[S_THREAD_CONFIG_SET] = "UPDATE threads SET config = ?2, seq = ?3 WHERE thread_rowid = ?1",
+	[S_USER_TOUCH] =
+	"INSERT INTO users (user, first_seen_ms, first_seen, last_seen_ms, last_seen, seq)"
+	" VALUES (?1, ?2, ?3, ?2, ?3, ?4) ON CONFLICT (user) DO UPDATE SET"
+	" last_seen = CASE WHEN excluded.last_seen_ms > last_seen_ms THEN excluded.last_seen ELSE last_seen END,"
+	" last_seen_ms = max(last_seen_ms, excluded.last_seen_ms), seq = excluded.seq"
+	" RETURNING user_rowid, config",
+	[S_USER_SET] =
+	"UPDATE users SET username = coalesce(?2, username), timezone = coalesce(?3, timezone),"
+	" tz_label = coalesce(?4, tz_label), tz_offset = coalesce(?5, tz_offset),"
+	" config = CASE WHEN ?6 THEN ?7 ELSE config END WHERE user_rowid = ?1",
+	[S_USER_GET] = "SELECT user_rowid FROM users WHERE user = ?1",
+	[S_USER_THREAD] =
+	"INSERT INTO user_threads (user_rowid, thread_rowid, last_activity_ms, message_count)"
+	" VALUES (?1, ?2, ?3, 1) ON CONFLICT DO UPDATE SET"
+	" last_activity_ms = max(last_activity_ms, excluded.last_activity_ms),"
+	" message_count = message_count + 1",
+	[S_MSG_INSERT] =
+	"INSERT INTO messages (seq, thread_rowid, user_rowid, role, content, server, channel,"
+	" message_ts, metadata, id, ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[S_MSG_FTS] = "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)",
+	[S_COST] =
+	"INSERT INTO message_costs (seq, user_rowid, model, input_tokens, output_tokens, usd, ts_ms, day)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_BLOB] =
+	"INSERT INTO blobs (blob, size, mime_type, first_seq) VALUES (?1, ?2, ?3, ?4)"
+	" ON CONFLICT (blob) DO NOTHING",
+	[S_IMG_INSERT] =
+	"INSERT INTO images (seq, thread_rowid, url, kind, prompt, analysis, original_analysis,"
+	" metadata, blob, thumbnail, has_thumbnail, id, ts_ms, ts)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[S_IMG_FTS] = "INSERT INTO images_fts (rowid, prompt, analysis) VALUES (?1, ?2, ?3)",
+	[S_SETTING_GET] = "SELECT value, sensitive FROM settings WHERE key = ?1",
+	[S_SETTING_PUT] =
+	"INSERT INTO settings (key, value, category, sensitive, actor, description, updated_ms,"
+	" updated, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (key) DO UPDATE SET"
+	" value = excluded.value, category = coalesce(excluded.category, category),"
+	" sensitive = excluded.sensitive, actor = excluded.actor,"
+	" description = coalesce(excluded.description, description),"
+	" updated_ms = excluded.updated_ms, updated = excluded.updated, seq = excluded.seq",
+	[S_AUDIT] =
+	"INSERT INTO config_changes (seq, scope, subject, actor, old_value, new_value, sensitive,"
+	" ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_METRIC] =
+	"INSERT INTO metrics (seq, name, value, unit, tags, ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_POSITION] = "UPDATE journal_position SET seq = ?1, updated_ms = ?2 WHERE id = 1",
+	[S_THREAD_FLUSH] =
+	"UPDATE threads SET message_count = message_count + ?2,"
+	" last_activity = CASE WHEN ?3 > last_activity_ms THEN ?4 ELSE last_activity END,"
+	" last_activity_ms = max(last_activity_ms, ?3), server = coalesce(?5, server),"
+	" channel = coalesce(?6, channel), seq = ?7 WHERE thread_rowid = ?1",
+	[S_USER_FLUSH] =
+	"UPDATE users SET last_seen = CASE WHEN ?2 > last_seen_ms THEN ?3 ELSE last_seen END,"
+	" last_seen_ms = max(last_seen_ms, ?2), seq = ?4 WHERE user_rowid = ?1",
+	[S_UT_FLUSH] =
+	"UPDATE user_threads SET last_activity_ms = max(last_activity_ms, ?3),"
+	" message_count = message_count + ?4 WHERE user_rowid = ?1 AND thread_rowid = ?2",
+};
+
+int cji_apply_new(cji_apply **out, sqlite3 *db, cji_journal *j)
+{
+	*out = NULL;
+	cji_apply *a = calloc(1, sizeof *a);
+	if (!a)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	a->db = db;
+	a->journal = j;
+	for (int i = 0; i < S_COUNT; i++) {
+		int rc = cji_db_prepare(db, SQL[i], &a->st[i]);
+		if (rc) {
+			cji_apply_free(a);
+			return rc;
+		}
+	}
+	*out = a;
+	return 0;
+}
+
+void cji_apply_free(cji_apply *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(a->st[i]);
+	free(a->fts);
+	cji_buf_free(&a->fts_text);
+	cji_rowcache_free(&a->threads);
+	cji_rowcache_free(&a->users);
+	cji_rowcache_free(&a->user_threads);
+	free(a);
+}
+
+/* ---- binding helpers ---------------------------------------------------- */
+
+char *cji_json_text(const json_t *v)
+{
+	if (!v)
+		return NULL;
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+void cji_bind_owned(sqlite3_stmt *st, int i, char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, free);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+void cji_bind_int_or_null(sqlite3_stmt *st, int i, const json_t *v)
+{
+	if (json_is_integer(v))
+		sqlite3_bind_int64(st, i, json_integer_value(v));
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int cji_step_done(cji_apply *a, sqlite3_stmt *st, const char *what, uint64_t seq)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	return cji_err_sqlite(rc, sqlite3_errmsg(a->db), "apply %s (journal record %llu)", what,
+	                      (unsigned long long)seq);
+}
+
+int cji_step_row(cji_apply *a, sqlite3_stmt *st, int64_t *id, char **text, const char *what,
+                 uint64_t seq)
+{
+	int rc = sqlite3_step(st);
+	*id = 0;
+	if (text)
+		*text = NULL;
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		if (text && sqlite3_column_type(st, 1) != SQLITE_NULL)
+			*text = strdup((const char *)sqlite3_column_text(st, 1));
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return cji_err_sqlite(rc, sqlite3_errmsg(a->db), "apply %s (journal record %llu)", what,
+	                      (unsigned long long)seq);
+}
+
+int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *args)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(a->db, sql, -1, &st, NULL);
+	if (rc)
+		return cji_err_sqlite(rc, sqlite3_errmsg(a->db), "prepare \"%.50s\"", sql);
+	for (int i = 0; i < n; i++) {
+		if (args[i].t == 'i')
+			sqlite3_bind_int64(st, i + 1, args[i].i);
+		else if (args[i].t == 's')
+			sqlite3_bind_text(st, i + 1, args[i].s, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, i + 1);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return cji_err_sqlite(rc, sqlite3_errmsg(a->db), "apply \"%.50s\" (journal record %llu)",
+		                      sql, (unsigned long long)seq);
+	return 0;
+}
+
+/* ---- shared row makers -------------------------------------------------- */
+
+int cji_row_thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                          const char *tstext, int count, int activity, int64_t *tid, char **config)
+{
+	sqlite3_stmt *st = a->st[S_THREAD_UPSERT];
+	cji_bind_str(st, 1, cji_str(o, "thread"));
+	cji_bind_str(st, 2, cji_str(o, "server"));
+	cji_bind_str(st, 3, cji_str(o, "channel"));
+	sqlite3_bind_int64(st, 4, ts);
+	cji_bind_str(st, 5, tstext);
+	sqlite3_bind_int(st, 6, count);
+	sqlite3_bind_int64(st, 7, (int64_t)seq);
+	sqlite3_bind_int(st, 8, activity);
+	return cji_step_row(a, st, tid, config, "thread", seq);
+}
+
+int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
+                       const char *tstext, int64_t *uid, char **config)
+{
+	sqlite3_stmt *st = a->st[S_USER_TOUCH];
+	cji_bind_str(st, 1, user);
+	sqlite3_bind_int64(st, 2, ts);
+	cji_bind_str(st, 3, tstext);
+	sqlite3_bind_int64(st, 4, (int64_t)seq);
+	return cji_step_row(a, st, uid, config, "user", seq);
+}
