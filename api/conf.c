@@ -21,16 +21,16 @@ typedef struct conf_key {
 #define L(f) offsetof(cji_conf, journal.limits.f)
 
 static const conf_key KEYS[] = {
-	{ "journal", "map_initial", U64, J(map_initial), (uint64_t)64 << 20 },
-	{ "journal", "map_ceiling", U64, J(map_ceiling), (uint64_t)64 << 30 },
-	{ "journal", "max_batch",   UINT, J(max_batch), 8192 },
-	{ "journal", "max_queue",   UINT, J(max_queue), 262144 },
-	{ "limits",  "max_content", SZ, L(max_content), (uint64_t)1 << 20 },
-	{ "limits",  "max_string",  SZ, L(max_string), (uint64_t)64 << 10 },
-	{ "limits",  "max_object",  SZ, L(max_object), (uint64_t)1 << 20 },
-	{ "limits",  "max_depth",   UINT, L(max_depth), 32 },
-	{ "limits",  "max_event",   SZ, L(max_event), (uint64_t)4 << 20 },
-	{ "limits",  "max_blob",    SZ, J(max_blob), (uint64_t)32 << 20 },
+	{ "journal", "map_initial", U64, J(map_initial), CJI_MAP_DEFAULT_INITIAL },
+	{ "journal", "map_ceiling", U64, J(map_ceiling), CJI_MAP_DEFAULT_CEILING },
+	{ "journal", "max_batch",   UINT, J(max_batch), CJI_DEFAULT_MAX_BATCH },
+	{ "journal", "max_queue",   UINT, J(max_queue), CJI_DEFAULT_MAX_QUEUE },
+	{ "limits",  "max_content", SZ, L(max_content), CJ_DEFAULT_MAX_CONTENT },
+	{ "limits",  "max_string",  SZ, L(max_string), CJ_DEFAULT_MAX_STRING },
+	{ "limits",  "max_object",  SZ, L(max_object), CJ_DEFAULT_MAX_OBJECT },
+	{ "limits",  "max_depth",   UINT, L(max_depth), CJ_DEFAULT_MAX_DEPTH },
+	{ "limits",  "max_event",   SZ, L(max_event), CJ_DEFAULT_MAX_EVENT },
+	{ "limits",  "max_blob",    SZ, J(max_blob), CJI_DEFAULT_MAX_BLOB },
 	{ "retention", "backup_keep_days", UINT, offsetof(cji_conf, backup_keep_days), 7 },
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])

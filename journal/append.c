@@ -591,8 +591,8 @@ int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *
 	j->max_blob = cfg->max_blob;
 	j->on_commit = cfg->on_commit;
 	j->on_commit_arg = cfg->on_commit_arg;
-	j->max_batch = cfg->max_batch ? cfg->max_batch : 8192;
-	j->max_queue = cfg->max_queue ? cfg->max_queue : 262144;
+	j->max_batch = cfg->max_batch ? cfg->max_batch : CJI_DEFAULT_MAX_BATCH;
+	j->max_queue = cfg->max_queue ? cfg->max_queue : CJI_DEFAULT_MAX_QUEUE;
 	if (j->max_queue < j->max_batch)
 		j->max_queue = j->max_batch;
 	int rc = cji_env_open(&j->env, dir, cfg->map_initial, cfg->map_ceiling, cfg->read_only, create);

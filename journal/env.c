@@ -26,15 +26,15 @@ static int open_dbs(cji_env *e, int create)
 			return cji_err(CJ_ENOTFOUND, "journal %s: not a chatjournal journal (missing tables)", e->dir);
 		return cji_err_mdb(rc, "journal %s: cannot open tables", e->dir);
 	}
-	MDB_val k = { strlen(CJI_META_FORMAT), (void *)CJI_META_FORMAT }, v;
+	MDB_val k, v;
+	cji_meta_name(&k, CJI_META_FORMAT);
 	rc = mdb_get(txn, e->meta, &k, &v);
 	if (rc == MDB_NOTFOUND && create && !e->read_only) {
-		uint8_t ver[8], created[8];
-		cji_put_be64(ver, CJI_FORMAT_VERSION);
-		cji_put_be64(created, (uint64_t)cji_now_ms());
-		MDB_val vv = { 4, ver + 4 };
-		MDB_val ck = { strlen(CJI_META_CREATED), (void *)CJI_META_CREATED }, cv = { 8, created };
-		if ((rc = mdb_put(txn, e->meta, &k, &vv, 0)) || (rc = mdb_put(txn, e->meta, &ck, &cv, 0))) {
+		cji_meta_kv ver, created;
+		cji_meta_u32(&ver, CJI_META_FORMAT, CJI_FORMAT_VERSION);
+		cji_meta_u64(&created, CJI_META_CREATED, (uint64_t)cji_now_ms());
+		if ((rc = mdb_put(txn, e->meta, &ver.key, &ver.val, 0)) ||
+		    (rc = mdb_put(txn, e->meta, &created.key, &created.val, 0))) {
 			mdb_txn_abort(txn);
 			return cji_err_mdb(rc, "journal %s: cannot write format version", e->dir);
 		}
@@ -48,10 +48,7 @@ static int open_dbs(cji_env *e, int create)
 		return cji_err(CJ_ECORRUPT, "journal %s: no format version in meta", e->dir);
 	}
 	uint32_t ver = 0;
-	if (v.mv_size == 4) {
-		const uint8_t *p = v.mv_data;
-		ver = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-	}
+	cji_meta_u32_get(&v, &ver); /* a malformed value stays 0: refused below */
 	/* Commit even when read-only: that is what keeps the table handles open. */
 	if ((rc = mdb_txn_commit(txn)))
 		return cji_err_mdb(rc, "journal %s: cannot commit", e->dir);

@@ -32,11 +32,17 @@ typedef struct cji_journal {
 	void *on_commit_arg;
 } cji_journal;
 
+/* Defaults of a journal's bounds (chatjournal.conf's "journal" section and
+ * max_blob); the map sizes are journal/env.h's. */
+#define CJI_DEFAULT_MAX_BATCH 8192u     /* events per group commit */
+#define CJI_DEFAULT_MAX_QUEUE 262144u   /* events waiting for commit */
+#define CJI_DEFAULT_MAX_BLOB  ((size_t)32 << 20)
+
 typedef struct cji_journal_config {
 	uint64_t map_initial, map_ceiling;  /* 0: the defaults in journal/env.h */
 	cj_limits limits;
 	size_t max_blob;
-	unsigned max_batch, max_queue;
+	unsigned max_batch, max_queue;      /* 0: the defaults above */
 	int read_only;
 	void (*on_commit)(void *arg);
 	void *on_commit_arg;

@@ -23,6 +23,44 @@ uint64_t cji_get_be64(const uint8_t *p)
 
 void cji_key_seq(uint8_t out[CJI_SEQ_KEY_LEN], uint64_t seq) { cji_put_be64(out, seq); }
 
+void cji_meta_name(MDB_val *key, const char *name)
+{
+	key->mv_size = strlen(name);
+	key->mv_data = (void *)name;
+}
+
+void cji_meta_u64(cji_meta_kv *kv, const char *name, uint64_t v)
+{
+	cji_meta_name(&kv->key, name);
+	cji_put_be64(kv->buf, v);
+	kv->val.mv_size = 8;
+	kv->val.mv_data = kv->buf;
+}
+
+void cji_meta_u32(cji_meta_kv *kv, const char *name, uint32_t v)
+{
+	cji_meta_u64(kv, name, v);
+	kv->val.mv_size = 4;
+	kv->val.mv_data = kv->buf + 4;
+}
+
+int cji_meta_u64_get(const MDB_val *val, uint64_t *v)
+{
+	if (val->mv_size != 8)
+		return -1;
+	*v = cji_get_be64(val->mv_data);
+	return 0;
+}
+
+int cji_meta_u32_get(const MDB_val *val, uint32_t *v)
+{
+	if (val->mv_size != 4)
+		return -1;
+	const uint8_t *p = val->mv_data;
+	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return 0;
+}
+
 uint64_t cji_key_seq_get(const MDB_val *key)
 {
 	if (key->mv_size != CJI_SEQ_KEY_LEN)

@@ -36,6 +36,19 @@ void cji_blob_hex(const uint8_t key[CJI_BLOB_KEY_LEN], char out[33]);
 /* Parse 32 lowercase hex characters; 0 or -1. */
 int cji_blob_key_parse(const char *hex, uint8_t out[CJI_BLOB_KEY_LEN]);
 
+/* A meta entry: its name as key, its value as big-endian bytes (u32: 4,
+ * u64/i64: 8) held in buf. Build with cji_meta_u32/u64, read a value back
+ * with cji_meta_*_get (0, or -1 if the value has the wrong size). */
+typedef struct cji_meta_kv {
+	MDB_val key, val;
+	uint8_t buf[8];
+} cji_meta_kv;
+void cji_meta_name(MDB_val *key, const char *name);
+void cji_meta_u32(cji_meta_kv *kv, const char *name, uint32_t v);
+void cji_meta_u64(cji_meta_kv *kv, const char *name, uint64_t v);
+int cji_meta_u32_get(const MDB_val *val, uint32_t *v);
+int cji_meta_u64_get(const MDB_val *val, uint64_t *v);
+
 void cji_put_be64(uint8_t *p, uint64_t v);
 uint64_t cji_get_be64(const uint8_t *p);
 

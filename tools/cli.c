@@ -79,6 +79,19 @@ const char *cli_error_text(int rc)
 	return m;
 }
 
+void cli_line_error(char *out, size_t n, size_t line, int rc)
+{
+	const char *field = cj_error_field();
+	const char *text = cli_error_text(rc);
+	const char *l1 = strstr(text, " at line 1, column ");
+	int head = l1 ? (int)(l1 - text) + 3 : (int)strlen(text);
+	const char *tail = l1 ? l1 + strlen(" at line 1,") : "";
+	if (field)
+		snprintf(out, n, "line %zu: field '%s': %.*s%s", line, field, head, text, tail);
+	else
+		snprintf(out, n, "line %zu: %.*s%s", line, head, text, tail);
+}
+
 const char *cli_error_text_after(int rc, const char *prefix)
 {
 	const char *m = cli_error_text(rc);

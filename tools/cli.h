@@ -71,6 +71,11 @@ int cli_usage_error(const cli_help *help, const char *fmt, ...) CLI_PRINTF(2, 3)
  * callers who print the field themselves do not print it twice. */
 const char *cli_error_text(int rc);
 
+/* "line L: [field 'F': ]MESSAGE" for a library failure about input line L,
+ * read at once (the message is per thread). A parser's own " at line 1,
+ * column C" (it saw the line as a whole document) becomes " at column C". */
+void cli_line_error(char *out, size_t n, size_t line, int rc);
+
 /* cli_error_text without a leading "prefix: " the library put there (its
  * messages start with the operation's name, e.g. "replay: ...", which the
  * command's own "chatjournal: replay: " already says). */

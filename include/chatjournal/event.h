@@ -44,7 +44,13 @@ typedef struct cj_limits {
 	size_t max_event;     /* encoded size of the whole event; default 4 MiB */
 } cj_limits;
 
-#define CJ_LIMITS_DEFAULT { (size_t)1 << 20, (size_t)64 << 10, (size_t)1 << 20, 32, (size_t)4 << 20 }
+#define CJ_DEFAULT_MAX_CONTENT ((size_t)1 << 20)
+#define CJ_DEFAULT_MAX_STRING  ((size_t)64 << 10)
+#define CJ_DEFAULT_MAX_OBJECT  ((size_t)1 << 20)
+#define CJ_DEFAULT_MAX_DEPTH   32u
+#define CJ_DEFAULT_MAX_EVENT   ((size_t)4 << 20)
+#define CJ_LIMITS_DEFAULT { CJ_DEFAULT_MAX_CONTENT, CJ_DEFAULT_MAX_STRING, CJ_DEFAULT_MAX_OBJECT, \
+                            CJ_DEFAULT_MAX_DEPTH, CJ_DEFAULT_MAX_EVENT }
 
 /* Parse one JSON object (len bytes, need not be NUL-terminated) and validate it
  * with default limits. On success *out is a new event (free with cj_event_free).

@@ -1,0 +1,33 @@
+/* tools/append_window.h — appending a stream of events in input order with
+ * a few tickets in flight, yet with the outcome of appending each event
+ * alone: when one fails, every event before it is durable, nothing after it
+ * is stored, and the error names its input line. `chatjournal append` uses
+ * it; any command that loads events from a file can. */
+#ifndef CJ_TOOLS_APPEND_WINDOW_H
+#define CJ_TOOLS_APPEND_WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "chatjournal/chatjournal.h"
+
+typedef struct append_window append_window;
+
+/* A window over the open store s. 0, or -1 (out of memory). */
+int aw_open(append_window **out, cj_store *s);
+/* Free everything, events not yet submitted included; accepts NULL. */
+void aw_close(append_window *w);
+
+/* Queue ev (the window owns it from now on), read from input line `line`
+ * and `bytes` long; a full batch is submitted. 0, or -1 once something
+ * failed (aw_error says what, naming the line). */
+int aw_add(append_window *w, cj_event *ev, size_t line, size_t bytes);
+/* Submit what is queued and wait for every ticket: the events queued before
+ * a failure still go in; after a failed commit nothing more is submitted.
+ * 0, or -1 (aw_error). */
+int aw_finish(append_window *w);
+
+const char *aw_error(const append_window *w);   /* "" until something failed */
+uint64_t aw_appended(const append_window *w);   /* events acknowledged */
+uint64_t aw_max_seq(const append_window *w);    /* highest sequence acknowledged */
+
+#endif
