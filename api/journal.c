@@ -17,7 +17,7 @@ int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, 
 	return cji_journal_submit(out, &s->journal, evs, n);
 }
 
-int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out)
+int cj_ticket_wait(uint64_t *seqs_out, cj_ticket *t)
 {
 	if (!t)
 		return cji_err(CJ_EINVAL, "no ticket");
@@ -27,13 +27,13 @@ int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out)
 int cj_ticket_done(const cj_ticket *t) { return t ? cji_ticket_done(t) : 1; }
 void cj_ticket_free(cj_ticket *t) { if (t) cji_ticket_free(t); }
 
-int cj_journal_append_batch(cj_store *s, const cj_event *const *evs, size_t n, uint64_t *seqs_out)
+int cj_journal_append_batch(uint64_t *seqs_out, cj_store *s, const cj_event *const *evs, size_t n)
 {
 	NEED_STORE(s, "append");
 	return cji_journal_append_batch(seqs_out, &s->journal, evs, n);
 }
 
-int cj_journal_append(cj_store *s, const cj_event *ev, uint64_t *seq_out)
+int cj_journal_append(uint64_t *seq_out, cj_store *s, const cj_event *ev)
 {
 	NEED_STORE(s, "append");
 	uint64_t seq = 0;
@@ -43,7 +43,7 @@ int cj_journal_append(cj_store *s, const cj_event *ev, uint64_t *seq_out)
 	return rc;
 }
 
-int cj_journal_last_seq(cj_store *s, uint64_t *out)
+int cj_journal_last_seq(uint64_t *out, cj_store *s)
 {
 	*out = 0;
 	NEED_STORE(s, "last_seq");
@@ -57,7 +57,7 @@ int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from_seq)
 	return cji_journal_iter_new(out, &s->journal, from_seq);
 }
 
-int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec)
+int cj_journal_iter_next(cj_record *rec, cj_journal_iter *it)
 {
 	if (!it || !rec)
 		return cji_err(CJ_EINVAL, "iterator: NULL argument");
@@ -66,20 +66,20 @@ int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec)
 
 void cj_journal_iter_free(cj_journal_iter *it) { cji_journal_iter_free(it); }
 
-int cj_journal_get(cj_store *s, uint64_t seq, cj_event **ev_out, cj_record *rec_out)
+int cj_journal_get(cj_event **ev_out, cj_record *rec_out, cj_store *s, uint64_t seq)
 {
 	*ev_out = NULL;
 	NEED_STORE(s, "get");
 	return cji_journal_get(ev_out, rec_out, &s->journal, seq);
 }
 
-int cj_journal_stats_get(cj_store *s, cj_journal_stats *out)
+int cj_journal_stats_get(cj_journal_stats *out, cj_store *s)
 {
 	NEED_STORE(s, "stats");
 	return cji_journal_stats(out, &s->journal);
 }
 
-int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad)
+int cj_journal_check(uint64_t *checked, uint64_t *first_bad, cj_store *s)
 {
 	*checked = 0;
 	*first_bad = 0;
@@ -87,13 +87,13 @@ int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad)
 	return cji_journal_check(checked, first_bad, &s->journal);
 }
 
-int cj_blob_put(cj_store *s, const void *data, size_t len, char hash_out[CJ_BLOB_HASH_LEN + 1])
+int cj_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cj_store *s, const void *data, size_t len)
 {
 	NEED_STORE(s, "blob put");
 	return cji_blob_put(hash_out, &s->journal, data, len);
 }
 
-int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out)
+int cj_blob_get(void **data_out, size_t *len_out, cj_store *s, const char *hash)
 {
 	if (!data_out || !len_out)
 		return cji_err(CJ_EINVAL, "blob get: NULL output");

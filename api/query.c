@@ -186,17 +186,17 @@ static int page_query(cj_store *s, const cj_history_query *q, char **out, int im
 	return rc;
 }
 
-int cj_query_history(cj_store *s, const cj_history_query *q, char **json_out)
+int cj_query_history(char **json_out, cj_store *s, const cj_history_query *q)
 {
 	return page_query(s, q, json_out, 0);
 }
 
-int cj_query_images(cj_store *s, const cj_history_query *q, char **json_out)
+int cj_query_images(char **json_out, cj_store *s, const cj_history_query *q)
 {
 	return page_query(s, q, json_out, 1);
 }
 
-int cj_query_search(cj_store *s, const cj_search_query *q, char **json_out)
+int cj_query_search(char **json_out, cj_store *s, const cj_search_query *q)
 {
 	*json_out = NULL;
 	if (!s || !q || q->version != CJ_SEARCH_QUERY_VERSION)
@@ -271,7 +271,7 @@ static int config_of(cji_reader *r, int idx, const char *key, json_t **out)
 	return 0;
 }
 
-int cj_query_effective_config(cj_store *s, const char *thread, const char *user, char **json_out)
+int cj_query_effective_config(char **json_out, cj_store *s, const char *thread, const char *user)
 {
 	*json_out = NULL;
 	if (!s)
@@ -301,7 +301,7 @@ int cj_query_effective_config(cj_store *s, const char *thread, const char *user,
 	return dump(eff, json_out);
 }
 
-int cj_projection_position(cj_store *s, uint64_t *out)
+int cj_projection_position(uint64_t *out, cj_store *s)
 {
 	*out = 0;
 	if (!s)
@@ -355,7 +355,7 @@ static uint64_t file_size(const char *path, const char *suffix)
 	return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-int cj_query_stats(cj_store *s, char **json_out)
+int cj_query_stats(char **json_out, cj_store *s)
 {
 	*json_out = NULL;
 	if (!s)

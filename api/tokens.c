@@ -102,7 +102,7 @@ static int check_store(const char *store)
 	return 0;
 }
 
-int cj_token_add(const char *store_path, int write, const char *label, char token_out[CJ_TOKEN_MAX])
+int cj_token_add(char token_out[CJ_TOKEN_MAX], const char *store_path, int write, const char *label)
 {
 	int rc = check_store(store_path);
 	if (rc)
@@ -135,7 +135,7 @@ int cj_token_add(const char *store_path, int write, const char *label, char toke
 	return rc;
 }
 
-int cj_token_list(const char *store_path, char **json_out)
+int cj_token_list(char **json_out, const char *store_path)
 {
 	*json_out = NULL;
 	int rc = check_store(store_path);

@@ -25,7 +25,7 @@ static int wait_oldest(window *win, cjb_worker *w)
 {
 	cj_ticket *t = win->t[win->head];
 	uint64_t seq = 0;
-	int rc = cj_ticket_wait(t, &seq);
+	int rc = cj_ticket_wait(&seq, t);
 	cj_ticket_free(t);
 	win->head = (win->head + 1) % win->cap;
 	win->count--;

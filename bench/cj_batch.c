@@ -16,7 +16,7 @@ static int batch_work(cjb_worker *w)
 	uint64_t n;
 	while ((n = cjb_claim(w, c->pools.n)) > 0) {
 		uint64_t t = cjb_now_ns();
-		int rc = cj_journal_append_batch(c->s, evs, (size_t)n, NULL);
+		int rc = cj_journal_append_batch(NULL, c->s, evs, (size_t)n);
 		uint64_t dt = cjb_now_ns() - t;
 		if (rc != 0)
 			return cjb_fail(w, "cj_journal_append_batch: %s (%s)", cj_strerror(rc), cj_error_last());

@@ -18,7 +18,7 @@ static int sync_work(cjb_worker *w)
 	cj_event **pool = c->pools.pool[w->index];
 	for (uint64_t i = 0; cjb_claim(w, 1); i++) {
 		uint64_t seq = 0, t = cjb_now_ns();
-		int rc = cj_journal_append(c->s, pool[i % POOL], &seq);
+		int rc = cj_journal_append(&seq, c->s, pool[i % POOL]);
 		uint64_t dt = cjb_now_ns() - t;
 		if (rc != 0)
 			return cjb_fail(w, "cj_journal_append: %s (%s)", cj_strerror(rc), cj_error_last());

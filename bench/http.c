@@ -203,7 +203,7 @@ static void *api_worker(void *arg)
 		long bad;
 		double t0 = now_s();
 		if (cj_event_parse_many(&evs, &n, &arr, &bad, body, bl, cj_store_limits(r->store), 10000) ||
-		    cj_journal_append_batch(r->store, (const cj_event *const *)evs, n, NULL)) {
+		    cj_journal_append_batch(NULL, r->store, (const cj_event *const *)evs, n)) {
 			r->failed = 1;
 			break;
 		}
@@ -301,7 +301,7 @@ int cjb_http_main(int argc, char **argv)
 	int rc = 1;
 	json_t *out = json_object();
 	if (cj_store_init(store, NULL) || cj_store_init(store2, NULL) ||
-	    cj_token_add(store, 1, "bench", token)) {
+	    cj_token_add(token, store, 1, "bench")) {
 		fprintf(stderr, "chatjournal: bench http: %s\n", cj_error_last());
 		goto done;
 	}

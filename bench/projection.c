@@ -71,7 +71,7 @@ static int fill(cj_store *s, uint64_t from, uint64_t n)
 		for (size_t j = 0; j < k; j++)
 			if (make_event(from + i + j, &evs[j]))
 				return -1;
-		int rc = cj_journal_append_batch(s, (const cj_event *const *)evs, k, NULL);
+		int rc = cj_journal_append_batch(NULL, s, (const cj_event *const *)evs, k);
 		for (size_t j = 0; j < k; j++)
 			cj_event_free(evs[j]);
 		if (rc)
@@ -217,7 +217,7 @@ static int build_store(const opts *o, const char *store, json_t *out)
 	int rc = fill(s, 0, o->events);
 	double ta = now_s() - t0;
 	uint64_t last = 0;
-	cj_journal_last_seq(s, &last);
+	cj_journal_last_seq(&last, s);
 	if (!rc)
 		rc = cj_wait_applied(s, last, 3600 * 1000);
 	cj_store_close(s);
@@ -281,7 +281,7 @@ static int bench_materialize(const opts *o, json_t *out)
 	while (now_s() - start < o->lag_seconds) {
 		for (int j = 0; j < 100; j++)
 			make_event(next + (uint64_t)j, &evs[j]);
-		rc = cj_journal_append_batch(s, (const cj_event *const *)evs, 100, NULL);
+		rc = cj_journal_append_batch(NULL, s, (const cj_event *const *)evs, 100);
 		for (int j = 0; j < 100; j++)
 			cj_event_free(evs[j]);
 		if (rc)
@@ -289,8 +289,8 @@ static int bench_materialize(const opts *o, json_t *out)
 		next += 100;
 		if (now_s() >= tick) {
 			uint64_t last = 0, pos = 0;
-			cj_journal_last_seq(s, &last);
-			cj_projection_position(s, &pos);
+			cj_journal_last_seq(&last, s);
+			cj_projection_position(&pos, s);
 			uint64_t lag = last - pos;
 			if (lag > max_lag)
 				max_lag = lag;
@@ -300,7 +300,7 @@ static int bench_materialize(const opts *o, json_t *out)
 	}
 	double appended_s = now_s() - start;
 	uint64_t last = 0;
-	cj_journal_last_seq(s, &last);
+	cj_journal_last_seq(&last, s);
 	double tc = now_s();
 	cj_wait_applied(s, last, 3600 * 1000);
 	double drain = now_s() - tc;
@@ -322,7 +322,7 @@ static int q_history(cj_store *s, uint64_t i, char **out)
 	cj_history_query q = CJ_HISTORY_QUERY_INIT;
 	q.thread = t;
 	q.limit = 50;
-	return cj_query_history(s, &q, out);
+	return cj_query_history(out, s, &q);
 }
 
 static uint64_t g_events;
@@ -332,7 +332,7 @@ static int q_rare(cj_store *s, uint64_t i, char **out)
 	snprintf(w, sizeof w, "uq%llu", (unsigned long long)(i * 104729 % g_events));
 	cj_search_query q = CJ_SEARCH_QUERY_INIT;
 	q.text = w;
-	return cj_query_search(s, &q, out);
+	return cj_query_search(out, s, &q);
 }
 
 static int q_common(cj_store *s, uint64_t i, char **out)
@@ -340,7 +340,7 @@ static int q_common(cj_store *s, uint64_t i, char **out)
 	cj_search_query q = CJ_SEARCH_QUERY_INIT;
 	q.text = WORDS[i % NWORDS];
 	q.limit = 20;
-	return cj_query_search(s, &q, out);
+	return cj_query_search(out, s, &q);
 }
 
 static int q_common_scoped(cj_store *s, uint64_t i, char **out)
@@ -351,7 +351,7 @@ static int q_common_scoped(cj_store *s, uint64_t i, char **out)
 	q.text = WORDS[i % NWORDS];
 	q.thread = t;
 	q.limit = 20;
-	return cj_query_search(s, &q, out);
+	return cj_query_search(out, s, &q);
 }
 
 static int time_query(cj_store *s, query_fn fn, unsigned n, json_t *out, const char *key)

@@ -26,16 +26,16 @@ void cjb_store_finish(cj_store *s, cjb_result *res)
 	uint64_t last = 0, pos = 0;
 	/* The materializer projects into SQLite while appends run, on the same
 	 * CPUs: how far it got shows what the projection keeps up with. */
-	if (s && cj_projection_position(s, &pos) == 0) {
+	if (s && cj_projection_position(&pos, s) == 0) {
 		res->has_projection = 1;
 		res->projected = pos;
 	}
 	/* A fresh store and no idempotency ids: every acknowledged event must be
 	 * there, numbered 1..events without gaps. */
-	if (s && !res->failed && cj_journal_last_seq(s, &last) == 0 && last != res->events)
+	if (s && !res->failed && cj_journal_last_seq(&last, s) == 0 && last != res->events)
 		cjb_result_fail(res, "journal last_seq %llu but %llu appends acknowledged",
 		                (unsigned long long)last, (unsigned long long)res->events);
-	if (s && cj_journal_stats_get(s, &st) == 0) {
+	if (s && cj_journal_stats_get(&st, s) == 0) {
 		res->has_journal = 1;
 		res->commits = st.commits;
 		res->map_growths = st.map_growths;

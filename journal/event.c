@@ -180,7 +180,7 @@ const char *cj_event_get_string(const cj_event *ev, const char *field)
 	return json_string_value(json_object_get(ev->obj, field));
 }
 
-int cj_event_get_ts(const cj_event *ev, int64_t *ms)
+int cj_event_get_ts(int64_t *ms, const cj_event *ev)
 {
 	if (!ev || !ms)
 		return cji_err(CJ_EINVAL, "cj_event_get_ts: event or ms is NULL");

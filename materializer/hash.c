@@ -105,7 +105,7 @@ static int hash_table(sqlite3 *db, const hashed_table *t, XXH3_state_t *total, c
 	return 0;
 }
 
-int cj_projection_hash(const char *sqlite_path, char hex_out[33], char **tables_out)
+int cj_projection_hash(char hex_out[33], char **tables_out, const char *sqlite_path)
 {
 	if (tables_out)
 		*tables_out = NULL;
@@ -209,7 +209,7 @@ static int uri_path(const char *p, char *out, size_t n)
 	return 0;
 }
 
-int cj_projection_diff(const char *path_a, const char *path_b, char **report)
+int cj_projection_diff(char **report, const char *path_a, const char *path_b)
 {
 	*report = NULL;
 	sqlite3 *db;
@@ -256,7 +256,7 @@ static int check_fts(sqlite3 *db, const char *table, cji_buf *out)
 	return 1;
 }
 
-int cj_projection_check(const char *sqlite_path, char **report)
+int cj_projection_check(char **report, const char *sqlite_path)
 {
 	*report = NULL;
 	sqlite3 *db;

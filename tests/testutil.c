@@ -113,7 +113,7 @@ int tu_read_all(cj_store *s, uint64_t from_seq, tu_recs *out)
 	for (;;) {
 		cj_record rec;
 		memset(&rec, 0, sizeof rec);
-		rc = cj_journal_iter_next(it, &rec);
+		rc = cj_journal_iter_next(&rec, it);
 		if (rc == 0)
 			break;
 		if (rc == CJ_ECORRUPT) {

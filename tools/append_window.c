@@ -85,8 +85,8 @@ static int append_bisect(append_window *c, batch *b, size_t from, size_t n)
 {
 	if (n == 0)
 		return 0;
-	int rc = cj_journal_append_batch(c->s, (const cj_event *const *)b->evs + from, n,
-	                                 b->seqs + from);
+	int rc = cj_journal_append_batch(b->seqs + from, c->s, (const cj_event *const *)b->evs + from,
+	                                 n);
 	if (rc == 0) {
 		account(c, b->seqs + from, n);
 		return 0;
@@ -126,7 +126,7 @@ static int recover(append_window *c, const char *first_msg)
 	uint64_t late = 0;
 	for (size_t i = 1; i < c->count; i++) {
 		batch *b = ring_at(c, i);
-		b->rc = cj_ticket_wait(b->ticket, b->seqs);
+		b->rc = cj_ticket_wait(b->seqs, b->ticket);
 		if (b->rc == 0) {
 			account(c, b->seqs, b->n);
 			late += b->n;
@@ -154,7 +154,7 @@ static int recover(append_window *c, const char *first_msg)
 static int wait_oldest(append_window *c)
 {
 	batch *b = ring_at(c, 0);
-	b->rc = cj_ticket_wait(b->ticket, b->seqs);
+	b->rc = cj_ticket_wait(b->seqs, b->ticket);
 	if (b->rc != 0) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", cli_error_text(b->rc));

@@ -382,9 +382,9 @@ void cli_put_oneline(FILE *out, const char *s)
 int cli_projection_lag(cj_store *s, uint64_t *position, uint64_t *last_seq, uint64_t *lag)
 {
 	/* Two cheap reads, not cj_query_stats: that one also counts every table. */
-	int rc = cj_journal_last_seq(s, last_seq);
+	int rc = cj_journal_last_seq(last_seq, s);
 	if (rc == 0)
-		rc = cj_projection_position(s, position);
+		rc = cj_projection_position(position, s);
 	if (rc != 0)
 		return rc;
 	*lag = *last_seq > *position ? *last_seq - *position : 0;

@@ -170,7 +170,7 @@ static int print_result(cj_store *s, const append_window *w, int json)
 {
 	uint64_t appended = aw_appended(w), last = aw_max_seq(w);
 	if (appended == 0) {
-		int rc = cj_journal_last_seq(s, &last);
+		int rc = cj_journal_last_seq(&last, s);
 		if (rc != 0)
 			return cli_fail_lib("append", rc, "cannot read the last sequence number");
 	}

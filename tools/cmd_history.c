@@ -67,7 +67,7 @@ int cmd_history(int argc, char **argv)
 	if (cli_open_store("history", pos[0], 1, &s) != 0)
 		return CLI_EXIT_FAIL;
 	char *out = NULL;
-	rc = cj_query_history(s, &q, &out);
+	rc = cj_query_history(&out, s, &q);
 	if (rc != 0) {
 		cli_fail_lib("history", rc, "%s", pos[0]);
 		cj_store_close(s);

@@ -32,7 +32,7 @@ static const cli_help help = {
 static int replay(cj_store *s, const char *target, const char *shown)
 {
 	uint64_t last = 0;
-	int rc = cj_journal_last_seq(s, &last);
+	int rc = cj_journal_last_seq(&last, s);
 	if (rc != 0)
 		return cli_fail_lib("replay", rc, "cannot read the journal");
 	cli_progress bar;

@@ -58,7 +58,7 @@ int cmd_search(int argc, char **argv)
 	if (cli_open_store("search", pos[0], 1, &s) != 0)
 		return CLI_EXIT_FAIL;
 	char *out = NULL;
-	rc = cj_query_search(s, &q, &out);
+	rc = cj_query_search(&out, s, &q);
 	if (rc != 0) {
 		/* The text is the user's: the message says what is wrong with it. */
 		cli_fail("search", "%s", cli_error_text(rc));

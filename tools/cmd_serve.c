@@ -122,7 +122,7 @@ static int make_first_tokens(serve_ctx *c, const char *const *stores, size_t n)
 			continue;
 		if (errno != ENOENT)
 			return cli_fail("serve", "%s: %s", f->path, strerror(errno));
-		int rc = cj_token_add(stores[i], 1, "initial", f->token);
+		int rc = cj_token_add(f->token, stores[i], 1, "initial");
 		if (rc != 0)
 			return cli_fail_lib("serve", rc, "cannot open store '%s'", stores[i]);
 		f->store = stores[i];

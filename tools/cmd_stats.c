@@ -111,7 +111,7 @@ static void print_text(const char *path, const cj_journal_stats *st, json_t *pro
 static json_t *projection_stats(cj_store *s, const char *path)
 {
 	char *text = NULL;
-	int rc = cj_query_stats(s, &text);
+	int rc = cj_query_stats(&text, s);
 	if (rc != 0) {
 		cli_fail_lib("stats", rc, "%s", path);
 		return NULL;
@@ -142,7 +142,7 @@ int cmd_stats(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	cj_journal_stats st;
 	memset(&st, 0, sizeof st);
-	rc = cj_journal_stats_get(s, &st);
+	rc = cj_journal_stats_get(&st, s);
 	if (rc != 0) {
 		cli_fail_lib("stats", rc, "%s", pos[0]);
 		cj_store_close(s);

@@ -73,7 +73,7 @@ static int token_add(int argc, char **argv)
 			return cli_usage_error(&help_add, "label is not valid UTF-8");
 	}
 	char token[CJ_TOKEN_MAX];
-	rc = cj_token_add(pos[0], !read_only, label, token);
+	rc = cj_token_add(token, pos[0], !read_only, label);
 	if (rc != 0)
 		return cli_fail_lib("token", rc, NULL);
 	printf("%s\n", token);
@@ -111,7 +111,7 @@ static int token_list(int argc, char **argv)
 	if (rc != CLI_CONTINUE)
 		return rc;
 	char *out = NULL;
-	rc = cj_token_list(pos[0], &out);
+	rc = cj_token_list(&out, pos[0]);
 	if (rc != 0)
 		return cli_fail_lib("token", rc, NULL);
 	if (json) {

@@ -48,7 +48,7 @@ int cmd_vacuum(int argc, char **argv)
 	if (cli_open_store("vacuum", pos[0], 0, &s) != 0)
 		return CLI_EXIT_FAIL;
 	uint64_t before = projection_bytes(live), last = 0;
-	if ((rc = cj_journal_last_seq(s, &last)) != 0) {
+	if ((rc = cj_journal_last_seq(&last, s)) != 0) {
 		cj_store_close(s);
 		return cli_fail_lib("vacuum", rc, "cannot read the journal");
 	}

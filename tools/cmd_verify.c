@@ -98,7 +98,7 @@ static void remove_temp(const temp_paths *t)
 
 static void check_journal(cj_store *s, verify_report *r)
 {
-	int rc = cj_journal_check(s, &r->checked, &r->first_bad);
+	int rc = cj_journal_check(&r->checked, &r->first_bad, s);
 	r->journal_ok = rc == 0;
 	if (rc != 0)
 		snprintf(r->journal_error, sizeof r->journal_error, "%s",
@@ -108,7 +108,7 @@ static void check_journal(cj_store *s, verify_report *r)
 static void check_projection(const char *live, verify_report *r)
 {
 	char *report = NULL;
-	int rc = cj_projection_check(live, &report);
+	int rc = cj_projection_check(&report, live);
 	r->projection_ok = rc == 0;
 	if (report) {
 		r->check_report = strdup(report);
@@ -133,12 +133,12 @@ static int live_state(cj_store *s, const char *live, verify_report *r)
 {
 	for (int i = 0; i < STABLE_TRIES; i++) {
 		uint64_t before = 0, after = 0;
-		int rc = cj_projection_position(s, &before);
+		int rc = cj_projection_position(&before, s);
 		if (rc != 0)
 			return state_fail(r, "cannot read the projection's position", rc);
-		if ((rc = cj_projection_hash(live, r->live_hash, NULL)) != 0)
+		if ((rc = cj_projection_hash(r->live_hash, NULL, live)) != 0)
 			return state_fail(r, "cannot hash the live projection", rc);
-		if ((rc = cj_projection_position(s, &after)) != 0)
+		if ((rc = cj_projection_position(&after, s)) != 0)
 			return state_fail(r, "cannot read the projection's position", rc);
 		if (before == after) {
 			r->position = after;
@@ -191,7 +191,7 @@ static int replay_reference(cj_store *s, const char *store, temp_paths *t, verif
 static void explain_difference(const char *live, const char *tmp, verify_report *r)
 {
 	char *report = NULL;
-	int rc = cj_projection_diff(live, tmp, &report);
+	int rc = cj_projection_diff(&report, live, tmp);
 	if (rc == 0 && report && *report) {
 		r->difference = strdup(report);
 		cj_free(report);
@@ -200,7 +200,7 @@ static void explain_difference(const char *live, const char *tmp, verify_report 
 	cj_free(report);
 	char *ta = NULL, *tb = NULL, h[33];
 	json_t *a = NULL, *b = NULL;
-	if (cj_projection_hash(live, h, &ta) == 0 && cj_projection_hash(tmp, h, &tb) == 0) {
+	if (cj_projection_hash(h, &ta, live) == 0 && cj_projection_hash(h, &tb, tmp) == 0) {
 		a = json_loads(ta, 0, NULL);
 		b = json_loads(tb, 0, NULL);
 	}
@@ -227,7 +227,7 @@ static void check_state(cj_store *s, const char *store, const char *live, verify
 	temp_paths t;
 	memset(&t, 0, sizeof t);
 	r->equal = -1;
-	int rc = cj_journal_last_seq(s, &r->last_seq);
+	int rc = cj_journal_last_seq(&r->last_seq, s);
 	if (rc != 0) {
 		state_fail(r, "cannot read the journal", rc);
 		return;
@@ -243,7 +243,7 @@ static void check_state(cj_store *s, const char *store, const char *live, verify
 	snprintf(t.sqlite, sizeof t.sqlite, "%s/verify-%ld.sqlite", store, (long)getpid());
 	unlink_with_sidecars(t.sqlite);
 	if (replay_reference(s, store, &t, r) == 0) {
-		if ((rc = cj_projection_hash(t.sqlite, r->replay_hash, NULL)) != 0) {
+		if ((rc = cj_projection_hash(r->replay_hash, NULL, t.sqlite)) != 0) {
 			state_fail(r, "cannot hash the replay", rc);
 		} else {
 			r->equal = strcmp(r->live_hash, r->replay_hash) == 0;

@@ -68,7 +68,7 @@ char *cjh_metrics_text(cjh_server *sv)
 	        "# TYPE chatjournal_journal_last_seq gauge\n");
 	for (size_t i = 0; i < sv->nstores; i++) {
 		uint64_t last = 0;
-		cj_journal_last_seq(sv->stores[i].s, &last);
+		cj_journal_last_seq(&last, sv->stores[i].s);
 		put(b, "chatjournal_journal_last_seq{store=\"%s\"} %llu\n", sv->stores[i].name,
 		    (unsigned long long)last);
 	}
@@ -76,8 +76,8 @@ char *cjh_metrics_text(cjh_server *sv)
 	        "# TYPE chatjournal_materializer_lag_events gauge\n");
 	for (size_t i = 0; i < sv->nstores; i++) {
 		uint64_t last = 0, pos = 0;
-		cj_journal_last_seq(sv->stores[i].s, &last);
-		cj_projection_position(sv->stores[i].s, &pos);
+		cj_journal_last_seq(&last, sv->stores[i].s);
+		cj_projection_position(&pos, sv->stores[i].s);
 		put(b, "chatjournal_materializer_lag_events{store=\"%s\"} %llu\n", sv->stores[i].name,
 		    (unsigned long long)(last > pos ? last - pos : 0));
 	}

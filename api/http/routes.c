@@ -97,7 +97,7 @@ static enum MHD_Result post_events(cjh_server *sv, struct MHD_Connection *c, cjh
 		return cjh_reply_error(c, r, 500, "out of memory", NULL);
 	}
 	uint64_t t0 = cjh_now_ns();
-	rc = cj_journal_append_batch(s, (const cj_event *const *)evs, n, seqs);
+	rc = cj_journal_append_batch(seqs, s, (const cj_event *const *)evs, n);
 	cj_events_free(evs, n);
 	if (rc) {
 		free(seqs);
@@ -149,7 +149,7 @@ static enum MHD_Result get_thread(cjh_server *sv, struct MHD_Connection *c, cjh_
 	if (!strcmp(what, "config")) {
 		r->route = "/v1/threads/{thread}/config";
 		const char *user = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "user");
-		rc = cj_query_effective_config(s, thread, user, &out);
+		rc = cj_query_effective_config(&out, s, thread, user);
 	} else {
 		int images = !strcmp(what, "images");
 		r->route = images ? "/v1/threads/{thread}/images" : "/v1/threads/{thread}/messages";
@@ -165,7 +165,7 @@ static enum MHD_Result get_thread(cjh_server *sv, struct MHD_Connection *c, cjh_
 		q.forward = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after") != NULL;
 		q.user = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "user");
 		q.server = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "server");
-		rc = images ? cj_query_images(s, &q, &out) : cj_query_history(s, &q, &out);
+		rc = images ? cj_query_images(&out, s, &q) : cj_query_history(&out, s, &q);
 	}
 	if (rc)
 		return cjh_reply_cj(c, r, rc);
@@ -191,7 +191,7 @@ static enum MHD_Result get_search(cjh_server *sv, struct MHD_Connection *c, cjh_
 	const char *images = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "images");
 	q.images = images && (!strcmp(images, "1") || !strcmp(images, "true"));
 	char *out;
-	int rc = cj_query_search(store_of(sv, r), &q, &out);
+	int rc = cj_query_search(&out, store_of(sv, r), &q);
 	if (rc)
 		return cjh_reply_cj(c, r, rc);
 	return cjh_reply_json(c, r, 200, out);
@@ -200,7 +200,7 @@ static enum MHD_Result get_search(cjh_server *sv, struct MHD_Connection *c, cjh_
 static enum MHD_Result put_blob(cjh_server *sv, struct MHD_Connection *c, cjh_request *r)
 {
 	char hash[CJ_BLOB_HASH_LEN + 1];
-	int rc = cj_blob_put(store_of(sv, r), r->body ? r->body : (const uint8_t *)"", r->len, hash);
+	int rc = cj_blob_put(hash, store_of(sv, r), r->body ? r->body : (const uint8_t *)"", r->len);
 	if (rc)
 		return cjh_reply_cj(c, r, rc);
 	json_t *o = json_pack("{s:s,s:I}", "blob", hash, "size", (json_int_t)r->len);
@@ -214,7 +214,7 @@ static enum MHD_Result get_blob(cjh_server *sv, struct MHD_Connection *c, cjh_re
 {
 	void *data;
 	size_t len;
-	int rc = cj_blob_get(store_of(sv, r), hash, &data, &len);
+	int rc = cj_blob_get(&data, &len, store_of(sv, r), hash);
 	if (rc)
 		return cjh_reply_cj(c, r, rc);
 	return cjh_reply(c, r, 200, cj_blob_mime_type(data, len), data, len);
@@ -226,8 +226,8 @@ static enum MHD_Result healthz(cjh_server *sv, struct MHD_Connection *c, cjh_req
 	int ok = 1;
 	for (size_t i = 0; i < sv->nstores; i++) {
 		uint64_t last = 0, pos = 0;
-		int jr = cj_journal_last_seq(sv->stores[i].s, &last);
-		int pr = cj_projection_position(sv->stores[i].s, &pos);
+		int jr = cj_journal_last_seq(&last, sv->stores[i].s);
+		int pr = cj_projection_position(&pos, sv->stores[i].s);
 		ok &= jr == 0 && pr == 0;
 		json_array_append_new(arr, json_pack("{s:s,s:b,s:b,s:I}", "store", sv->stores[i].name,
 		                                     "journal", jr == 0, "projection", pr == 0,
@@ -276,7 +276,7 @@ enum MHD_Result cjh_route(cjh_server *sv, struct MHD_Connection *c, cjh_request 
 	if (!strcmp(url, "/v1/stats")) {
 		r->route = "/v1/stats";
 		char *out;
-		int rc = cj_query_stats(store_of(sv, r), &out);
+		int rc = cj_query_stats(&out, store_of(sv, r));
 		return rc ? cjh_reply_cj(c, r, rc) : cjh_reply_json(c, r, 200, out);
 	}
 	if (!strcmp(url, "/v1/search")) {

@@ -98,7 +98,7 @@ CJ_API const char *cj_event_get_string(const cj_event *ev, const char *field);
 /* Event time in ms since the epoch from "ts" (RFC 3339 or integer ms):
  * 1 and *ms set if present and valid, 0 if absent, CJ_EINVAL if malformed or
  * outside 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z. */
-CJ_API int cj_event_get_ts(const cj_event *ev, int64_t *ms);
+CJ_API int cj_event_get_ts(int64_t *ms, const cj_event *ev);
 
 /* The event as compact JSON text, keys in the order they were set; reals
  * with 17 significant digits (they read back to the same double). Free with

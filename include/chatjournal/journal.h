@@ -29,13 +29,13 @@ extern "C" {
  * sequence number. The event is validated against the store's limits first.
  * Errors: CJ_EINVAL/CJ_ETOOBIG (field named), CJ_ECONFLICT, CJ_ENOSPC,
  * CJ_EFULL, CJ_EBUSY (queue full), CJ_EIO. On error nothing was stored. */
-CJ_API int cj_journal_append(cj_store *s, const cj_event *ev, uint64_t *seq_out);
+CJ_API int cj_journal_append(uint64_t *seq_out, cj_store *s, const cj_event *ev);
 
 /* Append n events all-or-nothing (one after another, consecutive sequence
  * numbers unless some are idempotent repeats); seqs_out (may be NULL) gets n
  * numbers. A validation error names the event index and field; nothing stored. */
-CJ_API int cj_journal_append_batch(cj_store *s, const cj_event *const *evs, size_t n,
-                                   uint64_t *seqs_out);
+CJ_API int cj_journal_append_batch(uint64_t *seqs_out, cj_store *s, const cj_event *const *evs,
+                                   size_t n);
 
 /* Asynchronous form: validate and queue n events (all-or-nothing) and return at
  * once with a ticket; the events are copied, the caller may free them.
@@ -45,12 +45,12 @@ CJ_API int cj_journal_append_batch(cj_store *s, const cj_event *const *evs, size
  * cj_ticket_free waits if needed, then frees; accepts NULL. */
 typedef struct cj_ticket cj_ticket;
 CJ_API int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, size_t n);
-CJ_API int cj_ticket_wait(cj_ticket *t, uint64_t *seqs_out);
+CJ_API int cj_ticket_wait(uint64_t *seqs_out, cj_ticket *t);
 CJ_API int cj_ticket_done(const cj_ticket *t);
 CJ_API void cj_ticket_free(cj_ticket *t);
 
 /* Highest durable sequence number (0: empty journal). */
-CJ_API int cj_journal_last_seq(cj_store *s, uint64_t *out);
+CJ_API int cj_journal_last_seq(uint64_t *out, cj_store *s);
 
 /* One journal record as read back. */
 typedef struct cj_record {
@@ -70,13 +70,13 @@ typedef struct cj_record {
  * rec->seq (the iterator then moves past it). Records appended during iteration are seen. */
 typedef struct cj_journal_iter cj_journal_iter;
 CJ_API int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from_seq);
-CJ_API int cj_journal_iter_next(cj_journal_iter *it, cj_record *rec);
+CJ_API int cj_journal_iter_next(cj_record *rec, cj_journal_iter *it);
 CJ_API void cj_journal_iter_free(cj_journal_iter *it);
 
 /* Read one record by sequence number; *ev_out is a new event the caller frees.
  * Errors: CJ_ENOTFOUND, CJ_ECORRUPT. rec_out (may be NULL) gets the header
  * fields; its event pointer is set to *ev_out. */
-CJ_API int cj_journal_get(cj_store *s, uint64_t seq, cj_event **ev_out, cj_record *rec_out);
+CJ_API int cj_journal_get(cj_event **ev_out, cj_record *rec_out, cj_store *s, uint64_t seq);
 
 typedef struct cj_journal_stats {
 	uint64_t events;        /* records in the journal */
@@ -93,21 +93,21 @@ typedef struct cj_journal_stats {
 	uint64_t map_growths;   /* map growths by this handle */
 } cj_journal_stats;
 
-CJ_API int cj_journal_stats_get(cj_store *s, cj_journal_stats *out);
+CJ_API int cj_journal_stats_get(cj_journal_stats *out, cj_store *s);
 
 /* Read every record and check its checksum and body. *checked gets the count,
  * *first_bad the first bad sequence number (0 if none). Returns 0 if all good,
  * CJ_ECORRUPT otherwise (message names the sequence number). */
-CJ_API int cj_journal_check(cj_store *s, uint64_t *checked, uint64_t *first_bad);
+CJ_API int cj_journal_check(uint64_t *checked, uint64_t *first_bad, cj_store *s);
 
 /* Blobs: bytes stored once, addressed by their XXH3-128 as 32 lowercase hex
  * characters. put is durable when it returns (group-committed like appends).
  * Errors: CJ_ETOOBIG (over max_blob), CJ_ENOSPC, CJ_EFULL; get: CJ_ENOTFOUND,
  * CJ_EINVAL (malformed hash), CJ_ECORRUPT (bytes do not match their hash). */
 #define CJ_BLOB_HASH_LEN 32
-CJ_API int cj_blob_put(cj_store *s, const void *data, size_t len,
-                       char hash_out[CJ_BLOB_HASH_LEN + 1]);
-CJ_API int cj_blob_get(cj_store *s, const char *hash, void **data_out, size_t *len_out);
+CJ_API int cj_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cj_store *s, const void *data,
+                       size_t len);
+CJ_API int cj_blob_get(void **data_out, size_t *len_out, cj_store *s, const char *hash);
 CJ_API int cj_blob_exists(cj_store *s, const char *hash);  /* 1, 0, or error */
 
 /* Mime type sniffed from the first bytes: image/png, image/jpeg, image/gif,

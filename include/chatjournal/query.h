@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* Highest sequence number applied to the projection. */
-CJ_API int cj_projection_position(cj_store *s, uint64_t *out);
+CJ_API int cj_projection_position(uint64_t *out, cj_store *s);
 
 /* Wait until the projection has applied seq (read-your-writes), at most
  * timeout_ms. Errors: CJ_ETIMEOUT, CJ_ECLOSED, CJ_EPERM (no materializer). */
@@ -47,10 +47,10 @@ typedef struct cj_history_query {
 
 /* Messages of a thread in ascending seq order (the last `limit` before
  * `before`, or the first `limit` after `after`). *json_out: a JSON array. */
-CJ_API int cj_query_history(cj_store *s, const cj_history_query *q, char **json_out);
+CJ_API int cj_query_history(char **json_out, cj_store *s, const cj_history_query *q);
 
 /* Images of a thread, ascending seq, same paging fields as history. */
-CJ_API int cj_query_images(cj_store *s, const cj_history_query *q, char **json_out);
+CJ_API int cj_query_images(char **json_out, cj_store *s, const cj_history_query *q);
 
 #define CJ_SEARCH_QUERY_VERSION 1
 typedef struct cj_search_query {
@@ -67,32 +67,32 @@ typedef struct cj_search_query {
 
 /* Full-text search, newest first. *json_out: a JSON array of messages (or
  * images). Errors: CJ_EINVAL (empty or malformed text, e.g. invalid UTF-8). */
-CJ_API int cj_query_search(cj_store *s, const cj_search_query *q, char **json_out);
+CJ_API int cj_query_search(char **json_out, cj_store *s, const cj_search_query *q);
 
 /* Effective config of a thread for a user: store defaults <- user config <-
  * thread config (JSON merge patch, thread wins). user and thread may be NULL. */
-CJ_API int cj_query_effective_config(cj_store *s, const char *thread, const char *user,
-                                     char **json_out);
+CJ_API int cj_query_effective_config(char **json_out, cj_store *s, const char *thread,
+                                     const char *user);
 
 /* Projection statistics as one JSON object: messages, threads, users, servers,
  * images, messages_today, projection_bytes, journal_bytes, position, last_seq,
  * lag (events not yet applied). */
-CJ_API int cj_query_stats(cj_store *s, char **json_out);
+CJ_API int cj_query_stats(char **json_out, cj_store *s);
 
 /* Canonical state hash of a projection file (every table in primary-key
  * order and the FTS indexes' logical contents via fts5vocab; not
  * journal_position.updated_ms). hex_out: 32 hex characters + NUL. tables_out
  * (may be NULL): a JSON object {table: hash} to find which table differs. */
-CJ_API int cj_projection_hash(const char *sqlite_path, char hex_out[33], char **tables_out);
+CJ_API int cj_projection_hash(char hex_out[33], char **tables_out, const char *sqlite_path);
 
 /* First difference between two projection files, as one line of text in
  * *report ("" if equal); free with cj_free. */
-CJ_API int cj_projection_diff(const char *path_a, const char *path_b, char **report);
+CJ_API int cj_projection_diff(char **report, const char *path_a, const char *path_b);
 
 /* PRAGMA integrity_check plus FTS5 'integrity-check' of both FTS tables on a
  * projection file that no other connection is writing. *report: "ok" or the
  * problems found. Returns 0 if ok, CJ_ECORRUPT otherwise. */
-CJ_API int cj_projection_check(const char *sqlite_path, char **report);
+CJ_API int cj_projection_check(char **report, const char *sqlite_path);
 
 /* Rebuild the projection from the journal into out_path (a new file), fast
  * (no WAL, relaxed sync, one fsync and rename at the end). progress (may be

@@ -24,11 +24,11 @@ extern "C" {
  * terminated), to show the user once. write: 1 read+write, 0 read-only.
  * label (may be NULL, UTF-8) is a note for `token list`.
  * Errors: CJ_ENOTFOUND (not a store), CJ_EINVAL (label not UTF-8), CJ_EIO. */
-CJ_API int cj_token_add(const char *store_path, int write, const char *label,
-                        char token_out[CJ_TOKEN_MAX]);
+CJ_API int cj_token_add(char token_out[CJ_TOKEN_MAX], const char *store_path, int write,
+                        const char *label);
 /* The tokens as a JSON array of {id, access, label, created, revoked}
  * (never the hash or the token). Free with cj_free. */
-CJ_API int cj_token_list(const char *store_path, char **json_out);
+CJ_API int cj_token_list(char **json_out, const char *store_path);
 /* Revoke by id (the 16 hex characters after "cjt_"). CJ_ENOTFOUND if unknown.
  * A running token set (below) stops granting it within a second. */
 CJ_API int cj_token_revoke(const char *store_path, const char *id);

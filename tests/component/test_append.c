@@ -68,7 +68,7 @@ static void check_event(const cj_event *ev, unsigned i)
 	assert_string_equal(cj_event_get_string(ev, "role"), "user");
 	assert_string_equal(cj_event_get_string(ev, "content"), content);
 	int64_t ts = 0;
-	assert_int_equal(cj_event_get_ts(ev, &ts), 1);
+	assert_int_equal(cj_event_get_ts(&ts, ev), 1);
 	assert_int_equal(ts, TS_BASE + i);
 	free(content);
 }
@@ -81,7 +81,7 @@ static void append_all(cj_store *s)
 	for (; i < 100; i++) {
 		cj_event *ev = event_of(i);
 		uint64_t seq = 0;
-		TU_OK(cj_journal_append(s, ev, &seq));
+		TU_OK(cj_journal_append(&seq, s, ev));
 		assert_int_equal(seq, (uint64_t)i + 1);
 		cj_event_free(ev);
 	}
@@ -90,7 +90,7 @@ static void append_all(cj_store *s)
 		uint64_t seqs[10];
 		for (unsigned k = 0; k < 10; k++)
 			evs[k] = event_of(i + k);
-		TU_OK(cj_journal_append_batch(s, (const cj_event *const *)evs, 10, seqs));
+		TU_OK(cj_journal_append_batch(seqs, s, (const cj_event *const *)evs, 10));
 		for (unsigned k = 0; k < 10; k++) {
 			assert_int_equal(seqs[k], (uint64_t)i + k + 1);
 			cj_event_free(evs[k]);
@@ -105,7 +105,7 @@ static void append_all(cj_store *s)
 		TU_OK(cj_journal_submit(&t, s, (const cj_event *const *)evs, 25));
 		for (unsigned k = 0; k < 25; k++)
 			cj_event_free(evs[k]); /* the ticket holds copies */
-		TU_OK(cj_ticket_wait(t, seqs));
+		TU_OK(cj_ticket_wait(seqs, t));
 		assert_int_equal(cj_ticket_done(t), 1);
 		for (unsigned k = 0; k < 25; k++)
 			assert_int_equal(seqs[k], (uint64_t)i + k + 1);
@@ -118,13 +118,13 @@ static void test_get_returns_what_was_appended(void **state)
 	fixture *f = *state;
 	append_all(f->s);
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(f->s, &last));
+	TU_OK(cj_journal_last_seq(&last, f->s));
 	assert_int_equal(last, N_EVENTS);
 	for (unsigned i = 0; i < N_EVENTS; i++) {
 		cj_event *ev = NULL;
 		cj_record rec;
 		memset(&rec, 0, sizeof rec);
-		TU_OK(cj_journal_get(f->s, (uint64_t)i + 1, &ev, &rec));
+		TU_OK(cj_journal_get(&ev, &rec, f->s, (uint64_t)i + 1));
 		assert_int_equal(rec.seq, (uint64_t)i + 1);
 		assert_int_equal(rec.type, CJ_EVENT_MESSAGE);
 		assert_int_equal(rec.ts_ms, TS_BASE + i);
@@ -135,9 +135,9 @@ static void test_get_returns_what_was_appended(void **state)
 		cj_event_free(ev);
 	}
 	cj_event *ev = NULL;
-	TU_RC(cj_journal_get(f->s, 0, &ev, NULL), CJ_ENOTFOUND);
-	TU_RC(cj_journal_get(f->s, N_EVENTS + 1, &ev, NULL), CJ_ENOTFOUND);
-	TU_RC(cj_journal_get(f->s, UINT64_MAX, &ev, NULL), CJ_ENOTFOUND);
+	TU_RC(cj_journal_get(&ev, NULL, f->s, 0), CJ_ENOTFOUND);
+	TU_RC(cj_journal_get(&ev, NULL, f->s, N_EVENTS + 1), CJ_ENOTFOUND);
+	TU_RC(cj_journal_get(&ev, NULL, f->s, UINT64_MAX), CJ_ENOTFOUND);
 }
 
 static void test_iterator_returns_all_in_order(void **state)
@@ -149,7 +149,7 @@ static void test_iterator_returns_all_in_order(void **state)
 	unsigned i = 0;
 	cj_record rec;
 	int rc;
-	while ((rc = cj_journal_iter_next(it, &rec)) == 1) {
+	while ((rc = cj_journal_iter_next(&rec, it)) == 1) {
 		assert_true(i < N_EVENTS);
 		assert_int_equal(rec.seq, (uint64_t)i + 1);
 		assert_int_equal(rec.type, CJ_EVENT_MESSAGE);
@@ -163,13 +163,13 @@ static void test_iterator_returns_all_in_order(void **state)
 	/* Records appended while the iterator is at the end are seen. */
 	cj_event *ev = event_of(N_EVENTS);
 	uint64_t seq = 0;
-	TU_OK(cj_journal_append(f->s, ev, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, ev));
 	assert_int_equal(seq, N_EVENTS + 1);
 	cj_event_free(ev);
-	assert_int_equal(cj_journal_iter_next(it, &rec), 1);
+	assert_int_equal(cj_journal_iter_next(&rec, it), 1);
 	assert_int_equal(rec.seq, N_EVENTS + 1);
 	check_event(rec.event, N_EVENTS);
-	assert_int_equal(cj_journal_iter_next(it, &rec), 0);
+	assert_int_equal(cj_journal_iter_next(&rec, it), 0);
 	cj_journal_iter_free(it);
 
 	/* Starting in the middle, and past the end. */
@@ -209,20 +209,20 @@ static void test_other_event_types_round_trip(void **state)
 		cj_event *ev = NULL;
 		TU_OK(cj_event_parse(&ev, cases[i].json, strlen(cases[i].json)));
 		uint64_t seq = 0;
-		TU_OK(cj_journal_append(f->s, ev, &seq));
+		TU_OK(cj_journal_append(&seq, f->s, ev));
 		assert_int_equal(seq, i + 1);
 		cj_event_free(ev);
 	}
 	for (size_t i = 0; i < n; i++) {
 		cj_event *ev = NULL;
 		cj_record rec;
-		TU_OK(cj_journal_get(f->s, i + 1, &ev, &rec));
+		TU_OK(cj_journal_get(&ev, &rec, f->s, i + 1));
 		assert_int_equal(rec.type, cases[i].type);
 		assert_int_equal(cj_event_get_type(ev), cases[i].type);
 		cj_event_free(ev);
 	}
 	cj_event *ev = NULL;
-	TU_OK(cj_journal_get(f->s, 1, &ev, NULL));
+	TU_OK(cj_journal_get(&ev, NULL, f->s, 1));
 	assert_string_equal(cj_event_get_string(ev, "timezone"), "Europe/Paris");
 	cj_event_free(ev);
 }
@@ -233,7 +233,7 @@ static void test_refused_events_store_nothing(void **state)
 	cj_event *good = tu_message("T", "fine", "good-1", 0);
 	assert_non_null(good);
 	uint64_t seq = 0;
-	TU_OK(cj_journal_append(f->s, good, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, good));
 	assert_int_equal(seq, 1);
 
 	/* A message without content. */
@@ -242,7 +242,7 @@ static void test_refused_events_store_nothing(void **state)
 	TU_OK(cj_event_set_string(bad, "thread", "T"));
 	TU_OK(cj_event_set_string(bad, "role", "user"));
 	cj_error_clear();
-	TU_RC(cj_journal_append(f->s, bad, &seq), CJ_EINVAL);
+	TU_RC(cj_journal_append(&seq, f->s, bad), CJ_EINVAL);
 	assert_non_null(cj_error_field());
 	assert_string_equal(cj_error_field(), "content");
 
@@ -252,7 +252,7 @@ static void test_refused_events_store_nothing(void **state)
 	const cj_event *batch[4] = {a, b, bad, good};
 	uint64_t seqs[4];
 	cj_error_clear();
-	TU_RC(cj_journal_append_batch(f->s, batch, 4, seqs), CJ_EINVAL);
+	TU_RC(cj_journal_append_batch(seqs, f->s, batch, 4), CJ_EINVAL);
 	assert_string_equal(cj_error_field(), "content");
 	/* The message names the index of the bad event. */
 	assert_true(tu_msg_names_number(cj_error_last(), 2));
@@ -269,16 +269,16 @@ static void test_refused_events_store_nothing(void **state)
 	free(big);
 	assert_non_null(huge);
 	cj_error_clear();
-	TU_RC(cj_journal_append(f->s, huge, &seq), CJ_ETOOBIG);
+	TU_RC(cj_journal_append(&seq, f->s, huge), CJ_ETOOBIG);
 	assert_string_equal(cj_error_field(), "content");
 
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(f->s, &last));
+	TU_OK(cj_journal_last_seq(&last, f->s));
 	assert_int_equal(last, 1);
 	/* The refused batch's valid events were not stored: they get new numbers now. */
-	TU_OK(cj_journal_append(f->s, a, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, a));
 	assert_int_equal(seq, 2);
-	TU_OK(cj_journal_append(f->s, b, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, b));
 	assert_int_equal(seq, 3);
 	cj_event_free(a);
 	cj_event_free(b);

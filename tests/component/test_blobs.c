@@ -56,7 +56,7 @@ static void test_round_trip_and_dedup(void **state)
 		unsigned char *data = pattern(sizes[k], (unsigned)k + 1);
 		char hash[CJ_BLOB_HASH_LEN + 1];
 		memset(hash, 'Z', sizeof hash);
-		TU_OK(cj_blob_put(f->s, data, sizes[k], hash));
+		TU_OK(cj_blob_put(hash, f->s, data, sizes[k]));
 		assert_int_equal(strlen(hash), CJ_BLOB_HASH_LEN);
 		char want[CJ_BLOB_HASH_LEN + 1];
 		expected_hash(want, data, sizes[k]);
@@ -66,7 +66,7 @@ static void test_round_trip_and_dedup(void **state)
 
 		void *back = NULL;
 		size_t back_len = 0;
-		TU_OK(cj_blob_get(f->s, hash, &back, &back_len));
+		TU_OK(cj_blob_get(&back, &back_len, f->s, hash));
 		assert_int_equal(back_len, sizes[k]);
 		assert_memory_equal(back, data, sizes[k]);
 		cj_free(back);
@@ -74,12 +74,12 @@ static void test_round_trip_and_dedup(void **state)
 
 		/* The same bytes again: same hash, nothing new. */
 		char again[CJ_BLOB_HASH_LEN + 1];
-		TU_OK(cj_blob_put(f->s, data, sizes[k], again));
+		TU_OK(cj_blob_put(again, f->s, data, sizes[k]));
 		assert_string_equal(again, hash);
 		free(data);
 	}
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(f->s, &st));
+	TU_OK(cj_journal_stats_get(&st, f->s));
 	assert_int_equal(st.blobs, 4);
 	assert_int_equal(st.blob_bytes, total_bytes);
 	/* Blobs are not journal events. */
@@ -95,7 +95,7 @@ static void test_round_trip_and_dedup(void **state)
 		unsigned char *data = pattern(sizes[k], (unsigned)k + 1);
 		void *back = NULL;
 		size_t back_len = 0;
-		TU_OK(cj_blob_get(f->s, first_hash[k], &back, &back_len));
+		TU_OK(cj_blob_get(&back, &back_len, f->s, first_hash[k]));
 		assert_int_equal(back_len, sizes[k]);
 		assert_memory_equal(back, data, sizes[k]);
 		cj_free(back);
@@ -109,13 +109,13 @@ static void test_over_max_blob_is_etoobig(void **state)
 	unsigned char *data = pattern(MAX_BLOB + 1, 9);
 	char hash[CJ_BLOB_HASH_LEN + 1];
 	cj_error_clear();
-	TU_RC(cj_blob_put(f->s, data, MAX_BLOB + 1, hash), CJ_ETOOBIG);
+	TU_RC(cj_blob_put(hash, f->s, data, MAX_BLOB + 1), CJ_ETOOBIG);
 	assert_true(strlen(cj_error_last()) > 0);
 	char want[CJ_BLOB_HASH_LEN + 1];
 	expected_hash(want, data, MAX_BLOB + 1);
 	assert_int_equal(cj_blob_exists(f->s, want), 0);
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(f->s, &st));
+	TU_OK(cj_journal_stats_get(&st, f->s));
 	assert_int_equal(st.blobs, 0);
 	free(data);
 }
@@ -124,7 +124,7 @@ static void test_malformed_and_unknown_hashes(void **state)
 {
 	fixture *f = *state;
 	char good[CJ_BLOB_HASH_LEN + 1];
-	TU_OK(cj_blob_put(f->s, "abc", 3, good));
+	TU_OK(cj_blob_put(good, f->s, "abc", 3));
 
 	char longer[CJ_BLOB_HASH_LEN + 2];
 	snprintf(longer, sizeof longer, "%s0", good);
@@ -142,7 +142,7 @@ static void test_malformed_and_unknown_hashes(void **state)
 		void *data = NULL;
 		size_t len = 0;
 		cj_error_clear();
-		int rc = cj_blob_get(f->s, malformed[i], &data, &len);
+		int rc = cj_blob_get(&data, &len, f->s, malformed[i]);
 		if (rc != CJ_EINVAL)
 			fail_msg("hash \"%s\": cj_blob_get returned %d, expected CJ_EINVAL", malformed[i], rc);
 		assert_true(strlen(cj_error_last()) > 0);
@@ -150,12 +150,12 @@ static void test_malformed_and_unknown_hashes(void **state)
 	}
 	void *data = NULL;
 	size_t len = 0;
-	TU_RC(cj_blob_get(f->s, NULL, &data, &len), CJ_EINVAL);
+	TU_RC(cj_blob_get(&data, &len, f->s, NULL), CJ_EINVAL);
 
 	const char *unknown = "00000000000000000000000000000000";
-	TU_RC(cj_blob_get(f->s, unknown, &data, &len), CJ_ENOTFOUND);
+	TU_RC(cj_blob_get(&data, &len, f->s, unknown), CJ_ENOTFOUND);
 	assert_int_equal(cj_blob_exists(f->s, unknown), 0);
-	TU_OK(cj_blob_get(f->s, good, &data, &len));
+	TU_OK(cj_blob_get(&data, &len, f->s, good));
 	assert_int_equal(len, 3);
 	assert_memory_equal(data, "abc", 3);
 	cj_free(data);

@@ -86,9 +86,9 @@ static void *worker_main(void *arg)
 		}
 		int rc;
 		if (mode == 0) {
-			rc = cj_journal_append(w->s, evs[0], &w->seqs[i]);
+			rc = cj_journal_append(&w->seqs[i], w->s, evs[0]);
 		} else if (mode == 1) {
-			rc = cj_journal_append_batch(w->s, (const cj_event *const *)evs, chunk, &w->seqs[i]);
+			rc = cj_journal_append_batch(&w->seqs[i], w->s, (const cj_event *const *)evs, chunk);
 		} else {
 			/* Two tickets in flight at once: split the chunk. */
 			unsigned half = chunk / 2;
@@ -100,9 +100,9 @@ static void *worker_main(void *arg)
 				rc = cj_journal_submit(&t2, w->s, (const cj_event *const *)evs + half,
 				                       chunk - half);
 			if (rc == 0 && t1)
-				rc = cj_ticket_wait(t1, &w->seqs[i]);
+				rc = cj_ticket_wait(&w->seqs[i], t1);
 			if (rc == 0)
-				rc = cj_ticket_wait(t2, &w->seqs[i + half]);
+				rc = cj_ticket_wait(&w->seqs[i + half], t2);
 			cj_ticket_free(t1);
 			cj_ticket_free(t2);
 		}
@@ -178,7 +178,7 @@ static void test_concurrent_appends(void **state)
 				         (unsigned long long)ws[t].seqs[i - 1]);
 
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, total);
 
 	/* Read back with the iterator: each record carries its owner's content. */
@@ -201,7 +201,7 @@ static void test_concurrent_appends(void **state)
 	/* And a sample through cj_journal_get. */
 	for (uint64_t seq = 1; seq <= total; seq += 97) {
 		cj_event *ev = NULL;
-		TU_OK(cj_journal_get(s, seq, &ev, NULL));
+		TU_OK(cj_journal_get(&ev, NULL, s, seq));
 		char content[512];
 		content_of(content, sizeof content, owner_thread[seq] - 1, owner_index[seq]);
 		assert_string_equal(cj_event_get_string(ev, "content"), content);
@@ -209,14 +209,14 @@ static void test_concurrent_appends(void **state)
 	}
 
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(s, &st));
+	TU_OK(cj_journal_stats_get(&st, s));
 	assert_int_equal(st.events, total);
 	assert_int_equal(st.last_seq, total);
 	assert_int_equal(st.committed, total);
 	assert_int_equal(st.idempotency_keys, total);
 	assert_true(st.commits >= 1 && st.commits <= total);
 	uint64_t checked = 0, bad = 1;
-	TU_OK(cj_journal_check(s, &checked, &bad));
+	TU_OK(cj_journal_check(&checked, &bad, s));
 	assert_int_equal(checked, total);
 	assert_int_equal(bad, 0);
 	print_message("concurrency: %u threads x %u events in %.2f s (%.0f events/s, %llu commits)\n",

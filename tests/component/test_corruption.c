@@ -71,7 +71,7 @@ static void fill_store(fixture *f)
 		free(content);
 		assert_non_null(ev);
 		uint64_t seq = 0;
-		TU_OK(cj_journal_append(s, ev, &seq));
+		TU_OK(cj_journal_append(&seq, s, ev));
 		assert_int_equal(seq, i);
 		cj_event_free(ev);
 	}
@@ -112,7 +112,7 @@ static unsigned flip_marker(const fixture *f, const char *marker)
 static void expect_readable(cj_store *s, const fixture *f, unsigned seq)
 {
 	cj_event *ev = NULL;
-	TU_OK(cj_journal_get(s, seq, &ev, NULL));
+	TU_OK(cj_journal_get(&ev, NULL, s, seq));
 	char *want = content_of(f, seq);
 	assert_string_equal(cj_event_get_string(ev, "content"), want);
 	free(want);
@@ -123,7 +123,7 @@ static void expect_corrupt_get(cj_store *s, unsigned seq)
 {
 	cj_event *ev = NULL;
 	cj_error_clear();
-	int rc = cj_journal_get(s, seq, &ev, NULL);
+	int rc = cj_journal_get(&ev, NULL, s, seq);
 	if (rc != CJ_ECORRUPT)
 		fail_msg("cj_journal_get(%u) on a damaged record returned %d (%s), expected CJ_ECORRUPT",
 		         seq, rc, cj_strerror(rc));
@@ -141,7 +141,7 @@ static void test_flipped_small_record(void **state)
 	TU_OK(cj_store_open(&s, f->tu.store, NULL));
 	uint64_t checked = 0, bad = 0;
 	cj_error_clear();
-	TU_RC(cj_journal_check(s, &checked, &bad), CJ_ECORRUPT);
+	TU_RC(cj_journal_check(&checked, &bad, s), CJ_ECORRUPT);
 	assert_int_equal(bad, SMALL_TARGET);
 	if (!tu_msg_names_number(cj_error_last(), SMALL_TARGET))
 		fail_msg("check message does not name seq %d: \"%s\"", SMALL_TARGET, cj_error_last());
@@ -172,16 +172,16 @@ static void test_flipped_small_record(void **state)
 	cj_journal_iter *it = NULL;
 	TU_OK(cj_journal_iter_new(&it, s, SMALL_TARGET));
 	cj_record rec;
-	assert_int_equal(cj_journal_iter_next(it, &rec), CJ_ECORRUPT);
+	assert_int_equal(cj_journal_iter_next(&rec, it), CJ_ECORRUPT);
 	assert_int_equal(rec.seq, SMALL_TARGET);
-	assert_int_equal(cj_journal_iter_next(it, &rec), 1);
+	assert_int_equal(cj_journal_iter_next(&rec, it), 1);
 	assert_int_equal(rec.seq, SMALL_TARGET + 1);
 	cj_journal_iter_free(it);
 
 	/* The journal keeps working. */
 	cj_event *ev = tu_message("corrupt", "after the damage", NULL, 0);
 	uint64_t seq = 0;
-	TU_OK(cj_journal_append(s, ev, &seq));
+	TU_OK(cj_journal_append(&seq, s, ev));
 	assert_int_equal(seq, N_EVENTS + 1);
 	cj_event_free(ev);
 	cj_store_close(s);
@@ -197,7 +197,7 @@ static void test_flipped_big_and_small_records(void **state)
 	cj_store *s = NULL;
 	TU_OK(cj_store_open(&s, f->tu.store, NULL));
 	uint64_t checked = 0, bad = 0;
-	TU_RC(cj_journal_check(s, &checked, &bad), CJ_ECORRUPT);
+	TU_RC(cj_journal_check(&checked, &bad, s), CJ_ECORRUPT);
 	assert_int_equal(bad, SMALL_TARGET);
 	expect_corrupt_get(s, BIG_TARGET);
 	expect_corrupt_get(s, SMALL_TARGET);

@@ -28,7 +28,7 @@ static int teardown(void **state) { return tu_fixture_teardown(state); }
 static uint64_t last_seq(cj_store *s)
 {
 	uint64_t last = UINT64_MAX;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	return last;
 }
 
@@ -69,14 +69,14 @@ static void *retrier_main(void *arg)
 		uint64_t seqs[5] = {0, 0, 0, 0, 0};
 		int rc;
 		if (mode == 0) {
-			rc = cj_journal_append(r->s, evs[0], &seqs[0]);
+			rc = cj_journal_append(&seqs[0], r->s, evs[0]);
 		} else if (mode == 1) {
-			rc = cj_journal_append_batch(r->s, (const cj_event *const *)evs, chunk, seqs);
+			rc = cj_journal_append_batch(seqs, r->s, (const cj_event *const *)evs, chunk);
 		} else {
 			cj_ticket *t = NULL;
 			rc = cj_journal_submit(&t, r->s, (const cj_event *const *)evs, chunk);
 			if (rc == 0)
-				rc = cj_ticket_wait(t, seqs);
+				rc = cj_ticket_wait(seqs, t);
 			cj_ticket_free(t);
 		}
 		for (unsigned c = 0; c < chunk; c++) {
@@ -157,7 +157,7 @@ static void test_racing_retries_store_once(void **state)
 	}
 	tu_recs_free(&r);
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(f->s, &st));
+	TU_OK(cj_journal_stats_get(&st, f->s));
 	assert_int_equal(st.events, N_IDS);
 	assert_int_equal(st.idempotency_keys, N_IDS);
 	free(seen);
@@ -174,14 +174,14 @@ static void test_stats_count_only_stored_events(void **state)
 	cj_event *b = keyed(1, "B");
 	uint64_t seq = 0;
 	for (unsigned i = 0; i < 10; i++) {
-		TU_OK(cj_journal_append(f->s, a, &seq));
+		TU_OK(cj_journal_append(&seq, f->s, a));
 		assert_int_equal(seq, 1);
 	}
-	TU_RC(cj_journal_append(f->s, b, &seq), CJ_ECONFLICT);
+	TU_RC(cj_journal_append(&seq, f->s, b), CJ_ECONFLICT);
 	cj_event_free(a);
 	cj_event_free(b);
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(f->s, &st));
+	TU_OK(cj_journal_stats_get(&st, f->s));
 	assert_int_equal(st.events, 1);
 	assert_int_equal(st.idempotency_keys, 1);
 	if (st.committed != 1)
@@ -195,25 +195,25 @@ static void test_same_id_other_payload_conflicts(void **state)
 	cj_event *a = keyed(1, "A");
 	cj_event *b = keyed(1, "B");
 	uint64_t seq = 0;
-	TU_OK(cj_journal_append(f->s, a, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, a));
 	assert_int_equal(seq, 1);
 	cj_error_clear();
 	seq = 77;
-	TU_RC(cj_journal_append(f->s, b, &seq), CJ_ECONFLICT);
+	TU_RC(cj_journal_append(&seq, f->s, b), CJ_ECONFLICT);
 	assert_true(strlen(cj_error_last()) > 0);
 	assert_int_equal(last_seq(f->s), 1);
 	cj_ticket *t = NULL;
 	int rc = cj_journal_submit(&t, f->s, (const cj_event *const *)&b, 1);
 	if (rc == 0)
-		rc = cj_ticket_wait(t, &seq);
+		rc = cj_ticket_wait(&seq, t);
 	cj_ticket_free(t);
 	assert_int_equal(rc, CJ_ECONFLICT);
 	/* The original is untouched and still acknowledged on retry. */
 	cj_event *ev = NULL;
-	TU_OK(cj_journal_get(f->s, 1, &ev, NULL));
+	TU_OK(cj_journal_get(&ev, NULL, f->s, 1));
 	assert_string_equal(cj_event_get_string(ev, "content"), "payload of key 1 (A)");
 	cj_event_free(ev);
-	TU_OK(cj_journal_append(f->s, a, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, a));
 	assert_int_equal(seq, 1);
 	assert_int_equal(last_seq(f->s), 1);
 	cj_event_free(a);
@@ -225,7 +225,7 @@ static void test_conflict_in_batch_stores_nothing(void **state)
 	fixture *f = *state;
 	cj_event *orig = keyed(7, "A");
 	uint64_t seq = 0;
-	TU_OK(cj_journal_append(f->s, orig, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, orig));
 	assert_int_equal(seq, 1);
 
 	cj_event *n1 = keyed(100, "new"), *n2 = keyed(101, "new"), *n3 = keyed(102, "new");
@@ -233,21 +233,21 @@ static void test_conflict_in_batch_stores_nothing(void **state)
 	const cj_event *batch[4] = {n1, n2, clash, n3};
 	uint64_t seqs[4];
 	cj_error_clear();
-	TU_RC(cj_journal_append_batch(f->s, batch, 4, seqs), CJ_ECONFLICT);
+	TU_RC(cj_journal_append_batch(seqs, f->s, batch, 4), CJ_ECONFLICT);
 	assert_true(strlen(cj_error_last()) > 0);
 	assert_int_equal(last_seq(f->s), 1);
 
 	cj_ticket *t = NULL;
 	int rc = cj_journal_submit(&t, f->s, batch, 4);
 	if (rc == 0)
-		rc = cj_ticket_wait(t, seqs);
+		rc = cj_ticket_wait(seqs, t);
 	cj_ticket_free(t);
 	assert_int_equal(rc, CJ_ECONFLICT);
 	assert_int_equal(last_seq(f->s), 1);
 
 	/* None of the batch's new ids was recorded: they are new now. */
 	const cj_event *ok[3] = {n1, n2, n3};
-	TU_OK(cj_journal_append_batch(f->s, ok, 3, seqs));
+	TU_OK(cj_journal_append_batch(seqs, f->s, ok, 3));
 	assert_int_equal(seqs[0], 2);
 	assert_int_equal(seqs[1], 3);
 	assert_int_equal(seqs[2], 4);
@@ -271,7 +271,7 @@ static void test_repeat_within_batch(void **state)
 	cj_event *y = keyed(1, "y"), *z = keyed(2, "z"), *y_other = keyed(1, "other");
 	const cj_event *batch[3] = {y, z, y};
 	uint64_t seqs[3] = {0, 0, 0};
-	TU_OK(cj_journal_append_batch(f->s, batch, 3, seqs));
+	TU_OK(cj_journal_append_batch(seqs, f->s, batch, 3));
 	assert_int_equal(seqs[0], 1);
 	assert_int_equal(seqs[1], 2);
 	assert_int_equal(seqs[2], 1);
@@ -279,10 +279,10 @@ static void test_repeat_within_batch(void **state)
 
 	cj_event *w = keyed(3, "w"), *v = keyed(4, "v"), *v_other = keyed(4, "other");
 	const cj_event *clash[3] = {w, v, v_other};
-	TU_RC(cj_journal_append_batch(f->s, clash, 3, seqs), CJ_ECONFLICT);
+	TU_RC(cj_journal_append_batch(seqs, f->s, clash, 3), CJ_ECONFLICT);
 	assert_int_equal(last_seq(f->s), 2);
 	const cj_event *clash_old[2] = {w, y_other};
-	TU_RC(cj_journal_append_batch(f->s, clash_old, 2, seqs), CJ_ECONFLICT);
+	TU_RC(cj_journal_append_batch(seqs, f->s, clash_old, 2), CJ_ECONFLICT);
 	assert_int_equal(last_seq(f->s), 2);
 	cj_event_free(y);
 	cj_event_free(z);
@@ -300,15 +300,15 @@ static void test_retry_without_ts_is_idempotent(void **state)
 	cj_event *ev = tu_message("idem", "no explicit time", "no-ts-1", 0);
 	assert_non_null(ev);
 	uint64_t seq = 0;
-	TU_OK(cj_journal_append(f->s, ev, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, ev));
 	assert_int_equal(seq, 1);
 	struct timespec ts = {0, 20 * 1000 * 1000};
 	nanosleep(&ts, NULL);
 	seq = 0;
-	TU_OK(cj_journal_append(f->s, ev, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, ev));
 	assert_int_equal(seq, 1);
 	cj_event *again = tu_message("idem", "no explicit time", "no-ts-1", 0);
-	TU_OK(cj_journal_append(f->s, again, &seq));
+	TU_OK(cj_journal_append(&seq, f->s, again));
 	assert_int_equal(seq, 1);
 	assert_int_equal(last_seq(f->s), 1);
 	cj_event_free(again);
@@ -329,7 +329,7 @@ static void *racer_main(void *arg)
 		char variant[32];
 		snprintf(variant, sizeof variant, "racer %u", r->index);
 		cj_event *ev = keyed(k, variant);
-		r->rc[k] = cj_journal_append(r->s, ev, &r->seq[k]);
+		r->rc[k] = cj_journal_append(&r->seq[k], r->s, ev);
 		cj_event_free(ev);
 	}
 	return NULL;
@@ -365,7 +365,7 @@ static void test_racing_conflicts_one_winner(void **state)
 		if (winners != 1)
 			fail_msg("key %u: %d threads were told their payload was stored", k, winners);
 		cj_event *ev = NULL;
-		TU_OK(cj_journal_get(f->s, rs[winner].seq[k], &ev, NULL));
+		TU_OK(cj_journal_get(&ev, NULL, f->s, rs[winner].seq[k]));
 		char want[96];
 		snprintf(want, sizeof want, "payload of key %u (racer %u)", k, winner);
 		assert_string_equal(cj_event_get_string(ev, "content"), want);

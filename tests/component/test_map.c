@@ -73,9 +73,9 @@ static void *grower_main(void *arg)
 		cj_event *evs[8];
 		for (unsigned k = 0; k < chunk; k++)
 			evs[k] = big_event(g->index, i + k);
-		int rc = chunk == 1 ? cj_journal_append(g->s, evs[0], &g->seqs[i])
-		                    : cj_journal_append_batch(g->s, (const cj_event *const *)evs,
-		                                              chunk, &g->seqs[i]);
+		int rc = chunk == 1 ? cj_journal_append(&g->seqs[i], g->s, evs[0])
+		                    : cj_journal_append_batch(&g->seqs[i], g->s,
+		                                              (const cj_event *const *)evs, chunk);
 		if (rc != 0) {
 			g->rc = rc;
 			snprintf(g->msg, sizeof g->msg, "%s", cj_error_last());
@@ -95,7 +95,7 @@ static void test_map_grows_under_load(void **state)
 	cj_store *s = NULL;
 	TU_OK(tu_store_create(&s, f->store, &opts));
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(s, &st));
+	TU_OK(cj_journal_stats_get(&st, s));
 	assert_true(st.map_size <= 2 * MiB);
 
 	grower *gs = calloc(GROW_THREADS, sizeof *gs);
@@ -113,7 +113,7 @@ static void test_map_grows_under_load(void **state)
 			fail_msg("thread %u: %d (%s): %s", t, gs[t].rc, cj_strerror(gs[t].rc), gs[t].msg);
 
 	const uint64_t total = (uint64_t)GROW_THREADS * GROW_EVENTS;
-	TU_OK(cj_journal_stats_get(s, &st));
+	TU_OK(cj_journal_stats_get(&st, s));
 	print_message("map growth: %llu growths, map %llu bytes, file %llu bytes\n",
 	              (unsigned long long)st.map_growths, (unsigned long long)st.map_size,
 	              (unsigned long long)st.file_size);
@@ -143,18 +143,18 @@ static void test_map_grows_under_load(void **state)
 	}
 	tu_recs_free(&r);
 	uint64_t checked = 0, bad = 1;
-	TU_OK(cj_journal_check(s, &checked, &bad));
+	TU_OK(cj_journal_check(&checked, &bad, s));
 	assert_int_equal(checked, total);
 	cj_store_close(s);
 
 	/* Reopening with the small initial size keeps everything. */
 	TU_OK(cj_store_open(&s, f->store, &opts));
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, total);
 	cj_event *ev = big_event(99, 0);
 	uint64_t seq = 0;
-	TU_OK(cj_journal_append(s, ev, &seq));
+	TU_OK(cj_journal_append(&seq, s, ev));
 	assert_int_equal(seq, total + 1);
 	cj_event_free(ev);
 	cj_store_close(s);
@@ -181,7 +181,7 @@ static void test_map_ceiling_is_clear_and_recoverable(void **state)
 		for (unsigned k = 0; k < 5; k++)
 			evs[k] = big_event(1, acked + k);
 		cj_error_clear();
-		rc = cj_journal_append_batch(s, (const cj_event *const *)evs, 5, seqs);
+		rc = cj_journal_append_batch(seqs, s, (const cj_event *const *)evs, 5);
 		for (unsigned k = 0; k < 5; k++)
 			cj_event_free(evs[k]);
 		if (rc != 0) {
@@ -199,7 +199,7 @@ static void test_map_ceiling_is_clear_and_recoverable(void **state)
 
 	/* Nothing of the refused batch was stored. */
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, acked);
 	/* Single events may still fit; fill up with them until refused too. */
 	cj_event *ev = NULL;
@@ -207,7 +207,7 @@ static void test_map_ceiling_is_clear_and_recoverable(void **state)
 	for (unsigned i = 0; i < 100; i++) {
 		ev = big_event(1, acked);
 		cj_error_clear();
-		rc = cj_journal_append(s, ev, &seq);
+		rc = cj_journal_append(&seq, s, ev);
 		cj_event_free(ev);
 		if (rc != 0)
 			break;
@@ -218,12 +218,12 @@ static void test_map_ceiling_is_clear_and_recoverable(void **state)
 	assert_non_null(strstr(cj_error_last(), "full"));
 	/* Full stays full (and clear) for the same event, and nothing is stored. */
 	ev = big_event(1, acked);
-	TU_RC(cj_journal_append(s, ev, &seq), CJ_EFULL);
+	TU_RC(cj_journal_append(&seq, s, ev), CJ_EFULL);
 	cj_event_free(ev);
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, acked);
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(s, &st));
+	TU_OK(cj_journal_stats_get(&st, s));
 	assert_int_equal(st.map_ceiling, 2 * MiB);
 	assert_true(st.map_size <= 2 * MiB);
 
@@ -237,7 +237,7 @@ static void test_map_ceiling_is_clear_and_recoverable(void **state)
 	}
 	tu_recs_free(&r);
 	uint64_t checked = 0, bad = 1;
-	TU_OK(cj_journal_check(s, &checked, &bad));
+	TU_OK(cj_journal_check(&checked, &bad, s));
 	assert_int_equal(checked, acked);
 	cj_store_close(s);
 
@@ -246,7 +246,7 @@ static void test_map_ceiling_is_clear_and_recoverable(void **state)
 	TU_OK(cj_store_open(&s, f->store, &opts));
 	for (unsigned i = 0; i < 300; i++) {
 		ev = big_event(1, acked + i);
-		TU_OK(cj_journal_append(s, ev, &seq));
+		TU_OK(cj_journal_append(&seq, s, ev));
 		assert_int_equal(seq, (uint64_t)acked + i + 1);
 		cj_event_free(ev);
 	}

@@ -35,7 +35,7 @@ static void append_n(cj_store *s, const char *thread, unsigned n, uint64_t first
 		cj_event *ev = tu_message(thread, content, NULL, 0);
 		assert_non_null(ev);
 		uint64_t seq = 0;
-		TU_OK(cj_journal_append(s, ev, &seq));
+		TU_OK(cj_journal_append(&seq, s, ev));
 		assert_int_equal(seq, first_expected + i);
 		cj_event_free(ev);
 	}
@@ -50,7 +50,7 @@ static void test_init_open_close(void **state)
 	assert_non_null(s);
 	assert_string_equal(cj_store_path(s), f->store);
 	uint64_t last = 99;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, 0);
 	const cj_limits *lim = cj_store_limits(s);
 	assert_non_null(lim);
@@ -74,7 +74,7 @@ static void test_init_twice_is_eexist(void **state)
 	TU_RC(cj_store_init(f->store, NULL), CJ_EEXIST);
 	TU_OK(cj_store_open(&s, f->store, NULL));
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, 3);
 	cj_store_close(s);
 }
@@ -150,7 +150,7 @@ static void test_modes_under_umask_022(void **state)
 	TU_OK(tu_store_create(&s, f->store, NULL));
 	append_n(s, "modes", 20, 1);
 	char hash[CJ_BLOB_HASH_LEN + 1];
-	TU_OK(cj_blob_put(s, "bytes", 5, hash));
+	TU_OK(cj_blob_put(hash, s, "bytes", 5));
 	/* Walk while open (lock files exist now) and after close. */
 	mode_walk open_walk;
 	memset(&open_walk, 0, sizeof open_walk);
@@ -185,11 +185,11 @@ static void test_reopen_keeps_last_seq(void **state)
 	for (unsigned round = 0; round < 3; round++) {
 		TU_OK(cj_store_open(&s, f->store, NULL));
 		uint64_t last = 0;
-		TU_OK(cj_journal_last_seq(s, &last));
+		TU_OK(cj_journal_last_seq(&last, s));
 		assert_int_equal(last, 100 + round);
 		cj_event *ev = NULL;
 		cj_record rec;
-		TU_OK(cj_journal_get(s, 100, &ev, &rec));
+		TU_OK(cj_journal_get(&ev, &rec, s, 100));
 		assert_int_equal(rec.seq, 100);
 		assert_string_equal(cj_event_get_string(ev, "content"), "persist message 99");
 		cj_event_free(ev);
@@ -207,7 +207,7 @@ static void test_reopen_keeps_last_seq(void **state)
 	assert_string_equal(r.v[102].content, "after-reopen message 0");
 	tu_recs_free(&r);
 	uint64_t checked = 0, bad = 99;
-	TU_OK(cj_journal_check(s, &checked, &bad));
+	TU_OK(cj_journal_check(&checked, &bad, s));
 	assert_int_equal(checked, 103);
 	assert_int_equal(bad, 0);
 	cj_store_close(s);
@@ -234,7 +234,7 @@ static void test_close_while_projection_catches_up(void **state)
 			assert_non_null(evs[k]);
 		}
 		uint64_t seqs[100];
-		TU_OK(cj_journal_append_batch(s, (const cj_event *const *)evs, 100, seqs));
+		TU_OK(cj_journal_append_batch(seqs, s, (const cj_event *const *)evs, 100));
 		seq = seqs[99];
 		for (unsigned k = 0; k < 100; k++)
 			cj_event_free(evs[k]);
@@ -249,10 +249,10 @@ static void test_close_while_projection_catches_up(void **state)
 	TU_OK(cj_store_open(&s, f->store, NULL));
 	TU_OK(cj_wait_applied(s, 3000, 60000));
 	uint64_t pos = 0;
-	TU_OK(cj_projection_position(s, &pos));
+	TU_OK(cj_projection_position(&pos, s));
 	assert_int_equal(pos, 3000);
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, 3000);
 	cj_store_close(s);
 }

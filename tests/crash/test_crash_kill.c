@@ -122,15 +122,15 @@ static void *child_thread(void *arg)
 		uint64_t seqs[BATCH];
 		int rc;
 		if (n > 1 && c->thread != 2) {
-			rc = cj_journal_append_batch(c->s, (const cj_event *const *)evs, n, seqs);
+			rc = cj_journal_append_batch(seqs, c->s, (const cj_event *const *)evs, n);
 		} else if (c->thread == 2) {
 			cj_ticket *t = NULL;
 			rc = cj_journal_submit(&t, c->s, (const cj_event *const *)evs, n);
 			if (rc == 0)
-				rc = cj_ticket_wait(t, seqs);
+				rc = cj_ticket_wait(seqs, t);
 			cj_ticket_free(t);
 		} else {
-			rc = cj_journal_append(c->s, evs[0], &seqs[0]);
+			rc = cj_journal_append(&seqs[0], c->s, evs[0]);
 		}
 		for (unsigned k = 0; k < n; k++)
 			cj_event_free(evs[k]);
@@ -303,7 +303,7 @@ static void run_cycle(const char *store, const variant *v, unsigned cycle, uint6
 	cj_store *s = NULL;
 	TU_OK(cj_store_open(&s, store, &opts));
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	if (last < *prev_last)
 		fail_msg("cycle %u: last seq went back from %llu to %llu", cycle,
 		         (unsigned long long)*prev_last, (unsigned long long)last);
@@ -367,13 +367,13 @@ static void run_cycle(const char *store, const variant *v, unsigned cycle, uint6
 			         (unsigned long long)x->seq, id, rec->id);
 	}
 	uint64_t checked = 0, bad = 1;
-	TU_OK(cj_journal_check(s, &checked, &bad));
+	TU_OK(cj_journal_check(&checked, &bad, s));
 	assert_int_equal(checked, last);
 	assert_int_equal(bad, 0);
 	/* The child opened with the map this process saw last time (or 1 MiB):
 	 * data in use beyond it means the child grew the map. */
 	cj_journal_stats st;
-	TU_OK(cj_journal_stats_get(s, &st));
+	TU_OK(cj_journal_stats_get(&st, s));
 	if (st.map_used > *prev_map)
 		tot->growth_cycles++;
 	*prev_map = st.map_size;

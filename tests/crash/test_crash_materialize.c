@@ -163,7 +163,7 @@ static int append_events(cj_store *s, const char *tag, unsigned k0, unsigned n, 
 		rc = cj_event_parse(&evs[i], json, strlen(json));
 	}
 	if (!rc)
-		rc = cj_journal_append_batch(s, (const cj_event *const *)evs, n, NULL);
+		rc = cj_journal_append_batch(NULL, s, (const cj_event *const *)evs, n);
 	for (unsigned i = 0; i < n; i++)
 		cj_event_free(evs[i]);
 	free(evs);
@@ -223,7 +223,7 @@ static void child_main(void *arg, int fd)
 	if (a->split)
 		cji_mat_set_split_position(s->mat, 1);
 	uint64_t pos = 0, last = 0;
-	if (cj_projection_position(s, &pos) || cj_journal_last_seq(s, &last))
+	if (cj_projection_position(&pos, s) || cj_journal_last_seq(&last, s))
 		_exit(6);
 	ch_sayf(fd, "R %llu %llu\n", (unsigned long long)pos, (unsigned long long)last);
 	appender app = {s, a->cycle, a->seed | 1, fd};
@@ -235,7 +235,7 @@ static void child_main(void *arg, int fd)
 	for (;;) {
 		cj_wait_applied(s, pos + 1, 100);
 		uint64_t now = 0;
-		if (cj_projection_position(s, &now))
+		if (cj_projection_position(&now, s))
 			_exit(6);
 		if (now > pos) {
 			pos = now;
@@ -327,7 +327,7 @@ static int model_read(model *m, cj_store *s, char *why, size_t whyn)
 		return -1;
 	}
 	cj_record rec;
-	while ((rc = cj_journal_iter_next(it, &rec)) == 1) {
+	while ((rc = cj_journal_iter_next(&rec, it)) == 1) {
 		if (rec.seq != m->n + 1) {
 			snprintf(why, whyn, "journal gap: seq %llu after %zu", (unsigned long long)rec.seq,
 			         m->n);
@@ -945,7 +945,7 @@ static int run_cycle(loop *L, unsigned cycle)
 	cj_store *s = NULL;
 	TU_OK(cj_store_open(&s, L->store, &ro));
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	char why[1024] = "";
 	if (model_read(&L->m, s, why, sizeof why) != 0)
 		fail_msg("%s cycle %u: reading the journal: %s", L->name, cycle, why);
@@ -1050,10 +1050,10 @@ static void test_kill9_during_materialize(void **state)
 	cj_store *s = NULL;
 	TU_OK(cj_store_open(&s, L->store, NULL));
 	uint64_t last = 0, pos = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	assert_int_equal(last, L->m.n);
 	TU_OK(cj_wait_applied(s, last, 120000));
-	TU_OK(cj_projection_position(s, &pos));
+	TU_OK(cj_projection_position(&pos, s));
 	assert_int_equal(pos, last);
 	char replay[PATH_MAX + 32];
 	snprintf(replay, sizeof replay, "%s/replay.sqlite", L->dir);
@@ -1066,8 +1066,8 @@ static void test_kill9_during_materialize(void **state)
 		fail_msg("materialize: after catching up: %s", why);
 	char live_hash[33], replay_hash[33];
 	char *live_tables = NULL, *replay_tables = NULL;
-	TU_OK(cj_projection_hash(L->sqlite, live_hash, &live_tables));
-	TU_OK(cj_projection_hash(replay, replay_hash, &replay_tables));
+	TU_OK(cj_projection_hash(live_hash, &live_tables, L->sqlite));
+	TU_OK(cj_projection_hash(replay_hash, &replay_tables, replay));
 	if (strcmp(live_hash, replay_hash) != 0)
 		fail_msg("materialize: live projection hash %s != replay %s\nlive:   %s\nreplay: %s",
 		         live_hash, replay_hash, live_tables, replay_tables);

@@ -112,7 +112,7 @@ static void *worker(void *arg)
 			}
 			cj_event *ev = event_of(r->run_id, 0, i);
 			cj_error_clear();
-			int rc = ev ? cj_journal_append(r->s, ev, &r->out[0][i].seq) : CJ_ENOMEM;
+			int rc = ev ? cj_journal_append(&r->out[0][i].seq, r->s, ev) : CJ_ENOMEM;
 			if (rc != 0)
 				note_failure(r, 0, i, rc);
 			cj_event_free(ev);
@@ -133,7 +133,7 @@ static void *worker(void *arg)
 		cj_error_clear();
 		int rc = cj_journal_submit(&t, r->s, (const cj_event *const *)evs, TICKET_SIZE);
 		if (rc == 0)
-			rc = cj_ticket_wait(t, seqs);
+			rc = cj_ticket_wait(seqs, t);
 		cj_ticket_free(t);
 		for (unsigned k = 0; k < TICKET_SIZE; k++) {
 			cj_event_free(evs[k]);
@@ -236,11 +236,11 @@ static void test_shim_sees_journal_io(void **state)
 	cj_event *ev = event_of(0, 0, 0);
 	shim_arm(scope, 1, ENOSPC, 1);
 	uint64_t seq = 0;
-	int rc = cj_journal_append(s, ev, &seq);
+	int rc = cj_journal_append(&seq, s, ev);
 	shim_disarm();
 	assert_int_equal(rc, CJ_ENOSPC);
 	assert_true(shim_fired() >= 1);
-	TU_OK(cj_journal_append(s, ev, &seq));
+	TU_OK(cj_journal_append(&seq, s, ev));
 	assert_int_equal(seq, 1);
 	cj_event_free(ev);
 	cj_store_close(s);
@@ -303,7 +303,7 @@ static void verify_run(run *r, const char *store, int err, int sticky, uint64_t 
 		snprintf(id, sizeof id, "resume-%u", k);
 		cj_event *ev = tu_message("fault", content, id, 0);
 		uint64_t seq = 0;
-		int rc = cj_journal_append(r->s, ev, &seq);
+		int rc = cj_journal_append(&seq, r->s, ev);
 		if (rc != 0)
 			fail_msg("N=%llu %s: append %u after the disk recovered failed with %d (%s): %s",
 			         (unsigned long long)n, strerror(err), k, rc, cj_strerror(rc),
@@ -371,7 +371,7 @@ static void verify_run(run *r, const char *store, int err, int sticky, uint64_t 
 		}
 		tu_recs_free(&recs);
 		uint64_t checked = 0, bad = 1;
-		TU_OK(cj_journal_check(r->s, &checked, &bad));
+		TU_OK(cj_journal_check(&checked, &bad, r->s));
 		assert_int_equal(checked, (uint64_t)acked + N_RESUME);
 		assert_int_equal(bad, 0);
 	}
@@ -469,7 +469,7 @@ static void fault_then_recover(void **state, unsigned kind, int err)
 	shim_count(scope);
 	for (; next < 3; next++) {
 		cj_event *ev = event_of(1, 0, next);
-		TU_OK(cj_journal_append(s, ev, &seq));
+		TU_OK(cj_journal_append(&seq, s, ev));
 		assert_int_equal(seq, next + 1);
 		cj_event_free(ev);
 	}
@@ -483,7 +483,7 @@ static void fault_then_recover(void **state, unsigned kind, int err)
 		shim_only(kind);
 		shim_arm(scope, at, err, 0);
 		cj_error_clear();
-		int rc = cj_journal_append(s, ev, &seq);
+		int rc = cj_journal_append(&seq, s, ev);
 		uint64_t fired = shim_fired();
 		shim_disarm();
 		cj_event_free(ev);
@@ -500,7 +500,7 @@ static void fault_then_recover(void **state, unsigned kind, int err)
 		for (unsigned k = 0; k < 2; k++, next++) {
 			ev = event_of(1, 0, next);
 			cj_error_clear();
-			rc = cj_journal_append(s, ev, &seq);
+			rc = cj_journal_append(&seq, s, ev);
 			cj_event_free(ev);
 			if (rc != 0)
 				fail_msg("%s at %s call %llu of a commit, then recovery: append %u after "
@@ -531,7 +531,7 @@ static void fault_then_recover(void **state, unsigned kind, int err)
 		}
 		tu_recs_free(&r);
 		uint64_t checked = 0, bad = 1;
-		TU_OK(cj_journal_check(s, &checked, &bad));
+		TU_OK(cj_journal_check(&checked, &bad, s));
 		assert_int_equal(checked, 3 + 2 * per_commit);
 	}
 	cj_store_close(s);
@@ -576,7 +576,7 @@ static void test_disk_full_whole_store(void **state)
 	shim_count(store);
 	run_workload(r);
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(r->s, &last));
+	TU_OK(cj_journal_last_seq(&last, r->s));
 	TU_OK(cj_wait_applied(r->s, last, 20000));
 	shim_disarm();
 	uint64_t count = shim_calls();
@@ -601,7 +601,7 @@ static void test_disk_full_whole_store(void **state)
 		shim_disarm();
 		verify_run(r, store, ENOSPC, 1, n, &tot, 1, 1);
 		last = 0;
-		TU_OK(cj_journal_last_seq(r->s, &last));
+		TU_OK(cj_journal_last_seq(&last, r->s));
 		TU_OK(cj_wait_applied(r->s, last, 20000));
 		cj_store_close(r->s);
 		tu_rmrf(store);

@@ -15,7 +15,7 @@ static json_t *normalized(const cj_event *ev)
 	json_t *want = json_deep_copy(ev->obj);
 	CHECK(want);
 	int64_t ms;
-	if (cj_event_get_ts(ev, &ms) == 1)
+	if (cj_event_get_ts(&ms, ev) == 1)
 		CHECK(json_object_set_new(want, "ts", json_integer((json_int_t)ms)) == 0);
 	return want;
 }

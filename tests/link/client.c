@@ -13,7 +13,7 @@ int main(int argc, char **argv)
 	cj_event *ev;
 	const char *j = "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"user\",\"content\":\"static hello\"}";
 	uint64_t seq = 0;
-	int rc = cj_event_parse(&ev, j, strlen(j)) || cj_journal_append(s, ev, &seq);
+	int rc = cj_event_parse(&ev, j, strlen(j)) || cj_journal_append(&seq, s, ev);
 	cj_event_free(ev);
 	cj_store_close(s);
 	printf("%s %llu\n", cj_version(), (unsigned long long)seq);

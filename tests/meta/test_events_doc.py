@@ -86,9 +86,11 @@ def parse_code(validate_c, event_c, event_h):
         raise ParseError(f"{VALIDATE_C}: no schemas[] table")
     by_enum = re.findall(r"\[\s*(CJ_EVENT_\w+)\s*\]\s*=\s*SCHEMA\(\s*(\w+)\s*,", table.group(1))
 
-    names_m = re.search(r"type_names\s*\[\s*\]\s*=\s*\{(.*?)\}\s*;", strip_c_comments(event_c), re.S)
+    # The type names sit with the rules (event_validate.c); event.c is read too.
+    names_m = re.search(r"type_names\s*\[\s*\]\s*=\s*\{(.*?)\}\s*;",
+                        strip_c_comments(validate_c + "\n" + event_c), re.S)
     if not names_m:
-        raise ParseError(f"{EVENT_C}: no type_names[] table")
+        raise ParseError(f"{VALIDATE_C}, {EVENT_C}: no type_names[] table")
     type_name = dict(re.findall(r"\[\s*(CJ_EVENT_\w+)\s*\]\s*=\s*\"(\w+)\"", names_m.group(1)))
 
     def fields(rules_name, prefix=""):
@@ -128,8 +130,12 @@ def parse_code(validate_c, event_c, event_h):
     values = [v.strip() for v in init.group(1).split(",")]
     if len(members) != len(values):
         raise ParseError(f"{EVENT_H}: CJ_LIMITS_DEFAULT does not match cj_limits")
+    macros = dict(re.findall(r"#define\s+(CJ_DEFAULT_\w+)\s+(.+)", event_h))
     for name, v in zip(members, values):
-        v = re.sub(r"\(\s*size_t\s*\)", "", v).strip()
+        v = v.replace("\\", "").strip()
+        v = macros.get(v, v)  # CJ_LIMITS_DEFAULT is made of the CJ_DEFAULT_* macros
+        v = re.sub(r"\(\s*size_t\s*\)", "", v).strip().strip("()").strip()
+        v = re.sub(r"(?<=\d)[uU]\b", "", v)
         m = re.fullmatch(r"(\d+)\s*<<\s*(\d+)", v)
         limits[name] = int(m.group(1)) << int(m.group(2)) if m else int(v)
     return {"types": types, "caps": caps, "limits": limits}

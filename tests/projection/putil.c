@@ -15,7 +15,7 @@ int pu_append(cj_store *s, const char *json, uint64_t *seq)
 	cj_event *ev = NULL;
 	int rc = cj_event_parse(&ev, json, strlen(json));
 	if (rc == 0)
-		rc = cj_journal_append(s, ev, seq);
+		rc = cj_journal_append(seq, s, ev);
 	cj_event_free(ev);
 	return rc;
 }

@@ -81,8 +81,8 @@ static void populate(fixture *f)
 	memset(a + 8, 1, sizeof a - 8);
 	memcpy(sh, "\x89PNG\r\n\x1a\n", 8);
 	memset(sh + 8, 2, sizeof sh - 8);
-	TU_OK(cj_blob_put(f->tu.s, a, sizeof a, f->blob_a));
-	TU_OK(cj_blob_put(f->tu.s, sh, sizeof sh, f->blob_sh));
+	TU_OK(cj_blob_put(f->blob_a, f->tu.s, a, sizeof a));
+	TU_OK(cj_blob_put(f->blob_sh, f->tu.s, sh, sizeof sh));
 
 	add(f, 1, MSG("TA", U("U1"), S("S1"), "uniqa1 shared", COST, "1714557601000"));
 	add(f, 2, MSG("TA", U("U2"), S("S1"), "uniqa2 shared", "", "1714557602000"));
@@ -112,7 +112,7 @@ static char *search(fixture *f, const char *text, int images, const char *thread
 	q.images = images;
 	q.thread = thread;
 	char *json = NULL;
-	TU_OK(cj_query_search(f->tu.s, &q, &json));
+	TU_OK(cj_query_search(&json, f->tu.s, &q));
 	assert_non_null(json);
 	return json;
 }
@@ -139,7 +139,7 @@ static void check_docs(fixture *f)
 			fail_msg("%s: fts5vocab instances of '%s' = %lld, want %d", fts, d->word, n, d->alive);
 	}
 	char *report = NULL;
-	TU_OK(cj_projection_check(f->db, &report));
+	TU_OK(cj_projection_check(&report, f->db));
 	assert_string_equal(report, "ok");
 	cj_free(report);
 }
@@ -271,15 +271,15 @@ static void test_deletions_leave_no_trace(void **state)
 	cj_history_query hq = CJ_HISTORY_QUERY_INIT;
 	char *json = NULL;
 	hq.thread = "TA";
-	TU_OK(cj_query_history(f->tu.s, &hq, &json));
+	TU_OK(cj_query_history(&json, f->tu.s, &hq));
 	PU_SEQS(json, "");
 	cj_free(json);
 	hq.thread = "TB";
-	TU_OK(cj_query_history(f->tu.s, &hq, &json));
+	TU_OK(cj_query_history(&json, f->tu.s, &hq));
 	PU_SEQS(json, "13");
 	cj_free(json);
 	hq.thread = "TC";
-	TU_OK(cj_query_history(f->tu.s, &hq, &json));
+	TU_OK(cj_query_history(&json, f->tu.s, &hq));
 	PU_SEQS(json, "11");
 	cj_free(json);
 }
@@ -294,7 +294,7 @@ static void test_thread_reused_after_delete(void **state)
 	cj_history_query hq = CJ_HISTORY_QUERY_INIT;
 	hq.thread = "TR";
 	char *json = NULL;
-	TU_OK(cj_query_history(f->tu.s, &hq, &json));
+	TU_OK(cj_query_history(&json, f->tu.s, &hq));
 	PU_SEQS(json, "3");
 	cj_free(json);
 	search_is(f, "oldword", 0, "");

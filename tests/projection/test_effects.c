@@ -84,7 +84,7 @@ static void table_is(fixture *f, const char *table, const char *order, const cha
 static void effective_is(fixture *f, const char *thread, const char *user, const char *want)
 {
 	char *got = NULL;
-	TU_OK(cj_query_effective_config(f->tu.s, thread, user, &got));
+	TU_OK(cj_query_effective_config(&got, f->tu.s, thread, user));
 	assert_non_null(got);
 	if (!pu_json_equal(got, want))
 		fail_msg("effective config (thread %s, user %s):\n  got  %s\n  want %s",
@@ -101,11 +101,11 @@ static void put_blobs(fixture *f)
 	memcpy(jpg, "\xff\xd8\xff\xe0", 4);
 	for (size_t i = 4; i < sizeof jpg; i++)
 		jpg[i] = (unsigned char)(i * 13);
-	TU_OK(cj_blob_put(f->tu.s, png, sizeof png, f->png));
-	TU_OK(cj_blob_put(f->tu.s, jpg, sizeof jpg, f->jpg));
+	TU_OK(cj_blob_put(f->png, f->tu.s, png, sizeof png));
+	TU_OK(cj_blob_put(f->jpg, f->tu.s, jpg, sizeof jpg));
 	memcpy(gif, "GIF89a", 6);
 	memset(gif + 6, 0x2a, sizeof gif - 6);
-	TU_OK(cj_blob_put(f->tu.s, gif, sizeof gif, f->gif));
+	TU_OK(cj_blob_put(f->gif, f->tu.s, gif, sizeof gif));
 }
 
 #define UNSTORED "0123456789abcdef0123456789abcdef"
@@ -210,7 +210,7 @@ static void test_every_event_type(void **state)
 	char *json = NULL;
 	cj_history_query hq = CJ_HISTORY_QUERY_INIT;
 	hq.thread = "T1";
-	TU_OK(cj_query_images(f->tu.s, &hq, &json));
+	TU_OK(cj_query_images(&json, f->tu.s, &hq));
 	snprintf(want, sizeof want,
 	         "[{\"seq\":5,\"thread\":\"T1\",\"url\":\"https://cdn.example/a.png\",\"kind\":\"generated\","
 	         "\"prompt\":\"a red lighthouse at dusk\",\"analysis\":\"a lighthouse painted red\","
@@ -229,7 +229,7 @@ static void test_every_event_type(void **state)
 	assert_non_null(cj_error_field());
 	assert_string_equal(cj_error_field(), "blob");
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(f->tu.s, &last));
+	TU_OK(cj_journal_last_seq(&last, f->tu.s));
 	assert_int_equal(last, 5);
 
 	/* 6: a minimal image in a new thread (GIF blob, no thumbnail). */
@@ -356,7 +356,7 @@ static void test_every_event_type(void **state)
 	PU_ROWS(f->db, "SELECT seq FROM journal_position", "20");
 
 	char *report = NULL;
-	TU_OK(cj_projection_check(f->db, &report));
+	TU_OK(cj_projection_check(&report, f->db));
 	assert_string_equal(report, "ok");
 	cj_free(report);
 }

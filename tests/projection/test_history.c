@@ -72,7 +72,7 @@ static int populate(fixture *f)
 		if (!(evs[i] = tu_message("BIG", content, NULL, PU_T0 + 100000 + i)))
 			return -1;
 	}
-	int rc = cj_journal_append_batch(f->tu.s, (const cj_event *const *)evs, BIG, seqs);
+	int rc = cj_journal_append_batch(seqs, f->tu.s, (const cj_event *const *)evs, BIG);
 	f->big_first = seqs[0];
 	f->big_last = seqs[BIG - 1];
 	for (int i = 0; i < BIG; i++)
@@ -114,7 +114,7 @@ static void history_is(fixture *f, hq_args a, int images, const char *want)
 	q.before = a.before;
 	q.after = a.after;
 	char *json = NULL;
-	TU_OK(images ? cj_query_images(f->tu.s, &q, &json) : cj_query_history(f->tu.s, &q, &json));
+	TU_OK(images ? cj_query_images(&json, f->tu.s, &q) : cj_query_history(&json, f->tu.s, &q));
 	PU_SEQS(json, want);
 	cj_free(json);
 }
@@ -138,7 +138,7 @@ static void search_is(fixture *f, sq_args a, const char *want)
 	q.limit = a.limit;
 	q.images = a.images;
 	char *json = NULL;
-	TU_OK(cj_query_search(f->tu.s, &q, &json));
+	TU_OK(cj_query_search(&json, f->tu.s, &q));
 	PU_SEQS(json, want);
 	cj_free(json);
 }
@@ -197,7 +197,7 @@ static void test_history_paging(void **state)
 	q.limit = 1;
 	q.before = 2;
 	char *json = NULL;
-	TU_OK(cj_query_history(f->tu.s, &q, &json));
+	TU_OK(cj_query_history(&json, f->tu.s, &q));
 	const char *want = "[{\"seq\":1,\"thread\":\"H\",\"role\":\"user\",\"content\":\"the lighthouse keeper\","
 	                   "\"user\":\"U1\",\"server\":\"S1\",\"channel\":\"C\",\"ts_ms\":1714557600000,"
 	                   "\"ts\":\"2024-05-01T10:00:00.000Z\",\"type\":\"message\"}]";
@@ -207,15 +207,15 @@ static void test_history_paging(void **state)
 
 	/* Bad arguments. */
 	q.thread = NULL;
-	TU_RC(cj_query_history(f->tu.s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_history(&json, f->tu.s, &q), CJ_EINVAL);
 	assert_null(json);
 	assert_non_null(cj_error_field());
 	assert_string_equal(cj_error_field(), "thread");
 	q.thread = "";
-	TU_RC(cj_query_history(f->tu.s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_history(&json, f->tu.s, &q), CJ_EINVAL);
 	q.thread = "H";
 	q.version = 99;
-	TU_RC(cj_query_history(f->tu.s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_history(&json, f->tu.s, &q), CJ_EINVAL);
 }
 
 static void test_history_limits(void **state)
@@ -295,7 +295,7 @@ static void test_search(void **state)
 	q.text = "lighthouse keeper";
 	q.thread = "H";
 	char *json = NULL;
-	TU_OK(cj_query_search(f->tu.s, &q, &json));
+	TU_OK(cj_query_search(&json, f->tu.s, &q));
 	const char *want = "[{\"seq\":1,\"thread\":\"H\",\"role\":\"user\",\"content\":\"the lighthouse keeper\","
 	                   "\"user\":\"U1\",\"server\":\"S1\",\"channel\":\"C\",\"ts_ms\":1714557600000,"
 	                   "\"ts\":\"2024-05-01T10:00:00.000Z\",\"type\":\"message\"}]";
@@ -307,13 +307,13 @@ static void test_search(void **state)
 	static const char *const empty[] = { "", "   ", "\t\n" };
 	for (size_t i = 0; i < 3; i++) {
 		q.text = empty[i];
-		TU_RC(cj_query_search(f->tu.s, &q, &json), CJ_EINVAL);
+		TU_RC(cj_query_search(&json, f->tu.s, &q), CJ_EINVAL);
 		assert_null(json);
 		assert_non_null(cj_error_field());
 		assert_string_equal(cj_error_field(), "q");
 	}
 	q.text = NULL;
-	TU_RC(cj_query_search(f->tu.s, &q, &json), CJ_EINVAL);
+	TU_RC(cj_query_search(&json, f->tu.s, &q), CJ_EINVAL);
 }
 
 int main(void)

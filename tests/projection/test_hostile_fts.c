@@ -217,7 +217,7 @@ static long one(fixture *f, const str *s, scope sc, int images)
 	q.limit = 1000;
 	char *json = NULL;
 	cj_error_clear();
-	int rc = cj_query_search(f->s, &q, &json);
+	int rc = cj_query_search(&json, f->s, &q);
 	if (rc != 0) {
 		if (rc != CJ_EINVAL && rc != CJ_ETOOBIG)
 			fail_msg("search [%s] (%zu bytes): code %d (%s): %s", shown, s->len, rc, cj_strerror(rc),
@@ -311,7 +311,7 @@ static void expect_refused(fixture *f, const char *text, size_t len, int code)
 	q.text = s.p;
 	q.thread = "T";
 	char *json = NULL;
-	int rc = cj_query_search(f->s, &q, &json);
+	int rc = cj_query_search(&json, f->s, &q);
 	char shown[512];
 	show(shown, sizeof shown, &s);
 	if (rc != code)

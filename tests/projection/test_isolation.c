@@ -198,7 +198,7 @@ static void run_phase(fixture *f)
 			evs[i] = NULL;
 			TU_OK(cj_event_parse(&evs[i], ps[i].json, strlen(ps[i].json)));
 		}
-		TU_OK(cj_journal_append_batch(f->tu.s, (const cj_event *const *)evs, n, seqs));
+		TU_OK(cj_journal_append_batch(seqs, f->tu.s, (const cj_event *const *)evs, n));
 		for (unsigned i = 0; i < n; i++) {
 			model_apply(&f->m, &ps[i], seqs[i]);
 			cj_event_free(evs[i]);
@@ -359,7 +359,7 @@ static void check_history(fixture *f, int thread, int user, int server, item **b
 	q.server = server >= 0 ? sn : NULL;
 	q.limit = 1000;
 	char *json = NULL;
-	TU_OK(cj_query_history(f->tu.s, &q, &json));
+	TU_OK(cj_query_history(&json, f->tu.s, &q));
 	snprintf(what, sizeof what, "history(%s, %s, %s)", tn, un, sn);
 	same_rows(f, what, json, buf, n, thread, user, server);
 	cj_free(json);
@@ -375,7 +375,7 @@ static void check_images(fixture *f, int thread, item **buf)
 	q.thread = tn;
 	q.limit = 1000;
 	char *json = NULL;
-	TU_OK(cj_query_images(f->tu.s, &q, &json));
+	TU_OK(cj_query_images(&json, f->tu.s, &q));
 	snprintf(what, sizeof what, "images(%s)", tn);
 	same_rows(f, what, json, buf, n, thread, -1, -1);
 	cj_free(json);
@@ -398,7 +398,7 @@ static void check_search(fixture *f, const char *word, int images, int thread, i
 	q.images = images;
 	q.limit = 1000;
 	char *json = NULL;
-	TU_OK(cj_query_search(f->tu.s, &q, &json));
+	TU_OK(cj_query_search(&json, f->tu.s, &q));
 	snprintf(what, sizeof what, "search%s('%s', %s, %s, %s)", images ? "-images" : "", word, tn, un, sn);
 	/* Image rows carry no user/server: scope them by thread only. */
 	same_rows(f, what, json, buf, n, thread, images ? -1 : user, images ? -1 : server);
@@ -456,7 +456,7 @@ static void test_random_operations_stay_in_scope(void **state)
 	char *report = NULL;
 	char db[PATH_MAX];
 	pu_sqlite_path(db, sizeof db, f->tu.store);
-	TU_OK(cj_projection_check(db, &report));
+	TU_OK(cj_projection_check(&report, db));
 	assert_string_equal(report, "ok");
 	cj_free(report);
 }

@@ -159,7 +159,7 @@ static long applied_count(writer *w, uint64_t pos)
 static int do_history(reader *r, int wi, unsigned limit, uint64_t before)
 {
 	uint64_t pos = 0;
-	int rc = cj_projection_position(r->s, &pos);
+	int rc = cj_projection_position(&pos, r->s);
 	if (rc)
 		return fail_r(r, "position: %s: %s", cj_strerror(rc), cj_error_last());
 	long must = before ? 0 : applied_count(&r->w[wi], pos);
@@ -170,7 +170,7 @@ static int do_history(reader *r, int wi, unsigned limit, uint64_t before)
 	q.limit = limit;
 	q.before = before;
 	char *json = NULL;
-	if ((rc = cj_query_history(r->s, &q, &json)))
+	if ((rc = cj_query_history(&json, r->s, &q)))
 		return fail_r(r, "history(%s, limit %u, before %llu): %s: %s", tn, limit,
 		              (unsigned long long)before, cj_strerror(rc), cj_error_last());
 	long kf = -1, kl = -1;
@@ -207,7 +207,7 @@ static int do_search(reader *r, int wi)
 	q.thread = tn;
 	q.limit = 20;
 	char *json = NULL;
-	int rc = cj_query_search(r->s, &q, &json);
+	int rc = cj_query_search(&json, r->s, &q);
 	if (rc)
 		return fail_r(r, "search: %s: %s", cj_strerror(rc), cj_error_last());
 	long kf, kl;
@@ -219,7 +219,7 @@ static int do_search(reader *r, int wi)
 static int do_stats(reader *r)
 {
 	char *json = NULL;
-	int rc = cj_query_stats(r->s, &json);
+	int rc = cj_query_stats(&json, r->s);
 	if (rc)
 		return fail_r(r, "stats: %s: %s", cj_strerror(rc), cj_error_last());
 	json_t *o = json_loads(json, 0, NULL);
@@ -320,7 +320,7 @@ static void test_readers_while_writing(void **state)
 
 	/* Finally everything acknowledged is there, in order, exactly once. */
 	uint64_t last = 0;
-	TU_OK(cj_journal_last_seq(s, &last));
+	TU_OK(cj_journal_last_seq(&last, s));
 	TU_OK(cj_wait_applied(s, last, WAIT_MS));
 	for (int i = 0; i < NWRITERS; i++) {
 		char tn[16];
@@ -333,7 +333,7 @@ static void test_readers_while_writing(void **state)
 		q.limit = 1;
 		q.before = w[i].seqs[0] + 1;
 		char *json = NULL;
-		TU_OK(cj_query_history(s, &q, &json));
+		TU_OK(cj_query_history(&json, s, &q));
 		char want[32];
 		snprintf(want, sizeof want, "%llu", (unsigned long long)w[i].seqs[0]);
 		PU_SEQS(json, want);
@@ -345,7 +345,7 @@ static void test_readers_while_writing(void **state)
 			fq.thread = tn;
 			fq.limit = 1000;
 			fq.after = after;
-			TU_OK(cj_query_history(s, &fq, &json));
+			TU_OK(cj_query_history(&json, s, &fq));
 			json_t *a = json_loads(json, 0, NULL);
 			cj_free(json);
 			assert_true(json_is_array(a));

@@ -38,7 +38,7 @@ static int populate(fixture *f)
 	memcpy(png, "\x89PNG\r\n\x1a\n", 8);
 	memset(png + 8, 9, sizeof png - 8);
 	char hash[CJ_BLOB_HASH_LEN + 1];
-	int rc = cj_blob_put(f->tu.s, png, sizeof png, hash);
+	int rc = cj_blob_put(hash, f->tu.s, png, sizeof png);
 	uint64_t seq = 0;
 	for (int i = 0; i < 60 && !rc; i++) {
 		rc = pu_appendf(f->tu.s, &seq,
@@ -104,7 +104,7 @@ static void on_progress(uint64_t done, uint64_t total, void *arg)
 static void hash_of(const char *path, char out[33], char **tables)
 {
 	memset(out, 0, 33);
-	TU_OK(cj_projection_hash(path, out, tables));
+	TU_OK(cj_projection_hash(out, tables, path));
 	assert_int_equal(strlen(out), 32);
 	assert_int_equal(strspn(out, "0123456789abcdef"), 32);
 }
@@ -112,7 +112,7 @@ static void hash_of(const char *path, char out[33], char **tables)
 static void diff_is(const char *a, const char *b, const char *want_prefix)
 {
 	char *report = NULL;
-	TU_OK(cj_projection_diff(a, b, &report));
+	TU_OK(cj_projection_diff(&report, a, b));
 	assert_non_null(report);
 	if (want_prefix[0] ? strncmp(report, want_prefix, strlen(want_prefix)) != 0 : report[0] != '\0')
 		fail_msg("diff %s %s:\n  got  \"%s\"\n  want \"%s%s\"", a, b, report, want_prefix,
@@ -181,7 +181,7 @@ static void test_replay_hash_diff_check(void **state)
 	assert_int_equal(f->last, 73);
 
 	char *report = NULL;
-	TU_OK(cj_projection_check(r1, &report));
+	TU_OK(cj_projection_check(&report, r1));
 	assert_string_equal(report, "ok");
 	cj_free(report);
 
@@ -242,7 +242,7 @@ static void test_check_sees_fts_out_of_step(void **state)
 	tu_path(bad, sizeof bad, f->tu.dir, "tampered.sqlite");
 	TU_OK(cj_projection_replay(f->tu.s, r, 0, NULL, NULL));
 	char *report = NULL;
-	TU_OK(cj_projection_check(r, &report));
+	TU_OK(cj_projection_check(&report, r));
 	assert_string_equal(report, "ok");
 	cj_free(report);
 	assert_int_equal(pu_copy_file(r, bad), 0);
@@ -252,7 +252,7 @@ static void test_check_sees_fts_out_of_step(void **state)
 	assert_int_equal(pu_exec_rw(bad, "INSERT INTO messages_fts (messages_fts, rank)"
 	                                 " VALUES ('integrity-check', 1)"), -1);
 	report = NULL;
-	TU_RC(cj_projection_check(bad, &report), CJ_ECORRUPT);
+	TU_RC(cj_projection_check(&report, bad), CJ_ECORRUPT);
 	assert_non_null(report);
 	if (!strstr(report, "messages_fts"))
 		fail_msg("check of the tampered copy: \"%s\" does not name messages_fts", report);
@@ -295,7 +295,7 @@ static void *race_reader_main(void *arg)
 		cj_history_query q = CJ_HISTORY_QUERY_INIT;
 		q.thread = "T1";
 		char *json = NULL;
-		int rc = cj_query_history(r->s, &q, &json);
+		int rc = cj_query_history(&json, r->s, &q);
 		if (rc || !json || json[0] != '[') {
 			r->error = 1;
 			snprintf(r->msg, sizeof r->msg, "history during replay: %d %s", rc, cj_error_last());
@@ -350,7 +350,7 @@ static void test_replay_in_place_keeps_serving(void **state)
 	hash_of(f->db, after, NULL);
 	assert_string_equal(after, before);
 	uint64_t pos = 0;
-	TU_OK(cj_projection_position(f->tu.s, &pos));
+	TU_OK(cj_projection_position(&pos, f->tu.s));
 	assert_int_equal(pos, f->last);
 
 	/* Appends after the swap are materialized into the new file. */
@@ -367,16 +367,16 @@ static void test_replay_in_place_keeps_serving(void **state)
 	hq.thread = "T1";
 	hq.limit = 1;
 	char *json = NULL;
-	TU_OK(cj_query_history(f->tu.s, &hq, &json));
+	TU_OK(cj_query_history(&json, f->tu.s, &hq));
 	snprintf(want, sizeof want, "%llu", (unsigned long long)seq);
 	PU_SEQS(json, want);
 	cj_free(json);
 	cj_search_query sq = CJ_SEARCH_QUERY_INIT;
 	sq.text = "afterreplay";
-	TU_OK(cj_query_search(f->tu.s, &sq, &json));
+	TU_OK(cj_query_search(&json, f->tu.s, &sq));
 	PU_SEQS(json, want);
 	cj_free(json);
-	TU_OK(cj_query_stats(f->tu.s, &json));
+	TU_OK(cj_query_stats(&json, f->tu.s));
 	json_t *st = json_loads(json, 0, NULL);
 	assert_non_null(st);
 	assert_int_equal(json_integer_value(json_object_get(st, "position")), (json_int_t)seq);
@@ -393,7 +393,7 @@ static void test_replay_in_place_keeps_serving(void **state)
 	hash_of(r, after, NULL);
 	assert_string_equal(after, before);
 	char *report = NULL;
-	TU_OK(cj_projection_check(r, &report));
+	TU_OK(cj_projection_check(&report, r));
 	assert_string_equal(report, "ok");
 	cj_free(report);
 }

@@ -144,7 +144,7 @@ static void test_getters(void **state)
 	assert_null(cj_event_get_string(NULL, "thread"));
 	assert_string_equal(cji_event_id(ev), "abc");
 	int64_t ms = -1;
-	assert_int_equal(cj_event_get_ts(ev, &ms), 0);  /* absent */
+	assert_int_equal(cj_event_get_ts(&ms, ev), 0);  /* absent */
 	assert_int_equal(cj_event_get_type(NULL), CJ_EVENT_UNKNOWN);
 	cj_event_free(ev);
 	assert_null(cji_event_id(NULL));
@@ -156,7 +156,7 @@ static void expect_ts(const char *ts_json, int want_rc, int64_t want_ms)
 	cj_event_new(&ev, "delete_thread");
 	json_object_set_new(ev->obj, "ts", jload(ts_json));
 	int64_t ms = -1;
-	int rc = cj_event_get_ts(ev, &ms);
+	int rc = cj_event_get_ts(&ms, ev);
 	if (rc != want_rc)
 		fail_msg("ts %s: rc %d want %d (%s)", ts_json, rc, want_rc, cj_error_last());
 	if (rc == 1 && ms != want_ms)

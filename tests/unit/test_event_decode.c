@@ -318,13 +318,13 @@ static void test_ts_from_header(void **state)
 	static const uint8_t no_ts[] = { 0x81, TYPE_KEY, 0xa1, 't' };
 	cj_event *ev = decode_ok(no_ts, sizeof no_ts, 1714557600250);
 	int64_t ms;
-	assert_int_equal(cj_event_get_ts(ev, &ms), 1);
+	assert_int_equal(cj_event_get_ts(&ms, ev), 1);
 	assert_true(ms == 1714557600250);
 	cj_event_free(ev);
 	/* A body's own ts wins over the header. */
 	static const uint8_t with_ts[] = { 0x82, 0xa2, 't', 's', 0x07, TYPE_KEY, 0xa1, 't' };
 	ev = decode_ok(with_ts, sizeof with_ts, 99);
-	assert_int_equal(cj_event_get_ts(ev, &ms), 1);
+	assert_int_equal(cj_event_get_ts(&ms, ev), 1);
 	assert_int_equal(ms, 7);
 	cj_event_free(ev);
 }
