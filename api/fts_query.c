@@ -1,5 +1,5 @@
 /* api/fts_query.c — FTS5 MATCH is a query language: binding a parameter does
- * not make user text safe (RELIABILITY.md). Every word is quoted as an FTS5
+ * not make user text safe (docs/reliability.md, S6). Every word is quoted as an FTS5
  * string; the only syntax we keep on purpose is a trailing '*' for prefix
  * search. Scope (thread, user, server) is never put in the MATCH string. */
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* api/readers.h — a pool of read-only SQLite connections to the projection,
  * each with its own cache of prepared statements. Readers never write or
- * checkpoint (RELIABILITY.md: one read-write connection only). */
+ * checkpoint (docs/reliability.md, S1: one read-write connection only). */
 #ifndef CJ_API_READERS_H
 #define CJ_API_READERS_H
 

@@ -1,4 +1,4 @@
-/* api/store.c — store lifecycle: the directory layout (SPEC "A store"),
+/* api/store.c — store lifecycle: the directory layout (docs/operations.md, "A store"),
  * chatjournal.conf, and the journal inside. */
 #include <errno.h>
 #include <stdlib.h>

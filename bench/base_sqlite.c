@@ -2,7 +2,7 @@
  * persisted chat messages. SQLite in WAL mode, synchronous=FULL, autocommit:
  * every statement is its own transaction, so every message pays at least one
  * WAL append and one fsync. "seed" is one INSERT per message; "seed_fts" adds
- * what the seeds also did per message (PERFORMANCE.md's "seed designs' way"):
+ * what the seeds also did per message (docs/performance.md, design figures: "the seed designs' way"):
  * a thread upsert (its own autocommit) and an FTS5 index kept by a trigger. */
 #include <stdio.h>
 #include <sqlite3.h>

@@ -1,7 +1,7 @@
 /* bench/bench_append.c — the append benchmark: runs every measurement in a
  * fresh directory of one scratch tree (so baselines and chatjournal share the
  * disk and the moment), then derives the ratios the targets in
- * /work/shared/PERFORMANCE.md are stated in. */
+ * docs/performance.md ("Targets") are stated in. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +72,7 @@ static const ratio_spec ratio_specs[] = {
 	{ "batch_1_vs_lmdb_raw_1000", "batch_1 ev/s / lmdb_raw_1000 ev/s", "batch_1", "lmdb_raw_1000", R_EPS, 0.6, 0 },
 	{ "batch_2_vs_seed", "batch_2 ev/s / seed ev/s", "batch_2", "seed", R_EPS, 100, 0 },
 	{ "batch_2_vs_lmdb_raw_1000", "batch_2 ev/s / lmdb_raw_1000 ev/s", "batch_2", "lmdb_raw_1000", R_EPS, 0.6, 0 },
-	/* The same 100x target against PERFORMANCE.md's fuller seed baseline. */
+	/* The same 100x target against docs/performance.md's fuller seed baseline (design figures). */
 	{ "async_vs_seed_fts", "async_4x64 ev/s / seed_fts ev/s", "async_4x64", "seed_fts", R_EPS, 100, 0 },
 	{ "batch_1_vs_seed_fts", "batch_1 ev/s / seed_fts ev/s", "batch_1", "seed_fts", R_EPS, 100, 0 },
 };

@@ -1,5 +1,5 @@
 /* bench/report.h — what a benchmark run prints: a readable table, or with
- * --json one JSON object holding every figure and ratio (SPEC "CLI contract"). */
+ * --json one JSON object holding every figure and ratio (docs/cli.md, "bench"). */
 #ifndef CJB_REPORT_H
 #define CJB_REPORT_H
 

@@ -16,7 +16,7 @@ static const char *const words[] = {
 };
 
 /* Message text length: with the other fields this makes a ~330-byte journal
- * record (msgpack body + header), the size PERFORMANCE.md's figures use. */
+ * record (msgpack body + header), the size docs/performance.md's design figures use. */
 #define CONTENT_MAX 150
 
 /* xorshift64*: cheap and deterministic per (writer, i). */

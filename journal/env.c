@@ -1,6 +1,6 @@
 /* journal/env.c — LMDB environment lifecycle and map growth. Never
  * MDB_WRITEMAP (a full disk would SIGBUS) and never MDB_NOSYNC (acknowledged
- * appends must survive power loss): see RELIABILITY.md. */
+ * appends must survive power loss): docs/reliability.md, L3 and L4. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>

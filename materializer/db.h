@@ -1,7 +1,7 @@
 /* materializer/db.h — SQLite connections. Exactly one read-write connection
  * (the materializer's, or replay's private file) writes and checkpoints;
  * every other connection is opened read-only (SQLite 3.40.1 WAL-reset bug:
- * RELIABILITY.md). */
+ * docs/reliability.md, S1). */
 #ifndef CJ_MATERIALIZER_DB_H
 #define CJ_MATERIALIZER_DB_H
 

@@ -186,7 +186,7 @@ int cli_print_json(const char *cmd, json_t *obj)
 {
 	if (!obj)
 		return cli_fail(cmd, "out of memory");
-	/* No JSON_COMPACT: `{"a": 1, "b": 2}` reads like the SPEC examples. */
+	/* No JSON_COMPACT: `{"a": 1, "b": 2}` reads like the examples in docs/cli.md. */
 	int rc = json_dumpf(obj, stdout, JSON_PRESERVE_ORDER);
 	json_decref(obj);
 	if (rc != 0 || fputc('\n', stdout) == EOF)

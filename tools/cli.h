@@ -100,7 +100,7 @@ int cli_parse_u64(const cli_help *help, const char *opt, const char *text,
  * CLI_EXIT_FAIL after "chatjournal: CMD: cannot open store 'PATH': ...". */
 int cli_open_store(const char *cmd, const char *path, int read_only, cj_store **out);
 
-/* "STORE/chat.sqlite" (the projection, SPEC "A store") into out; 0, or
+/* "STORE/chat.sqlite" (the projection, docs/operations.md "A store") into out; 0, or
  * CLI_EXIT_FAIL after an error when the path does not fit. */
 int cli_projection_path(const char *cmd, const char *store, char *out, size_t n);
 

@@ -1,7 +1,7 @@
 /* chatjournal/event.h — events: build, parse, validate, inspect.
  *
  * An event is a JSON-shaped object with a "type" (see docs/format.md and the
- * table in SPEC "Events"). Events are built from JSON text or field by field;
+ * table in docs/events.md). Events are built from JSON text or field by field;
  * cj_event_validate() (also run by every append) checks required fields, types,
  * UTF-8 and size limits and names the field at fault through cj_error_field().
  *

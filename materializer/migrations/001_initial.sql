@@ -145,7 +145,7 @@ CREATE INDEX metrics_by_name_time ON metrics (name, ts_ms);
 
 -- Full-text search, laid out as sqlite-utils writes it so that its `search`
 -- and Datasette detect it (content=[table]). The materializer writes FTS rows
--- explicitly in its own transaction (no triggers: PERFORMANCE.md).
+-- explicitly in its own transaction (no triggers: docs/reliability.md, S7).
 CREATE VIRTUAL TABLE [messages_fts] USING FTS5 (
     [content],
     content=[messages]

@@ -2,7 +2,7 @@
 """Black-box tests of the `chatjournal` program (tests/cli).
 
 Runs the binary named by $CJ_BIN the way a user would, and checks exit codes,
-the exact output promised by SPEC "CLI contract" and docs/cli.md, file modes,
+the exact output promised by docs/cli.md, file modes,
 and what really got stored (through `stats --json`). Standard library only.
 """
 import datetime

@@ -3,8 +3,8 @@
 
 Starts the binary named by $CJ_BIN as a server on a free port, reads
 "listening on ADDR" and the first token from its stderr, and talks to it with
-urllib the way a bot would: routes, status codes and exact bodies from SPEC
-"HTTP contract" and docs/http.md, then a graceful stop on SIGTERM. Standard
+urllib the way a bot would: routes, status codes and exact bodies from
+docs/http.md, then a graceful stop on SIGTERM. Standard
 library only.
 """
 import json

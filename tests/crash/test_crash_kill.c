@@ -1,5 +1,5 @@
 /* tests/crash/test_crash_kill.c — kill -9 during appends, hundreds of times
- * (RELIABILITY.md, "kill -9 during append ... map growth").
+ * (docs/reliability.md, P1: kill -9 during append and map growth).
  *
  * Each cycle forks a child that opens the store and appends from 4 threads
  * (cj_journal_append, append_batch, submit/wait, append); right after each

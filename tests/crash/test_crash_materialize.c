@@ -1,5 +1,5 @@
 /* tests/crash/test_crash_materialize.c — kill -9 during materialization,
- * hundreds of times (RELIABILITY.md promise 2: every journal event applied to
+ * hundreds of times (docs/reliability.md, P2: every journal event applied to
  * the projection exactly once, in order, with no gap, across any number of
  * crashes), and its negative control.
  *

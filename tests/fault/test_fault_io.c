@@ -1,5 +1,5 @@
 /* tests/fault/test_fault_io.c — disk full and I/O errors at every write/sync
- * of an append workload (RELIABILITY.md, "disk full / I/O errors").
+ * of an append workload (docs/reliability.md, P7 and the test plan's "disk full, I/O errors").
  *
  * The workload: 200 events appended by 2 threads (one with cj_journal_append,
  * one with submit/wait in tickets of 5); once the fault has fired each thread

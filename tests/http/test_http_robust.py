@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Robustness of `chatjournal serve` under hostile input, slow clients, kill -9
-and SIGTERM under load (RELIABILITY.md: "HTTP limits", promises 1 and 5).
+and SIGTERM under load (docs/reliability.md: the test plan's "HTTP limits", P1 and P5).
 
 Usage: test_http_robust.py /path/to/chatjournal   (else $CJ_BIN)
 

@@ -7,7 +7,10 @@
   libchatjournal);
 - the core library does not link libmicrohttpd; the HTTP library does;
 - docs/errors.md lists every CJ_E* code of include/chatjournal/error.h with its value;
-- docs/cli.md documents every command `chatjournal --help` lists.
+- docs/cli.md documents every command `chatjournal --help` lists;
+- the repository stands alone: no file cites the team's briefing documents
+  (the names OUTSIDE matches), and every relative link in a Markdown file
+  names a file of the repository.
 Usage: test_meta.py SOURCE_ROOT LIBCHATJOURNAL_SO LIBCHATJOURNAL_HTTP_SO CHATJOURNAL_BIN
 """
 import os
@@ -100,6 +103,49 @@ class Meta(unittest.TestCase):
         doc = read(os.path.join(SRC, "docs/cli.md"))
         for c in cmds:
             self.assertRegex(doc, r"(?m)^#+ .*\b%s\b" % c, "command %s not in docs/cli.md" % c)
+
+
+OUTSIDE = re.compile(r"\bSPEC\b|\bRELIABILITY\.md|\bPERFORMANCE\.md|\bSTYLE\.md|\.\./shared\b|/work/shared")
+TEXT_EXT = (".c", ".h", ".py", ".sh", ".md", ".build", ".sql", ".txt", ".yaml", ".json", ".ts", ".js")
+
+
+def tracked():
+    out = subprocess.run(["git", "-C", SRC, "ls-files"], capture_output=True, text=True)
+    if out.returncode != 0:  # not a git checkout (a tarball): walk the tree
+        for top, dirs, files in os.walk(SRC):
+            dirs[:] = [d for d in dirs if not d.startswith((".", "build"))]
+            for f in files:
+                yield os.path.relpath(os.path.join(top, f), SRC)
+        return
+    yield from out.stdout.split()
+
+
+class SelfContained(unittest.TestCase):
+    def test_no_citation_of_the_briefing(self):
+        bad = []
+        for rel in tracked():
+            if not rel.endswith(TEXT_EXT) or rel.startswith("tests/fuzz/corpus/"):
+                continue
+            path = os.path.join(SRC, rel)
+            if not os.path.isfile(path):
+                continue
+            for n, line in enumerate(read(path).splitlines(), 1):
+                if OUTSIDE.search(line) and rel != "tests/meta/test_meta.py":
+                    bad.append("%s:%d: %s" % (rel, n, line.strip()[:100]))
+        self.assertEqual(bad, [], "files citing documents outside the repository")
+
+    def test_markdown_links_resolve(self):
+        bad = []
+        for rel in tracked():
+            if not rel.endswith(".md"):
+                continue
+            text = read(os.path.join(SRC, rel))
+            for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+                if re.match(r"[a-z]+:", target) or re.search(r"[\\|]", target):
+                    continue  # http:, https:, mailto:, or not a link (a regex in a table)
+                if not os.path.exists(os.path.normpath(os.path.join(SRC, os.path.dirname(rel), target))):
+                    bad.append("%s -> %s" % (rel, target))
+        self.assertEqual(bad, [], "Markdown links to files that do not exist")
 
 
 if __name__ == "__main__":
