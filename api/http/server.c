@@ -313,12 +313,11 @@ int cj_http_serve(const cj_http_options *opts)
 		struct timespec ts = { 0, 50000000 };
 		nanosleep(&ts, NULL);
 	}
-	/* Graceful stop: no new connections; MHD_stop_daemon waits for every
-	 * connection thread, so in-flight appends finish and are answered. */
+	/* Graceful stop. First no new connections. Then wait (bounded) until
+	 * every request in progress has been answered: MHD_stop_daemon shuts each
+	 * connection's socket before it joins the connection's thread, so without
+	 * this wait an append that became durable could lose its reply. */
 	MHD_socket lfd = MHD_quiesce_daemon(d);
-	/* MHD_stop_daemon shuts every connection's socket before joining its
-	 * thread: wait (bounded) for requests in progress to be answered first,
-	 * so an append that became durable is also acknowledged. */
 	uint64_t give_up = cjh_now_ns() + 30ull * 1000000000ull;
 	while (atomic_load(&sv->inflight) > 0 && cjh_now_ns() < give_up) {
 		struct timespec ts = { 0, 5000000 };
