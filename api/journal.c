@@ -17,6 +17,16 @@ int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, 
 	return cji_journal_submit(out, &s->journal, evs, n);
 }
 
+int cj_journal_submit_notify(cj_ticket **out, cj_store *s, const cj_event *const *evs,
+                             size_t n, void (*fn)(void *arg), void *arg)
+{
+	*out = NULL;
+	NEED_STORE(s, "append");
+	if (!fn)
+		return cji_err(CJ_EINVAL, "append: no callback");
+	return cji_journal_submit_notify(out, &s->journal, evs, n, fn, arg);
+}
+
 int cj_ticket_wait(uint64_t *seqs_out, cj_ticket *t)
 {
 	if (!t)

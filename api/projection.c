@@ -33,11 +33,14 @@ static int put_in_place(cj_store *s, const char *tmp, const char *target, int in
 	return rc;
 }
 
-int cj_projection_replay(cj_store *s, const char *out_path, uint64_t up_to,
-                         cj_progress_fn progress, void *arg)
+int cj_projection_replay(cj_store *s, const cj_replay_options *opts)
 {
-	if (!s)
-		return cji_err(CJ_EINVAL, "replay: no store");
+	static const cj_replay_options defaults = CJ_REPLAY_OPTIONS_INIT;
+	if (!opts)
+		opts = &defaults;
+	if (!s || opts->version != CJ_REPLAY_OPTIONS_VERSION)
+		return cji_err(CJ_EINVAL, "replay: no store or unknown options version (use CJ_REPLAY_OPTIONS_INIT)");
+	const char *out_path = opts->out_path;
 	int in_place = out_path == NULL;
 	const char *target = in_place ? s->sqlite_path : out_path;
 	if (in_place && s->mat && cji_mat_is_passive(s->mat))
@@ -48,15 +51,39 @@ int cj_projection_replay(cj_store *s, const char *out_path, uint64_t up_to,
 	char tmp[4400];
 	if (snprintf(tmp, sizeof tmp, "%s.replay-tmp", target) >= (int)sizeof tmp)
 		return cji_err(CJ_ETOOBIG, "path too long: %s", target);
-	uint64_t last = up_to;
+	uint64_t last = opts->up_to;
 	int rc = 0;
 	if (!last && (rc = cji_journal_last_seq(&last, &s->journal)))
 		return rc;
-	if ((rc = cji_replay_build(&s->journal, tmp, last, progress, arg)))
+	if ((rc = cji_replay_build(&s->journal, tmp, last, opts->skip_damaged, opts->progress,
+	                           opts->progress_arg)))
 		return rc;
 	if ((rc = put_in_place(s, tmp, target, in_place))) {
 		unlink(tmp);
 		cji_replay_unlink_sidecars(tmp);
+	} else if (in_place) {
+		/* A new file: whatever damage the old one had is gone. */
+		pthread_mutex_lock(&s->health_mu);
+		s->projection_damaged = 0;
+		s->damage[0] = '\0';
+		pthread_mutex_unlock(&s->health_mu);
 	}
 	return rc;
+}
+
+int cj_projection_watch(cj_watch **out, cj_store *s, uint64_t seq, void (*fn)(void *arg),
+                        void *arg)
+{
+	*out = NULL;
+	if (!s || !fn)
+		return cji_err(CJ_EINVAL, "watch: no store or no callback");
+	if (!s->mat)
+		return cji_err(CJ_EPERM, "store opened read-only: no materializer to wait for");
+	return cji_mat_watch(out, s->mat, seq, fn, arg);
+}
+
+void cj_watch_free(cj_store *s, cj_watch *w)
+{
+	if (s && s->mat)
+		cji_mat_unwatch(s->mat, w);
 }

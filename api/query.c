@@ -188,12 +188,12 @@ static int page_query(cj_store *s, const cj_history_query *q, char **out, int im
 
 int cj_query_history(char **json_out, cj_store *s, const cj_history_query *q)
 {
-	return page_query(s, q, json_out, 0);
+	return cji_store_projection_result(s, page_query(s, q, json_out, 0));
 }
 
 int cj_query_images(char **json_out, cj_store *s, const cj_history_query *q)
 {
-	return page_query(s, q, json_out, 1);
+	return cji_store_projection_result(s, page_query(s, q, json_out, 1));
 }
 
 int cj_query_search(char **json_out, cj_store *s, const cj_search_query *q)
@@ -211,7 +211,7 @@ int cj_query_search(char **json_out, cj_store *s, const cj_search_query *q)
 	cji_reader *r;
 	if ((rc = cji_reader_get(s->readers, &r))) {
 		free(match);
-		return rc;
+		return cji_store_projection_result(s, rc);
 	}
 	int idx = q->thread ? (q->images ? Q_SEARCH_IMG_THREAD : Q_SEARCH_MSG_THREAD)
 	                    : (q->images ? Q_SEARCH_IMG : Q_SEARCH_MSG);
@@ -228,7 +228,7 @@ int cj_query_search(char **json_out, cj_store *s, const cj_search_query *q)
 	}
 	cji_reader_put(s->readers, r);
 	free(match);
-	return rc;
+	return cji_store_projection_result(s, rc);
 }
 
 /* RFC 7396 JSON merge patch of patch onto target (target modified). */
@@ -279,7 +279,7 @@ int cj_query_effective_config(char **json_out, cj_store *s, const char *thread, 
 	cji_reader *r;
 	int rc = cji_reader_get(s->readers, &r);
 	if (rc)
-		return rc;
+		return cji_store_projection_result(s, rc);
 	json_t *ucfg = NULL, *tcfg = NULL;
 	if ((rc = config_of(r, Q_USER_CFG, user, &ucfg)) == 0)
 		rc = config_of(r, Q_THREAD_CFG, thread, &tcfg);
@@ -287,7 +287,7 @@ int cj_query_effective_config(char **json_out, cj_store *s, const char *thread, 
 	if (rc) {
 		json_decref(ucfg);
 		json_decref(tcfg);
-		return rc;
+		return cji_store_projection_result(s, rc);
 	}
 	json_t *eff = json_deep_copy(s->conf.defaults ? s->conf.defaults : json_object());
 	if (!eff)
@@ -333,17 +333,31 @@ int cj_wait_applied(cj_store *s, uint64_t seq, int timeout_ms)
 	return cji_mat_wait(s->mat, seq, timeout_ms < 0 ? 0 : timeout_ms);
 }
 
-static int64_t count(sqlite3 *db, const char *sql, int64_t arg)
+/* Counts for stats, as a unit of work with a sticky error: after the first
+ * failure the rest are skipped. */
+typedef struct counter {
+	sqlite3 *db;
+	int rc;
+} counter;
+
+static json_int_t count(counter *c, const char *sql, int64_t arg)
 {
+	if (c->rc)
+		return -1;
 	sqlite3_stmt *st;
-	int64_t v = -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+	int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+	json_int_t v = -1;
+	if (rc == SQLITE_OK) {
 		if (sqlite3_bind_parameter_count(st) > 0)
 			sqlite3_bind_int64(st, 1, arg);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			v = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
 		sqlite3_finalize(st);
 	}
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		c->rc = cji_err_sqlite(rc, sqlite3_errmsg(c->db), "stats query failed");
 	return v;
 }
 
@@ -367,22 +381,34 @@ int cj_query_stats(char **json_out, cj_store *s)
 	uint64_t pos = 0;
 	json_t *o = json_object();
 	cji_reader *r;
-	if (cji_reader_get(s->readers, &r) == 0) {
+	if ((rc = cji_reader_get(s->readers, &r)) == 0) {
 		int64_t day0 = cji_now_ms() / 86400000 * 86400000;
-		json_object_set_new(o, "messages", json_integer(count(r->db, "SELECT count(*) FROM messages", 0)));
-		json_object_set_new(o, "threads", json_integer(count(r->db, "SELECT count(*) FROM threads", 0)));
-		json_object_set_new(o, "users", json_integer(count(r->db, "SELECT count(*) FROM users", 0)));
-		json_object_set_new(o, "servers", json_integer(count(r->db,
-			"SELECT count(*) FROM (SELECT server FROM threads WHERE server IS NOT NULL"
-			" UNION SELECT server FROM messages WHERE server IS NOT NULL)", 0)));
-		json_object_set_new(o, "images", json_integer(count(r->db, "SELECT count(*) FROM images", 0)));
-		json_object_set_new(o, "messages_today", json_integer(count(r->db,
-			"SELECT count(*) FROM messages WHERE ts_ms >= ?1", day0)));
-		int64_t p = count(r->db, "SELECT seq FROM journal_position WHERE id = 1", 0);
-		pos = p > 0 ? (uint64_t)p : 0;
+		counter c = { r->db, 0 };
+		json_int_t v[7] = {
+			count(&c, "SELECT count(*) FROM messages", 0),
+			count(&c, "SELECT count(*) FROM threads", 0),
+			count(&c, "SELECT count(*) FROM users", 0),
+			count(&c, "SELECT count(*) FROM (SELECT server FROM threads WHERE server IS NOT NULL"
+			          " UNION SELECT server FROM messages WHERE server IS NOT NULL)", 0),
+			count(&c, "SELECT count(*) FROM images", 0),
+			count(&c, "SELECT count(*) FROM messages WHERE ts_ms >= ?1", day0),
+			count(&c, "SELECT seq FROM journal_position WHERE id = 1", 0),
+		};
+		static const char *const names[6] = { "messages", "threads", "users", "servers",
+		                                       "images", "messages_today" };
 		cji_reader_put(s->readers, r);
-	} else {
-		cj_error_clear();
+		rc = cji_store_projection_result(s, c.rc);
+		for (int i = 0; i < 6 && !rc; i++)
+			json_object_set_new(o, names[i], json_integer(v[i]));
+		pos = !rc && v[6] > 0 ? (uint64_t)v[6] : 0;
+	}
+	rc = cji_store_projection_result(s, rc);
+	if (rc == CJ_ENOTFOUND) {
+		cj_error_clear(); /* no projection yet: the journal's figures stand alone */
+	} else if (rc) {
+		/* The journal's figures still stand; the projection's error says why
+		 * its own are missing (a damaged file: "run 'chatjournal replay'"). */
+		json_object_set_new(o, "projection_error", json_string(cj_error_last()));
 	}
 	if (s->mat)
 		pos = cji_mat_position(s->mat);

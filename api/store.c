@@ -1,6 +1,8 @@
 /* api/store.c — store lifecycle: the directory layout (docs/operations.md, "A store"),
  * chatjournal.conf, and the journal inside. */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,12 +15,57 @@
 const char *cj_store_path(const cj_store *s) { return s ? s->path : NULL; }
 const cj_limits *cj_store_limits(const cj_store *s) { return &s->journal.limits; }
 
-static int check_opts(const cj_store_options *o)
+/* The caller's options as this build's struct: a caller built against an
+ * older version passed a shorter struct, whose missing fields keep their
+ * defaults. */
+static int check_opts(cj_store_options *out, const cj_store_options *o)
 {
-	if (o && o->version != CJ_STORE_OPTIONS_VERSION)
-		return cji_err(CJ_EINVAL, "store options version %u, this build knows %u (use CJ_STORE_OPTIONS_INIT)",
+	static const cj_store_options defaults = CJ_STORE_OPTIONS_INIT;
+	static const size_t size_of[] = { 0, offsetof(cj_store_options, check_projection),
+	                                   sizeof(cj_store_options) };
+	*out = defaults;
+	if (!o)
+		return 0;
+	if (o->version < 1 || o->version > CJ_STORE_OPTIONS_VERSION)
+		return cji_err(CJ_EINVAL, "store options version %u, this build knows 1..%u (use CJ_STORE_OPTIONS_INIT)",
 		               o->version, CJ_STORE_OPTIONS_VERSION);
+	memcpy(out, o, size_of[o->version]);
+	out->version = CJ_STORE_OPTIONS_VERSION;
 	return 0;
+}
+
+/* SQLite's quick_check of the projection (every page, not the index
+ * contents): a damaged file is refused at open rather than served. */
+static int check_projection(const char *path)
+{
+	sqlite3 *db;
+	int rc = cji_db_open_ro(&db, path);
+	if (rc)
+		goto out;
+	sqlite3_stmt *st;
+	char first[256] = "";
+	int bad = 0;
+	if ((rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL)) == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *line = (const char *)sqlite3_column_text(st, 0);
+			if (line && strcmp(line, "ok") != 0 && !bad++)
+				snprintf(first, sizeof first, "%s", line);
+		}
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		rc = cji_err_sqlite(rc, sqlite3_errmsg(db), "quick_check");
+	else
+		rc = bad ? cji_err(CJ_ECORRUPT, "quick_check: %s", first) : 0;
+	sqlite3_close(db);
+out:
+	if (rc == CJ_ECORRUPT) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", cj_error_last());
+		return cji_err(CJ_ECORRUPT, "the projection %s is damaged (%s): run 'chatjournal replay'",
+		               path, msg);
+	}
+	return rc;
 }
 
 static int journal_dir(char *out, size_t n, const char *store)
@@ -26,9 +73,10 @@ static int journal_dir(char *out, size_t n, const char *store)
 	return cji_path_join(out, n, store, CJI_JOURNAL_DIR);
 }
 
-int cj_store_init(const char *path, const cj_store_options *opts)
+int cj_store_init(const char *path, const cj_store_options *user_opts)
 {
-	int rc = check_opts(opts);
+	cj_store_options o, *opts = &o;
+	int rc = check_opts(&o, user_opts);
 	if (rc)
 		return rc;
 	if (!path || !*path)
@@ -77,10 +125,11 @@ int cj_store_init(const char *path, const cj_store_options *opts)
 	return rc;
 }
 
-int cj_store_open(cj_store **out, const char *path, const cj_store_options *opts)
+int cj_store_open(cj_store **out, const char *path, const cj_store_options *user_opts)
 {
 	*out = NULL;
-	int rc = check_opts(opts);
+	cj_store_options o, *opts = &o;
+	int rc = check_opts(&o, user_opts);
 	if (rc)
 		return rc;
 	if (!path || !*path)
@@ -93,11 +142,14 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *opts
 		return cji_err(CJ_ETOOBIG, "path too long: %s", path);
 	}
 	strcpy(s->path, path);
+	pthread_mutex_init(&s->health_mu, NULL);
 	cji_conf_defaults(&s->conf, opts);
 	char jdir[4200];
 	if ((rc = cji_conf_load(&s->conf, path, opts)) || (rc = journal_dir(jdir, sizeof jdir, path)))
 		goto fail;
 	if ((rc = cji_path_join(s->sqlite_path, sizeof s->sqlite_path, path, CJI_SQLITE_NAME)))
+		goto fail;
+	if (opts->check_projection && (rc = check_projection(s->sqlite_path)))
 		goto fail;
 	if (!s->conf.journal.read_only) {
 		if ((rc = cji_mat_new(&s->mat, &s->journal, s->sqlite_path)))
@@ -108,6 +160,7 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *opts
 	if ((rc = cji_journal_open(&s->journal, jdir, &s->conf.journal, 0)))
 		goto fail;
 	if (s->mat && (rc = cji_mat_start(s->mat))) {
+		rc = cji_store_projection_result(s, rc); /* a damaged file: say what to do */
 		cji_journal_close(&s->journal);
 		goto fail;
 	}
@@ -120,6 +173,7 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *opts
 fail:
 	cji_mat_free(s->mat);
 	cji_conf_free(&s->conf);
+	pthread_mutex_destroy(&s->health_mu);
 	free(s);
 	return rc;
 }
@@ -143,5 +197,6 @@ void cj_store_close(cj_store *s)
 	cji_journal_close(&s->journal);
 	cji_readers_free(s->readers);
 	cji_conf_free(&s->conf);
+	pthread_mutex_destroy(&s->health_mu);
 	free(s);
 }

@@ -2,6 +2,7 @@
 #ifndef CJ_API_STORE_INTERNAL_H
 #define CJ_API_STORE_INTERNAL_H
 
+#include <pthread.h>
 #include "api/conf.h"
 #include "journal/journal_internal.h"
 #include "materializer/materializer.h"
@@ -11,11 +12,18 @@
 
 struct cj_store {
 	char path[4096];
+	pthread_mutex_t health_mu;
+	int projection_damaged;      /* a query or the check at open saw SQLITE_CORRUPT */
+	char damage[512];            /* what it saw */
 	cji_conf conf;
 	cji_journal journal;
 	cji_materializer *mat;      /* NULL when opened read-only */
 	char sqlite_path[4200];
 	struct cji_readers *readers; /* pool of read-only SQLite connections (api/readers.c) */
 };
+
+/* A query's result code, noted: CJ_ECORRUPT from SQLite marks the projection
+ * damaged (health degraded) and the message tells to run replay (health.c). */
+int cji_store_projection_result(cj_store *s, int rc);
 
 #endif

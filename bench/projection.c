@@ -258,7 +258,8 @@ static int bench_materialize(const opts *o, json_t *out)
 		return -1;
 	snprintf(file, sizeof file, "%s/replay.sqlite", o->dir);
 	double t0 = now_s();
-	int rc = cj_projection_replay(s, file, 0, NULL, NULL);
+	int rc = cj_projection_replay(s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, file, 0, 0, NULL, NULL });
 	double tr = now_s() - t0;
 	cj_store_close(s);
 	if (rc)

@@ -46,8 +46,11 @@ struct cj_ticket {
 	uint8_t blob_key[CJI_BLOB_KEY_LEN];
 	const void *blob_data; /* the caller's bytes: it waits, so no copy */
 	size_t blob_len;
+	void (*notify)(void *arg);  /* called once the outcome is known */
+	void *notify_arg;
 	/* outcome, guarded by j->mu */
 	int done;
+	int notifying;         /* notify is running: the ticket must not be freed */
 	int rc;
 	int rc_attempt;        /* per-attempt outcome inside the writer */
 	cji_error_snapshot err;
@@ -194,6 +197,12 @@ static int enqueue(cji_journal *j, cj_ticket *t)
 
 int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *evs, size_t n)
 {
+	return cji_journal_submit_notify(out, j, evs, n, NULL, NULL);
+}
+
+int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *const *evs,
+                              size_t n, void (*fn)(void *arg), void *arg)
+{
 	*out = NULL;
 	if (!evs && n)
 		return cji_err(CJ_EINVAL, "append: no events");
@@ -204,6 +213,8 @@ int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *e
 	cj_ticket *t = ticket_new(j, REQ_EVENTS, n);
 	if (!t)
 		return cji_err(CJ_ENOMEM, "out of memory");
+	t->notify = fn;
+	t->notify_arg = arg;
 	int64_t now = cji_now_ms();
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -257,7 +268,7 @@ void cji_ticket_free(cj_ticket *t)
 		return;
 	cji_journal *j = t->j;
 	pthread_mutex_lock(&j->mu);
-	while (!t->done)
+	while (!t->done || t->notifying)
 		pthread_cond_wait(&t->cond, &j->mu);
 	pthread_mutex_unlock(&j->mu);
 	ticket_destroy(t);
@@ -485,6 +496,10 @@ static void commit_batch(cji_journal *j, cj_ticket *batch)
 		if (j->on_commit)
 			j->on_commit(j->on_commit_arg);
 	}
+	/* Tickets whose submitter asked to be told: told after the lock is
+	 * dropped (their callback may take locks of its own), kept alive by
+	 * `notifying` until it has returned. */
+	cj_ticket *tell = NULL;
 	pthread_mutex_lock(&j->mu);
 	for (cj_ticket *t = batch, *next; t; t = next) {
 		next = t->next;
@@ -495,6 +510,21 @@ static void commit_batch(cji_journal *j, cj_ticket *batch)
 			t->rc = t->rc_attempt; /* error already saved in t->err */
 		}
 		t->done = 1;
+		if (t->notify) {
+			t->notifying = 1;
+			t->next = tell;
+			tell = t;
+		}
+		pthread_cond_signal(&t->cond);
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (!tell)
+		return;
+	for (cj_ticket *t = tell; t; t = t->next)
+		t->notify(t->notify_arg);
+	pthread_mutex_lock(&j->mu);
+	for (cj_ticket *t = tell; t; t = t->next) {
+		t->notifying = 0;
 		pthread_cond_signal(&t->cond);
 	}
 	pthread_mutex_unlock(&j->mu);

@@ -62,6 +62,8 @@ void cji_journal_close(cji_journal *j);
 /* ---- appends (append.c): see the public journal.h for the contract ---- */
 
 int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *evs, size_t n);
+int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *const *evs,
+                              size_t n, void (*fn)(void *arg), void *arg);
 int cji_ticket_wait(uint64_t *seqs_out, cj_ticket *t);
 int cji_ticket_done(const cj_ticket *t);
 void cji_ticket_free(cj_ticket *t);

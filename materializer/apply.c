@@ -50,3 +50,9 @@ int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms)
 	sqlite3_bind_int64(st, 2, now_ms);
 	return cji_step_done(a, st, "journal_position", seq);
 }
+
+int cji_apply_damaged(cji_apply *a, uint64_t seq, const char *why)
+{
+	cji_arg args[2] = { { 'i', (int64_t)seq, NULL }, { 's', 0, why && *why ? why : "damaged" } };
+	return cji_run(a, "INSERT INTO damaged_records (seq, error) VALUES (?1, ?2)", seq, 2, args);
+}

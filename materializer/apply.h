@@ -23,6 +23,10 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 int cji_apply_flush(cji_apply *a);
 void cji_apply_discard(cji_apply *a);
 
+/* Note journal record seq as damaged (skipped by replay --skip-damaged),
+ * with the reason, in damaged_records. */
+int cji_apply_damaged(cji_apply *a, uint64_t seq, const char *why);
+
 /* Record the position (same transaction as the rows); flushes FTS rows first. */
 int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms);
 

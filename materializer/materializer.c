@@ -1,9 +1,20 @@
-/* materializer/materializer.c — the materializer thread. It sleeps until the
- * journal's writer signals a commit (or 1 s passes: another process may
- * append), then applies batches bounded by count and time, each in ONE
- * transaction with the journal position, so an event is applied exactly once
- * across crashes. Batches grow when it lags (up to 20,000 events or 250 ms).
- * It is the only writer of the SQLite file and the only one to checkpoint. */
+/* materializer/materializer.c — the materializer thread of one store.
+ *
+ * One process per store materializes: the one holding the flock on
+ * chat.sqlite-materializer.lock. It sleeps until the journal's writer signals
+ * a commit (or 1 s passes: another process may append), then applies batches
+ * (batch.c) bounded by count and time, each in ONE transaction with the
+ * position. It is the only writer of the SQLite file and the only one to
+ * checkpoint.
+ *
+ * Every other process is passive: its thread tries the lock every
+ * TAKEOVER_MS, so when the materializing process dies or closes another takes
+ * over within a second; meanwhile it follows the position on one persistent
+ * read-only connection — every POLL_BUSY_MS while someone waits for a
+ * position, every POLL_IDLE_MS otherwise — never by reopening the file.
+ *
+ * Waiting for a position: cji_mat_wait blocks a caller; a watch calls back
+ * from this thread (a server suspends the request instead of a thread). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,27 +26,43 @@
 #include "materializer/materializer.h"
 #include "materializer/apply.h"
 #include "materializer/db.h"
-#include "journal/journal_internal.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
 #define BATCH_MAX 20000
 #define BATCH_MS 250
+#define TAKEOVER_MS 500
+#define POLL_BUSY_MS 2
+#define POLL_IDLE_MS 100
+#define RETRY_MS 1000
+
+struct cj_watch {
+	struct cj_watch *next;
+	uint64_t seq;
+	void (*fn)(void *arg);
+	void *arg;
+	int fired;
+};
 
 struct cji_materializer {
 	cji_journal *journal;
 	char path[4200];
-	sqlite3 *db;
+	sqlite3 *db;            /* the writer connection (active only) */
+	sqlite3 *ro;            /* the passive thread's reader */
+	sqlite3_stmt *ro_pos;
 	cji_apply *apply;
 	pthread_t thread;
 	int running;
 	pthread_mutex_t mu;
 	pthread_cond_t wake, applied;
 	uint64_t position;
+	uint64_t advanced_ns;   /* when the position last moved (or the thread began) */
 	int hint, stopping, paused, busy;
 	int split_position;
-	int lock_fd;    /* flock'd: one materializer per store across processes */
-	int passive;    /* another process materializes; we only read the position */
+	int lock_fd;            /* flock'd while active: one materializer per store */
+	int passive;            /* another process materializes */
+	unsigned waiters;       /* blocked in cji_mat_wait (passive: poll fast) */
+	struct cj_watch *watches;
 	char error[512];
 };
 
@@ -54,89 +81,7 @@ int cji_mat_new(cji_materializer **out, cji_journal *j, const char *sqlite_path)
 	return 0;
 }
 
-/* The position as stored. Read inside the batch's transaction, it makes a
- * second writer (which the lock file should prevent) unable to double-apply.
- * must_exist: a missing row is an error (else position 0). */
-static int stored_position(sqlite3 *db, uint64_t *pos, int must_exist)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "SELECT seq FROM journal_position WHERE id = 1", -1, &st, NULL);
-	if (rc)
-		return cji_err_sqlite(rc, sqlite3_errmsg(db), "cannot read journal_position");
-	*pos = 0;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*pos = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW || (rc == SQLITE_DONE && !must_exist))
-		return 0;
-	return cji_err_sqlite(rc, sqlite3_errmsg(db), "journal_position has no row");
-}
-
-int cji_mat_apply_batch(uint64_t *applied, sqlite3 *db, cji_apply *a, cji_journal *j,
-                        uint64_t from, unsigned max, unsigned max_ms, int split_position)
-{
-	*applied = 0;
-	cj_journal_iter *it;
-	int rc = cji_journal_iter_new(&it, j, from + 1);
-	if (rc)
-		return rc;
-	if ((rc = cji_db_exec(db, "BEGIN IMMEDIATE", "materializer: begin"))) {
-		cji_journal_iter_free(it);
-		return rc;
-	}
-	uint64_t stored;
-	if ((rc = stored_position(db, &stored, 1)) || stored != from) {
-		cji_journal_iter_free(it);
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return rc ? rc : cji_err(CJ_EBUSY, "projection position is %llu, expected %llu: "
-		                         "another writer changed it", (unsigned long long)stored,
-		                         (unsigned long long)from);
-	}
-	uint64_t n = 0;
-	uint64_t deadline = max_ms ? cji_mono_ns() + (uint64_t)max_ms * 1000000u : UINT64_MAX;
-	cj_record rec;
-	while (n < max) {
-		rc = cji_journal_iter_next(&rec, it);
-		if (rc <= 0)
-			break;
-		if (rec.seq != from + n + 1) {
-			rc = cji_err(CJ_ECORRUPT, "journal gap: expected sequence %llu, found %llu",
-			             (unsigned long long)(from + n + 1), (unsigned long long)rec.seq);
-			break;
-		}
-		if ((rc = cji_apply_event(a, rec.seq, rec.event, rec.ts_ms)))
-			break;
-		n++;
-		if ((n & 255) == 0 && cji_mono_ns() > deadline)
-			break;
-	}
-	cji_journal_iter_free(it);
-	if (rc < 0 || n == 0) {
-		cji_apply_discard(a);
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return rc < 0 ? rc : 0;
-	}
-	if (split_position) {
-		/* Negative control only: rows and position in two transactions. */
-		if ((rc = cji_apply_flush(a)) || (rc = cji_db_exec(db, "COMMIT", "materializer: commit")))
-			return rc;
-		/* Widens the negative-control window (tests/crash/test_crash_materialize.c):
-		 * a kill -9 in these 2 ms leaves committed rows beyond the position. */
-		struct timespec gap = { 0, 2000000 };
-		nanosleep(&gap, NULL);
-		if ((rc = cji_db_exec(db, "BEGIN IMMEDIATE", "materializer: begin")))
-			return rc;
-	}
-	if ((rc = cji_apply_position(a, from + n, cji_now_ms())) ||
-	    (rc = cji_db_exec(db, "COMMIT", "materializer: commit"))) {
-		cji_apply_discard(a);
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
-	}
-	*applied = n;
-	return 0;
-}
+/* ---- state shared with callers (m->mu held) ----------------------------- */
 
 static void set_error(cji_materializer *m, int rc)
 {
@@ -148,64 +93,81 @@ static void set_error(cji_materializer *m, int rc)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static void *mat_main(void *arg)
+/* The position moved to pos: wake blocked waiters, fire due watches. Their
+ * callbacks run here, with m->mu held: they only wake someone up. */
+static void advance(cji_materializer *m, uint64_t pos)
 {
-	cji_materializer *m = arg;
-	int dirty = 0;
-	pthread_mutex_lock(&m->mu);
-	for (;;) {
-		while (!m->stopping && (m->paused || !m->hint)) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) != 0 && !m->paused)
-				break; /* poll: another process may have appended */
-		}
-		if (m->stopping)
-			break;
-		m->hint = 0;
-		m->busy = 1;
-		uint64_t from = m->position;
-		int split = m->split_position;
-		pthread_mutex_unlock(&m->mu);
-
-		uint64_t n = 0;
-		int rc = m->db ? cji_mat_apply_batch(&n, m->db, m->apply, m->journal, from, BATCH_MAX, BATCH_MS, split)
-		               : cji_err(CJ_EIO, "projection %s is not open", m->path);
-		set_error(m, rc);
-		if (!rc && !n && dirty) {
-			/* Idle: checkpoint now rather than in the middle of a burst. */
-			sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-			dirty = 0;
-		}
-		pthread_mutex_lock(&m->mu);
-		m->busy = 0;
-		if (n) {
-			m->position = from + n;
-			m->hint = 1; /* more may be waiting */
-			dirty = 1;
-			pthread_cond_broadcast(&m->applied);
-		}
-		if (rc) {
-			/* Stopped progress (corrupt record, disk full...): retry in a while. */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&m->wake, &m->mu, &ts);
-		}
-		pthread_cond_broadcast(&m->applied);
+	if (pos != m->position) {
+		m->position = pos;
+		m->advanced_ns = cji_mono_ns();
 	}
-	pthread_mutex_unlock(&m->mu);
-	return NULL;
+	for (struct cj_watch **w = &m->watches; *w;) {
+		if ((*w)->seq <= pos || m->stopping) {
+			struct cj_watch *due = *w;
+			*w = due->next;
+			due->fired = 1;
+			due->fn(due->arg);
+		} else {
+			w = &(*w)->next;
+		}
+	}
+	pthread_cond_broadcast(&m->applied);
 }
 
+static void sleep_ms(cji_materializer *m, unsigned ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)ms * 1000000u;
+	ts.tv_sec += (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	pthread_cond_timedwait(&m->wake, &m->mu, &ts);
+}
+
+/* ---- becoming the materializer ----------------------------------------- */
+
+/* 1 if we now hold the store's materializer lock, 0 if another process does. */
+static int take_lock(cji_materializer *m)
+{
+	if (m->lock_fd < 0) {
+		char p[4300];
+		snprintf(p, sizeof p, "%s-materializer.lock", m->path);
+		m->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (m->lock_fd < 0)
+			return cji_err_errno(errno, "cannot open %s", p);
+	}
+	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	if (errno == EWOULDBLOCK)
+		return 0;
+	return cji_err_errno(errno, "cannot lock %s-materializer.lock", m->path);
+}
+
+static void release_lock(cji_materializer *m)
+{
+	if (m->lock_fd >= 0) {
+		close(m->lock_fd); /* drops the flock */
+		m->lock_fd = -1;
+	}
+}
+
+static void close_ro(cji_materializer *m)
+{
+	sqlite3_finalize(m->ro_pos);
+	m->ro_pos = NULL;
+	sqlite3_close(m->ro);
+	m->ro = NULL;
+}
+
+/* The writer connection, checked against the journal. */
 static int open_db(cji_materializer *m)
 {
 	int rc = cji_db_open_rw(&m->db, m->path);
 	if (rc)
 		return rc;
 	uint64_t pos = 0, last = 0;
-	if ((rc = stored_position(m->db, &pos, 0)) || (rc = cji_journal_last_seq(&last, m->journal)))
+	if ((rc = cji_mat_stored_position(&pos, m->db, 0)) ||
+	    (rc = cji_journal_last_seq(&last, m->journal)))
 		goto fail;
 	if (pos > last) {
 		rc = cji_err(CJ_EAHEAD, "%s is ahead of the journal (position %llu, journal ends at %llu): "
@@ -215,7 +177,9 @@ static int open_db(cji_materializer *m)
 	}
 	if ((rc = cji_apply_new(&m->apply, m->db, m->journal)))
 		goto fail;
-	m->position = pos;
+	pthread_mutex_lock(&m->mu);
+	advance(m, pos);
+	pthread_mutex_unlock(&m->mu);
 	return 0;
 fail:
 	sqlite3_close(m->db);
@@ -223,30 +187,136 @@ fail:
 	return rc;
 }
 
-/* 1 if we hold the store's materializer lock, 0 if another process does. */
-static int take_lock(cji_materializer *m)
+static void close_db(cji_materializer *m)
 {
-	char p[4300];
-	snprintf(p, sizeof p, "%s-materializer.lock", m->path);
-	m->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (m->lock_fd < 0)
-		return cji_err_errno(errno, "cannot open %s", p);
-	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) == 0)
-		return 1;
-	if (errno == EWOULDBLOCK)
-		return 0;
-	return cji_err_errno(errno, "cannot lock %s", p);
+	cji_apply_free(m->apply);
+	m->apply = NULL;
+	if (m->db) {
+		sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		sqlite3_close(m->db);
+		m->db = NULL;
+	}
 }
 
-static int stored_position_ro(cji_materializer *m, uint64_t *pos)
+/* Passive: the stored position through the persistent reader (each query is
+ * its own read transaction, so it sees the latest commit). */
+static int read_position(cji_materializer *m, uint64_t *pos)
 {
-	sqlite3 *db;
-	int rc = cji_db_open_ro(&db, m->path);
-	if (rc)
+	int rc = 0;
+	if (!m->ro && (rc = cji_db_open_ro(&m->ro, m->path)) == 0)
+		rc = cji_db_prepare(m->ro, "SELECT seq FROM journal_position WHERE id = 1", &m->ro_pos);
+	if (rc) {
+		close_ro(m);
 		return rc;
-	rc = stored_position(db, pos, 1);
-	sqlite3_close(db);
+	}
+	rc = sqlite3_step(m->ro_pos);
+	*pos = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(m->ro_pos, 0) : 0;
+	sqlite3_reset(m->ro_pos);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	rc = cji_err_sqlite(rc, sqlite3_errmsg(m->ro), "%s: cannot read the position", m->path);
+	close_ro(m);
 	return rc;
+}
+
+/* Try to become the materializer: 1 active now, 0 still passive, or an error
+ * (we hold the lock but cannot use the file: the lock is released again). */
+static int try_takeover(cji_materializer *m)
+{
+	int rc = take_lock(m);
+	if (rc <= 0)
+		return rc;
+	close_ro(m);
+	if ((rc = open_db(m))) {
+		release_lock(m);
+		return rc;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->passive = 0;
+	m->hint = 1;
+	pthread_mutex_unlock(&m->mu);
+	return 1;
+}
+
+/* ---- the thread --------------------------------------------------------- */
+
+/* One step of a passive thread (m->mu held on entry and exit). */
+static void passive_step(cji_materializer *m, uint64_t *next_try_ns)
+{
+	uint64_t now = cji_mono_ns();
+	if (!m->paused && now >= *next_try_ns) {
+		*next_try_ns = now + (uint64_t)TAKEOVER_MS * 1000000u;
+		pthread_mutex_unlock(&m->mu);
+		int rc = try_takeover(m);
+		set_error(m, rc < 0 ? rc : 0);
+		pthread_mutex_lock(&m->mu);
+		if (rc == 1)
+			return;
+	}
+	pthread_mutex_unlock(&m->mu);
+	uint64_t pos = 0;
+	int rc = read_position(m, &pos);
+	pthread_mutex_lock(&m->mu);
+	if (rc == 0)
+		advance(m, pos);
+	unsigned ms = m->waiters || m->watches ? POLL_BUSY_MS : POLL_IDLE_MS;
+	if (!m->stopping)
+		sleep_ms(m, rc ? RETRY_MS : ms);
+}
+
+/* One step of the materializing thread (m->mu held on entry and exit). */
+static void active_step(cji_materializer *m, int *dirty)
+{
+	while (!m->stopping && (m->paused || !m->hint)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) != 0 && !m->paused)
+			break; /* poll: another process may have appended */
+	}
+	if (m->stopping)
+		return;
+	m->hint = 0;
+	m->busy = 1;
+	uint64_t from = m->position;
+	cji_batch_limits lim = { BATCH_MAX, BATCH_MS, m->split_position, 0 };
+	pthread_mutex_unlock(&m->mu);
+
+	uint64_t n = 0;
+	int rc = m->db ? cji_mat_apply_batch(&n, m->db, m->apply, m->journal, from, &lim)
+	               : cji_err(CJ_EIO, "projection %s is not open", m->path);
+	set_error(m, rc);
+	if (!rc && !n && *dirty) {
+		/* Idle: checkpoint now rather than in the middle of a burst. */
+		sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		*dirty = 0;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->busy = 0;
+	if (n) {
+		m->hint = 1; /* more may be waiting */
+		*dirty = 1;
+	}
+	advance(m, from + n);
+	if (rc && !m->stopping)
+		sleep_ms(m, RETRY_MS); /* stopped progress (corrupt record, disk full...) */
+}
+
+static void *mat_main(void *arg)
+{
+	cji_materializer *m = arg;
+	int dirty = 0;
+	uint64_t next_try = 0;
+	pthread_mutex_lock(&m->mu);
+	while (!m->stopping) {
+		if (m->passive)
+			passive_step(m, &next_try);
+		else
+			active_step(m, &dirty);
+	}
+	advance(m, m->position); /* fires every watch: the store is closing */
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
 }
 
 int cji_mat_start(cji_materializer *m)
@@ -254,18 +324,18 @@ int cji_mat_start(cji_materializer *m)
 	int rc = take_lock(m);
 	if (rc < 0)
 		return rc;
+	m->advanced_ns = cji_mono_ns();
 	if (rc == 0) {
 		m->passive = 1;
-		return stored_position_ro(m, &m->position);
-	}
-	rc = open_db(m);
-	if (rc)
+		if ((rc = read_position(m, &m->position)))
+			return rc;
+	} else if ((rc = open_db(m))) {
 		return rc;
+	}
 	m->hint = 1;
 	if (pthread_create(&m->thread, NULL, mat_main, m) != 0) {
-		cji_apply_free(m->apply);
-		sqlite3_close(m->db);
-		m->db = NULL;
+		close_db(m);
+		close_ro(m);
 		return cji_err(CJ_ENOMEM, "cannot start the materializer thread");
 	}
 	m->running = 1;
@@ -281,17 +351,6 @@ void cji_mat_notify(void *arg)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static void close_db(cji_materializer *m)
-{
-	cji_apply_free(m->apply);
-	m->apply = NULL;
-	if (m->db) {
-		sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		sqlite3_close(m->db);
-		m->db = NULL;
-	}
-}
-
 void cji_mat_free(cji_materializer *m)
 {
 	if (!m)
@@ -304,49 +363,26 @@ void cji_mat_free(cji_materializer *m)
 		pthread_join(m->thread, NULL);
 	}
 	close_db(m);
-	if (m->lock_fd >= 0)
-		close(m->lock_fd);
+	close_ro(m);
+	release_lock(m);
 	pthread_cond_destroy(&m->wake);
 	pthread_cond_destroy(&m->applied);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
 
+/* ---- what callers ask ---------------------------------------------------- */
+
 uint64_t cji_mat_position(cji_materializer *m)
 {
-	if (m->passive) {
-		uint64_t p = 0;
-		if (stored_position_ro(m, &p) == 0)
-			return p;
-		cj_error_clear();
-	}
 	pthread_mutex_lock(&m->mu);
 	uint64_t p = m->position;
 	pthread_mutex_unlock(&m->mu);
 	return p;
 }
 
-static int wait_passive(cji_materializer *m, uint64_t seq, int timeout_ms)
-{
-	uint64_t end = cji_mono_ns() + (uint64_t)timeout_ms * 1000000u, pos = 0;
-	for (;;) {
-		int rc = stored_position_ro(m, &pos);
-		if (rc)
-			return rc;
-		if (pos >= seq)
-			return 0;
-		if (cji_mono_ns() >= end)
-			return cji_err(CJ_ETIMEOUT, "projection at %llu has not reached %llu within %d ms",
-			               (unsigned long long)pos, (unsigned long long)seq, timeout_ms);
-		struct timespec ts = { 0, 5000000 };
-		nanosleep(&ts, NULL);
-	}
-}
-
 int cji_mat_wait(cji_materializer *m, uint64_t seq, int timeout_ms)
 {
-	if (m->passive)
-		return wait_passive(m, seq, timeout_ms);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += timeout_ms / 1000;
@@ -357,8 +393,10 @@ int cji_mat_wait(cji_materializer *m, uint64_t seq, int timeout_ms)
 	}
 	pthread_mutex_lock(&m->mu);
 	int rc = 0;
+	m->waiters++;
+	pthread_cond_broadcast(&m->wake); /* a passive thread polls faster now */
 	while (m->position < seq) {
-		if (m->stopping) {
+		if (m->stopping || !m->running) {
 			rc = CJ_ECLOSED;
 			break;
 		}
@@ -367,6 +405,7 @@ int cji_mat_wait(cji_materializer *m, uint64_t seq, int timeout_ms)
 			break;
 		}
 	}
+	m->waiters--;
 	uint64_t pos = m->position;
 	pthread_mutex_unlock(&m->mu);
 	if (rc == CJ_ETIMEOUT)
@@ -375,6 +414,60 @@ int cji_mat_wait(cji_materializer *m, uint64_t seq, int timeout_ms)
 	if (rc)
 		return cji_err(rc, "store is closing");
 	return 0;
+}
+
+int cji_mat_watch(cji_watch **out, cji_materializer *m, uint64_t seq, void (*fn)(void *arg),
+                  void *arg)
+{
+	*out = NULL;
+	pthread_mutex_lock(&m->mu);
+	if (m->position >= seq) {
+		pthread_mutex_unlock(&m->mu);
+		return 1;
+	}
+	if (m->stopping || !m->running) {
+		pthread_mutex_unlock(&m->mu);
+		return cji_err(CJ_ECLOSED, "store is closing");
+	}
+	cji_watch *w = calloc(1, sizeof *w);
+	if (!w) {
+		pthread_mutex_unlock(&m->mu);
+		return cji_err(CJ_ENOMEM, "out of memory");
+	}
+	w->seq = seq;
+	w->fn = fn;
+	w->arg = arg;
+	w->next = m->watches;
+	m->watches = w;
+	pthread_cond_broadcast(&m->wake); /* a passive thread polls faster now */
+	pthread_mutex_unlock(&m->mu);
+	*out = w;
+	return 0;
+}
+
+void cji_mat_unwatch(cji_materializer *m, cji_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&m->mu);
+	for (cji_watch **p = &m->watches; *p; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	free(w);
+}
+
+void cji_mat_status(cji_mat_state *out, cji_materializer *m)
+{
+	pthread_mutex_lock(&m->mu);
+	out->position = m->position;
+	out->active = !m->passive;
+	out->still_ms = (cji_mono_ns() - m->advanced_ns) / 1000000u;
+	snprintf(out->error, sizeof out->error, "%s", m->error);
+	pthread_mutex_unlock(&m->mu);
 }
 
 void cji_mat_error(cji_materializer *m, char *buf, size_t n)
@@ -391,26 +484,30 @@ void cji_mat_set_split_position(cji_materializer *m, int on)
 	pthread_mutex_unlock(&m->mu);
 }
 
-int cji_mat_is_passive(cji_materializer *m) { return m->passive; }
+int cji_mat_is_passive(cji_materializer *m)
+{
+	pthread_mutex_lock(&m->mu);
+	int p = m->passive;
+	pthread_mutex_unlock(&m->mu);
+	return p;
+}
 
 void cji_mat_pause(cji_materializer *m)
 {
-	if (m->passive)
-		return;
 	pthread_mutex_lock(&m->mu);
 	m->paused = 1;
 	while (m->busy)
 		pthread_cond_wait(&m->applied, &m->mu);
+	int passive = m->passive;
 	pthread_mutex_unlock(&m->mu);
 	/* The connection must be closed before the file is replaced. */
-	close_db(m);
+	if (!passive)
+		close_db(m);
 }
 
 int cji_mat_resume(cji_materializer *m)
 {
-	if (m->passive)
-		return 0;
-	int rc = open_db(m);
+	int rc = cji_mat_is_passive(m) ? 0 : open_db(m);
 	pthread_mutex_lock(&m->mu);
 	m->paused = 0;
 	m->hint = 1;

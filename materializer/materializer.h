@@ -23,22 +23,59 @@ void cji_mat_notify(void *m);
 void cji_mat_free(cji_materializer *m);
 
 uint64_t cji_mat_position(cji_materializer *m);
+/* Block until the position reaches seq: 0, CJ_ETIMEOUT, CJ_ECLOSED. */
 int cji_mat_wait(cji_materializer *m, uint64_t seq, int timeout_ms);
+
+/* Call fn(arg) once the position reaches seq, or the store closes. fn runs on
+ * the materializer's thread with its lock held: it may only wake someone up
+ * (signal, write an eventfd, resume a connection), never call the library.
+ * Returns 1 (already reached: no watch, fn never called), 0 (*out armed) or
+ * an error (CJ_ECLOSED, CJ_ENOMEM). */
+typedef struct cj_watch cji_watch;
+int cji_mat_watch(cji_watch **out, cji_materializer *m, uint64_t seq, void (*fn)(void *arg),
+                  void *arg);
+/* Disarm (if not fired yet) and free; after it returns fn is not running and
+ * will not run. Accepts NULL. */
+void cji_mat_unwatch(cji_materializer *m, cji_watch *w);
+
+/* What health reports are made of. */
+typedef struct cji_mat_state {
+	uint64_t position;
+	int active;            /* this process materializes */
+	uint64_t still_ms;     /* since the position last moved */
+	char error[512];       /* what stopped progress ("" if nothing) */
+} cji_mat_state;
+void cji_mat_status(cji_mat_state *out, cji_materializer *m);
 /* Last error that stopped progress ("" if none). Copies into buf. */
 void cji_mat_error(cji_materializer *m, char *buf, size_t n);
 
-/* Apply journal records (from+1 .. up to max events) into db, in one
- * transaction with the position. Shared by the thread and replay.
- * *applied gets the count; *position the new position. */
+/* How much one batch applies, and how (batch.c). */
+typedef struct cji_batch_limits {
+	unsigned max;          /* events */
+	unsigned max_ms;       /* 0: no time bound */
+	int split_position;    /* tests only: rows and position in two transactions */
+	int skip_damaged;      /* a record that fails its checksum or decode is noted
+	                          in damaged_records and skipped, not an error */
+} cji_batch_limits;
+
+/* Apply journal records (from+1 .. up to lim->max events) into db, in one
+ * transaction with the position (batch.c). Shared by the thread and replay.
+ * *applied gets the count (skipped damaged records included). A damaged
+ * record without skip_damaged fails the batch: CJ_ECORRUPT naming it. */
 struct cji_apply;
 int cji_mat_apply_batch(uint64_t *applied, sqlite3 *db, struct cji_apply *a, cji_journal *j,
-                        uint64_t from, unsigned max, unsigned max_ms, int split_position);
+                        uint64_t from, const cji_batch_limits *lim);
+
+/* The position stored in db's journal_position (must_exist: a missing row
+ * is an error, else position 0). */
+int cji_mat_stored_position(uint64_t *pos, sqlite3 *db, int must_exist);
 
 /* Tests: commit rows and position in separate transactions (the negative
  * control of the crash test: it must lose exactly-once). */
 void cji_mat_set_split_position(cji_materializer *m, int on);
 
-/* 1 if another process holds the store's materializer lock. */
+/* 1 if another process holds the store's materializer lock (this one follows
+ * the position and takes over when that process stops). */
 int cji_mat_is_passive(cji_materializer *m);
 
 /* Pause/resume the thread (replay in place); pause waits for the batch. */

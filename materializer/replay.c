@@ -64,7 +64,8 @@ static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 	return rc;
 }
 
-static int build(cji_journal *j, const char *tmp, uint64_t last, cj_progress_fn progress, void *arg)
+static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damaged,
+                 cj_progress_fn progress, void *arg)
 {
 	sqlite3 *db;
 	int rc = cji_db_open_bulk(&db, tmp);
@@ -87,8 +88,9 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, cj_progress_fn 
 	uint64_t pos = 0;
 	while (pos < last) {
 		uint64_t want = last - pos, n = 0;
-		unsigned max = want > REPLAY_CHUNK ? REPLAY_CHUNK : (unsigned)want;
-		if ((rc = cji_mat_apply_batch(&n, db, a, j, pos, max, 0, 0)))
+		cji_batch_limits lim = { want > REPLAY_CHUNK ? REPLAY_CHUNK : (unsigned)want, 0, 0,
+		                         skip_damaged };
+		if ((rc = cji_mat_apply_batch(&n, db, a, j, pos, &lim)))
 			break;
 		if (n == 0) {
 			rc = cji_err(CJ_ECORRUPT, "replay: the journal ends at %llu, expected %llu",
@@ -109,12 +111,12 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, cj_progress_fn 
 	return rc;
 }
 
-int cji_replay_build(cji_journal *j, const char *path, uint64_t last, cj_progress_fn progress,
-                     void *arg)
+int cji_replay_build(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
+                     cj_progress_fn progress, void *arg)
 {
 	unlink(path);
 	cji_replay_unlink_sidecars(path);
-	int rc = build(j, path, last, progress, arg);
+	int rc = build(j, path, last, skip_damaged, progress, arg);
 	if (!rc)
 		rc = cji_fsync_path(path);
 	if (rc) {

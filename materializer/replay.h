@@ -9,11 +9,12 @@
 /* Build a new projection of records 1..last at path (any old file there and
  * its -wal/-shm/-journal are removed first), fsync'd, in WAL mode, ready to
  * be renamed into place. progress (may be NULL) is called after each chunk.
- * On failure nothing is left at path. Errors: CJ_ECORRUPT (a bad record or a
- * journal shorter than last, the message names the sequence number),
- * CJ_EIO/CJ_ENOSPC, CJ_EDB. */
-int cji_replay_build(cji_journal *j, const char *path, uint64_t last, cj_progress_fn progress,
-                     void *arg);
+ * skip_damaged: a record that cannot be read is noted in damaged_records and
+ * skipped instead of failing. On failure nothing is left at path. Errors:
+ * CJ_ECORRUPT (a bad record or a journal shorter than last, the message
+ * names the sequence number), CJ_EIO/CJ_ENOSPC, CJ_EDB. */
+int cji_replay_build(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
+                     cj_progress_fn progress, void *arg);
 
 /* Remove path's -wal, -shm and -journal files. */
 void cji_replay_unlink_sidecars(const char *path);

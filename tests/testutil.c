@@ -2,6 +2,7 @@
  * usable from worker threads and forked children. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,4 +278,35 @@ int tu_fixture_teardown(void **state)
 	tu_rmrf(f->dir);
 	free(f);
 	return 0;
+}
+
+int tu_flip_marker(const char *root, const char *name, const char *marker, unsigned *hits)
+{
+	*hits = 0;
+	char path[PATH_MAX];
+	if (tu_find_file(root, name, path, sizeof path) != 0)
+		return -1;
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	char *buf = NULL;
+	int rc = -1;
+	if (fstat(fd, &st) != 0 || !(buf = malloc((size_t)st.st_size + 1)) ||
+	    pread(fd, buf, (size_t)st.st_size, 0) != (ssize_t)st.st_size)
+		goto out;
+	size_t size = (size_t)st.st_size, mlen = strlen(marker);
+	for (size_t off = 0; off + mlen <= size; off++) {
+		if (memcmp(buf + off, marker, mlen) != 0)
+			continue;
+		char c = (char)(buf[off + 2] ^ 0x01);
+		if (pwrite(fd, &c, 1, (off_t)(off + 2)) != 1)
+			goto out;
+		(*hits)++;
+	}
+	rc = fsync(fd) == 0 ? 0 : -1;
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }

@@ -108,6 +108,12 @@ uint64_t tu_rand(uint64_t *state);
  * filled, or -1. */
 int tu_find_file(const char *root, const char *name, char *out, size_t n);
 
+/* Flip one bit of a letter (it stays ASCII) inside every copy of marker in
+ * the first file called name under root (stale copies in free pages too, so
+ * the live one is certainly hit): only a checksum can tell. *hits gets the
+ * copies changed. 0, or -1 (file not found, I/O error). */
+int tu_flip_marker(const char *root, const char *name, const char *marker, unsigned *hits);
+
 /* Unsigned integer from environment variable name, or def if unset/invalid. */
 unsigned long tu_env_ulong(const char *name, unsigned long def);
 

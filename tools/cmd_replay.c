@@ -1,4 +1,4 @@
-/* tools/cmd_replay.c — `chatjournal replay STORE [--out FILE.sqlite]`:
+/* tools/cmd_replay.c — `chatjournal replay STORE [--out FILE.sqlite] [--skip-damaged]`:
  * rebuild the projection from the journal alone. With --out the store is
  * only read (safe next to a server); in place, this process must be the
  * store's only materializer, and the library swaps the file atomically. */
@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static const cli_help help = {
-	"replay", "STORE [--out FILE.sqlite]",
+	"replay", "STORE [--out FILE.sqlite] [--skip-damaged]",
 	"Rebuild the SQLite projection of STORE from its journal alone.\n\n"
 	"Without --out the store's own chat.sqlite is replaced, atomically, by\n"
 	"the rebuilt file: this repairs a projection that 'chatjournal verify'\n"
@@ -21,12 +21,19 @@ static const cli_help help = {
 	"With --out the store is opened read-only (safe next to a running server)\n"
 	"and the projection is written to FILE.sqlite, a new file (an existing\n"
 	"file is refused).\n\n"
+	"A journal record that fails its checksum or cannot be decoded stops the\n"
+	"replay, naming its sequence number. With --skip-damaged such records are\n"
+	"skipped instead and listed in the projection's table damaged_records\n"
+	"(and by 'chatjournal verify'), so the rest is recovered knowingly.\n\n"
 	"Shows a progress bar when stdout and stderr are terminals; prints\n"
 	"\"replayed N events into PATH\", N being the journal's last sequence\n"
 	"number at the start.\n\n"
 	"Options:\n"
 	"  --out FILE.sqlite   write the rebuilt projection to this new file\n"
+	"  --skip-damaged      skip (and list) records that cannot be read\n"
 };
+
+static int skip_damaged;
 
 /* Replay into target (NULL: in place) up to the journal's current end. */
 static int replay(cj_store *s, const char *target, const char *shown)
@@ -39,8 +46,18 @@ static int replay(cj_store *s, const char *target, const char *shown)
 	cli_progress_begin_count(&bar, "replay", last, "events");
 	/* up_to 0 means "the journal's end", which is also right for an
 	 * empty journal. */
-	rc = cj_projection_replay(s, target, last, cli_progress_cb, &bar);
+	cj_replay_options ro = CJ_REPLAY_OPTIONS_INIT;
+	ro.out_path = target;
+	ro.up_to = last;
+	ro.skip_damaged = skip_damaged;
+	ro.progress = cli_progress_cb;
+	ro.progress_arg = &bar;
+	rc = cj_projection_replay(s, &ro);
 	cli_progress_end(&bar);
+	if (rc == CJ_ECORRUPT && !skip_damaged && strstr(cj_error_last(), "journal record"))
+		return cli_fail("replay", "%s; nothing was replaced. 'chatjournal replay --skip-damaged' "
+		                "rebuilds without the damaged records and lists them",
+		                cli_error_text_after(rc, "replay"));
 	if (rc != 0)
 		return cli_fail("replay", "%s", cli_error_text_after(rc, "replay"));
 	printf("replayed %llu event%s into %s\n", (unsigned long long)last, last == 1 ? "" : "s",
@@ -112,10 +129,11 @@ static int replay_out(const char *store, const char *out)
 int cmd_replay(int argc, char **argv)
 {
 	const char *out = NULL;
-	const cli_opt opts[] = { { "--out", "FILE.sqlite", NULL, &out } };
+	const cli_opt opts[] = { { "--out", "FILE.sqlite", NULL, &out },
+	                         { "--skip-damaged", NULL, &skip_damaged, NULL } };
 	const char *pos[1];
 	size_t npos;
-	int rc = cli_parse(&help, argc, argv, opts, 1, pos, 1, 1, &npos);
+	int rc = cli_parse(&help, argc, argv, opts, 2, pos, 1, 1, &npos);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (out && !*out)

@@ -15,7 +15,9 @@ static const cli_help help = {
 	"servers, images, messages today (UTC), the position it has applied, its\n"
 	"lag behind the journal and its size on disk. The store is opened\n"
 	"read-only: when the projection lags, a note on stderr says so (text\n"
-	"output only); 'chatjournal serve' or any read-write open catches it up.\n\n"
+	"output only); 'chatjournal serve' or any read-write open catches it up.\n"
+	"A damaged projection is reported as such (with --json, the key\n"
+	"projection_error) and the exit status is 1: run 'chatjournal replay'.\n\n"
 	"Options:\n"
 	"  --json    print one JSON object with the keys events, last_seq, blobs,\n"
 	"            blob_bytes, idempotency_keys, map_size, map_used,\n"
@@ -90,6 +92,13 @@ static void print_text(const char *path, const cj_journal_stats *st, json_t *pro
 	print_bytes("map used", st->map_used);
 	print_bytes("map ceiling", st->map_ceiling);
 	print_bytes("file size", st->file_size);
+	const char *perr = json_string_value(json_object_get(proj, "projection_error"));
+	if (perr) {
+		printf("%-18s ", "projection");
+		cli_put_oneline(stdout, perr);
+		fputc('\n', stdout);
+		return;
+	}
 	print_count("messages", figure(proj, "messages"));
 	print_count("threads", figure(proj, "threads"));
 	print_count("users", figure(proj, "users"));
@@ -157,9 +166,12 @@ int cmd_stats(int argc, char **argv)
 		status = print_json(&st, proj) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	} else {
 		print_text(pos[0], &st, proj);
-		if (figure(proj, "lag") > 0)
+		if (figure(proj, "lag") > 0 && !json_object_get(proj, "projection_error"))
 			cli_note_lag("stats", figure(proj, "position"), figure(proj, "last_seq"));
 	}
+	const char *perr = json_string_value(json_object_get(proj, "projection_error"));
+	if (perr && status == CLI_EXIT_OK)
+		status = cli_fail("stats", "%s", perr);
 	json_decref(proj);
 	return status;
 }

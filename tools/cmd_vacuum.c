@@ -54,7 +54,8 @@ int cmd_vacuum(int argc, char **argv)
 	}
 	cli_progress bar;
 	cli_progress_begin_count(&bar, "vacuum", last, "events");
-	rc = cj_projection_replay(s, NULL, last, cli_progress_cb, &bar);
+	rc = cj_projection_replay(s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, NULL, last, 0, cli_progress_cb, &bar });
 	cli_progress_end(&bar);
 	if (rc != 0) {
 		cli_fail("vacuum", "cannot rebuild the projection: %s",

@@ -168,7 +168,8 @@ static int empty_reference(const char *store, temp_paths *t, cli_progress *bar,
 	o.read_only = 1;
 	if ((rc = cj_store_open(&empty, t->store, &o)) != 0)
 		return state_fail(r, "cannot open the empty reference store", rc);
-	rc = cj_projection_replay(empty, t->sqlite, 0, cli_progress_cb, bar);
+	rc = cj_projection_replay(empty, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, t->sqlite, 0, 0, cli_progress_cb, bar });
 	cj_store_close(empty);
 	return rc == 0 ? 0 : state_fail(r, "replay failed", rc);
 }
@@ -180,7 +181,8 @@ static int replay_reference(cj_store *s, const char *store, temp_paths *t, verif
 	int rc;
 	if (r->position == 0 && r->last_seq > 0)
 		rc = empty_reference(store, t, &bar, r);
-	else if ((rc = cj_projection_replay(s, t->sqlite, r->position, cli_progress_cb, &bar)) != 0)
+	else if ((rc = cj_projection_replay(s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, t->sqlite, r->position, 0, cli_progress_cb, &bar })) != 0)
 		rc = state_fail(r, "replay failed", rc);
 	cli_progress_end(&bar);
 	return rc;

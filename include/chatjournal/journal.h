@@ -47,6 +47,12 @@ typedef struct cj_ticket cj_ticket;
 CJ_API int cj_journal_submit(cj_ticket **out, cj_store *s, const cj_event *const *evs, size_t n);
 CJ_API int cj_ticket_wait(uint64_t *seqs_out, cj_ticket *t);
 CJ_API int cj_ticket_done(const cj_ticket *t);
+/* cj_journal_submit, and fn(arg) is called once the outcome is known (then
+ * cj_ticket_wait returns at once). fn runs on the journal's writer thread: it
+ * must only wake someone up (signal, eventfd, resume a suspended request) and
+ * never call the library; the ticket is not freed before fn has returned. */
+CJ_API int cj_journal_submit_notify(cj_ticket **out, cj_store *s, const cj_event *const *evs,
+                                    size_t n, void (*fn)(void *arg), void *arg);
 CJ_API void cj_ticket_free(cj_ticket *t);
 
 /* Highest durable sequence number (0: empty journal). */

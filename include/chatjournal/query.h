@@ -94,15 +94,42 @@ CJ_API int cj_projection_diff(char **report, const char *path_a, const char *pat
  * problems found. Returns 0 if ok, CJ_ECORRUPT otherwise. */
 CJ_API int cj_projection_check(char **report, const char *sqlite_path);
 
-/* Rebuild the projection from the journal into out_path (a new file), fast
- * (no WAL, relaxed sync, one fsync and rename at the end). progress (may be
- * NULL) is called now and then with (applied, total, arg). up_to: stop at
- * that sequence number (0: the journal's end). With out_path NULL
- * the store's own chat.sqlite is replaced atomically; the store must be open
- * in this process only (its materializer is paused meanwhile). */
+/* Rebuild the projection from the journal alone, fast (no WAL, relaxed
+ * sync, indexes built at the end, one fsync and rename). */
 typedef void (*cj_progress_fn)(uint64_t done, uint64_t total, void *arg);
-CJ_API int cj_projection_replay(cj_store *s, const char *out_path, uint64_t up_to,
-                                cj_progress_fn progress, void *arg);
+#define CJ_REPLAY_OPTIONS_VERSION 1
+typedef struct cj_replay_options {
+	unsigned version;        /* CJ_REPLAY_OPTIONS_VERSION */
+	const char *out_path;    /* a new file; NULL: replace the store's own chat.sqlite
+	                            atomically (this process must be the one that
+	                            materializes; its materializer is paused meanwhile) */
+	uint64_t up_to;          /* stop at this sequence number (0: the journal's end) */
+	int skip_damaged;        /* a record that fails its checksum or cannot be decoded
+	                            is listed in the table damaged_records and skipped;
+	                            without it replay stops there, naming the sequence */
+	cj_progress_fn progress; /* may be NULL: called now and then with (applied, total) */
+	void *progress_arg;
+} cj_replay_options;
+#define CJ_REPLAY_OPTIONS_INIT { CJ_REPLAY_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL }
+
+/* Errors: CJ_ECORRUPT (a damaged record, named; see skip_damaged), CJ_EBUSY
+ * (in place, while another process materializes), CJ_EPERM (in place on a
+ * read-only handle), CJ_EIO/CJ_ENOSPC. opts NULL: the defaults (in place). */
+CJ_API int cj_projection_replay(cj_store *s, const cj_replay_options *opts);
+
+/* Asynchronous read-your-writes: fn(arg) is called once the projection has
+ * applied seq, or when the store closes (check the position again then). fn
+ * runs on a library thread holding an internal lock: it must only wake
+ * someone up (signal a condition, write an eventfd, resume a suspended
+ * request) and never call the library. Returns 1 if seq is applied already
+ * (*out NULL; fn is never called), 0 with *out armed, or an error: CJ_EPERM
+ * (read-only handle: no materializer), CJ_ECLOSED, CJ_ENOMEM. */
+typedef struct cj_watch cj_watch;
+CJ_API int cj_projection_watch(cj_watch **out, cj_store *s, uint64_t seq,
+                               void (*fn)(void *arg), void *arg);
+/* Disarm and free a watch (fired or not). After it returns fn is not running
+ * and will not run. Accepts NULL. Call it before the store closes. */
+CJ_API void cj_watch_free(cj_store *s, cj_watch *w);
 
 #ifdef __cplusplus
 }

@@ -19,7 +19,7 @@ extern "C" {
 
 typedef struct cj_store cj_store;
 
-#define CJ_STORE_OPTIONS_VERSION 1
+#define CJ_STORE_OPTIONS_VERSION 2
 
 /* Options for cj_store_init / cj_store_open. A zero field means "the store's
  * chatjournal.conf value, else the built-in default". */
@@ -32,9 +32,13 @@ typedef struct cj_store_options {
 	unsigned max_batch;        /* most events in one group commit (default 8192) */
 	unsigned max_queue;        /* most events waiting for commit before CJ_EBUSY (default 262144) */
 	int read_only;             /* open without the writer thread; appends fail with CJ_EPERM */
+	/* version 2 */
+	int check_projection;      /* run SQLite's quick_check on chat.sqlite at open and refuse a
+	                              damaged projection (CJ_ECORRUPT, "run 'chatjournal replay'");
+	                              reads every page: about 1 s per GB */
 } cj_store_options;
 
-#define CJ_STORE_OPTIONS_INIT { CJ_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0 }
+#define CJ_STORE_OPTIONS_INIT { CJ_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* Create a new store at path (parents must exist). Writes chatjournal.conf with
  * the defaults, creates the journal. Errors: CJ_EEXIST (already a store),
@@ -56,6 +60,26 @@ CJ_API const char *cj_store_path(const cj_store *s);
 
 /* The limits appends are validated against (from chatjournal.conf/options). */
 CJ_API const cj_limits *cj_store_limits(const cj_store *s);
+
+/* Is the store able to keep its promises now? */
+typedef struct cj_health {
+	int ok;                  /* 1: healthy; 0: degraded, see reason */
+	char reason[128];        /* a sentence fit for an unauthenticated health check: names
+	                            no store, no path, no figure ("" when ok) */
+	char detail[512];        /* the underlying error, for operators ("" when ok) */
+	uint64_t last_seq;       /* the journal's last sequence number */
+	uint64_t position;       /* the projection's position */
+	uint64_t lag;            /* last_seq - position */
+	int materializing;       /* 1: this process applies the journal */
+	uint64_t still_ms;       /* since the position last moved */
+} cj_health;
+
+/* Degraded when: the projection was found damaged (at open or by a query);
+ * the materializer stopped on an error; or the projection lags and has not
+ * moved for CJ_HEALTH_STALL_MS (no process is materializing). Read-only
+ * handles report the journal and the position only. */
+#define CJ_HEALTH_STALL_MS 10000
+CJ_API int cj_store_health(cj_health *out, cj_store *s);
 
 #ifdef __cplusplus
 }

@@ -78,34 +78,10 @@ static void fill_store(fixture *f)
 	cj_store_close(s);
 }
 
-/* Flip one bit of a letter inside every copy of marker in the journal's data
- * file (stale copies in free pages included, so the live one is certainly
- * hit). The letter stays ASCII: the body is still valid msgpack and UTF-8, and
- * only the checksum can tell. Returns the number of copies changed. */
 static unsigned flip_marker(const fixture *f, const char *marker)
 {
-	char data_path[PATH_MAX];
-	assert_int_equal(tu_find_file(f->tu.store, "data.mdb", data_path, sizeof data_path), 0);
-	int fd = open(data_path, O_RDWR);
-	assert_true(fd >= 0);
-	struct stat st;
-	assert_int_equal(fstat(fd, &st), 0);
-	size_t size = (size_t)st.st_size;
-	char *buf = malloc(size);
-	assert_non_null(buf);
-	assert_int_equal(pread(fd, buf, size, 0), (ssize_t)size);
-	size_t mlen = strlen(marker);
 	unsigned hits = 0;
-	for (size_t off = 0; off + mlen <= size; off++) {
-		if (memcmp(buf + off, marker, mlen) != 0)
-			continue;
-		char c = (char)(buf[off + 2] ^ 0x01);
-		assert_int_equal(pwrite(fd, &c, 1, (off_t)(off + 2)), 1);
-		hits++;
-	}
-	assert_int_equal(fsync(fd), 0);
-	close(fd);
-	free(buf);
+	assert_int_equal(tu_flip_marker(f->tu.store, "data.mdb", marker, &hits), 0);
 	return hits;
 }
 

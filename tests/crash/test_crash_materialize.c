@@ -1057,7 +1057,8 @@ static void test_kill9_during_materialize(void **state)
 	assert_int_equal(pos, last);
 	char replay[PATH_MAX + 32];
 	snprintf(replay, sizeof replay, "%s/replay.sqlite", L->dir);
-	TU_OK(cj_projection_replay(s, replay, 0, NULL, NULL));
+	TU_OK(cj_projection_replay(s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, replay, 0, 0, NULL, NULL }));
 	cj_store_close(s);
 	char why[1024] = "";
 	check_result res;

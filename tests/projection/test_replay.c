@@ -158,12 +158,14 @@ static void test_replay_hash_diff_check(void **state)
 	               " (SELECT count(*) FROM images) > 0 FROM messages", "1|0|1");
 
 	progress p = { 0 };
-	TU_OK(cj_projection_replay(f->tu.s, r1, 0, on_progress, &p));
+	TU_OK(cj_projection_replay(f->tu.s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, r1, 0, 0, on_progress, &p }));
 	assert_true(p.calls >= 1);
 	assert_int_equal(p.done, f->last);
 	assert_int_equal(p.total, f->last);
 	assert_false(p.backwards);
-	TU_OK(cj_projection_replay(f->tu.s, r2, 0, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, r2, 0, 0, NULL, NULL }));
 
 	char h_live[33], h1[33], h2[33];
 	char *t_live = NULL, *t1 = NULL;
@@ -216,7 +218,8 @@ static void test_replay_hash_diff_check(void **state)
 	diff_is(r1, bad, "table settings: row only in the first projection: key=k, value=\"***\", ");
 
 	/* up_to: a replay of a prefix differs in journal_position first. */
-	TU_OK(cj_projection_replay(f->tu.s, part, f->last - 1, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, part, f->last - 1, 0, NULL, NULL }));
 	PU_ROWS(part, "SELECT seq FROM journal_position", "72");
 	char h_part[33];
 	hash_of(part, h_part, NULL);
@@ -240,7 +243,8 @@ static void test_check_sees_fts_out_of_step(void **state)
 	char r[PATH_MAX], bad[PATH_MAX];
 	tu_path(r, sizeof r, f->tu.dir, "good.sqlite");
 	tu_path(bad, sizeof bad, f->tu.dir, "tampered.sqlite");
-	TU_OK(cj_projection_replay(f->tu.s, r, 0, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, r, 0, 0, NULL, NULL }));
 	char *report = NULL;
 	TU_OK(cj_projection_check(&report, r));
 	assert_string_equal(report, "ok");
@@ -271,7 +275,8 @@ static void test_diff_path_with_uri_characters(void **state)
 	tu_path(odd, sizeof odd, f->tu.dir, "odd#%41?name");
 	assert_int_equal(mkdir(odd, 0700), 0);
 	tu_path(r, sizeof r, odd, "r.sqlite");
-	TU_OK(cj_projection_replay(f->tu.s, r, 0, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, r, 0, 0, NULL, NULL }));
 	char h1[33], h2[33];
 	hash_of(r, h1, NULL);
 	hash_of(f->db, h2, NULL);
@@ -327,7 +332,8 @@ static void test_replay_in_place_with_concurrent_readers(void **state)
 	}
 	int rc = 0;
 	for (int i = 0; i < 10 && !rc; i++)
-		rc = cj_projection_replay(f->tu.s, NULL, 0, NULL, NULL);
+		rc = cj_projection_replay(f->tu.s, &(cj_replay_options){
+				CJ_REPLAY_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL });
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
@@ -345,7 +351,8 @@ static void test_replay_in_place_keeps_serving(void **state)
 	char before[33], after[33];
 	hash_of(f->db, before, NULL);
 	progress p = { 0 };
-	TU_OK(cj_projection_replay(f->tu.s, NULL, 0, on_progress, &p));
+	TU_OK(cj_projection_replay(f->tu.s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, NULL, 0, 0, on_progress, &p }));
 	assert_int_equal(p.done, f->last);
 	hash_of(f->db, after, NULL);
 	assert_string_equal(after, before);
@@ -387,7 +394,8 @@ static void test_replay_in_place_keeps_serving(void **state)
 	/* And the live file still equals a fresh replay. */
 	char r[PATH_MAX];
 	tu_path(r, sizeof r, f->tu.dir, "again.sqlite");
-	TU_OK(cj_projection_replay(f->tu.s, r, 0, NULL, NULL));
+	TU_OK(cj_projection_replay(f->tu.s, &(cj_replay_options){
+			CJ_REPLAY_OPTIONS_VERSION, r, 0, 0, NULL, NULL }));
 	diff_is(f->db, r, "");
 	hash_of(f->db, before, NULL);
 	hash_of(r, after, NULL);
