@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
 #include "bench/http.h"
+#include "bench/scratch.h"
 
 static double now_s(void)
 {
@@ -288,10 +289,9 @@ int cjb_http_main(int argc, char **argv)
 		seconds = 0.5;
 	if (threads == 0 || threads > 256)
 		threads = 32;
-	char dir[256];
-	snprintf(dir, sizeof dir, "%s/cj-bench-http.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	char dir[256], err[400];
+	if (cjb_scratch_new(dir, sizeof dir, NULL, err, sizeof err) != 0) {
+		fprintf(stderr, "chatjournal: bench http: %s\n", err);
 		return 1;
 	}
 	char store[300], store2[300], token[CJ_TOKEN_MAX];
@@ -356,9 +356,8 @@ int cjb_http_main(int argc, char **argv)
 	}
 done:
 	json_decref(out);
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", dir);
+	/* Only the folder made above; no shell (TMPDIR may hold any character). */
+	if (cjb_scratch_remove(dir) != 0)
+		fprintf(stderr, "chatjournal: bench http: could not remove %s\n", dir);
 	return rc;
 }
