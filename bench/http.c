@@ -33,7 +33,7 @@ typedef struct server {
 	const char *store;
 	volatile int stop;
 	char addr[128];
-	volatile int ready;
+	atomic_int ready; /* release after addr is written: the main thread waits on it */
 	int rc;
 } server;
 
@@ -41,7 +41,7 @@ static void on_ready(const char *addr, void *arg)
 {
 	server *sv = arg;
 	snprintf(sv->addr, sizeof sv->addr, "%s", addr);
-	sv->ready = 1;
+	atomic_store_explicit(&sv->ready, 1, memory_order_release);
 }
 
 static void quiet(const char *line, void *arg)
@@ -63,7 +63,7 @@ static void *serve_main(void *arg)
 	o.ready_arg = sv;
 	o.log = quiet;
 	sv->rc = cj_http_serve(&o);
-	sv->ready = 1;
+	atomic_store_explicit(&sv->ready, 1, memory_order_release);
 	return NULL;
 }
 
@@ -306,7 +306,7 @@ int cjb_http_main(int argc, char **argv)
 	}
 	server sv = { .store = store };
 	pthread_create(&sv.th, NULL, serve_main, &sv);
-	while (!sv.ready)
+	while (!atomic_load_explicit(&sv.ready, memory_order_acquire))
 		usleep(1000);
 	const char *colon = strrchr(sv.addr, ':');
 	run r = { .port = colon ? atoi(colon + 1) : 0, .token = token, .seconds = seconds };
