@@ -20,6 +20,7 @@
 #include "chatjournal/chatjournal.h"
 #include "chatjournal/http.h"
 #include "http.h"
+#include "scratch.h"
 
 static double now_s(void)
 {
@@ -33,7 +34,7 @@ typedef struct server {
 	const char *store;
 	volatile int stop;
 	char addr[128];
-	volatile int ready;
+	atomic_int ready; /* release after addr is written: the main thread waits on it */
 	int rc;
 } server;
 
@@ -41,7 +42,7 @@ static void on_ready(const char *addr, void *arg)
 {
 	server *sv = arg;
 	snprintf(sv->addr, sizeof sv->addr, "%s", addr);
-	sv->ready = 1;
+	atomic_store_explicit(&sv->ready, 1, memory_order_release);
 }
 
 static void quiet(const char *line, void *arg)
@@ -63,7 +64,7 @@ static void *serve_main(void *arg)
 	o.ready_arg = sv;
 	o.log = quiet;
 	sv->rc = cj_http_serve(&o);
-	sv->ready = 1;
+	atomic_store_explicit(&sv->ready, 1, memory_order_release);
 	return NULL;
 }
 
@@ -289,10 +290,9 @@ int cjb_http_main(int argc, char **argv)
 		seconds = 0.5;
 	if (threads == 0 || threads > 256)
 		threads = 32;
-	char dir[256];
-	snprintf(dir, sizeof dir, "%s/cj-bench-http.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	char dir[256], err[400];
+	if (cjb_scratch_new(dir, sizeof dir, NULL, err, sizeof err) != 0) {
+		fprintf(stderr, "chatjournal: bench http: %s\n", err);
 		return 1;
 	}
 	char store[300], store2[300], token[CJ_TOKEN_MAX];
@@ -307,7 +307,7 @@ int cjb_http_main(int argc, char **argv)
 	}
 	server sv = { .store = store };
 	pthread_create(&sv.th, NULL, serve_main, &sv);
-	while (!sv.ready)
+	while (!atomic_load_explicit(&sv.ready, memory_order_acquire))
 		usleep(1000);
 	const char *colon = strrchr(sv.addr, ':');
 	run r = { .port = colon ? atoi(colon + 1) : 0, .token = token, .seconds = seconds };
@@ -357,9 +357,8 @@ int cjb_http_main(int argc, char **argv)
 	}
 done:
 	json_decref(out);
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", dir);
+	/* Only the folder made above; no shell (TMPDIR may hold any character). */
+	if (cjb_scratch_remove(dir) != 0)
+		fprintf(stderr, "chatjournal: bench http: could not remove %s\n", dir);
 	return rc;
 }

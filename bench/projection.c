@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
 #include "projection.h"
+#include "scratch.h"
 
 #define THREADS 1000
 #define USERS 500
@@ -145,7 +146,8 @@ typedef struct opts {
 	uint64_t events;
 	int json, quick;
 	double lag_seconds;
-	char dir[512];
+	const char *base;  /* --dir: where the scratch folder goes (NULL: $TMPDIR or /tmp) */
+	char dir[512];     /* the scratch folder, BASE/cjbench-XXXXXX: the only thing removed */
 } opts;
 
 static int usage(const char *name)
@@ -160,7 +162,7 @@ static int parse(int argc, char **argv, opts *o, const char *name)
 {
 	memset(o, 0, sizeof *o);
 	o->events = 1000000;
-	o->lag_seconds = 60;
+	o->lag_seconds = -1; /* not given */
 	static const struct option lo[] = {
 		{ "events", required_argument, NULL, 'n' }, { "quick", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' }, { "dir", required_argument, NULL, 'd' },
@@ -173,35 +175,28 @@ static int parse(int argc, char **argv, opts *o, const char *name)
 		case 'n': o->events = strtoull(optarg, NULL, 10); break;
 		case 'q': o->quick = 1; break;
 		case 'j': o->json = 1; break;
-		case 'd': snprintf(o->dir, sizeof o->dir, "%s", optarg); break;
+		case 'd': o->base = optarg; break;
 		case 'l': o->lag_seconds = atof(optarg); break;
 		case 'h': usage(name); return 1;
 		default: return usage(name);
 		}
 	}
-	if (o->quick) {
+	if (o->quick)
 		o->events = o->events == 1000000 ? 20000 : o->events;
-		o->lag_seconds = 3;
-	}
+	/* --quick shortens the sustained phase unless --lag-seconds is given. */
+	if (o->lag_seconds < 0)
+		o->lag_seconds = o->quick ? 3 : 60;
 	if (!o->events)
 		return usage(name);
-	if (!o->dir[0]) {
-		const char *t = getenv("TMPDIR");
-		snprintf(o->dir, sizeof o->dir, "%s/cj-bench-proj.XXXXXX", t ? t : "/tmp");
-		if (!mkdtemp(o->dir)) {
-			perror("mkdtemp");
-			return 1;
-		}
-	}
 	return 0;
 }
 
-static void rm_rf(const char *dir)
+/* Remove the scratch folder (never --dir itself: a user's --dir /srv/data
+ * must survive the bench). No shell, no symlinks followed. */
+static void remove_scratch(const char *name, const char *dir)
 {
-	char cmd[700];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", dir);
+	if (cjb_scratch_remove(dir) != 0)
+		fprintf(stderr, "chatjournal: bench %s: could not remove %s\n", name, dir);
 }
 
 /* Build the store: N events appended (materializer on), then the projection
@@ -448,6 +443,11 @@ int cjb_projection_main(int argc, char **argv)
 	int rc = parse(argc, argv, &o, name);
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	char err[600];
+	if (cjb_scratch_new(o.dir, sizeof o.dir, o.base, err, sizeof err) != 0) {
+		fprintf(stderr, "chatjournal: bench %s: %s\n", name, err);
+		return 1;
+	}
 	json_t *out = json_object();
 	time_t now = time(NULL);
 	char date[32];
@@ -459,7 +459,7 @@ int cjb_projection_main(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "chatjournal: bench %s: %s\n", name, cj_error_last());
 		json_decref(out);
-		rm_rf(o.dir);
+		remove_scratch(name, o.dir);
 		return 1;
 	}
 	targets(name, out);
@@ -475,6 +475,6 @@ int cjb_projection_main(int argc, char **argv)
 			printf("  target %-40s %s\n", k, json_is_true(v) ? "PASS" : "MISS");
 	}
 	json_decref(out);
-	rm_rf(o.dir);
+	remove_scratch(name, o.dir);
 	return 0;
 }

@@ -131,7 +131,8 @@ static int read_entry(reader *r, unsigned depth, json_t *obj)
 		return fail(at, "map key is not a string (type byte 0x%02x)", tag);
 	if (rc)
 		return rc;
-	const uint8_t *key;
+	/* NULL: gcc -O2 cannot tell that str_bytes sets it whenever it returns 0. */
+	const uint8_t *key = NULL;
 	rc = str_bytes(r, at, klen, &key);
 	if (rc)
 		return rc;
@@ -228,7 +229,7 @@ static int read_str(reader *r, size_t at, uint8_t tag, json_t **out)
 	int rc = str_len(r, at, tag, &n);
 	if (rc)
 		return rc;
-	const uint8_t *s;
+	const uint8_t *s = NULL; /* as key in read_entry */
 	rc = str_bytes(r, at, n, &s);
 	if (rc)
 		return rc;

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential meson ninja-build pkg-config clang
       liblmdb-dev libsqlite3-dev libmsgpack-dev libxxhash-dev libjansson-dev
       libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
-      python3 sqlite3 lmdb-utils)
+      python3 sqlite3 lmdb-utils
+      sqlite-utils) # tests/projection/test_sqlite_utils.py skips without it
 
 missing=()
 for p in "${PKGS[@]}"; do
