@@ -3,9 +3,11 @@
  * foreign error code. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <lmdb.h>
 #include <sqlite3.h>
 #include "common/err.h"
@@ -175,6 +177,32 @@ int cji_err_mdb(int rc, const char *fmt, ...)
 {
 	int code = cji_code_from_mdb(rc);
 	const char *why = code == CJ_EFULL ? "journal map full" : mdb_strerror(rc);
+	va_list ap;
+	va_start(ap, fmt);
+	vset(code, NULL, why, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* Free space on the file system holding dir under 1 MiB: a write there
+ * failed for want of space, whatever code reported it. */
+static int nearly_full(const char *dir)
+{
+	struct statvfs st;
+	return dir && statvfs(dir, &st) == 0 &&
+	       (uint64_t)st.f_bavail * (uint64_t)st.f_frsize < ((uint64_t)1 << 20);
+}
+
+int cji_err_write(int rc, const char *dir, const char *fmt, ...)
+{
+	int code = cji_code_from_mdb(rc);
+	const char *why = code == CJ_EFULL ? "journal map full" : mdb_strerror(rc);
+	if ((code == CJ_EIO || code == CJ_ENOSPC) && nearly_full(dir)) {
+		/* LMDB turns a short write into EIO; tmpfs reports a full disk that
+		 * way. One cause, one code: CJ_ENOSPC. */
+		code = CJ_ENOSPC;
+		why = "no space left on device (the file system is full)";
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	vset(code, NULL, why, fmt, ap);

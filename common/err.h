@@ -19,6 +19,11 @@ int cji_err_field(int code, const char *field, const char *fmt, ...) CJI_PRINTF(
 int cji_err_errno(int e, const char *fmt, ...) CJI_PRINTF(2, 3);
 /* Map an LMDB return code (MDB_* or errno); message "ctx: mdb_strerror". */
 int cji_err_mdb(int rc, const char *fmt, ...) CJI_PRINTF(2, 3);
+/* A failed write (an LMDB code or errno) under the folder dir: as
+ * cji_err_mdb, except that any I/O failure while the file system holding dir
+ * has (almost) no space left is CJ_ENOSPC ("no space left on device"):
+ * LMDB reports a short write as EIO. */
+int cji_err_write(int rc, const char *dir, const char *fmt, ...) CJI_PRINTF(3, 4);
 /* Map an SQLite result code; message "ctx: sqlite message". */
 int cji_err_sqlite(int rc, const char *errmsg, const char *fmt, ...) CJI_PRINTF(3, 4);
 

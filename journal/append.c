@@ -12,6 +12,7 @@
  * grows the map with no transaction open, and retries; at the ceiling every
  * ticket of the batch fails with CJ_EFULL. A failed commit (ENOSPC, EIO)
  * fails every ticket of the batch: nothing of it was acknowledged. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,15 +476,14 @@ static void commit_batch(cji_journal *j, cj_ticket *batch)
 		if (rc == MDB_PANIC) {
 			/* A failed meta write leaves the environment unusable; reopening
 			 * it makes the next batch possible. This batch fails. */
-			cji_err_mdb(rc, "journal %s: write failed (%s); nothing of this batch was stored",
-			            j->env.dir, where);
 			cji_env_reopen(&j->env);
-			rc = CJ_EIO;
+			rc = cji_err_write(EIO, j->env.dir, "journal %s: write failed (%s; the environment "
+			                   "was reopened); nothing of this batch was stored", j->env.dir, where);
 			break;
 		}
 		if (rc) {
-			rc = cji_err_mdb(rc, "journal %s: write failed (%s); nothing of this batch was stored",
-			                 j->env.dir, where);
+			rc = cji_err_write(rc, j->env.dir, "journal %s: write failed (%s); nothing of this "
+			                   "batch was stored", j->env.dir, where);
 		}
 		break;
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@ typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
 typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
 typedef ssize_t (*pwritev64_fn)(int, const struct iovec *, int, off64_t);
 typedef int (*sync_fn)(int);
+typedef int (*statvfs_fn)(const char *, struct statvfs *);
+typedef int (*statvfs64_fn)(const char *, struct statvfs64 *);
 
 static struct {
 	_Atomic(write_fn) write;
@@ -34,6 +37,8 @@ static struct {
 	_Atomic(pwritev_fn) pwritev;
 	_Atomic(pwritev64_fn) pwritev64;
 	_Atomic(sync_fn) fsync, fdatasync;
+	_Atomic(statvfs_fn) statvfs;
+	_Atomic(statvfs64_fn) statvfs64;
 } real;
 
 /* mode: 0 off, 1 count, 2 fail. The prefix is only written while off. */
@@ -44,6 +49,10 @@ static _Atomic uint64_t g_calls, g_fired, g_fail_at;
 static _Atomic uint64_t g_calls_of[SHIM_NFN];
 static _Atomic int g_errno, g_sticky;
 static _Atomic unsigned g_kinds = SHIM_KIND_ALL;
+static _Atomic int g_short;   /* armed failures are short writes; statvfs says full */
+
+/* decide()'s answer for a short write (never a real errno). */
+#define SHIM_SHORT (-1)
 
 /* The next definition of name after this executable's: libc's, or a
  * sanitizer interceptor that forwards to libc. */
@@ -114,9 +123,27 @@ static int decide(int fd, enum shim_fn fn)
 	uint64_t at = atomic_load(&g_fail_at);
 	if (n == at || (atomic_load(&g_sticky) && n > at)) {
 		atomic_fetch_add(&g_fired, 1);
+		if (atomic_load(&g_short))
+			return fn == SHIM_FSYNC || fn == SHIM_FDATASYNC ? EIO : SHIM_SHORT;
 		return atomic_load(&g_errno);
 	}
 	return 0;
+}
+
+/* The length a short write writes: half of n, at least 1 byte. */
+static size_t short_len(size_t n) { return n > 1 ? n / 2 : n; }
+
+/* 1 if path lies under the prefix while a short-write failure is armed. */
+static int full_path(const char *path)
+{
+	if (atomic_load(&g_mode) != 2 || !atomic_load(&g_short) || !path)
+		return 0;
+	char real_path[PATH_MAX];
+	if (!realpath(path, real_path))
+		return 0;
+	size_t n = strlen(real_path);
+	return n >= g_prefix_len && memcmp(real_path, g_prefix, g_prefix_len) == 0 &&
+	       (n == g_prefix_len || real_path[g_prefix_len] == '/');
 }
 
 static void set_prefix(const char *prefix)
@@ -141,8 +168,19 @@ void shim_count(const char *prefix)
 void shim_arm(const char *prefix, uint64_t fail_at, int err, int sticky)
 {
 	set_prefix(prefix);
+	atomic_store(&g_short, 0);
 	atomic_store(&g_fail_at, fail_at);
 	atomic_store(&g_errno, err);
+	atomic_store(&g_sticky, sticky);
+	atomic_store(&g_mode, 2);
+}
+
+void shim_arm_short(const char *prefix, uint64_t fail_at, int sticky)
+{
+	set_prefix(prefix);
+	atomic_store(&g_short, 1);
+	atomic_store(&g_fail_at, fail_at);
+	atomic_store(&g_errno, EIO);
 	atomic_store(&g_sticky, sticky);
 	atomic_store(&g_mode, 2);
 }
@@ -150,6 +188,7 @@ void shim_arm(const char *prefix, uint64_t fail_at, int err, int sticky)
 void shim_disarm(void)
 {
 	atomic_store(&g_mode, 0);
+	atomic_store(&g_short, 0);
 	atomic_store(&g_kinds, SHIM_KIND_ALL);
 }
 
@@ -176,6 +215,8 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	REAL(write, write_fn, "write");
 	int e = decide(fd, SHIM_WRITE);
+	if (e == SHIM_SHORT)
+		return f(fd, buf, short_len(n));
 	if (e) {
 		errno = e;
 		return -1;
@@ -187,6 +228,8 @@ SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	REAL(pwrite, pwrite_fn, "pwrite");
 	int e = decide(fd, SHIM_PWRITE);
+	if (e == SHIM_SHORT)
+		return f(fd, buf, short_len(n), off);
 	if (e) {
 		errno = e;
 		return -1;
@@ -198,6 +241,8 @@ SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
 	REAL(pwrite64, pwrite64_fn, "pwrite64");
 	int e = decide(fd, SHIM_PWRITE);
+	if (e == SHIM_SHORT)
+		return f(fd, buf, short_len(n), off);
 	if (e) {
 		errno = e;
 		return -1;
@@ -209,8 +254,12 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	REAL(writev, writev_fn, "writev");
 	int e = decide(fd, SHIM_WRITEV);
+	if (e == SHIM_SHORT && cnt > 0) {
+		struct iovec one = { iov[0].iov_base, short_len(iov[0].iov_len) };
+		return f(fd, &one, 1);
+	}
 	if (e) {
-		errno = e;
+		errno = e == SHIM_SHORT ? EIO : e;
 		return -1;
 	}
 	return f(fd, iov, cnt);
@@ -220,8 +269,12 @@ SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	REAL(pwritev, pwritev_fn, "pwritev");
 	int e = decide(fd, SHIM_PWRITEV);
+	if (e == SHIM_SHORT && cnt > 0) {
+		struct iovec one = { iov[0].iov_base, short_len(iov[0].iov_len) };
+		return f(fd, &one, 1, off);
+	}
 	if (e) {
-		errno = e;
+		errno = e == SHIM_SHORT ? EIO : e;
 		return -1;
 	}
 	return f(fd, iov, cnt, off);
@@ -231,8 +284,12 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t 
 {
 	REAL(pwritev64, pwritev64_fn, "pwritev64");
 	int e = decide(fd, SHIM_PWRITEV);
+	if (e == SHIM_SHORT && cnt > 0) {
+		struct iovec one = { iov[0].iov_base, short_len(iov[0].iov_len) };
+		return f(fd, &one, 1, off);
+	}
 	if (e) {
-		errno = e;
+		errno = e == SHIM_SHORT ? EIO : e;
 		return -1;
 	}
 	return f(fd, iov, cnt, off);
@@ -258,4 +315,22 @@ SHIM_EXPORT int fdatasync(int fd)
 		return -1;
 	}
 	return f(fd);
+}
+
+SHIM_EXPORT int statvfs(const char *path, struct statvfs *buf)
+{
+	REAL(statvfs, statvfs_fn, "statvfs");
+	int rc = f(path, buf);
+	if (rc == 0 && full_path(path))
+		buf->f_bavail = buf->f_bfree = 0;
+	return rc;
+}
+
+SHIM_EXPORT int statvfs64(const char *path, struct statvfs64 *buf)
+{
+	REAL(statvfs64, statvfs64_fn, "statvfs64");
+	int rc = f(path, buf);
+	if (rc == 0 && full_path(path))
+		buf->f_bavail = buf->f_bfree = 0;
+	return rc;
 }

@@ -30,6 +30,13 @@ void shim_count(const char *prefix);
 /* Calls under prefix are counted; call number fail_at (1-based) fails with
  * err, and with sticky every later one too (a disk that stays full). */
 void shim_arm(const char *prefix, uint64_t fail_at, int err, int sticky);
+/* Like shim_arm, but the failing calls are short writes: a write (data or
+ * meta) writes half of its first buffer and returns that count, a sync
+ * fails with EIO; and while armed, statvfs of a path under prefix reports
+ * no space available. That is how a full file system that accepts part of a
+ * write (tmpfs) looks: LMDB turns the short write into EIO. */
+void shim_arm_short(const char *prefix, uint64_t fail_at, int sticky);
+
 /* Stop counting and failing. */
 void shim_disarm(void);
 

@@ -452,10 +452,12 @@ static void sweep(void **state, int err, int sticky)
  * the call belongs to exactly one append), then the disk recovers at once:
  * exactly that append fails, with the code of the errno, and the very next
  * one succeeds; the failed event is not stored. */
+/* err 0: a full file system that takes part of a write (shim_arm_short):
+ * LMDB reports EIO, the library must say CJ_ENOSPC like for a plain ENOSPC. */
 static void fault_then_recover(void **state, unsigned kind, int err)
 {
 	fixture *f = *state;
-	const int expect = err == ENOSPC ? CJ_ENOSPC : CJ_EIO;
+	const int expect = err == ENOSPC || err == 0 ? CJ_ENOSPC : CJ_EIO;
 	char store[PATH_MAX];
 	tu_path(store, sizeof store, f->dir, "targeted");
 	cj_store *s = NULL;
@@ -481,7 +483,10 @@ static void fault_then_recover(void **state, unsigned kind, int err)
 		/* Fail call "at" of this kind in the next commit, only that one. */
 		cj_event *ev = event_of(1, 0, next);
 		shim_only(kind);
-		shim_arm(scope, at, err, 0);
+		if (err)
+			shim_arm(scope, at, err, 0);
+		else
+			shim_arm_short(scope, at, 0);
 		cj_error_clear();
 		int rc = cj_journal_append(&seq, s, ev);
 		uint64_t fired = shim_fired();
@@ -490,7 +495,7 @@ static void fault_then_recover(void **state, unsigned kind, int err)
 		assert_int_equal(fired, 1);
 		if (rc != expect)
 			fail_msg("%s at %s call %llu of a commit: append returned %d (%s), expected %s",
-			         strerror(err), kind == SHIM_KIND_META ? "meta" : kind == SHIM_KIND_SYNC
+			         err ? strerror(err) : "a short write on a full disk", kind == SHIM_KIND_META ? "meta" : kind == SHIM_KIND_SYNC
 			         ? "sync" : "data", (unsigned long long)at, rc, cj_strerror(rc),
 			         cj_strerror(expect));
 		assert_true(cj_error_last()[0] != '\0');
@@ -504,7 +509,7 @@ static void fault_then_recover(void **state, unsigned kind, int err)
 			cj_event_free(ev);
 			if (rc != 0)
 				fail_msg("%s at %s call %llu of a commit, then recovery: append %u after "
-				         "it failed with %d (%s): %s", strerror(err),
+				         "it failed with %d (%s): %s", err ? strerror(err) : "short write",
 				         kind == SHIM_KIND_META ? "meta" : kind == SHIM_KIND_SYNC ? "sync"
 				         : "data", (unsigned long long)at, k + 1, rc, cj_strerror(rc),
 				         cj_error_last());
@@ -556,6 +561,17 @@ static void test_sync_eio_then_recover(void **state)
 static void test_data_write_enospc_then_recover(void **state)
 {
 	fault_then_recover(state, SHIM_KIND_DATA, ENOSPC);
+}
+
+/* tmpfs when full accepts part of a write: LMDB says EIO, we say ENOSPC. */
+static void test_short_data_write_on_full_disk(void **state)
+{
+	fault_then_recover(state, SHIM_KIND_DATA, 0);
+}
+
+static void test_short_meta_write_on_full_disk(void **state)
+{
+	fault_then_recover(state, SHIM_KIND_META, 0);
 }
 
 /* The disk fills up for the whole store: journal and projection (SQLite,
@@ -633,6 +649,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_meta_write_enospc_then_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_eio_then_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_write_enospc_then_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_data_write_on_full_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_meta_write_on_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_at_every_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_io_error_at_every_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_whole_store, setup, teardown),
