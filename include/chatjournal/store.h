@@ -35,7 +35,7 @@ typedef struct cj_store_options {
 	/* version 2 */
 	int check_projection;      /* run SQLite's quick_check on chat.sqlite at open and refuse a
 	                              damaged projection (CJ_ECORRUPT, "run 'chatjournal replay'");
-	                              reads every page: about 1 s per GB */
+	                              reads every page: ~4 ms per MB from the page cache */
 } cj_store_options;
 
 #define CJ_STORE_OPTIONS_INIT { CJ_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }

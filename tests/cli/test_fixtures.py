@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Stores written by earlier releases still open, upgrade and verify.
+
+tests/data/store-0.1.0/ was written by release 0.1.0 (its README says what it
+holds). On a copy, this build must: read it read-only as it is; open it
+read-write (the projection's schema is migrated forward: PRAGMA user_version
+becomes this build's); keep every event and row (messages, blob, masked
+setting, deletions still in effect); pass `verify` (a replay by this build
+equals the migrated live projection); accept new appends. Standard library
+only; CJ_BIN names the binary.
+"""
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+
+BIN = os.environ.get("CJ_BIN", "")
+DATA = Path(os.environ.get("CJ_TEST_DATA", Path(__file__).resolve().parent.parent / "data"))
+MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "materializer" / "migrations"
+
+
+def run(*args, check=True):
+    r = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"chatjournal {' '.join(map(str, args))}: exit {r.returncode}: "
+                             f"{r.stderr}")
+    return r
+
+
+class Release010(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="cj-fixture-")
+        self.store = Path(self.tmp.name) / "store"
+        # git keeps no modes: a checkout is 0644/0755, the store wants 0600/0700.
+        shutil.copytree(DATA / "store-0.1.0", self.store)
+        for root, dirs, files in os.walk(self.store):
+            os.chmod(root, 0o700)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o600)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def sql(self, query):
+        db = sqlite3.connect(f"file:{self.store / 'chat.sqlite'}?mode=ro", uri=True)
+        try:
+            return db.execute(query).fetchall()
+        finally:
+            db.close()
+
+    def test_opens_upgrades_and_verifies(self):
+        self.assertEqual(self.sql("PRAGMA user_version"), [(1,)])
+        stats = json.loads(run("stats", self.store, "--json").stdout)
+        self.assertEqual(stats["last_seq"], 21)
+        self.assertEqual(stats["position"], 21)
+        self.assertEqual(stats["blobs"], 1)
+
+        # A read-write open migrates the projection and materializes appends.
+        ev = {"type": "message", "thread": "T2", "role": "user", "content": "after the upgrade"}
+        r = subprocess.run([BIN, "append", str(self.store), "--json", "-"],
+                           input=json.dumps(ev) + "\n", capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {"appended": 1, "last_seq": 22})
+        migrations = len(list(MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql")))
+        self.assertGreaterEqual(migrations, 2)
+        self.assertEqual(self.sql("PRAGMA user_version"), [(migrations,)])
+        self.assertEqual(self.sql("SELECT count(*) FROM damaged_records"), [(0,)])
+
+        v = json.loads(run("verify", self.store, "--json").stdout)
+        self.assertTrue(v["ok"], v)
+        self.assertEqual(v["state"]["position"], 22)
+
+        # The 0.1.0 events are all there, deletions still in effect.
+        hist = json.loads(run("history", self.store, "T2", "--json").stdout)
+        self.assertEqual([m["content"] for m in hist],
+                         ["Bonjour, ça va? 日本語のテキスト", "Très bien", "after the upgrade"])
+        self.assertEqual(json.loads(run("history", self.store, "T4", "--json").stdout), [])
+        self.assertEqual(self.sql("SELECT count(*) FROM messages m JOIN users u USING (user_rowid)"
+                                  " WHERE u.user = 'U3'"), [(0,)])
+        self.assertEqual(self.sql("SELECT value FROM settings WHERE key = 'api.key'"),
+                         [('"***"',)])
+        self.assertEqual(self.sql("SELECT size, mime_type FROM blobs"), [(33, "image/png")])
+        found = json.loads(run("search", self.store, "lighthouse", "--json").stdout)
+        self.assertEqual({m["seq"] for m in found}, {3, 4})
+
+    def test_replay_of_the_old_journal(self):
+        out = Path(self.tmp.name) / "replayed.sqlite"
+        run("replay", self.store, "--out", out)
+        db = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
+        try:
+            self.assertEqual(db.execute("SELECT seq FROM journal_position").fetchall(), [(21,)])
+            self.assertEqual(db.execute("SELECT seq FROM messages ORDER BY seq").fetchall(),
+                             [(3,), (4,), (9,), (10,)])
+        finally:
+            db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(clitest.main("fixtures", sys.modules[__name__]))
