@@ -2,9 +2,10 @@
  *
  * One process per store materializes: the one holding the flock on
  * chat.sqlite-materializer.lock. It sleeps until the journal's writer signals
- * a commit (or 1 s passes: another process may append), then applies batches
- * (batch.c) bounded by count and time, each in ONE transaction with the
- * position. It is the only writer of the SQLite file and the only one to
+ * a commit, or until a look at the journal's last sequence number (every
+ * JOURNAL_POLL_MS, a read transaction of a few microseconds) finds commits
+ * of other processes, then applies batches (batch.c) bounded by count and
+ * time, each in ONE transaction with the position. It is the only writer of the SQLite file and the only one to
  * checkpoint.
  *
  * Every other process is passive: its thread tries the lock every
@@ -31,6 +32,7 @@
 
 #define BATCH_MAX 20000
 #define BATCH_MS 250
+#define JOURNAL_POLL_MS 5
 #define TAKEOVER_MS 500
 #define POLL_BUSY_MS 2
 #define POLL_IDLE_MS 100
@@ -270,9 +272,20 @@ static void active_step(cji_materializer *m, int *dirty)
 	while (!m->stopping && (m->paused || !m->hint)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) != 0 && !m->paused)
-			break; /* poll: another process may have appended */
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)JOURNAL_POLL_MS * 1000000u;
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) == 0 || m->paused)
+			continue;
+		/* Other processes append without telling us: look at the journal. */
+		uint64_t last = 0, pos = m->position;
+		pthread_mutex_unlock(&m->mu);
+		int rc = cji_journal_last_seq(&last, m->journal);
+		pthread_mutex_lock(&m->mu);
+		if (rc)
+			cj_error_clear();
+		if (rc || last > pos)
+			m->hint = 1; /* an error is for the batch to report */
 	}
 	if (m->stopping)
 		return;
