@@ -58,10 +58,7 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 	sqlite3_stmt *st = a->st[S_MSG_INSERT];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, tid);
-	if (uid)
-		sqlite3_bind_int64(st, 3, uid);
-	else
-		sqlite3_bind_null(st, 3);
+	cji_bind_rowid(st, 3, uid);
 	cji_bind_str(st, 4, cji_str(o, "role"));
 	cji_bind_str(st, 5, cji_str(o, "content"));
 	cji_bind_str(st, 6, cji_str(o, "server"));
@@ -82,10 +79,7 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 	snprintf(day, sizeof day, "%.10s", tstext);
 	st = a->st[S_COST];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
-	if (uid)
-		sqlite3_bind_int64(st, 2, uid);
-	else
-		sqlite3_bind_null(st, 2);
+	cji_bind_rowid(st, 2, uid);
 	cji_bind_str(st, 3, cji_str(cost, "model"));
 	cji_bind_int_or_null(st, 4, json_object_get(cost, "input_tokens"));
 	cji_bind_int_or_null(st, 5, json_object_get(cost, "output_tokens"));

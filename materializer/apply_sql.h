@@ -56,6 +56,15 @@ static inline void cji_bind_str(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
+/* A row id, or NULL for 0 (no such row). */
+static inline void cji_bind_rowid(sqlite3_stmt *st, int i, int64_t id)
+{
+	if (id)
+		sqlite3_bind_int64(st, i, id);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 /* JSON value as canonical text (sorted keys), or NULL; caller frees. */
 char *cji_json_text(const json_t *v);
 /* Bind text the statement then owns (freed by SQLite), or NULL. */
