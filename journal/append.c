@@ -444,8 +444,17 @@ static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_
 		if (rc)
 			goto abort;
 	}
-	*where = "commit";
 	*stored = last - first;
+	if (*stored && j->env.has_commits) {
+		/* When each group commit happened: point-in-time restore cuts the
+		 * journal at the last commit before a given time. */
+		cji_commit_kv kv;
+		cji_commit_entry(&kv, last, cji_now_ms());
+		*where = "put commit time";
+		if ((rc = mdb_put(txn, j->env.commits, &kv.key, &kv.val, MDB_APPEND)))
+			goto abort;
+	}
+	*where = "commit";
 	return cji_env_write_commit(&j->env, txn);
 abort:
 	cji_env_write_abort(&j->env, txn);

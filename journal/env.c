@@ -9,6 +9,29 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
+/* Bring a journal of format ver (0: new) to CJI_FORMAT_VERSION inside txn,
+ * and open the tables that version has. Forward only, one transaction: a
+ * crash leaves the old version whole. Read-only: nothing is written; a v1
+ * journal then simply has no commits table. */
+static int upgrade(cji_env *e, MDB_txn *txn, uint32_t ver)
+{
+	int rc = 0;
+	if (ver >= 2 || !e->read_only)
+		rc = mdb_dbi_open(txn, CJI_DB_COMMITS, ver >= 2 ? 0 : MDB_CREATE, &e->commits);
+	if (rc == MDB_NOTFOUND)
+		return cji_err(CJ_ECORRUPT, "journal %s: format %u without its commits table", e->dir, ver);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot open the commits table", e->dir);
+	e->has_commits = ver >= 2 || !e->read_only;
+	if (ver < CJI_FORMAT_VERSION && !e->read_only) {
+		cji_meta_kv fv;
+		cji_meta_u32(&fv, CJI_META_FORMAT, CJI_FORMAT_VERSION);
+		if ((rc = mdb_put(txn, e->meta, &fv.key, &fv.val, 0)))
+			return cji_err_mdb(rc, "journal %s: cannot write the format version", e->dir);
+	}
+	return 0;
+}
+
 static int open_dbs(cji_env *e, int create)
 {
 	MDB_txn *txn;
@@ -29,32 +52,34 @@ static int open_dbs(cji_env *e, int create)
 	MDB_val k, v;
 	cji_meta_name(&k, CJI_META_FORMAT);
 	rc = mdb_get(txn, e->meta, &k, &v);
+	uint32_t ver = 0;
 	if (rc == MDB_NOTFOUND && create && !e->read_only) {
-		cji_meta_kv ver, created;
-		cji_meta_u32(&ver, CJI_META_FORMAT, CJI_FORMAT_VERSION);
+		cji_meta_kv created;
 		cji_meta_u64(&created, CJI_META_CREATED, (uint64_t)cji_now_ms());
-		if ((rc = mdb_put(txn, e->meta, &ver.key, &ver.val, 0)) ||
-		    (rc = mdb_put(txn, e->meta, &created.key, &created.val, 0))) {
+		if ((rc = mdb_put(txn, e->meta, &created.key, &created.val, 0))) {
 			mdb_txn_abort(txn);
-			return cji_err_mdb(rc, "journal %s: cannot write format version", e->dir);
+			return cji_err_mdb(rc, "journal %s: cannot write its creation time", e->dir);
 		}
-		rc = mdb_txn_commit(txn);
-		if (rc)
-			return cji_err_mdb(rc, "journal %s: cannot commit format version", e->dir);
-		return 0;
-	}
-	if (rc) {
+		ver = 0; /* a new journal: "upgraded" from nothing to the current version */
+	} else if (rc) {
 		mdb_txn_abort(txn);
 		return cji_err(CJ_ECORRUPT, "journal %s: no format version in meta", e->dir);
+	} else if (cji_meta_u32_get(&v, &ver) != 0 || ver == 0) {
+		mdb_txn_abort(txn);
+		return cji_err(CJ_ECORRUPT, "journal %s: malformed format version in meta", e->dir);
 	}
-	uint32_t ver = 0;
-	cji_meta_u32_get(&v, &ver); /* a malformed value stays 0: refused below */
+	if (ver > CJI_FORMAT_VERSION) {
+		mdb_txn_abort(txn);
+		return cji_err(CJ_EVERSION, "journal %s: format version %u, this build knows up to %u",
+		               e->dir, ver, CJI_FORMAT_VERSION);
+	}
+	if ((rc = upgrade(e, txn, ver))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
 	/* Commit even when read-only: that is what keeps the table handles open. */
 	if ((rc = mdb_txn_commit(txn)))
 		return cji_err_mdb(rc, "journal %s: cannot commit", e->dir);
-	if (ver != CJI_FORMAT_VERSION)
-		return cji_err(CJ_EVERSION, "journal %s: format version %u, this build knows %u",
-		               e->dir, ver, CJI_FORMAT_VERSION);
 	return 0;
 }
 

@@ -16,6 +16,9 @@
 typedef struct cji_env {
 	MDB_env *env;
 	MDB_dbi events, idem, blobs, meta;
+	MDB_dbi commits;          /* valid when has_commits (format 2; a v1 journal opened
+	                             read-only has none until a read-write open upgrades it) */
+	int has_commits;
 	pthread_rwlock_t gate;
 	uint64_t map_ceiling;
 	_Atomic uint64_t map_size;

@@ -23,6 +23,25 @@ uint64_t cji_get_be64(const uint8_t *p)
 
 void cji_key_seq(uint8_t out[CJI_SEQ_KEY_LEN], uint64_t seq) { cji_put_be64(out, seq); }
 
+void cji_commit_entry(cji_commit_kv *kv, uint64_t last_seq, int64_t ms)
+{
+	cji_put_be64(kv->kb, last_seq);
+	cji_put_be64(kv->vb, (uint64_t)ms);
+	kv->key.mv_size = 8;
+	kv->key.mv_data = kv->kb;
+	kv->val.mv_size = 8;
+	kv->val.mv_data = kv->vb;
+}
+
+int cji_commit_get(const MDB_val *key, const MDB_val *val, uint64_t *last_seq, int64_t *ms)
+{
+	if (key->mv_size != 8 || val->mv_size != 8)
+		return -1;
+	*last_seq = cji_get_be64(key->mv_data);
+	*ms = (int64_t)cji_get_be64(val->mv_data);
+	return 0;
+}
+
 void cji_meta_name(MDB_val *key, const char *name)
 {
 	key->mv_size = strlen(name);

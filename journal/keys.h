@@ -12,10 +12,11 @@
 #define CJI_DB_IDEM   "idem"     /* client id (1..256 bytes) -> seq BE + fingerprint */
 #define CJI_DB_BLOBS  "blobs"    /* XXH3-128 (16 bytes BE) -> raw bytes */
 #define CJI_DB_META   "meta"     /* ASCII name -> value */
+#define CJI_DB_COMMITS "commits" /* last seq of a group commit (8 bytes BE) -> commit time (i64 BE ms) */
 
 #define CJI_META_FORMAT  "format_version"  /* u32 BE */
 #define CJI_META_CREATED "created_ms"      /* i64 BE */
-#define CJI_FORMAT_VERSION 1u
+#define CJI_FORMAT_VERSION 2u   /* 2: the commits table; 1 (release 0.1.0) is upgraded at open */
 
 #define CJI_SEQ_KEY_LEN 8
 #define CJI_IDEM_VAL_LEN 24   /* 8-byte BE seq + 16-byte XXH3-128 of the body */
@@ -48,6 +49,16 @@ void cji_meta_u32(cji_meta_kv *kv, const char *name, uint32_t v);
 void cji_meta_u64(cji_meta_kv *kv, const char *name, uint64_t v);
 int cji_meta_u32_get(const MDB_val *val, uint32_t *v);
 int cji_meta_u64_get(const MDB_val *val, uint64_t *v);
+
+/* A commits entry: key = the last sequence number a group commit stored,
+ * value = its commit time in ms (both 8 bytes BE, the time as two's
+ * complement). cji_commit_get: 0, or -1 if malformed. */
+typedef struct cji_commit_kv {
+	MDB_val key, val;
+	uint8_t kb[8], vb[8];
+} cji_commit_kv;
+void cji_commit_entry(cji_commit_kv *kv, uint64_t last_seq, int64_t ms);
+int cji_commit_get(const MDB_val *key, const MDB_val *val, uint64_t *last_seq, int64_t *ms);
 
 void cji_put_be64(uint8_t *p, uint64_t v);
 uint64_t cji_get_be64(const uint8_t *p);

@@ -3,8 +3,9 @@
 
 tests/data/store-0.1.0/ was written by release 0.1.0 (its README says what it
 holds). On a copy, this build must: read it read-only as it is; open it
-read-write (the projection's schema is migrated forward: PRAGMA user_version
-becomes this build's); keep every event and row (messages, blob, masked
+read-write (the journal's format goes from 1 to 2, gaining the commits table;
+the projection's schema is migrated forward: PRAGMA user_version becomes this
+build's); keep every event and row (messages, blob, masked
 setting, deletions still in effect); pass `verify` (a replay by this build
 equals the migrated live projection); accept new appends. Standard library
 only; CJ_BIN names the binary.
@@ -74,6 +75,14 @@ class Release010(unittest.TestCase):
         self.assertGreaterEqual(migrations, 2)
         self.assertEqual(self.sql("PRAGMA user_version"), [(migrations,)])
         self.assertEqual(self.sql("SELECT count(*) FROM damaged_records"), [(0,)])
+        # The journal was upgraded to format 2: format_version 2 and a commits
+        # table holding the new group commit (lmdb-utils reads it as is).
+        meta = subprocess.run(["mdb_dump", "-s", "meta", str(self.store / "journal")],
+                              capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000002")
+        commits = subprocess.run(["mdb_stat", "-s", "commits", str(self.store / "journal")],
+                                 capture_output=True, text=True, check=True).stdout
+        self.assertIn("Entries: 1", commits)
 
         v = json.loads(run("verify", self.store, "--json").stdout)
         self.assertTrue(v["ok"], v)
