@@ -15,23 +15,28 @@ typedef struct conf_key {
 	int kind;
 	size_t off;
 	uint64_t def;
+	int off_at_zero;   /* 0 means "off": allowed, and not written when 0 */
 } conf_key;
 
 #define J(f) offsetof(cji_conf, journal.f)
 #define L(f) offsetof(cji_conf, journal.limits.f)
 
 static const conf_key KEYS[] = {
-	{ "journal", "map_initial", U64, J(map_initial), CJI_MAP_DEFAULT_INITIAL },
-	{ "journal", "map_ceiling", U64, J(map_ceiling), CJI_MAP_DEFAULT_CEILING },
-	{ "journal", "max_batch",   UINT, J(max_batch), CJI_DEFAULT_MAX_BATCH },
-	{ "journal", "max_queue",   UINT, J(max_queue), CJI_DEFAULT_MAX_QUEUE },
-	{ "limits",  "max_content", SZ, L(max_content), CJ_DEFAULT_MAX_CONTENT },
-	{ "limits",  "max_string",  SZ, L(max_string), CJ_DEFAULT_MAX_STRING },
-	{ "limits",  "max_object",  SZ, L(max_object), CJ_DEFAULT_MAX_OBJECT },
-	{ "limits",  "max_depth",   UINT, L(max_depth), CJ_DEFAULT_MAX_DEPTH },
-	{ "limits",  "max_event",   SZ, L(max_event), CJ_DEFAULT_MAX_EVENT },
-	{ "limits",  "max_blob",    SZ, J(max_blob), CJI_DEFAULT_MAX_BLOB },
-	{ "retention", "backup_keep_days", UINT, offsetof(cji_conf, backup_keep_days), 7 },
+	{ "journal", "map_initial", U64, J(map_initial), CJI_MAP_DEFAULT_INITIAL, 0 },
+	{ "journal", "map_ceiling", U64, J(map_ceiling), CJI_MAP_DEFAULT_CEILING, 0 },
+	{ "journal", "max_batch",   UINT, J(max_batch), CJI_DEFAULT_MAX_BATCH, 0 },
+	{ "journal", "max_queue",   UINT, J(max_queue), CJI_DEFAULT_MAX_QUEUE, 0 },
+	{ "limits",  "max_content", SZ, L(max_content), CJ_DEFAULT_MAX_CONTENT, 0 },
+	{ "limits",  "max_string",  SZ, L(max_string), CJ_DEFAULT_MAX_STRING, 0 },
+	{ "limits",  "max_object",  SZ, L(max_object), CJ_DEFAULT_MAX_OBJECT, 0 },
+	{ "limits",  "max_depth",   UINT, L(max_depth), CJ_DEFAULT_MAX_DEPTH, 0 },
+	{ "limits",  "max_event",   SZ, L(max_event), CJ_DEFAULT_MAX_EVENT, 0 },
+	{ "limits",  "max_blob",    SZ, J(max_blob), CJI_DEFAULT_MAX_BLOB, 0 },
+	{ "retention", "backup_keep_days", UINT, offsetof(cji_conf, backup_keep_days), 7, 0 },
+	{ "retention", "messages_days", UINT, offsetof(cji_conf, retention_messages_days), 0, 1 },
+	{ "retention", "inactive_threads_days", UINT,
+	  offsetof(cji_conf, retention_inactive_threads_days), 0, 1 },
+	{ "retention", "metrics_days", UINT, offsetof(cji_conf, retention_metrics_days), 0, 1 },
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -93,8 +98,9 @@ static int load_section(cji_conf *c, const char *path, const char *section, json
 		const conf_key *k = find_key(section, name);
 		if (!k)
 			return cji_err(CJ_EINVAL, "%s: unknown setting %s.%s", path, section, name);
-		if (!json_is_integer(v) || json_integer_value(v) <= 0)
-			return cji_err(CJ_EINVAL, "%s: %s.%s must be a positive integer", path, section, name);
+		if (!json_is_integer(v) || json_integer_value(v) < (k->off_at_zero ? 0 : 1))
+			return cji_err(CJ_EINVAL, "%s: %s.%s must be a %s integer", path, section, name,
+			               k->off_at_zero ? "non-negative (0: off)" : "positive");
 		set_val(c, k, (uint64_t)json_integer_value(v));
 	}
 	return 0;
@@ -158,6 +164,8 @@ int cji_conf_save(const cji_conf *c, const char *store)
 	json_t *root = json_object();
 	json_object_set_new(root, "format", json_integer(CJI_CONF_FORMAT));
 	for (size_t i = 0; i < NKEYS; i++) {
+		if (KEYS[i].off_at_zero && get_val(c, &KEYS[i]) == 0)
+			continue;
 		json_t *sec = json_object_get(root, KEYS[i].section);
 		if (!sec) {
 			sec = json_object();

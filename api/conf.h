@@ -13,6 +13,9 @@
 typedef struct cji_conf {
 	cji_journal_config journal;
 	unsigned backup_keep_days;
+	unsigned retention_messages_days;        /* 0: keep messages and images forever */
+	unsigned retention_inactive_threads_days; /* 0: never delete idle threads */
+	unsigned retention_metrics_days;         /* 0: keep metrics forever */
 	json_t *defaults;          /* config hierarchy defaults (object), owned */
 } cji_conf;
 

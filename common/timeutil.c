@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <time.h>
 #include "common/timeutil.h"
+#include "common/err.h"
+#include "chatjournal/event.h"
 
 int64_t cji_now_ms(void)
 {
@@ -150,5 +152,23 @@ int cji_duration_parse(const char *s, int64_t *ms)
 	if (v > INT64_MAX / unit)
 		return -1;
 	*ms = v * unit;
+	return 0;
+}
+
+int cj_time_parse(int64_t *ms, const char *text)
+{
+	if (!ms || !text || cji_time_parse(text, ms) != 0)
+		return cji_err(CJ_EINVAL, "'%.64s' is not an RFC 3339 time (like 2026-05-01T12:00:00Z)",
+		               text ? text : "");
+	return 0;
+}
+
+void cj_time_format(char out[32], int64_t ms) { cji_time_format(ms, out); }
+
+int cj_duration_parse(int64_t *ms, const char *text)
+{
+	if (!ms || !text || cji_duration_parse(text, ms) != 0)
+		return cji_err(CJ_EINVAL, "'%.64s' is not a duration (a number and one of ms, s, m, h, "
+		               "d, w: 90d, 12h)", text ? text : "");
 	return 0;
 }

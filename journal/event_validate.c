@@ -78,6 +78,7 @@ enum kind {
 	K_URL,       /* non-empty string <= max_string */
 	K_CONTENT,   /* string <= max_content */
 	K_ENUM,      /* one of the strings in arg */
+	K_ENUM_SET,  /* non-empty array of distinct strings, each one of arg */
 	K_TIME,      /* RFC 3339 text or integer ms, 1970..9999; stored as given */
 	K_TS,        /* a K_TIME stored as integer ms (the event's "ts") */
 	K_HASH,      /* blob hash: HASH_LEN lowercase hex characters */
@@ -111,6 +112,7 @@ typedef struct schema {
 
 static const char *const roles[] = { "user", "assistant", "system", "tool", NULL };
 static const char *const image_kinds[] = { "uploaded", "generated", "edited", NULL };
+static const char *const purge_kinds[] = { "messages", "images", "metrics", NULL };
 
 /* Fields every type may carry. "type" itself is checked before any table. */
 static const rule common_rules[] = {
@@ -175,8 +177,15 @@ static const rule clear_history_rules[] = {
 	{ "server", K_IDENT, 0, NULL },
 };
 
+/* Without scope fields a purge removes messages, images and metrics older
+ * than `before` store-wide; thread/user/server narrow it (metrics have none of
+ * them, so a scoped purge leaves metrics alone); `kinds` picks what goes. */
 static const rule purge_rules[] = {
 	{ "before", K_TIME, REQ, NULL },
+	{ "thread", K_IDENT, 0, NULL },
+	{ "user", K_IDENT, 0, NULL },
+	{ "server", K_IDENT, 0, NULL },
+	{ "kinds", K_ENUM_SET, 0, purge_kinds },
 };
 
 static const rule setting_rules[] = {
@@ -369,6 +378,29 @@ static int check_enum(const where *w, const json_t *v, const char *const *names,
 	return refuse(CJ_EINVAL, w, "must be one of %s", list);
 }
 
+static int check_enum_set(const where *w, const json_t *v, const char *const *names,
+                          measure *m)
+{
+	size_t n = json_array_size(v), max = 0;
+	while (names[max])
+		max++;
+	if (!json_is_array(v) || n == 0 || n > max)
+		return refuse(CJ_EINVAL, w, "must be a non-empty array of distinct values");
+	measure items = { mp_container_size(n), 1, 1 };
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(v, i);
+		int rc = check_enum(w, e, names, &items);
+		if (rc)
+			return rc;
+		for (size_t k = 0; k < i; k++)
+			if (json_equal(json_array_get(v, k), (json_t *)e))
+				return refuse(CJ_EINVAL, w, "'%s' is listed twice", json_string_value(e));
+	}
+	m->size += items.size;
+	m->nodes += items.nodes;
+	return 0;
+}
+
 static int check_time(const where *w, const json_t *v, int as_int, measure *m)
 {
 	int64_t ms;
@@ -454,6 +486,7 @@ static int check_value(const vctx *c, const where *w, const rule *r, const json_
 	case K_URL:     return check_string(w, v, 1, lim->max_string, 0, m);
 	case K_CONTENT: return check_string(w, v, 0, lim->max_content, 0, m);
 	case K_ENUM:    return check_enum(w, v, r->arg, m);
+	case K_ENUM_SET: return check_enum_set(w, v, r->arg, m);
 	case K_TIME:    return check_time(w, v, 0, m);
 	case K_TS:      return check_time(w, v, 1, m);
 	case K_HASH:    return check_hash(w, v, m);

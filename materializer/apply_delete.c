@@ -8,7 +8,9 @@
  * sequence reads as a plain list and the batch rolls back on that first
  * error. */
 #include <stdio.h>
+#include <string.h>
 #include "materializer/apply_sql.h"
+#include "materializer/purge.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -41,6 +43,14 @@ static void step_where(del_work *w, const char *fmt, const char *where)
 	step(w, sql);
 }
 
+/* Remove images matching img_where (over alias m) with their FTS rows. */
+static void delete_images(del_work *w, const char *img_where)
+{
+	step_where(w, "INSERT INTO images_fts (images_fts, rowid, prompt, analysis)"
+	              " SELECT 'delete', seq, prompt, analysis FROM images m WHERE %s", img_where);
+	step_where(w, "DELETE FROM images AS m WHERE %s", img_where);
+}
+
 /* Remove messages matching msg_where (over alias m) with their FTS rows and
  * costs; images likewise if img_where is given. */
 static void delete_rows(del_work *w, const char *msg_where, const char *img_where)
@@ -50,11 +60,8 @@ static void delete_rows(del_work *w, const char *msg_where, const char *img_wher
 	step_where(w, "DELETE FROM message_costs WHERE seq IN (SELECT seq FROM messages m WHERE %s)",
 	           msg_where);
 	step_where(w, "DELETE FROM messages AS m WHERE %s", msg_where);
-	if (!img_where)
-		return;
-	step_where(w, "INSERT INTO images_fts (images_fts, rowid, prompt, analysis)"
-	              " SELECT 'delete', seq, prompt, analysis FROM images m WHERE %s", img_where);
-	step_where(w, "DELETE FROM images AS m WHERE %s", img_where);
+	if (img_where)
+		delete_images(w, img_where);
 }
 
 static void drop_orphan_blobs(del_work *w)
@@ -135,20 +142,142 @@ int cji_apply_clear_history(cji_apply *a, const json_t *o, uint64_t seq)
 	return w.rc;
 }
 
+/* purge's kinds as bits; none given: all three. */
+static unsigned purge_kinds(const json_t *kinds)
+{
+	if (!json_is_array(kinds))
+		return CJI_PURGE_ALL;
+	unsigned bits = 0;
+	size_t i;
+	const json_t *k;
+	json_array_foreach(kinds, i, k) {
+		const char *v = json_string_value(k);
+		bits |= !v ? 0 : !strcmp(v, "messages") ? CJI_PURGE_MESSAGES : !strcmp(v, "images") ?
+		        CJI_PURGE_IMAGES : !strcmp(v, "metrics") ? CJI_PURGE_METRICS : 0;
+	}
+	return bits;
+}
+
+/* What a purge removes, over alias m, with ?1 before, ?2 thread_rowid, ?3
+ * user_rowid, ?4 server (NULL: no such scope). Shared by the purge itself
+ * and its dry run (cji_purge_count), so the count is what would go. Images
+ * have no user (a user-scoped purge keeps them) and metrics have no scope
+ * at all (only an unscoped purge removes them). */
+#define PURGE_MSG_WHERE "m.ts_ms < ?1 AND (?2 IS NULL OR m.thread_rowid = ?2)" \
+	" AND (?3 IS NULL OR m.user_rowid = ?3) AND (?4 IS NULL OR m.server = ?4)"
+#define PURGE_IMG_WHERE "m.ts_ms < ?1 AND (?2 IS NULL OR m.thread_rowid = ?2) AND (?4 IS NULL" \
+	" OR m.thread_rowid IN (SELECT thread_rowid FROM threads WHERE server = ?4))"
+#define PURGE_METRIC_WHERE "m.ts_ms < ?1"
+
+static int purge_images(const cji_purge_scope *sc) { return (sc->kinds & CJI_PURGE_IMAGES) && !sc->user; }
+static int purge_metrics(const cji_purge_scope *sc)
+{
+	return (sc->kinds & CJI_PURGE_METRICS) && !sc->thread && !sc->user && !sc->server;
+}
+
+static void scope_args(cji_arg args[4], const cji_purge_scope *sc, int64_t tid, int64_t uid)
+{
+	args[0] = (cji_arg){ 'i', sc->before_ms, NULL };
+	args[1] = (cji_arg){ tid ? 'i' : 'n', tid, NULL };
+	args[2] = (cji_arg){ uid ? 'i' : 'n', uid, NULL };
+	args[3] = (cji_arg){ sc->server ? 's' : 'n', 0, sc->server };
+}
+
 int cji_apply_purge(cji_apply *a, const json_t *o, uint64_t seq)
 {
-	int64_t before;
+	cji_purge_scope sc = { 0, cji_str(o, "thread"), cji_str(o, "user"), cji_str(o, "server"),
+	                       purge_kinds(json_object_get(o, "kinds")) };
 	const json_t *b = json_object_get(o, "before");
 	if (json_is_integer(b))
-		before = json_integer_value(b);
-	else if (!json_is_string(b) || cji_time_parse(json_string_value(b), &before) != 0)
+		sc.before_ms = json_integer_value(b);
+	else if (!json_is_string(b) || cji_time_parse(json_string_value(b), &sc.before_ms) != 0)
 		return cji_err(CJ_ECORRUPT, "journal record %llu: purge without a valid 'before'",
 		               (unsigned long long)seq);
-	cji_arg args[1] = { { 'i', before, NULL } };
-	del_work w = { a, seq, 0, 1, args };
-	delete_rows(&w, "m.ts_ms < ?1", "m.ts_ms < ?1");
-	step(&w, "DELETE FROM metrics WHERE ts_ms < ?1");
-	fix_all_counts(&w);
+	int64_t tid = 0, uid = 0;
+	int rc = 0;
+	if (sc.thread && (rc = rowid_of(a, S_THREAD_GET, sc.thread, seq, &tid)))
+		return rc;
+	if (sc.user && (rc = rowid_of(a, S_USER_GET, sc.user, seq, &uid)))
+		return rc;
+	if ((sc.thread && !tid) || (sc.user && !uid))
+		return 0; /* a scope nobody ever wrote in: nothing to remove */
+	cji_arg args[4];
+	scope_args(args, &sc, tid, uid);
+	del_work w = { a, seq, 0, 4, args };
+	if (sc.kinds & CJI_PURGE_MESSAGES)
+		delete_rows(&w, PURGE_MSG_WHERE, NULL);
+	if (purge_images(&sc))
+		delete_images(&w, PURGE_IMG_WHERE);
+	if (purge_metrics(&sc))
+		step(&w, "DELETE FROM metrics AS m WHERE " PURGE_METRIC_WHERE);
+	if (sc.user && !sc.thread && !sc.server) {
+		cji_arg uarg[1] = { { 'i', uid, NULL } };
+		w.n = 1;
+		w.args = uarg;
+		fix_user_counts(&w);
+	} else {
+		fix_all_counts(&w);
+	}
 	drop_orphan_blobs(&w);
 	return w.rc;
+}
+
+/* One count over db with the purge's bound scope. */
+static int count_where(sqlite3 *db, const char *table, const char *where, const cji_arg *args,
+                       uint64_t *out)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s AS m WHERE %s", table, where);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc)
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "purge count");
+	for (int i = 0; i < 4; i++) {
+		if (args[i].t == 'i')
+			sqlite3_bind_int64(st, i + 1, args[i].i);
+		else if (args[i].t == 's')
+			sqlite3_bind_text(st, i + 1, args[i].s, -1, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : cji_err_sqlite(rc, sqlite3_errmsg(db), "purge count");
+}
+
+static int rowid_by_text(sqlite3 *db, const char *sql, const char *key, int64_t *id)
+{
+	*id = 0;
+	if (!key)
+		return 0;
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc)
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "purge count");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+	       : cji_err_sqlite(rc, sqlite3_errmsg(db), "purge count");
+}
+
+int cji_purge_count(cji_purge_counts *out, sqlite3 *db, const cji_purge_scope *sc)
+{
+	memset(out, 0, sizeof *out);
+	int64_t tid = 0, uid = 0;
+	int rc = rowid_by_text(db, "SELECT thread_rowid FROM threads WHERE thread = ?1", sc->thread, &tid);
+	if (!rc)
+		rc = rowid_by_text(db, "SELECT user_rowid FROM users WHERE user = ?1", sc->user, &uid);
+	if (rc || (sc->thread && !tid) || (sc->user && !uid))
+		return rc;
+	cji_arg args[4];
+	scope_args(args, sc, tid, uid);
+	if (sc->kinds & CJI_PURGE_MESSAGES)
+		rc = count_where(db, "messages", PURGE_MSG_WHERE, args, &out->messages);
+	if (!rc && purge_images(sc))
+		rc = count_where(db, "images", PURGE_IMG_WHERE, args, &out->images);
+	if (!rc && purge_metrics(sc))
+		rc = count_where(db, "metrics", PURGE_METRIC_WHERE, args, &out->metrics);
+	return rc;
 }

@@ -18,6 +18,7 @@ int cmd_vacuum(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
 
 typedef struct command {
 	const char *name;
@@ -37,6 +38,7 @@ static const command commands[] = {
 	{ "verify",  "check the journal, the projection and their state", cmd_verify },
 	{ "vacuum",  "compact the projection",                            cmd_vacuum },
 	{ "stats",   "show journal and projection figures",               cmd_stats },
+	{ "purge",   "remove data older than a time (a purge event)",      cmd_purge },
 	{ "token",   "add, list or revoke the server's access tokens",    cmd_token },
 	{ "bench",   "run benchmarks (append, materialize, ...)",         cmd_bench },
 };

@@ -100,6 +100,15 @@ CJ_API const char *cj_event_get_string(const cj_event *ev, const char *field);
  * outside 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z. */
 CJ_API int cj_event_get_ts(int64_t *ms, const cj_event *ev);
 
+/* Times and durations as the library reads and writes them. cj_time_parse:
+ * RFC 3339 ("2026-05-01T12:00:00Z", "...+02:00", fraction optional) to ms
+ * since the epoch; CJ_EINVAL naming the text otherwise. cj_time_format: ms
+ * to "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). cj_duration_parse: "90d", "12h",
+ * "15m", "30s", "500ms", "2w" to ms; CJ_EINVAL otherwise. */
+CJ_API int cj_time_parse(int64_t *ms, const char *text);
+CJ_API void cj_time_format(char out[32], int64_t ms);
+CJ_API int cj_duration_parse(int64_t *ms, const char *text);
+
 /* The event as compact JSON text, keys in the order they were set; reals
  * with 17 significant digits (they read back to the same double). Free with
  * cj_free. NULL on ENOMEM. */

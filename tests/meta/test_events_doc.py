@@ -100,7 +100,7 @@ def parse_code(validate_c, event_c, event_h):
         for name, kind, req, arg in rules[rules_name]:
             path = prefix + name
             enum = None
-            if kind == "K_ENUM":
+            if kind in ("K_ENUM", "K_ENUM_SET"):
                 if arg not in enums:
                     raise ParseError(f"{VALIDATE_C}: {path}: enum {arg} not found")
                 enum = frozenset(enums[arg])
@@ -160,6 +160,7 @@ def doc_kind(kind, path, caps):
         "K_OBJECT": "object",
         "K_ANY": "any JSON (`null` included)",
         "K_ENUM": "one of",
+        "K_ENUM_SET": "set of",
     }
     if kind == "K_STRUCT":
         return "object holding only the `%s.*` fields below" % path.rsplit(".", 1)[-1]
@@ -219,9 +220,10 @@ def parse_doc(md):
             raise ParseError(f"{EVENTS_MD}: Fields per type: required must be 'yes' or empty, not '{req}'")
         kind = " ".join(kind.split())
         enum = None
-        if kind.startswith("one of"):
-            enum = frozenset(re.findall(r"`([^`]*)`", kind))
-            kind = "one of"
+        for listed in ("one of", "set of"):
+            if kind.startswith(listed):
+                enum = frozenset(re.findall(r"`([^`]*)`", kind))
+                kind = listed
         for p in paths:
             if p in types[current]:
                 dups.append(f"{current}.{p}")

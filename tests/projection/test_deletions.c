@@ -76,6 +76,8 @@ static void add(fixture *f, uint64_t want_seq, const char *fmt, ...)
 
 static void populate(fixture *f)
 {
+	for (size_t i = 0; i < NDOCS; i++)
+		docs[i].alive = 1; /* every test starts from the full set */
 	unsigned char a[40], sh[48];
 	memcpy(a, "\x89PNG\r\n\x1a\n", 8);
 	memset(a + 8, 1, sizeof a - 8);
@@ -284,6 +286,57 @@ static void test_deletions_leave_no_trace(void **state)
 	cj_free(json);
 }
 
+/* Scoped purges: a thread's old rows, a user's old messages (images have no
+ * user: they stay), a server's old messages and the images of its threads,
+ * only the metrics; each leaves everything outside its scope as it was. */
+static void test_purge_scoped(void **state)
+{
+	fixture *f = *state;
+	populate(f);
+	/* Thread TB before 10:00:07: messages 5 and 6 (7 is at :07). */
+	const char *p1 = "NOT (m.thread_rowid = 2 AND m.ts_ms < 1714557607000)";
+	char *before = untouched(f, p1, p1, "1");
+	add(f, 16, "{\"type\":\"purge\",\"before\":1714557607000,\"thread\":\"TB\"}");
+	same_rows(before, untouched(f, p1, p1, "1"), "purge thread TB");
+	kill_docs((const uint64_t[]){ 5, 6 }, 2);
+	check_docs(f);
+	PU_ROWS(f->db, COUNTS, "TA|3\nTB|2\nTC|4");
+	PU_ROWS(f->db, "SELECT count(*) FROM metrics", "2");
+
+	/* User U2 before 10:00:30 (all of U2's messages): 2, 10, 12; no image. */
+	const char *p2 = "m.user_rowid IS NOT 2";
+	before = untouched(f, p2, "1", "1");
+	add(f, 17, "{\"type\":\"purge\",\"before\":1714557630000,\"user\":\"U2\"}");
+	same_rows(before, untouched(f, p2, "1", "1"), "purge user U2");
+	kill_docs((const uint64_t[]){ 2, 10, 12 }, 3);
+	check_docs(f);
+	PU_ROWS(f->db, "SELECT seq FROM images ORDER BY seq", "4\n8");
+	PU_ROWS(f->db, UTHREADS, "1|1|1|1714557601000\n1|2|2|1714557622000\n1|3|2|1714557620000");
+
+	/* Server S2, messages only, before 10:00:15: 9 (11 is later). */
+	const char *p3 = "NOT (m.server IS 'S2' AND m.ts_ms < 1714557615000)";
+	before = untouched(f, p3, "1", "1");
+	add(f, 18, "{\"type\":\"purge\",\"before\":1714557615000,\"server\":\"S2\","
+	           "\"kinds\":[\"messages\"]}");
+	same_rows(before, untouched(f, p3, "1", "1"), "purge server S2");
+	kill_docs((const uint64_t[]){ 9 }, 1);
+	check_docs(f);
+
+	/* Only metrics, store-wide: metric 14; every message and image stays. */
+	before = untouched(f, "1", "1", "ts_ms >= 1714557615000");
+	add(f, 19, "{\"type\":\"purge\",\"before\":1714557615000,\"kinds\":[\"metrics\"]}");
+	same_rows(before, untouched(f, "1", "1", "ts_ms >= 1714557615000"), "purge metrics");
+	PU_ROWS(f->db, "SELECT seq, name FROM metrics", "15|new");
+	check_docs(f);
+
+	/* A scope nobody wrote in removes nothing; a scoped purge never metrics. */
+	before = untouched(f, "1", "1", "1");
+	add(f, 20, "{\"type\":\"purge\",\"before\":1714557699000,\"thread\":\"nope\"}");
+	add(f, 21, "{\"type\":\"purge\",\"before\":1714557699000,\"user\":\"U1\","
+	           "\"kinds\":[\"metrics\"]}");
+	same_rows(before, untouched(f, "1", "1", "1"), "purge out of scope");
+}
+
 /* A thread deleted and then written again starts empty: no old rows come back. */
 static void test_thread_reused_after_delete(void **state)
 {
@@ -314,6 +367,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deletions_leave_no_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_reused_after_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_scoped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
