@@ -1,7 +1,8 @@
 /* api/projection.c — rebuilding a store's projection: the materializer
  * layer builds the file (materializer/replay.c); this file puts it in place,
- * which takes the whole store: the live materializer is paused while the
- * file is swapped, and the reader pool moves to the new file. */
+ * which takes the whole store: the live materializer is paused for the whole
+ * rebuild (it would only project the same events a second time on the same
+ * two cores), and the reader pool moves to the new file. */
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -11,25 +12,15 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 
-/* Swap the built file tmp into target; the store's own file (in_place) is
- * swapped with its materializer paused and its readers reset. */
-static int put_in_place(cj_store *s, const char *tmp, const char *target, int in_place)
+/* Swap the built file tmp into target. */
+static int put_in_place(const char *tmp, const char *target)
 {
-	if (in_place && s->mat)
-		cji_mat_pause(s->mat);
 	cji_replay_unlink_sidecars(target);
 	int rc = 0;
 	if (rename(tmp, target) != 0)
 		rc = cji_err_errno(errno, "replay: cannot rename %s to %s", tmp, target);
 	if (!rc)
 		rc = cji_fsync_parent(target);
-	if (in_place) {
-		/* Readers of the old file finish there; new queries open the new one. */
-		cji_readers_reset(s->readers);
-		int r = s->mat ? cji_mat_resume(s->mat) : 0;
-		if (!rc)
-			rc = r;
-	}
 	return rc;
 }
 
@@ -55,20 +46,27 @@ int cj_projection_replay(cj_store *s, const cj_replay_options *opts)
 	int rc = 0;
 	if (!last && (rc = cji_journal_last_seq(&last, &s->journal)))
 		return rc;
-	if ((rc = cji_replay_build(&s->journal, tmp, last, opts->skip_damaged, opts->progress,
-	                           opts->progress_arg)))
-		return rc;
-	if ((rc = put_in_place(s, tmp, target, in_place))) {
+	if (in_place)
+		cji_mat_pause(s->mat);
+	rc = cji_replay_build(&s->journal, tmp, last, opts->skip_damaged, opts->progress,
+	                      opts->progress_arg);
+	if (!rc && (rc = put_in_place(tmp, target))) {
 		unlink(tmp);
 		cji_replay_unlink_sidecars(tmp);
-	} else if (in_place) {
-		/* A new file: whatever damage the old one had is gone. */
+	}
+	if (!in_place)
+		return rc;
+	if (!rc) {
+		/* Readers of the old file finish there; new queries open the new
+		 * one. Whatever damage the old file had is gone. */
+		cji_readers_reset(s->readers);
 		pthread_mutex_lock(&s->health_mu);
 		s->projection_damaged = 0;
 		s->damage[0] = '\0';
 		pthread_mutex_unlock(&s->health_mu);
 	}
-	return rc;
+	int r = cji_mat_resume(s->mat);
+	return rc ? rc : r;
 }
 
 int cj_projection_watch(cj_watch **out, cj_store *s, uint64_t seq, void (*fn)(void *arg),
