@@ -76,7 +76,8 @@ int cj_projection_watch(cj_watch **out, cj_store *s, uint64_t seq, void (*fn)(vo
 	if (!s || !fn)
 		return cji_err(CJ_EINVAL, "watch: no store or no callback");
 	if (!s->mat)
-		return cji_err(CJ_EPERM, "store opened read-only: no materializer to wait for");
+		return cji_err(CJ_EPERM, "this handle does not materialize (read-only or no_materializer): "
+		               "nothing to wait for");
 	return cji_mat_watch(out, s->mat, seq, fn, arg);
 }
 

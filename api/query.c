@@ -329,7 +329,8 @@ int cj_wait_applied(cj_store *s, uint64_t seq, int timeout_ms)
 	if (!s)
 		return cji_err(CJ_EINVAL, "wait: no store");
 	if (!s->mat)
-		return cji_err(CJ_EPERM, "store opened read-only: no materializer to wait for");
+		return cji_err(CJ_EPERM, "this handle does not materialize (read-only or no_materializer): "
+		               "nothing to wait for");
 	return cji_mat_wait(s->mat, seq, timeout_ms < 0 ? 0 : timeout_ms);
 }
 

@@ -130,8 +130,11 @@ static int delete_idle_threads(cj_retention_report *out, cj_store *s, int64_t cu
 		if (qrc || n < THREADS_PER_BATCH)
 			return cji_store_projection_result(s, qrc);
 		/* The next batch must not see these threads again: wait until
-		 * the projection has applied their deletion. */
-		if (s->mat && (qrc = cji_mat_wait(s->mat, out->last_seq, 60000)))
+		 * the projection has applied their deletion (a handle that does
+		 * not materialize leaves the rest to the next run). */
+		if (!s->mat)
+			return 0;
+		if ((qrc = cji_mat_wait(s->mat, out->last_seq, 60000)))
 			return qrc;
 	}
 }

@@ -151,7 +151,7 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *user
 		goto fail;
 	if (opts->check_projection && (rc = check_projection(s->sqlite_path)))
 		goto fail;
-	if (!s->conf.journal.read_only) {
+	if (!s->conf.journal.read_only && !opts->no_materializer) {
 		if ((rc = cji_mat_new(&s->mat, &s->journal, s->sqlite_path)))
 			goto fail;
 		s->conf.journal.on_commit = cji_mat_notify;

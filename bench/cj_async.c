@@ -66,12 +66,12 @@ static int async_work(cjb_worker *w)
 }
 
 int cjb_measure_cj_async(const char *dir, unsigned threads, unsigned in_flight,
-                         const cjb_bounds *b, cjb_result *res)
+                         int journal_only, const cjb_bounds *b, cjb_result *res)
 {
 	async_ctx c = { .in_flight = in_flight };
 	if (cjb_pools_new(&c.pools, threads, POOL, res) != 0)
 		return -1;
-	int ret = cjb_store_fresh(&c.s, dir, res);
+	int ret = cjb_store_fresh(&c.s, dir, journal_only, res);
 	if (ret == 0)
 		ret = cjb_run_workers(threads, async_work, &c, b, res);
 	cjb_store_finish(c.s, res);

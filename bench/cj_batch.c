@@ -27,12 +27,12 @@ static int batch_work(cjb_worker *w)
 }
 
 int cjb_measure_cj_batch(const char *dir, unsigned threads, unsigned per_call,
-                         const cjb_bounds *b, cjb_result *res)
+                         int journal_only, const cjb_bounds *b, cjb_result *res)
 {
 	batch_ctx c = { 0 };
 	if (cjb_pools_new(&c.pools, threads, per_call, res) != 0)
 		return -1;
-	int ret = cjb_store_fresh(&c.s, dir, res);
+	int ret = cjb_store_fresh(&c.s, dir, journal_only, res);
 	if (ret == 0)
 		ret = cjb_run_workers(threads, batch_work, &c, b, res);
 	cjb_store_finish(c.s, res);

@@ -30,13 +30,13 @@ static int sync_work(cjb_worker *w)
 	return 0;
 }
 
-int cjb_measure_cj_sync(const char *dir, unsigned threads, const cjb_bounds *b,
+int cjb_measure_cj_sync(const char *dir, unsigned threads, int journal_only, const cjb_bounds *b,
                         cjb_result *res)
 {
 	sync_ctx c = { 0 };
 	if (cjb_pools_new(&c.pools, threads, POOL, res) != 0)
 		return -1;
-	int ret = cjb_store_fresh(&c.s, dir, res);
+	int ret = cjb_store_fresh(&c.s, dir, journal_only, res);
 	if (ret == 0)
 		ret = cjb_run_workers(threads, sync_work, &c, b, res);
 	cjb_store_finish(c.s, res);

@@ -16,18 +16,21 @@ int cjb_measure_seed(const char *dir, int fts, const cjb_bounds *b, cjb_result *
 int cjb_measure_lmdb_raw(const char *dir, unsigned per_txn, const cjb_bounds *b,
                          cjb_result *res);
 
+/* The chatjournal measurements: journal_only opens the store with
+ * no_materializer (the journal alone; else the projection runs beside). */
+
 /* chatjournal: `threads` threads each calling cj_journal_append in a loop. */
-int cjb_measure_cj_sync(const char *dir, unsigned threads, const cjb_bounds *b,
+int cjb_measure_cj_sync(const char *dir, unsigned threads, int journal_only, const cjb_bounds *b,
                         cjb_result *res);
 
 /* chatjournal: `threads` threads each keeping up to in_flight one-event
  * tickets (cj_journal_submit / cj_ticket_wait) outstanding. */
 int cjb_measure_cj_async(const char *dir, unsigned threads, unsigned in_flight,
-                         const cjb_bounds *b, cjb_result *res);
+                         int journal_only, const cjb_bounds *b, cjb_result *res);
 
 /* chatjournal: `threads` threads each calling cj_journal_append_batch with
  * per_call events. Latency is per call. */
 int cjb_measure_cj_batch(const char *dir, unsigned threads, unsigned per_call,
-                         const cjb_bounds *b, cjb_result *res);
+                         int journal_only, const cjb_bounds *b, cjb_result *res);
 
 #endif

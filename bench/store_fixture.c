@@ -7,14 +7,16 @@
 #include "store_fixture.h"
 #include "workload.h"
 
-int cjb_store_fresh(cj_store **out, const char *dir, cjb_result *res)
+int cjb_store_fresh(cj_store **out, const char *dir, int journal_only, cjb_result *res)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/store", dir);
 	int rc = cj_store_init(path, NULL);
 	if (rc != 0)
 		return cjb_result_fail(res, "cj_store_init %s: %s", path, cj_error_last());
-	rc = cj_store_open(out, path, NULL);
+	cj_store_options o = CJ_STORE_OPTIONS_INIT;
+	o.no_materializer = journal_only;
+	rc = cj_store_open(out, path, &o);
 	if (rc != 0)
 		return cjb_result_fail(res, "cj_store_open %s: %s", path, cj_error_last());
 	return 0;

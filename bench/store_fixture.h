@@ -6,9 +6,10 @@
 #include "chatjournal/chatjournal.h"
 #include "harness.h"
 
-/* Create and open a new store at DIR/store with default options. 0, or -1
- * with res->error naming the step and the library's message. */
-int cjb_store_fresh(cj_store **out, const char *dir, cjb_result *res);
+/* Create and open a new store at DIR/store with default options (with
+ * journal_only: no_materializer, the journal alone). 0, or -1 with
+ * res->error naming the step and the library's message. */
+int cjb_store_fresh(cj_store **out, const char *dir, int journal_only, cjb_result *res);
 
 /* Copy the journal's commit counters into res, then close the store. */
 void cjb_store_finish(cj_store *s, cjb_result *res);

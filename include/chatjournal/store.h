@@ -36,9 +36,13 @@ typedef struct cj_store_options {
 	int check_projection;      /* run SQLite's quick_check on chat.sqlite at open and refuse a
 	                              damaged projection (CJ_ECORRUPT, "run 'chatjournal replay'");
 	                              reads every page: ~4 ms per MB from the page cache */
+	int no_materializer;       /* read-write, but this process never projects the journal
+	                              (another process does, or nobody: appends only, as a
+	                              benchmark of the journal alone); waits for a position
+	                              then fail with CJ_EPERM */
 } cj_store_options;
 
-#define CJ_STORE_OPTIONS_INIT { CJ_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define CJ_STORE_OPTIONS_INIT { CJ_STORE_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* Create a new store at path (parents must exist). Writes chatjournal.conf with
  * the defaults, creates the journal. Errors: CJ_EEXIST (already a store),
