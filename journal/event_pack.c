@@ -1,10 +1,14 @@
 /* journal/event_pack.c — encode an event as its canonical msgpack body: map
  * keys sorted bytewise at every level, integers in their shortest form, reals
  * as float64, "ts" as integer ms. Equal events give equal bytes, so the
- * journal can compare payloads (idempotency) and hash them. */
+ * journal can compare payloads (idempotency) and hash them.
+ *
+ * The bytes are written here, straight into the caller's buffer (the
+ * msgpack format's forms as msgpack-c 4.0 chooses them, the ones validation
+ * measures with its mp_*_size functions): through msgpack-c's packer an
+ * event took 39 write callbacks, half of an append's CPU. */
 #include <stdlib.h>
 #include <string.h>
-#include <msgpack.h>
 #include "journal/event_internal.h"
 #include "common/err.h"
 
@@ -14,7 +18,6 @@
 #define STACK_KEYS 32
 
 typedef struct packer {
-	msgpack_packer pk;
 	cji_buf *out;
 	size_t start;      /* out->len before this body */
 	size_t nodes;
@@ -31,29 +34,79 @@ typedef struct entry {
 	json_t *val;
 } entry;
 
-/* msgpack-c write callback: append to the caller's buffer, refusing to grow a
- * body past what the decoder would accept. Called for every header and every
- * string, so the common case (room left) is a bare memcpy. */
-static int write_cb(void *data, const char *bytes, size_t len)
+/* Room for n more bytes: 0, or -1 (the body would exceed what the decoder
+ * accepts, or out of memory). Almost always a comparison. */
+static inline int room(packer *p, size_t n)
 {
-	packer *p = data;
 	cji_buf *b = p->out;
-	if (len == 0)
-		return 0;  /* an empty string's body */
-	if (b->len - p->start + len > CJI_DECODE_MAX_BODY) {
+	if (b->cap - b->len >= n && b->len - p->start + n <= CJI_DECODE_MAX_BODY)
+		return 0;
+	if (b->len - p->start + n > CJI_DECODE_MAX_BODY) {
 		p->too_big = 1;
 		return -1;
 	}
-	if (b->cap - b->len >= len) {
-		memcpy(b->data + b->len, bytes, len);
-		b->len += len;
-		return 0;
-	}
-	if (cji_buf_append(b, bytes, len) != 0) {
+	if (cji_buf_reserve(b, n) != 0) {
 		p->nomem = 1;
 		return -1;
 	}
 	return 0;
+}
+
+static void put_be(uint8_t *d, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		d[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+/* A one-byte tag followed by n bytes of v, big-endian. */
+static inline int put_tagged(packer *p, uint8_t tag, uint64_t v, int n)
+{
+	if (room(p, (size_t)n + 1))
+		return -1;
+	uint8_t *d = p->out->data + p->out->len;
+	d[0] = tag;
+	put_be(d + 1, v, n);
+	p->out->len += (size_t)n + 1;
+	return 0;
+}
+
+static inline int put_byte(packer *p, uint8_t c) { return put_tagged(p, c, 0, 0); }
+
+static int put_int(packer *p, int64_t v)
+{
+	if (v < -(INT64_C(1) << 5)) {
+		if (v < -(INT64_C(1) << 15))
+			return v < -(INT64_C(1) << 31) ? put_tagged(p, 0xd3, (uint64_t)v, 8)
+			                               : put_tagged(p, 0xd2, (uint64_t)v & 0xffffffffu, 4);
+		return v < -(INT64_C(1) << 7) ? put_tagged(p, 0xd1, (uint64_t)v & 0xffffu, 2)
+		                              : put_tagged(p, 0xd0, (uint64_t)v & 0xffu, 1);
+	}
+	if (v < (INT64_C(1) << 7))
+		return put_byte(p, (uint8_t)(v & 0xff)); /* positive or negative fixint */
+	if (v < (INT64_C(1) << 16))
+		return v < (INT64_C(1) << 8) ? put_tagged(p, 0xcc, (uint64_t)v, 1)
+		                             : put_tagged(p, 0xcd, (uint64_t)v, 2);
+	return v < (INT64_C(1) << 32) ? put_tagged(p, 0xce, (uint64_t)v, 4)
+	                              : put_tagged(p, 0xcf, (uint64_t)v, 8);
+}
+
+static int put_double(packer *p, double d)
+{
+	uint64_t bits;
+	memcpy(&bits, &d, sizeof bits);
+	return put_tagged(p, 0xcb, bits, 8);
+}
+
+/* A map (map: 1) or array (map: 0) header of n entries. */
+static int put_container(packer *p, size_t n, int map)
+{
+	if (n < 16)
+		return put_byte(p, (uint8_t)((map ? 0x80 : 0x90) | n));
+	if (n < 65536)
+		return put_tagged(p, map ? 0xde : 0xdc, n, 2);
+	return put_tagged(p, map ? 0xdf : 0xdd, n, 4);
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -92,9 +145,14 @@ static int pack_str(packer *p, const char *s, size_t len)
 		p->too_big = 1;
 		return -1;
 	}
-	if (msgpack_pack_str(&p->pk, len) != 0)
+	int rc = len < 32 ? put_byte(p, (uint8_t)(0xa0 | len))
+	         : len < 256 ? put_tagged(p, 0xd9, len, 1)
+	         : len < 65536 ? put_tagged(p, 0xda, len, 2) : put_tagged(p, 0xdb, len, 4);
+	if (rc || room(p, len))
 		return -1;
-	return msgpack_pack_str_body(&p->pk, s, len);
+	memcpy(p->out->data + p->out->len, s, len);
+	p->out->len += len;
+	return 0;
 }
 
 /* Count one value against the decoder's caps (depth matters for containers
@@ -120,12 +178,12 @@ static int pack_ts(packer *p, const json_t *v)
 		return -1;
 	}
 	p->has_ts = 1;
-	return msgpack_pack_int64(&p->pk, p->ts_ms);
+	return put_int(p, p->ts_ms);
 }
 
 static int pack_entries(packer *p, const entry *e, size_t n, unsigned depth)
 {
-	if (msgpack_pack_map(&p->pk, n) != 0)
+	if (put_container(p, n, 1) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		int rc = pack_str(p, e[i].key, e[i].len);
@@ -173,7 +231,7 @@ static int pack_object(packer *p, const json_t *obj, unsigned depth)
 static int pack_array(packer *p, const json_t *arr, unsigned depth)
 {
 	size_t n = json_array_size(arr);
-	if (msgpack_pack_array(&p->pk, n) != 0)
+	if (put_container(p, n, 0) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		int rc = pack_value(p, json_array_get(arr, i), depth + 1);
@@ -192,11 +250,11 @@ static int pack_value(packer *p, const json_t *v, unsigned depth)
 	case JSON_OBJECT:  return pack_object(p, v, depth);
 	case JSON_ARRAY:   return pack_array(p, v, depth);
 	case JSON_STRING:  return pack_str(p, json_string_value(v), json_string_length(v));
-	case JSON_INTEGER: return msgpack_pack_int64(&p->pk, (int64_t)json_integer_value(v));
-	case JSON_REAL:    return msgpack_pack_double(&p->pk, json_real_value(v));
-	case JSON_TRUE:    return msgpack_pack_true(&p->pk);
-	case JSON_FALSE:   return msgpack_pack_false(&p->pk);
-	default:           return msgpack_pack_nil(&p->pk);
+	case JSON_INTEGER: return put_int(p, (int64_t)json_integer_value(v));
+	case JSON_REAL:    return put_double(p, json_real_value(v));
+	case JSON_TRUE:    return put_byte(p, 0xc3);
+	case JSON_FALSE:   return put_byte(p, 0xc2);
+	default:           return put_byte(p, 0xc0);
 	}
 }
 
@@ -207,7 +265,6 @@ int cji_event_encode(const cj_event *ev, cji_buf *out, int64_t *ts_ms, int *has_
 	if (!ev || !json_is_object(ev->obj))
 		return cji_err(CJ_EINVAL, "cji_event_encode: no event");
 	packer p = { .out = out, .start = out->len };
-	msgpack_packer_init(&p.pk, &p, write_cb);
 
 	if (pack_value(&p, ev->obj, 1) == 0) {
 		*ts_ms = p.ts_ms;
@@ -224,5 +281,5 @@ int cji_event_encode(const cj_event *ev, cji_buf *out, int64_t *ts_ms, int *has_
 		               "event too large to store: over %zu bytes, %u values or %d levels",
 		               (size_t)CJI_DECODE_MAX_BODY, (unsigned)CJI_DECODE_MAX_NODES,
 		               CJI_DECODE_MAX_DEPTH);
-	return cji_err(CJ_EINVAL, "cji_event_encode: msgpack packer failed");
+	return cji_err(CJ_EINVAL, "cji_event_encode: encoding failed");
 }
