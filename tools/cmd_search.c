@@ -8,9 +8,11 @@
 #include "cli.h"
 
 static const cli_help help = {
-	"search", "STORE QUERY [--thread T] [--user U] [--server S] [--limit N] [--images] [--json]",
+	"search", "STORE QUERY [--thread T] [--user U] [--server S] [--limit N] [--images]\n"
+	"       [--rank recent|relevance] [--json]",
 	"Search the messages of STORE (or, with --images, image prompts and\n"
-	"analyses) for QUERY, newest first, one line per match:\n"
+	"analyses) for QUERY, newest first (or best first: --rank relevance), one\n"
+	"line per match:\n"
 	"\"SEQ  TS  THREAD  ROLE  USER: CONTENT\".\n\n"
 	"Every word of QUERY must match. Words are searched as plain text: FTS5\n"
 	"operators (OR, NEAR, col:, parentheses, quotes) have no special meaning.\n"
@@ -25,13 +27,16 @@ static const cli_help help = {
 	"  --server S   only on server S\n"
 	"  --limit N    at most N results (1 to 1000, default 20)\n"
 	"  --images     search images (prompt, analysis) instead of messages\n"
+	"  --rank R     recent (default): newest first; relevance: BM25, best first,\n"
+	"               among the newest 2000 matches in scope, themselves among the\n"
+	"               newest 10000 matches of the store (a bounded cost)\n"
 	"  --json       print the JSON array of results, as GET /v1/search does\n"
 };
 
 int cmd_search(int argc, char **argv)
 {
 	int json = 0;
-	const char *limit_s = NULL;
+	const char *limit_s = NULL, *rank = NULL;
 	cj_search_query q = CJ_SEARCH_QUERY_INIT;
 	const cli_opt opts[] = {
 		{ "--thread", "T", NULL, &q.thread },
@@ -39,6 +44,7 @@ int cmd_search(int argc, char **argv)
 		{ "--server", "S", NULL, &q.server },
 		{ "--limit", "N", NULL, &limit_s },
 		{ "--images", NULL, &q.images, NULL },
+		{ "--rank", "R", NULL, &rank },
 		{ "--json", NULL, &json, NULL },
 	};
 	const char *pos[2];
@@ -53,6 +59,9 @@ int cmd_search(int argc, char **argv)
 		q.limit = (unsigned)v;
 	}
 	q.text = pos[1];
+	if (rank && strcmp(rank, "recent") && strcmp(rank, "relevance"))
+		return cli_usage_error(&help, "--rank must be recent or relevance, not '%s'", rank);
+	q.rank = rank && !strcmp(rank, "relevance") ? CJ_RANK_RELEVANCE : CJ_RANK_RECENT;
 
 	cj_store *s;
 	if (cli_open_store("search", pos[0], 1, &s) != 0)

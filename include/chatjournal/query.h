@@ -52,7 +52,12 @@ CJ_API int cj_query_history(char **json_out, cj_store *s, const cj_history_query
 /* Images of a thread, ascending seq, same paging fields as history. */
 CJ_API int cj_query_images(char **json_out, cj_store *s, const cj_history_query *q);
 
-#define CJ_SEARCH_QUERY_VERSION 1
+#define CJ_SEARCH_QUERY_VERSION 2
+/* How results are ordered. */
+#define CJ_RANK_RECENT    0   /* newest first (every match is a candidate) */
+#define CJ_RANK_RELEVANCE 1   /* BM25, best first, among the newest 2000 matches in scope,
+                                 themselves among the newest 10000 matches of the store:
+                                 a bounded cost (~20 ms) whatever the word's frequency */
 typedef struct cj_search_query {
 	unsigned version;      /* CJ_SEARCH_QUERY_VERSION */
 	const char *text;      /* user text: every word must match (quoted, never FTS5 syntax);
@@ -62,11 +67,14 @@ typedef struct cj_search_query {
 	const char *server;    /* optional scope */
 	unsigned limit;        /* default 20, at most 1000 */
 	int images;            /* 0: messages; 1: image prompts and analyses */
+	/* version 2 */
+	int rank;              /* CJ_RANK_RECENT (default) or CJ_RANK_RELEVANCE */
 } cj_search_query;
-#define CJ_SEARCH_QUERY_INIT { CJ_SEARCH_QUERY_VERSION, NULL, NULL, NULL, NULL, 0, 0 }
+#define CJ_SEARCH_QUERY_INIT { CJ_SEARCH_QUERY_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0 }
 
-/* Full-text search, newest first. *json_out: a JSON array of messages (or
- * images). Errors: CJ_EINVAL (empty or malformed text, e.g. invalid UTF-8). */
+/* Full-text search, newest first (or by relevance: rank). *json_out: a JSON
+ * array of messages (or images). Errors: CJ_EINVAL (empty or malformed text,
+ * e.g. invalid UTF-8; an unknown rank). */
 CJ_API int cj_query_search(char **json_out, cj_store *s, const cj_search_query *q);
 
 /* Effective config of a thread for a user: store defaults <- user config <-
