@@ -8,6 +8,7 @@
 #include "journal/event_internal.h"
 #include "common/err.h"
 #include "common/utf8.h"
+#include "journal/json_parse.h"
 #include "common/timeutil.h"
 
 
@@ -50,14 +51,10 @@ int cj_event_parse(cj_event **out, const char *json, size_t len)
 		return cji_err(CJ_ETOOBIG, "event JSON text of %zu bytes exceeds %zu bytes",
 		               len, (size_t)CJI_EVENT_MAX_JSON);
 
-	json_error_t jerr;
-	json_t *obj = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!obj) {
-		if (json_error_code(&jerr) == json_error_out_of_memory)
-			return cji_err(CJ_ENOMEM, "out of memory parsing event JSON");
-		return cji_err(CJ_EINVAL, "invalid JSON at line %d, column %d: %s",
-		               jerr.line, jerr.column, jerr.text);
-	}
+	json_t *obj;
+	int lrc = cji_json_load(&obj, json, len, 0, NULL);
+	if (lrc)
+		return lrc;
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		return cji_err(CJ_EINVAL, "invalid event: the JSON value must be an object");
@@ -156,15 +153,9 @@ int cj_event_set_json(cj_event *ev, const char *field, const char *json)
 		return rc;
 	if (!json)
 		return cji_err_field(CJ_EINVAL, field, "field '%.64s': JSON text is NULL", field);
-	json_error_t jerr;
-	json_t *val = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-	if (!val) {
-		if (json_error_code(&jerr) == json_error_out_of_memory)
-			return cji_err(CJ_ENOMEM, "out of memory parsing JSON for field '%.64s'", field);
-		return cji_err_field(CJ_EINVAL, field,
-		                     "field '%.64s': invalid JSON at line %d, column %d: %s",
-		                     field, jerr.line, jerr.column, jerr.text);
-	}
+	json_t *val;
+	if ((rc = cji_json_load(&val, json, strlen(json), 1, field)))
+		return rc;
 	return put(ev, field, val);
 }
 

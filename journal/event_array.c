@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include "journal/event_internal.h"
 #include "common/err.h"
+#include "journal/json_parse.h"
 
 void cj_events_free(cj_event **evs, size_t n)
 {
@@ -35,13 +36,10 @@ int cj_event_parse_many(cj_event ***evs, size_t *n, int *is_array, long *bad_ind
 	*bad_index = -1;
 	if (!json)
 		return cji_err(CJ_EINVAL, "no JSON text");
-	json_error_t e;
-	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &e);
-	if (!root) {
-		if (json_error_code(&e) == json_error_out_of_memory)
-			return cji_err(CJ_ENOMEM, "out of memory parsing JSON");
-		return cji_err(CJ_EINVAL, "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
-	}
+	json_t *root;
+	int lrc = cji_json_load(&root, json, len, 0, NULL);
+	if (lrc)
+		return lrc;
 	size_t count = 1;
 	if (json_is_array(root)) {
 		*is_array = 1;
