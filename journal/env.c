@@ -1,6 +1,8 @@
 /* journal/env.c — LMDB environment lifecycle and map growth. Never
  * MDB_WRITEMAP (a full disk would SIGBUS) and never MDB_NOSYNC (acknowledged
- * appends must survive power loss): docs/reliability.md, L3 and L4. */
+ * appends must survive power loss): docs/reliability.md, L3 and L4. The one
+ * exception is cji_env_test_weaken_sync, a test hook no library code calls:
+ * the power-loss test's negative controls use it (docs/testing.md). */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -250,6 +252,22 @@ int cji_env_reopen(cji_env *e)
 	int rc = env_start(e, 0);
 	pthread_rwlock_unlock(&e->gate);
 	return rc;
+}
+
+int cji_env_test_weaken_sync(cji_env *e, unsigned mdb_flags)
+{
+	unsigned allowed = MDB_NOSYNC | MDB_NOMETASYNC;
+	if (!e->env || e->read_only || !mdb_flags || (mdb_flags & ~allowed))
+		return cji_err(CJ_EINVAL, "journal %s: test hook: only MDB_NOSYNC or MDB_NOMETASYNC",
+		               e->dir);
+	/* Exclusive: no transaction of this process is open while the flags change
+	 * (a write transaction copies them when it begins). */
+	pthread_rwlock_wrlock(&e->gate);
+	int rc = mdb_env_set_flags(e->env, mdb_flags, 1);
+	pthread_rwlock_unlock(&e->gate);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: test hook: cannot set sync flags", e->dir);
+	return 0;
 }
 
 int cji_env_reader_check(cji_env *e)

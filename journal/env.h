@@ -54,6 +54,14 @@ int cji_env_grow(cji_env *e);
 /* Close and reopen after MDB_PANIC (no transaction may be open in this thread). */
 int cji_env_reopen(cji_env *e);
 
+/* TEST HOOK, never called by the library: turn on MDB_NOSYNC and/or
+ * MDB_NOMETASYNC (nothing else) for this open environment, so that the
+ * power-loss test's negative controls (tests/crash/test_crash_power.c) can
+ * show that their checker catches acknowledged appends lost on power loss
+ * (docs/reliability.md, L3; docs/testing.md, crash/power). Call it before the
+ * first append; a reopen after MDB_PANIC drops the flags again. */
+int cji_env_test_weaken_sync(cji_env *e, unsigned mdb_flags);
+
 /* mdb_reader_check; returns the number of stale slots cleared or an error. */
 int cji_env_reader_check(cji_env *e);
 
