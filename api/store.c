@@ -186,9 +186,10 @@ void cj_store_close(cj_store *s)
 	 * materializer (it reads the journal; it catches up at the next open),
 	 * then the environment. */
 	cji_journal_stop(&s->journal);
-	if (s->mat) {
+	if (s->mat && cji_mat_is_progressing(s->mat)) {
 		/* Let the projection catch up with what this handle wrote, briefly:
-		 * a CLI append then leaves an up-to-date projection behind. */
+		 * a CLI append then leaves an up-to-date projection behind. (A
+		 * paused materializer would only make us wait 2 s.) */
 		uint64_t last = 0;
 		if (cji_journal_last_seq(&last, &s->journal) == 0 && cji_mat_wait(s->mat, last, 2000) != 0)
 			cj_error_clear();

@@ -525,6 +525,14 @@ void cji_mat_set_split_position(cji_materializer *m, int on)
 	pthread_mutex_unlock(&m->mu);
 }
 
+int cji_mat_is_progressing(cji_materializer *m)
+{
+	pthread_mutex_lock(&m->mu);
+	int p = m->running && !m->paused && !m->stopping;
+	pthread_mutex_unlock(&m->mu);
+	return p;
+}
+
 int cji_mat_is_passive(cji_materializer *m)
 {
 	pthread_mutex_lock(&m->mu);

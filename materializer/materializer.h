@@ -78,6 +78,10 @@ void cji_mat_set_split_position(cji_materializer *m, int on);
  * the position and takes over when that process stops). */
 int cji_mat_is_passive(cji_materializer *m);
 
+/* 1 unless paused or stopping: the position can move (this process
+ * materializes, or follows another that does). */
+int cji_mat_is_progressing(cji_materializer *m);
+
 /* Pause/resume the thread (replay in place); pause waits for the batch. */
 void cji_mat_pause(cji_materializer *m);
 int cji_mat_resume(cji_materializer *m);
