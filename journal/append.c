@@ -135,7 +135,7 @@ static int check_blobs(cji_journal *j, const cj_event *ev)
 static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 {
 	cji_journal *j = t->j;
-	int rc = cj_event_validate(ev, &j->limits);
+	int rc = cji_event_validate_once(ev, &j->limits);
 	if (rc || (rc = check_blobs(j, ev)))
 		return rc;
 	size_t hdr_off = t->recs.len;

@@ -30,6 +30,7 @@ int cji_event_wrap(cj_event **out, json_t *obj)
 		return cji_err(CJ_ENOMEM, "out of memory creating an event");
 	}
 	ev->obj = obj;
+	atomic_init(&ev->valid_tag, 0);
 	ev->type = cj_event_type_from_name(json_string_value(json_object_get(obj, "type")));
 	*out = ev;
 	return 0;
@@ -105,6 +106,7 @@ static int check_target(const cj_event *ev, const char *field)
 /* Store val (owned; NULL means its allocation failed) under field. */
 static int put(cj_event *ev, const char *field, json_t *val)
 {
+	atomic_store_explicit(&ev->valid_tag, 0, memory_order_relaxed); /* validate again */
 	if (!val || json_object_set_new(ev->obj, field, val) != 0)
 		return cji_err(CJ_ENOMEM, "out of memory setting field '%.64s'", field);
 	return 0;

@@ -4,6 +4,8 @@
 #ifndef CJ_JOURNAL_EVENT_INTERNAL_H
 #define CJ_JOURNAL_EVENT_INTERNAL_H
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "chatjournal/event.h"
 #include "common/buf.h"
@@ -11,7 +13,17 @@
 struct cj_event {
 	json_t *obj;          /* always a JSON object; owns one reference */
 	cj_event_type type;   /* from obj["type"]; CJ_EVENT_UNKNOWN if absent/unknown */
+	/* The limits the event last passed validation under (a tag of them; 0:
+	 * none, or changed since): an event parsed against the store's limits is
+	 * not validated a second time when it is appended. Atomic because
+	 * validation takes a const event that several threads may share. */
+	_Atomic uint64_t valid_tag;
 };
+
+/* cj_event_validate, unless the event already passed it under these very
+ * limits and was not changed since (an event parsed against the store's
+ * limits and then appended is checked once). */
+int cji_event_validate_once(const cj_event *ev, const cj_limits *lim);
 
 /* Hard caps for the hostile-input decoder, whatever the store's limits. */
 #define CJI_DECODE_MAX_DEPTH   64

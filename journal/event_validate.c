@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 #include "journal/event_internal.h"
 #include "common/err.h"
 #include "common/timeutil.h"
@@ -655,12 +656,40 @@ static int check_totals(const vctx *c, const json_t *obj, const measure *m)
 	return 0;
 }
 
+static int validate(vctx *cp, const cj_event *ev);
+
+/* A tag of a limits struct (never 0). */
+static uint64_t limits_tag(const cj_limits *l)
+{
+	uint64_t v[5] = { l->max_content, l->max_string, l->max_object, l->max_depth, l->max_event };
+	return XXH3_64bits(v, sizeof v) | 1;
+}
+
 int cj_event_validate(const cj_event *ev, const cj_limits *lim)
 {
 	static const cj_limits defaults = CJ_LIMITS_DEFAULT;
 	if (!ev || !json_is_object(ev->obj))
 		return cji_err(CJ_EINVAL, "cj_event_validate: no event");
 	vctx c = { lim ? lim : &defaults, 0 };
+	int rc = validate(&c, ev);
+	if (rc == 0) {
+		cj_event *cache = (cj_event *)ev; /* the tag is a cache, not the event's value */
+		atomic_store_explicit(&cache->valid_tag, limits_tag(c.lim), memory_order_relaxed);
+	}
+	return rc;
+}
+
+int cji_event_validate_once(const cj_event *ev, const cj_limits *lim)
+{
+	if (ev && lim && atomic_load_explicit(&((cj_event *)ev)->valid_tag, memory_order_relaxed) ==
+	              limits_tag(lim))
+		return 0;
+	return cj_event_validate(ev, lim);
+}
+
+static int validate(vctx *cp, const cj_event *ev)
+{
+	vctx c = *cp;
 	/* A field's containers sit one level below the event map; the decoder
 	 * reads CJI_DECODE_MAX_DEPTH levels in all. */
 	c.max_depth = c.lim->max_depth;

@@ -287,9 +287,34 @@ static void test_refused_events_store_nothing(void **state)
 	cj_event_free(huge);
 }
 
+/* An event checked once at parse (against the store's own limits) is not
+ * checked again at append, unless it changed since: a setter makes it
+ * valid-unknown, and the append checks it again. */
+static void test_changed_after_parse_is_checked_again(void **state)
+{
+	fixture *f = *state;
+	const char *json = "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"user\",\"content\":\"ok\"}";
+	cj_event **evs = NULL;
+	size_t n = 0;
+	int is_array = 0;
+	long bad = -1;
+	TU_OK(cj_event_parse_many(&evs, &n, &is_array, &bad, json, strlen(json),
+	                          cj_store_limits(f->s), 1));
+	TU_OK(cj_event_set_string(evs[0], "role", "robot"));
+	uint64_t seq = 0;
+	cj_error_clear();
+	TU_RC(cj_journal_append(&seq, f->s, evs[0]), CJ_EINVAL);
+	assert_string_equal(cj_error_field(), "role");
+	TU_OK(cj_event_set_string(evs[0], "role", "assistant"));
+	TU_OK(cj_journal_append(&seq, f->s, evs[0]));
+	assert_int_equal(seq, 1);
+	cj_events_free(evs, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_changed_after_parse_is_checked_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_returns_what_was_appended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iterator_returns_all_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_event_types_round_trip, setup, teardown),
