@@ -32,6 +32,9 @@ static const conf_key KEYS[] = {
 	{ "limits",  "max_event",   SZ, L(max_event), CJ_DEFAULT_MAX_EVENT },
 	{ "limits",  "max_blob",    SZ, J(max_blob), CJI_DEFAULT_MAX_BLOB },
 	{ "retention", "backup_keep_days", UINT, offsetof(cji_conf, backup_keep_days), 7 },
+	/* when `serve` compacts on its own: daily, and past 64 MiB redactable */
+	{ "compaction", "interval_seconds", U64, offsetof(cji_conf, compact_interval_s), 86400 },
+	{ "compaction", "threshold_bytes", U64, offsetof(cji_conf, compact_threshold), (uint64_t)64 << 20 },
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -134,7 +137,7 @@ int cji_conf_load(cji_conf *c, const char *store, const cj_store_options *opts)
 			json_decref(c->defaults);
 			c->defaults = json_incref(v);
 		} else if (json_is_object(v) && (!strcmp(key, "journal") || !strcmp(key, "limits") ||
-		                                 !strcmp(key, "retention"))) {
+		                                 !strcmp(key, "retention") || !strcmp(key, "compaction"))) {
 			if ((rc = load_section(c, path, key, v)))
 				break;
 		} else {

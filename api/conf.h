@@ -13,6 +13,8 @@
 typedef struct cji_conf {
 	cji_journal_config journal;
 	unsigned backup_keep_days;
+	uint64_t compact_interval_s;   /* compaction.interval_seconds */
+	uint64_t compact_threshold;    /* compaction.threshold_bytes */
 	json_t *defaults;          /* config hierarchy defaults (object), owned */
 } cji_conf;
 

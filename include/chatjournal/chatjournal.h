@@ -29,6 +29,7 @@
 #include "journal.h"
 #include "query.h"
 #include "token.h"
+#include "compact.h"
 
 #define CJ_VERSION_STRING "0.1.0"
 
