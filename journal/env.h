@@ -67,6 +67,9 @@ int cji_env_reopen(cji_env *e);
 /* The folder at e->dir is no longer the one this environment opened (a
  * compaction swapped it): 1, else 0. */
 int cji_env_stale(cji_env *e);
+/* Tests only: never see a swap (the negative control of compact/two_process:
+ * without the check, a process loses the appends it makes after a swap). */
+void cji_env_test_disable_swap_check(int off);
 /* Reopen on the folder now at e->dir if stale (no transaction of this
  * thread may be open); 1 if it reopened, 0 if nothing to do, or an error. */
 int cji_env_follow(cji_env *e);
