@@ -367,12 +367,15 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 	if ((rc = take_snapshot(&sn, s->sqlite_path)))
 		return rc;
 	out->position = sn.position;
+	uint64_t t0 = cji_mono_ns();
 	plan p;
 	uint8_t *orphans = NULL;
 	size_t norph = 0;
 	if ((rc = make_plan(&p, &sn, &s->journal, o->progress, o->progress_arg)) ||
 	    (rc = orphan_blobs(&orphans, &norph, &s->journal, &p)))
 		goto out;
+	uint64_t t1 = cji_mono_ns();
+	out->plan_ms = (t1 - t0) / 1000000u;
 	out->messages = p.messages;
 	out->images = p.images;
 	out->settings = p.settings;
@@ -392,9 +395,13 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 		goto out;
 	out->blobs = br.blobs;
 	out->blob_bytes = br.blob_bytes;
+	uint64_t t2 = cji_mono_ns();
+	out->redact_ms = (t2 - t1) / 1000000u;
 	cji_swap_report sw;
 	if ((rc = cji_journal_swap(&sw, &s->journal)))
 		goto out;
+	uint64_t t3 = cji_mono_ns();
+	out->swap_ms = (t3 - t2) / 1000000u;
 	out->file_before = sw.size_before;
 	out->file_after = sw.size_after;
 	out->pause_ms = sw.pause_ns / 1000000u;
@@ -403,6 +410,7 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 		if (r < 0)
 			rc = r;
 		out->projection_scrubbed = r == 0;
+		out->scrub_ms = (cji_mono_ns() - t3) / 1000000u;
 	}
 out:
 	free(orphans);

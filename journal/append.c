@@ -769,6 +769,8 @@ int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *
 	int rc = cji_env_open(&j->env, dir, cfg->map_initial, cfg->map_ceiling, cfg->read_only, create);
 	if (rc)
 		return rc;
+	j->env.on_swap = cfg->on_swap;
+	j->env.on_swap_arg = cfg->on_swap_arg;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->work, NULL);
 	if (!cfg->read_only) {

@@ -46,6 +46,8 @@ typedef struct cji_journal_config {
 	int read_only;
 	void (*on_commit)(void *arg);
 	void *on_commit_arg;
+	void (*on_swap)(void *arg);      /* this process followed a compaction's swap */
+	void *on_swap_arg;
 } cji_journal_config;
 
 /* ---- lifecycle (append.c) ---- */

@@ -127,7 +127,10 @@ int cji_journal_swap(cji_swap_report *out, cji_journal *j)
 		/* Before the exchange: the live folder is untouched. After it (only
 		 * the fsync failed): the exchange happened; the old folder stays at
 		 * side until the next compaction removes it. */
-		if (!cji_env_stale(e))
+		pthread_rwlock_rdlock(&e->gate);
+		int swapped = cji_env_stale(e);
+		pthread_rwlock_unlock(&e->gate);
+		if (!swapped)
 			remove_folder(side);
 		cji_env_follow(e);
 		return rc;

@@ -67,6 +67,7 @@ struct cji_materializer {
 	struct cj_watch *watches;
 	char error[512];
 	int scrub_pending;      /* a compaction swapped the journal: scrub the projection */
+	int scrubbing;          /* a scrub is running (it began after the swap that asked) */
 	uint64_t scrubs;        /* scrubs done by this thread */
 	int scrub_rc;           /* outcome of the last one */
 };
@@ -316,10 +317,14 @@ int cji_mat_scrub(cji_materializer *m, int timeout_ms)
 		pthread_mutex_unlock(&m->mu);
 		return 1;
 	}
+	/* One asked for by the swap itself (the journal's on_swap hook) may be
+	 * waiting or running already: it serves this caller too. */
 	uint64_t want = m->scrubs + 1;
-	m->scrub_pending = 1;
-	m->hint = 1;
-	pthread_cond_broadcast(&m->wake);
+	if (!m->scrub_pending && !m->scrubbing) {
+		m->scrub_pending = 1;
+		m->hint = 1;
+		pthread_cond_broadcast(&m->wake);
+	}
 	struct timespec dl;
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += timeout_ms / 1000;
@@ -348,11 +353,13 @@ static void active_step(cji_materializer *m, int *dirty)
 	if (m->scrub_pending && !m->paused && !m->stopping && m->db) {
 		m->scrub_pending = 0;
 		m->busy = 1;
+		m->scrubbing = 1;
 		pthread_mutex_unlock(&m->mu);
 		int rc = scrub(m);
 		set_error(m, rc);
 		pthread_mutex_lock(&m->mu);
 		m->busy = 0;
+		m->scrubbing = 0;
 		m->scrubs++;
 		m->scrub_rc = rc;
 		*dirty = 0;

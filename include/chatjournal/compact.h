@@ -53,6 +53,11 @@ typedef struct cj_compact_report {
 	uint64_t projection_before; /* chat.sqlite plus its WAL before and after */
 	uint64_t projection_after;
 	uint64_t pause_ms;          /* how long appends waited for the copy and swap */
+	uint64_t plan_ms;           /* where the time went: deciding (projection snapshot and
+	                               a pass over the record headers), */
+	uint64_t redact_ms;         /* writing tombstones and deleting blobs, */
+	uint64_t swap_ms;           /* the compacting copy and the swap, */
+	uint64_t scrub_ms;          /* the projection's scrub (this process only) */
 	int projection_scrubbed;    /* 1: scrubbed by this process; 0: another process
 	                               materializes and scrubs when it sees the swap */
 	double seconds;
