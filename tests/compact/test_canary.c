@@ -12,7 +12,11 @@
  *   - the journal checks; idempotency ids of redacted events still answer
  *     "duplicate" (their status says deleted), a blob only deleted images
  *     named is gone, an image naming it is refused, and a second compaction
- *     finds nothing to do. */
+ *     finds nothing to do.
+ * A second case compacts from a passive process while another process
+ * (a forked child, like `serve`) materializes the store: the compactor
+ * reports the scrub as the other process's, and that process scrubs the
+ * projection when it sees the swap, so the canaries vanish there too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "putil.h"
+#include <unistd.h>
+#include "harness.h"
 #include "scan.h"
 
 #define WAIT_MS 10000
@@ -203,10 +209,65 @@ static void test_canaries(void **state)
 	assert_int_equal(r.messages + r.images + r.settings + r.blobs, 0);
 }
 
+/* The materializing process: opens the store first, says "R", waits. */
+static void materializer_body(void *arg, int fd)
+{
+	cj_store *s;
+	if (cj_store_open(&s, (const char *)arg, NULL) != 0)
+		_exit(3);
+	ch_sayf(fd, "R\n");
+	for (;;)
+		pause();
+}
+
+static void on_ready(void *ctx, const char *line) { *(int *)ctx |= !strcmp(line, "R"); }
+static int is_ready(void *ctx) { return *(int *)ctx; }
+
+static void test_scrub_by_the_materializing_process(void **state)
+{
+	tu_fixture *f = *state;
+	char store[PATH_MAX];
+	tu_path(store, sizeof store, f->dir, "store2");
+	TU_OK(cj_store_init(store, NULL));
+	ch_child c;
+	int ready = 0;
+	assert_int_equal(ch_spawn(&c, materializer_body, store), 0);
+	if (!ch_pump(&c, tu_now_ns() + 30000000000ull, on_ready, is_ready, &ready)) {
+		ch_abandon(&c);
+		fail_msg("the materializing child did not start");
+	}
+	cj_store *s;
+	TU_OK(cj_store_open(&s, store, NULL));
+	add(s, "{\"type\":\"message\",\"thread\":\"TA\",\"role\":\"user\",\"content\":"
+	       "\"gone_canary_passive words\"}");
+	add(s, "{\"type\":\"message\",\"thread\":\"TB\",\"role\":\"user\",\"content\":"
+	       "\"keepcanary_passive words\"}");
+	uint64_t last = add(s, "{\"type\":\"delete_thread\",\"thread\":\"TA\"}");
+	TU_OK(cj_wait_applied(s, last, WAIT_MS));
+	cj_compact_report r;
+	TU_OK(cj_compact(&r, s, NULL));
+	assert_int_equal(r.messages, 1);
+	assert_int_equal(r.projection_scrubbed, 0);
+	long n = -1;
+	char where[PATH_MAX] = "";
+	for (int i = 0; i < 300 && n != 0; i++) {
+		n = cs_count(store, "gone_canary_passive", where, sizeof where);
+		if (n)
+			usleep(50000);
+	}
+	cj_store_close(s);
+	ch_abandon(&c);
+	if (n != 0)
+		fail_msg("15 s after the swap the materializing process has not scrubbed: %ld left (%s)",
+		         n, where);
+	assert_true(cs_count(store, "keepcanary_passive", NULL, 0) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_canaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scrub_by_the_materializing_process, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
