@@ -234,6 +234,9 @@ static void test_two_processes(void **state)
 		assert_true(lost > 0);
 		tu_recs_free(&recs);
 		cj_store_close(w->s);
+		pthread_mutex_destroy(&w->mu);
+		free(w->acks);
+		free(w);
 		tu_rmrf(dir);
 		return;
 	}
