@@ -347,7 +347,10 @@ int cji_env_reopen(cji_env *e)
 int cji_env_reader_check(cji_env *e)
 {
 	int dead = 0;
-	int rc = mdb_reader_check(e->env, &dead);
+	/* Under the gate: another thread may be reopening after a swap. */
+	pthread_rwlock_rdlock(&e->gate);
+	int rc = e->env ? mdb_reader_check(e->env, &dead) : 0;
+	pthread_rwlock_unlock(&e->gate);
 	if (rc)
 		return cji_err_mdb(rc, "journal %s: reader check failed", e->dir);
 	return dead;
