@@ -73,7 +73,8 @@ CJ_API int cj_compact(cj_compact_report *out, cj_store *s, const cj_compact_opti
 /* Redactable bytes now (records a deletion emptied and sensitive settings,
  * not redacted yet, plus blobs only deleted images named), for a scheduler.
  * One pass over the record headers and the projection's row ids: about
- * 0.3 s per million events (docs/performance.md). Works read-only too. */
+ * 1 s per million events (docs/performance.md, "bench compact"): call it
+ * every few minutes, not per request. Works read-only too. */
 CJ_API int cj_compact_pending(uint64_t *bytes_out, uint64_t *records_out, cj_store *s);
 
 /* When `serve` should compact on its own (chatjournal.conf "compaction"):
