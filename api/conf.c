@@ -37,6 +37,9 @@ static const conf_key KEYS[] = {
 	{ "retention", "inactive_threads_days", UINT,
 	  offsetof(cji_conf, retention_inactive_threads_days), 0, 1 },
 	{ "retention", "metrics_days", UINT, offsetof(cji_conf, retention_metrics_days), 0, 1 },
+	/* when `serve` compacts on its own: daily, and past 64 MiB redactable */
+	{ "compaction", "interval_seconds", U64, offsetof(cji_conf, compact_interval_s), 86400, 0 },
+	{ "compaction", "threshold_bytes", U64, offsetof(cji_conf, compact_threshold), (uint64_t)64 << 20, 0 },
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -140,7 +143,7 @@ int cji_conf_load(cji_conf *c, const char *store, const cj_store_options *opts)
 			json_decref(c->defaults);
 			c->defaults = json_incref(v);
 		} else if (json_is_object(v) && (!strcmp(key, "journal") || !strcmp(key, "limits") ||
-		                                 !strcmp(key, "retention"))) {
+		                                 !strcmp(key, "retention") || !strcmp(key, "compaction"))) {
 			if ((rc = load_section(c, path, key, v)))
 				break;
 		} else {

@@ -16,6 +16,8 @@ typedef struct cji_conf {
 	unsigned retention_messages_days;        /* 0: keep messages and images forever */
 	unsigned retention_inactive_threads_days; /* 0: never delete idle threads */
 	unsigned retention_metrics_days;         /* 0: keep metrics forever */
+	uint64_t compact_interval_s;   /* compaction.interval_seconds */
+	uint64_t compact_threshold;    /* compaction.threshold_bytes */
 	json_t *defaults;          /* config hierarchy defaults (object), owned */
 } cji_conf;
 

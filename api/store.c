@@ -156,6 +156,10 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *user
 			goto fail;
 		s->conf.journal.on_commit = cji_mat_notify;
 		s->conf.journal.on_commit_arg = s->mat;
+		/* A compaction (of any process) swapped the journal: the process
+		 * that materializes scrubs the projection (api/compact.c). */
+		s->conf.journal.on_swap = cji_mat_request_scrub;
+		s->conf.journal.on_swap_arg = s->mat;
 	}
 	if ((rc = cji_journal_open(&s->journal, jdir, &s->conf.journal, 0)))
 		goto fail;

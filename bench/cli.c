@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "projection.h"
+#include "compact.h"
 #include "http.h"
 #include "append.h"
 #include "bench.h"
@@ -23,7 +24,8 @@ static const char usage_line[] =
 	"usage: chatjournal bench append [--json] [--quick] [--seconds S] [--events N]\n"
 	"                                [--rounds R] [--only NAME,...] [--dir DIR]\n"
 	"       chatjournal bench materialize|query [--events N] [--quick] [--json]\n"
-	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n";
+	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
+	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n";
 
 static void usage(FILE *f)
 {
@@ -176,5 +178,7 @@ int cj_bench_main(int argc, char **argv)
 		return cjb_projection_main(argc, argv);
 	if (strcmp(name, "http") == 0)
 		return cjb_http_main(argc, argv);
-	return usage_error("unknown benchmark '%s' (append, materialize, query, http)", name);
+	if (strcmp(name, "compact") == 0)
+		return cjb_compact_main(argc, argv);
+	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact)", name);
 }

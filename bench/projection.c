@@ -16,70 +16,7 @@
 #include "chatjournal/chatjournal.h"
 #include "projection.h"
 #include "scratch.h"
-
-#define THREADS 1000
-#define USERS 500
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static const char *const WORDS[] = {
-	"the", "a", "to", "and", "of", "image", "prompt", "model", "please", "draw", "light",
-	"house", "dusk", "ocean", "city", "night", "cat", "dog", "forest", "river", "mountain",
-	"portrait", "style", "oil", "painting", "photo", "blue", "red", "green", "gold",
-	"soft", "sharp", "wide", "close", "morning", "evening", "storm", "snow", "summer", "winter",
-};
-#define NWORDS (sizeof WORDS / sizeof WORDS[0])
-
-/* Message i: ~200 bytes of words plus one word unique to it ("uq<i>"). */
-static void content_of(uint64_t i, char *out, size_t n)
-{
-	uint64_t r = i * 6364136223846793005ULL + 1442695040888963407ULL;
-	size_t p = 0;
-	for (int w = 0; w < 30 && p + 16 < n; w++) {
-		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
-		p += (size_t)snprintf(out + p, n - p, "%s ", WORDS[(r >> 33) % NWORDS]);
-	}
-	snprintf(out + p, n - p, "uq%llu", (unsigned long long)i);
-}
-
-static int make_event(uint64_t i, cj_event **ev)
-{
-	char content[400], thread[32], user[32];
-	content_of(i, content, sizeof content);
-	snprintf(thread, sizeof thread, "thread-%llu", (unsigned long long)(i % THREADS));
-	snprintf(user, sizeof user, "user-%llu", (unsigned long long)(i % USERS));
-	int rc = cj_event_new(ev, "message");
-	if (!rc) rc = cj_event_set_string(*ev, "thread", thread);
-	if (!rc) rc = cj_event_set_string(*ev, "role", i % 2 ? "assistant" : "user");
-	if (!rc) rc = cj_event_set_string(*ev, "content", content);
-	if (!rc) rc = cj_event_set_string(*ev, "user", user);
-	if (!rc) rc = cj_event_set_string(*ev, "server", "bench-server");
-	if (!rc) rc = cj_event_set_int(*ev, "ts", 1790000000000LL + (int64_t)i * 1000);
-	return rc;
-}
-
-/* Append n events in batches of 1000 from `from`. */
-static int fill(cj_store *s, uint64_t from, uint64_t n)
-{
-	cj_event *evs[1000];
-	for (uint64_t i = 0; i < n; i += 1000) {
-		size_t k = n - i < 1000 ? (size_t)(n - i) : 1000;
-		for (size_t j = 0; j < k; j++)
-			if (make_event(from + i + j, &evs[j]))
-				return -1;
-		int rc = cj_journal_append_batch(NULL, s, (const cj_event *const *)evs, k);
-		for (size_t j = 0; j < k; j++)
-			cj_event_free(evs[j]);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
+#include "corpus.h"
 
 /* The baseline: the same rows into one table plus an FTS5 table written
  * explicitly, in one plain transaction (default pragmas). */
@@ -98,13 +35,13 @@ static double baseline(const char *path, uint64_t n)
 	sqlite3_stmt *ins, *fts;
 	sqlite3_prepare_v2(db, "INSERT INTO messages VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &ins, NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)", -1, &fts, NULL);
-	double t0 = now_s();
+	double t0 = cjb_now_s();
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (uint64_t i = 0; i < n; i++) {
 		char content[400], thread[32], user[32];
-		content_of(i, content, sizeof content);
-		snprintf(thread, sizeof thread, "thread-%llu", (unsigned long long)(i % THREADS));
-		snprintf(user, sizeof user, "user-%llu", (unsigned long long)(i % USERS));
+		cjb_corpus_content(i, content, sizeof content);
+		snprintf(thread, sizeof thread, "thread-%llu", (unsigned long long)(i % CJB_CORPUS_THREADS));
+		snprintf(user, sizeof user, "user-%llu", (unsigned long long)(i % CJB_CORPUS_USERS));
 		sqlite3_bind_int64(ins, 1, (int64_t)i + 1);
 		sqlite3_bind_text(ins, 2, thread, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(ins, 3, i % 2 ? "assistant" : "user", -1, SQLITE_STATIC);
@@ -120,7 +57,7 @@ static double baseline(const char *path, uint64_t n)
 		sqlite3_reset(fts);
 	}
 	int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	double t = now_s() - t0;
+	double t = cjb_now_s() - t0;
 	sqlite3_finalize(ins);
 	sqlite3_finalize(fts);
 	sqlite3_close(db);
@@ -208,9 +145,9 @@ static int build_store(const opts *o, const char *store, json_t *out)
 	cj_store *s;
 	if (cj_store_open(&s, store, NULL))
 		return -1;
-	double t0 = now_s();
-	int rc = fill(s, 0, o->events);
-	double ta = now_s() - t0;
+	double t0 = cjb_now_s();
+	int rc = cjb_corpus_fill(s, 0, o->events);
+	double ta = cjb_now_s() - t0;
 	uint64_t last = 0;
 	cj_journal_last_seq(&last, s);
 	if (!rc)
@@ -226,11 +163,11 @@ static int build_store(const opts *o, const char *store, json_t *out)
 		snprintf(p, sizeof p, "%s/chat.sqlite%s", store, ext[i]);
 		unlink(p);
 	}
-	t0 = now_s();
+	t0 = cjb_now_s();
 	if (cj_store_open(&s, store, NULL))
 		return -1;
 	rc = cj_wait_applied(s, last, 3600 * 1000);
-	double tl = now_s() - t0;
+	double tl = cjb_now_s() - t0;
 	cj_store_close(s);
 	json_object_set_new(out, "live_catch_up_events_per_s", json_real((double)o->events / tl));
 	return rc ? -1 : 0;
@@ -252,10 +189,10 @@ static int bench_materialize(const opts *o, json_t *out)
 	if (cj_store_open(&s, store, &so))
 		return -1;
 	snprintf(file, sizeof file, "%s/replay.sqlite", o->dir);
-	double t0 = now_s();
+	double t0 = cjb_now_s();
 	int rc = cj_projection_replay(s, &(cj_replay_options){
 			CJ_REPLAY_OPTIONS_VERSION, file, 0, 0, NULL, NULL });
-	double tr = now_s() - t0;
+	double tr = cjb_now_s() - t0;
 	cj_store_close(s);
 	if (rc)
 		return -1;
@@ -272,18 +209,18 @@ static int bench_materialize(const opts *o, json_t *out)
 		return -1;
 	json_t *samples = json_array();
 	uint64_t next = o->events, max_lag = 0;
-	double start = now_s(), tick = start + 1;
+	double start = cjb_now_s(), tick = start + 1;
 	cj_event *evs[100];
-	while (now_s() - start < o->lag_seconds) {
+	while (cjb_now_s() - start < o->lag_seconds) {
 		for (int j = 0; j < 100; j++)
-			make_event(next + (uint64_t)j, &evs[j]);
+			cjb_corpus_event(next + (uint64_t)j, &evs[j]);
 		rc = cj_journal_append_batch(NULL, s, (const cj_event *const *)evs, 100);
 		for (int j = 0; j < 100; j++)
 			cj_event_free(evs[j]);
 		if (rc)
 			break;
 		next += 100;
-		if (now_s() >= tick) {
+		if (cjb_now_s() >= tick) {
 			uint64_t last = 0, pos = 0;
 			cj_journal_last_seq(&last, s);
 			cj_projection_position(&pos, s);
@@ -294,12 +231,12 @@ static int bench_materialize(const opts *o, json_t *out)
 			tick += 1;
 		}
 	}
-	double appended_s = now_s() - start;
+	double appended_s = cjb_now_s() - start;
 	uint64_t last = 0;
 	cj_journal_last_seq(&last, s);
-	double tc = now_s();
+	double tc = cjb_now_s();
 	cj_wait_applied(s, last, 3600 * 1000);
-	double drain = now_s() - tc;
+	double drain = cjb_now_s() - tc;
 	cj_store_close(s);
 	json_object_set_new(out, "sustained_append_events_per_s",
 	                    json_real((double)(next - o->events) / appended_s));
@@ -314,7 +251,7 @@ typedef int (*query_fn)(cj_store *s, uint64_t i, char **out);
 static int q_history(cj_store *s, uint64_t i, char **out)
 {
 	char t[32];
-	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % THREADS));
+	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % CJB_CORPUS_THREADS));
 	cj_history_query q = CJ_HISTORY_QUERY_INIT;
 	q.thread = t;
 	q.limit = 50;
@@ -334,7 +271,7 @@ static int q_rare(cj_store *s, uint64_t i, char **out)
 static int q_common(cj_store *s, uint64_t i, char **out)
 {
 	cj_search_query q = CJ_SEARCH_QUERY_INIT;
-	q.text = WORDS[i % NWORDS];
+	q.text = CJB_CORPUS_WORDS[i % CJB_CORPUS_NWORDS];
 	q.limit = 20;
 	return cj_query_search(out, s, &q);
 }
@@ -342,9 +279,9 @@ static int q_common(cj_store *s, uint64_t i, char **out)
 static int q_common_scoped(cj_store *s, uint64_t i, char **out)
 {
 	char t[32];
-	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % THREADS));
+	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % CJB_CORPUS_THREADS));
 	cj_search_query q = CJ_SEARCH_QUERY_INIT;
-	q.text = WORDS[i % NWORDS];
+	q.text = CJB_CORPUS_WORDS[i % CJB_CORPUS_NWORDS];
 	q.thread = t;
 	q.limit = 20;
 	return cj_query_search(out, s, &q);
@@ -357,9 +294,9 @@ static int time_query(cj_store *s, query_fn fn, unsigned n, json_t *out, const c
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
 		char *j = NULL;
-		double t0 = now_s();
+		double t0 = cjb_now_s();
 		int rc = fn(s, i, &j);
-		v[i] = now_s() - t0;
+		v[i] = cjb_now_s() - t0;
 		cj_free(j);
 		if (rc) {
 			fprintf(stderr, "bench query %s: %s\n", key, cj_error_last());

@@ -24,12 +24,15 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
-enum { REQ_EVENTS = 1, REQ_BLOB = 2 };
+enum { REQ_EVENTS = 1, REQ_BLOB = 2, REQ_REDACT = 3, REQ_BLOB_DEL = 4 };
 
 typedef struct req_idem {
 	uint32_t off;          /* id bytes in ticket->ids */
 	uint16_t len;          /* 0: the event has no id */
 	uint8_t fp[16];        /* XXH3-128 of the body */
+	uint8_t nblobs;        /* images: blobs the event names, re-checked in the commit */
+	uint8_t blob_field[2]; /* 0: "blob", 1: "thumbnail" */
+	uint8_t blobs[2][CJI_BLOB_KEY_LEN];
 } req_idem;
 
 struct cj_ticket {
@@ -42,7 +45,12 @@ struct cj_ticket {
 	uint32_t *lens;
 	req_idem *idem;
 	uint64_t *seqs;
+	uint8_t *status;       /* CJI_APPEND_* per event, once done */
 	int has_ids;
+	/* REQ_REDACT: n records replacing those at seqs (recs/lens); REQ_BLOB_DEL:
+	 * n blob keys back to back in recs, kept if an event after seqs[0] names
+	 * them; the outcome in redact_out. */
+	cji_writer_result *wres;
 	/* blob */
 	uint8_t blob_key[CJI_BLOB_KEY_LEN];
 	const void *blob_data; /* the caller's bytes: it waits, so no copy */
@@ -72,10 +80,12 @@ static cj_ticket *ticket_new(cji_journal *j, int kind, size_t n)
 		t->lens = malloc(n * sizeof *t->lens);
 		t->idem = malloc(n * sizeof *t->idem);
 		t->seqs = malloc(n * sizeof *t->seqs);
-		if (!t->lens || !t->idem || !t->seqs) {
+		t->status = calloc(n, 1);
+		if (!t->lens || !t->idem || !t->seqs || !t->status) {
 			free(t->lens);
 			free(t->idem);
 			free(t->seqs);
+			free(t->status);
 			free(t);
 			return NULL;
 		}
@@ -91,6 +101,7 @@ static void ticket_destroy(cj_ticket *t)
 	free(t->lens);
 	free(t->idem);
 	free(t->seqs);
+	free(t->status);
 	pthread_cond_destroy(&t->cond);
 	free(t);
 }
@@ -111,23 +122,30 @@ static int err_at_index(int rc, size_t i, size_t n)
 	return cji_err(rc, "event %zu: %s", i, msg);
 }
 
+static const char *const BLOB_FIELDS[] = { "blob", "thumbnail" };
+
 /* An image may only name blobs already stored: the projection records their
- * size and type, and a replay must see the same. */
-static int check_blobs(cji_journal *j, const cj_event *ev)
+ * size and type, and a replay must see the same. Checked here for a clear
+ * early error, and again inside the commit (a compaction may delete a blob
+ * between the two: put_ticket). */
+static int check_blobs(cji_journal *j, const cj_event *ev, req_idem *id)
 {
-	static const char *const fields[] = { "blob", "thumbnail" };
+	id->nblobs = 0;
 	if (ev->type != CJ_EVENT_IMAGE)
 		return 0;
 	for (int f = 0; f < 2; f++) {
-		const char *h = cj_event_get_string(ev, fields[f]);
+		const char *h = cj_event_get_string(ev, BLOB_FIELDS[f]);
 		if (!h)
 			continue;
+		if (cji_blob_key_parse(h, id->blobs[id->nblobs]) == 0)
+			id->blob_field[id->nblobs++] = (uint8_t)f;
 		int rc = cji_blob_exists(j, h);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
-			return cji_err_field(CJ_EINVAL, fields[f],
-			                     "field '%s': no blob %s in this store; store the bytes first", fields[f], h);
+			return cji_err_field(CJ_EINVAL, BLOB_FIELDS[f],
+			                     "field '%s': no blob %s in this store; store the bytes first",
+			                     BLOB_FIELDS[f], h);
 	}
 	return 0;
 }
@@ -136,7 +154,7 @@ static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 {
 	cji_journal *j = t->j;
 	int rc = cji_event_validate_once(ev, &j->limits);
-	if (rc || (rc = check_blobs(j, ev)))
+	if (rc || (rc = check_blobs(j, ev, &t->idem[i])))
 		return rc;
 	size_t hdr_off = t->recs.len;
 	if ((rc = cji_buf_reserve(&t->recs, CJI_RECORD_HDR_LEN)))
@@ -258,10 +276,27 @@ int cji_ticket_wait(uint64_t *seqs_out, cj_ticket *t)
 	pthread_mutex_unlock(&j->mu);
 	if (t->rc)
 		return cji_err_restore(&t->err);
-	if (seqs_out && t->n)
+	if (seqs_out && t->n && t->kind == REQ_EVENTS)
 		memcpy(seqs_out, t->seqs, t->n * sizeof *seqs_out);
 	return 0;
 }
+
+int cji_ticket_status(uint8_t *status_out, const cj_ticket *t)
+{
+	if (!t || t->kind != REQ_EVENTS)
+		return cji_err(CJ_EINVAL, "append status: not an append ticket");
+	pthread_mutex_lock(&t->j->mu);
+	int done = t->done, rc = t->rc;
+	pthread_mutex_unlock(&t->j->mu);
+	if (!done)
+		return cji_err(CJ_EBUSY, "append status: the ticket is not decided yet (wait first)");
+	if (rc)
+		return cji_err(CJ_EINVAL, "append status: the append failed");
+	memcpy(status_out, t->status, t->n);
+	return 0;
+}
+
+size_t cji_ticket_count(const cj_ticket *t) { return t ? t->n : 0; }
 
 void cji_ticket_free(cj_ticket *t)
 {
@@ -309,6 +344,52 @@ int cji_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cji_journal *j, const void
 		cji_blob_hex(t->blob_key, hash_out);
 	cji_ticket_free(t);
 	return rc;
+}
+
+/* Queue a job of the compaction (REQ_REDACT, REQ_BLOB_DEL) through the
+ * writer, so that it commits between appends like any batch, and wait. The
+ * arrays are the caller's: it waits, so nothing is copied. */
+static int writer_job(cji_journal *j, int kind, size_t n, uint64_t *seqs, const uint8_t *data,
+                      size_t data_len, uint32_t *lens, cji_writer_result *res)
+{
+	cj_ticket *t = ticket_new(j, kind, 0);
+	if (!t)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	t->n = n;
+	t->seqs = seqs;
+	t->lens = lens;
+	t->recs.data = (uint8_t *)data;
+	t->recs.len = data_len;
+	t->wres = res;
+	int rc = enqueue(j, t);
+	if (rc == 0) {
+		rc = cji_ticket_wait(NULL, t);
+		pthread_mutex_lock(&j->mu);
+		while (!t->done || t->notifying)
+			pthread_cond_wait(&t->cond, &j->mu);
+		pthread_mutex_unlock(&j->mu);
+	}
+	/* The arrays are the caller's. */
+	t->seqs = NULL;
+	t->lens = NULL;
+	t->recs.data = NULL;
+	ticket_destroy(t);
+	return rc;
+}
+
+int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, uint64_t *seqs,
+                           const uint8_t *recs, size_t recs_len, uint32_t *lens)
+{
+	memset(res, 0, sizeof *res);
+	return n ? writer_job(j, REQ_REDACT, n, seqs, recs, recs_len, lens, res) : 0;
+}
+
+int cji_journal_blob_del(cji_writer_result *res, cji_journal *j, size_t n, const uint8_t *keys,
+                         uint64_t after)
+{
+	memset(res, 0, sizeof *res);
+	uint64_t a = after;
+	return n ? writer_job(j, REQ_BLOB_DEL, n, &a, keys, n * CJI_BLOB_KEY_LEN, NULL, res) : 0;
 }
 
 /* ---- writer side: commit ---------------------------------------------- */
@@ -361,7 +442,43 @@ static int idem_check(cji_journal *j, MDB_txn *txn, cj_ticket *t, size_t i, int 
 		                     (unsigned long long)seq);
 	}
 	t->seqs[i] = seq;
+	/* A repeat of an event a compaction has since redacted: say so. */
+	uint8_t kb[CJI_SEQ_KEY_LEN];
+	cji_key_seq(kb, seq);
+	MDB_val rk = { sizeof kb, kb }, rv;
+	cji_record_hdr h;
+	const uint8_t *body;
+	int redacted = mdb_get(txn, j->env.events, &rk, &rv) == 0 &&
+	               cji_record_parse(rv.mv_data, rv.mv_size, seq, &h, &body) == 0 &&
+	               (h.flags & CJI_RECORD_REDACTED);
+	cj_error_clear();
+	t->status[i] = redacted ? CJI_APPEND_DUP_REDACTED : CJI_APPEND_DUPLICATE;
 	return 1;
+}
+
+/* The blobs an image names must still exist when it commits. 0, a CJ error
+ * (saved for the ticket), or an LMDB code through *mrc. */
+static int blobs_present(cji_journal *j, MDB_txn *txn, const req_idem *id, size_t i, size_t n,
+                         int *mrc)
+{
+	for (unsigned b = 0; b < id->nblobs; b++) {
+		MDB_val k = { CJI_BLOB_KEY_LEN, (void *)id->blobs[b] }, v;
+		int rc = mdb_get(txn, j->env.blobs, &k, &v);
+		if (rc == 0)
+			continue;
+		if (rc != MDB_NOTFOUND) {
+			*mrc = rc;
+			return 0;
+		}
+		char hex[33], where[32] = "";
+		const char *f = BLOB_FIELDS[id->blob_field[b]];
+		cji_blob_hex(id->blobs[b], hex);
+		if (n > 1)
+			snprintf(where, sizeof where, "event %zu: ", i);
+		return cji_err_field(CJ_EINVAL, f, "%sfield '%s': no blob %s in this store (a compaction "
+		                     "deleted it); store the bytes again", where, f, hex);
+	}
+	return 0;
 }
 
 /* Put every event of t. Returns an LMDB code (the batch must abort) or 0;
@@ -370,7 +487,10 @@ static int put_ticket(cji_journal *j, MDB_txn *parent, cj_ticket *t, uint64_t *l
 {
 	MDB_txn *txn = parent;
 	int rc;
-	if (t->n > 1 && t->has_ids) {
+	int has_blobs = 0;
+	for (size_t i = 0; i < t->n && !has_blobs; i++)
+		has_blobs = t->idem[i].nblobs > 0;
+	if (t->n > 1 && (t->has_ids || has_blobs)) {
 		if ((rc = mdb_txn_begin(j->env.env, parent, 0, &txn)))
 			return rc;
 	}
@@ -378,20 +498,27 @@ static int put_ticket(cji_journal *j, MDB_txn *parent, cj_ticket *t, uint64_t *l
 	const uint8_t *rec = t->recs.data;
 	int mrc = 0;
 	for (size_t i = 0; i < t->n; rec += t->lens[i], i++) {
+		t->status[i] = CJI_APPEND_NEW;
+		int r = 0;
 		if (t->idem[i].len) {
-			int r = idem_check(j, txn, t, i, &mrc);
+			r = idem_check(j, txn, t, i, &mrc);
 			if (mrc)
 				goto mdb_fail;
-			if (r < 0) {
-				t->rc_attempt = r;
-				cji_err_save(&t->err, r);
-				if (txn != parent)
-					mdb_txn_abort(txn);
-				*last = start;
-				return 0;
-			}
 			if (r == 1)
 				continue;
+		}
+		if (r == 0 && t->idem[i].nblobs) {
+			r = blobs_present(j, txn, &t->idem[i], i, t->n, &mrc);
+			if (mrc)
+				goto mdb_fail;
+		}
+		if (r < 0) {
+			t->rc_attempt = r;
+			cji_err_save(&t->err, r);
+			if (txn != parent)
+				mdb_txn_abort(txn);
+			*last = start;
+			return 0;
 		}
 		uint64_t seq = ++*last;
 		uint8_t kb[CJI_SEQ_KEY_LEN];
@@ -440,7 +567,12 @@ static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_
 	*where = "put";
 	for (cj_ticket *t = batch; t; t = t->next) {
 		t->rc_attempt = 0;
-		rc = t->kind == REQ_BLOB ? put_blob(j, txn, t) : put_ticket(j, txn, t, &last);
+		switch (t->kind) {
+		case REQ_BLOB: rc = put_blob(j, txn, t); break;
+		case REQ_REDACT: rc = cji_writer_redact(j, txn, t->n, t->seqs, t->recs.data, t->lens, t->wres); break;
+		case REQ_BLOB_DEL: rc = cji_writer_blob_del(j, txn, t->n, t->recs.data, t->seqs[0], t->wres); break;
+		default: rc = put_ticket(j, txn, t, &last); break;
+		}
 		if (rc)
 			goto abort;
 	}
@@ -637,6 +769,8 @@ int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *
 	int rc = cji_env_open(&j->env, dir, cfg->map_initial, cfg->map_ceiling, cfg->read_only, create);
 	if (rc)
 		return rc;
+	j->env.on_swap = cfg->on_swap;
+	j->env.on_swap_arg = cfg->on_swap_arg;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->work, NULL);
 	if (!cfg->read_only) {

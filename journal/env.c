@@ -85,7 +85,84 @@ static int open_dbs(cji_env *e, int create)
 	return 0;
 }
 
+static int dir_id(const char *dir, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return -1;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static int env_start_once(cji_env *e, int create);
+
+/* LMDB opens lock.mdb and data.mdb by path, one after the other: a swap in
+ * between would pair the new data file with the old lock file (whose last
+ * transaction id and writer mutex belong to the old one). Stat the folder
+ * before and after: if it changed, open again. */
 static int env_start(cji_env *e, int create)
+{
+	for (int tries = 0;; tries++) {
+		dev_t d0, d1;
+		ino_t i0, i1;
+		if (dir_id(e->dir, &d0, &i0) != 0) {
+			if (errno == ENOENT)
+				return cji_err(CJ_ENOTFOUND, "journal %s: not found", e->dir);
+			return cji_err_errno(errno, "journal %s: cannot stat", e->dir);
+		}
+		int rc = env_start_once(e, create);
+		if (rc)
+			return rc;
+		if (dir_id(e->dir, &d1, &i1) == 0 && d0 == d1 && i0 == i1) {
+			e->dir_dev = d0;
+			e->dir_ino = i0;
+			return 0;
+		}
+		mdb_env_close(e->env);
+		e->env = NULL;
+		if (tries == 10)
+			return cji_err(CJ_EBUSY, "journal %s: the folder keeps changing while it is opened", e->dir);
+	}
+}
+
+static _Atomic int swap_check_off; /* tests only: the negative control */
+
+void cji_env_test_disable_swap_check(int off) { atomic_store(&swap_check_off, off); }
+
+int cji_env_stale(cji_env *e)
+{
+	if (atomic_load(&swap_check_off))
+		return 0;
+	dev_t d;
+	ino_t i;
+	/* A folder that cannot be seen is not evidence of a swap (the exchange
+	 * is atomic: the path always names one of the two folders). */
+	if (dir_id(e->dir, &d, &i) != 0)
+		return 0;
+	return d != e->dir_dev || i != e->dir_ino;
+}
+
+int cji_env_follow(cji_env *e)
+{
+	pthread_rwlock_wrlock(&e->gate);
+	int rc = 0;
+	if (e->env && cji_env_stale(e)) {
+		mdb_env_close(e->env);
+		e->env = NULL;
+		rc = env_start(e, 0);
+		if (rc == 0) {
+			atomic_fetch_add(&e->swaps, 1);
+			rc = 1;
+		}
+	}
+	pthread_rwlock_unlock(&e->gate);
+	if (rc == 1 && e->on_swap)
+		e->on_swap(e->on_swap_arg);
+	return rc;
+}
+
+static int env_start_once(cji_env *e, int create)
 {
 	int rc = mdb_env_create(&e->env);
 	if (rc)
@@ -162,23 +239,38 @@ static void adopt_resize(cji_env *e)
 	pthread_rwlock_unlock(&e->gate);
 }
 
+/* Every transaction begins here. The folder check comes AFTER the
+ * transaction began: for a writer that means under LMDB's writer lock, which
+ * the compactor holds across its copy and the swap, so a writer of the old
+ * folder either committed before the copy (and is in it) or sees the swap
+ * here and reopens; it never commits to a file nobody reads again. */
 static int begin(cji_env *e, unsigned flags, MDB_txn **txn)
 {
-	for (int tries = 0; tries < 3; tries++) {
+	int rc = MDB_MAP_RESIZED;
+	for (int tries = 0; tries < 8; tries++) {
 		pthread_rwlock_rdlock(&e->gate);
 		if (!e->env) { /* a reopen after MDB_PANIC failed */
 			pthread_rwlock_unlock(&e->gate);
 			return MDB_PANIC;
 		}
-		int rc = mdb_txn_begin(e->env, NULL, flags, txn);
-		if (rc == 0)
+		rc = mdb_txn_begin(e->env, NULL, flags, txn);
+		if (rc == 0 && !cji_env_stale(e))
 			return 0;
+		if (rc == 0) {
+			mdb_txn_abort(*txn);
+			*txn = NULL;
+			pthread_rwlock_unlock(&e->gate);
+			int f = cji_env_follow(e);
+			if (f < 0)
+				return MDB_PANIC;
+			continue;
+		}
 		pthread_rwlock_unlock(&e->gate);
 		if (rc != MDB_MAP_RESIZED)
 			return rc;
 		adopt_resize(e);
 	}
-	return MDB_MAP_RESIZED;
+	return rc;
 }
 
 int cji_env_read_begin(cji_env *e, MDB_txn **txn)
@@ -273,7 +365,10 @@ int cji_env_test_weaken_sync(cji_env *e, unsigned mdb_flags)
 int cji_env_reader_check(cji_env *e)
 {
 	int dead = 0;
-	int rc = mdb_reader_check(e->env, &dead);
+	/* Under the gate: another thread may be reopening after a swap. */
+	pthread_rwlock_rdlock(&e->gate);
+	int rc = e->env ? mdb_reader_check(e->env, &dead) : 0;
+	pthread_rwlock_unlock(&e->gate);
 	if (rc)
 		return cji_err_mdb(rc, "journal %s: reader check failed", e->dir);
 	return dead;

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <lmdb.h>
 
 typedef struct cji_env {
@@ -25,6 +26,15 @@ typedef struct cji_env {
 	_Atomic uint64_t growths;
 	int read_only;
 	char dir[4096];
+	/* Which journal folder this environment opened: compaction swaps the
+	 * whole folder (docs/format.md, "Compaction and the swap"), and a
+	 * process whose folder is no longer STORE/journal must reopen before it
+	 * reads or writes again. Checked after every transaction begins. */
+	dev_t dir_dev;
+	ino_t dir_ino;
+	_Atomic uint64_t swaps;    /* swaps this process followed */
+	void (*on_swap)(void *arg); /* told after a swap was followed (no lock held) */
+	void *on_swap_arg;
 } cji_env;
 
 #define CJI_MAP_DEFAULT_INITIAL ((uint64_t)64 << 20)
@@ -61,6 +71,16 @@ int cji_env_reopen(cji_env *e);
  * (docs/reliability.md, L3; docs/testing.md, crash/power). Call it before the
  * first append; a reopen after MDB_PANIC drops the flags again. */
 int cji_env_test_weaken_sync(cji_env *e, unsigned mdb_flags);
+
+/* The folder at e->dir is no longer the one this environment opened (a
+ * compaction swapped it): 1, else 0. */
+int cji_env_stale(cji_env *e);
+/* Tests only: never see a swap (the negative control of compact/two_process:
+ * without the check, a process loses the appends it makes after a swap). */
+void cji_env_test_disable_swap_check(int off);
+/* Reopen on the folder now at e->dir if stale (no transaction of this
+ * thread may be open); 1 if it reopened, 0 if nothing to do, or an error. */
+int cji_env_follow(cji_env *e);
 
 /* mdb_reader_check; returns the number of stale slots cleared or an error. */
 int cji_env_reader_check(cji_env *e);

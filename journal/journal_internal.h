@@ -46,6 +46,8 @@ typedef struct cji_journal_config {
 	int read_only;
 	void (*on_commit)(void *arg);
 	void *on_commit_arg;
+	void (*on_swap)(void *arg);      /* this process followed a compaction's swap */
+	void *on_swap_arg;
 } cji_journal_config;
 
 /* ---- lifecycle (append.c) ---- */
@@ -70,6 +72,80 @@ void cji_ticket_free(cj_ticket *t);
 int cji_journal_append_batch(uint64_t *seqs_out, cji_journal *j, const cj_event *const *evs,
                              size_t n);
 int cji_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cji_journal *j, const void *data, size_t len);
+
+/* Per-event outcome of an append, once its ticket is done. */
+enum { CJI_APPEND_NEW = 0, CJI_APPEND_DUPLICATE = 1, CJI_APPEND_DUP_REDACTED = 2 };
+/* status_out gets one CJI_APPEND_* per event of a successful, done ticket. */
+int cji_ticket_status(uint8_t *status_out, const cj_ticket *t);
+size_t cji_ticket_count(const cj_ticket *t);
+
+/* ---- compaction's writes, committed by the writer between appends ----
+ * (append.c queues them; redact.c does them inside the writer's transaction) */
+
+typedef struct cji_writer_result {
+	uint64_t records;        /* records replaced by their tombstones */
+	uint64_t bytes_before;   /* their size before, and after */
+	uint64_t bytes_after;
+	uint64_t blobs;          /* blobs deleted, and their bytes */
+	uint64_t blob_bytes;
+} cji_writer_result;
+
+/* Replace the records at seqs[0..n) by recs (framed tombstones back to back,
+ * lens[i] bytes each). A record already redacted or missing is left alone. */
+int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, uint64_t *seqs,
+                           const uint8_t *recs, size_t recs_len, uint32_t *lens);
+/* Delete the n blobs whose 16-byte keys are back to back in keys, except
+ * those an event after sequence `after` names (found inside the commit). */
+int cji_journal_blob_del(cji_writer_result *res, cji_journal *j, size_t n, const uint8_t *keys,
+                         uint64_t after);
+/* Inside the writer's transaction (redact.c): LMDB codes only. */
+int cji_writer_redact(cji_journal *j, MDB_txn *txn, size_t n, const uint64_t *seqs,
+                      const uint8_t *recs, const uint32_t *lens, cji_writer_result *res);
+int cji_writer_blob_del(cji_journal *j, MDB_txn *txn, size_t n, const uint8_t *keys,
+                        uint64_t after, cji_writer_result *res);
+
+/* ---- compaction (redact.c, swap.c) ---- */
+
+/* One record as the compaction's scan sees it (header only; settings are
+ * decoded to learn whether they are sensitive). */
+typedef struct cji_scan_rec {
+	uint64_t seq;
+	uint8_t type;
+	uint16_t flags;
+	uint32_t len;            /* header + body */
+	int sensitive;           /* a setting with "sensitive": true */
+	int damaged;             /* checksum or body unreadable: never redacted */
+} cji_scan_rec;
+/* Call fn for every record from..to (to 0: the end) in order, in short read
+ * transactions; fn returns 0 to go on, non-zero to stop (returned). */
+int cji_journal_scan(cji_journal *j, uint64_t from, uint64_t to,
+                     int (*fn)(void *arg, const cji_scan_rec *r), void *arg);
+
+/* Redact the records at seqs[0..n) (messages, images, sensitive settings;
+ * others are skipped): tombstones are built from the stored records and
+ * committed through the writer. *out accumulates. */
+int cji_journal_redact(cji_writer_result *out, cji_journal *j, const uint64_t *seqs, size_t n);
+
+/* The blob keys (16 bytes each, back to back, malloc'd) that the image
+ * records at seqs name, tombstones included. */
+int cji_journal_blob_refs(uint8_t **keys_out, size_t *n_out, cji_journal *j, const uint64_t *seqs,
+                          size_t n);
+
+/* Blobs in the journal, in key order: fn(arg, hex hash, size); non-zero stops. */
+int cji_journal_blobs(cji_journal *j, int (*fn)(void *arg, const char *hash, uint64_t size),
+                      void *arg);
+
+typedef struct cji_swap_report {
+	uint64_t size_before, size_after;   /* data.mdb on disk */
+	uint64_t pause_ns;                  /* how long appends waited (writer lock held) */
+} cji_swap_report;
+/* The compacting copy and the swap (docs/format.md, "Compaction and the
+ * swap"): under LMDB's writer lock, copy with MDB_CP_COMPACT into
+ * DIR.compact/data.mdb (0600, fsync'd), exchange the folders atomically,
+ * fsync the store's folder, release the lock, reopen, remove the old folder. */
+int cji_journal_swap(cji_swap_report *out, cji_journal *j);
+/* Remove a DIR.compact folder left by an interrupted compaction. */
+int cji_journal_swap_cleanup(cji_journal *j);
 
 /* ---- reading (iter.c) ---- */
 

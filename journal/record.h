@@ -9,6 +9,7 @@
 
 #define CJI_RECORD_VERSION 1
 #define CJI_RECORD_HDR_LEN 24
+#define CJI_RECORD_REDACTED 0x1u  /* flags bit 0: a tombstone written by compaction */
 
 typedef struct cji_record_hdr {
 	uint8_t version;

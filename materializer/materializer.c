@@ -73,6 +73,10 @@ struct cji_materializer {
 	uint64_t last_batch;    /* events of the last batch (coalescing) */
 	struct cj_watch *watches;
 	char error[512];
+	int scrub_pending;      /* a compaction swapped the journal: scrub the projection */
+	int scrubbing;          /* a scrub is running (it began after the swap that asked) */
+	uint64_t scrubs;        /* scrubs done by this thread */
+	int scrub_rc;           /* outcome of the last one */
 };
 
 int cji_mat_new(cji_materializer **out, cji_journal *j, const char *sqlite_path)
@@ -289,9 +293,101 @@ static void coalesce(cji_materializer *m)
 			break;
 }
 
+/* After a compaction: leave no deleted byte in the projection's files
+ * (docs/operations.md, "Compaction"). FTS5 keeps the terms of deleted rows
+ * in its older segments until they are merged: 'optimize' merges every
+ * segment into one. Deleted rows and the old segments then sit in free
+ * pages and freeblocks: VACUUM rebuilds the file from the live rows only.
+ * VACUUM goes through the WAL: a TRUNCATE checkpoint copies it back and
+ * empties the WAL file (retried while a reader still holds a snapshot). */
+static int scrub(cji_materializer *m)
+{
+	int rc = cji_db_exec(m->db, "INSERT INTO messages_fts (messages_fts) VALUES ('optimize');"
+	                     "INSERT INTO images_fts (images_fts) VALUES ('optimize');",
+	                     "scrub: FTS5 optimize");
+	if (!rc)
+		rc = cji_db_exec(m->db, "VACUUM", "scrub: VACUUM");
+	for (int tries = 0; !rc; tries++) {
+		int log = -1, done = -1;
+		int r = sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+		if (r == SQLITE_OK && log == 0)
+			break;
+		if (tries == 100) {
+			rc = cji_err_sqlite(r ? r : SQLITE_BUSY, sqlite3_errmsg(m->db),
+			                    "scrub: the WAL could not be emptied (a reader kept it busy)");
+			break;
+		}
+		struct timespec ts = { 0, 50000000 };
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
+void cji_mat_request_scrub(void *arg)
+{
+	cji_materializer *m = arg;
+	pthread_mutex_lock(&m->mu);
+	m->scrub_pending = 1;
+	m->hint = 1;
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->mu);
+}
+
+int cji_mat_scrub(cji_materializer *m, int timeout_ms)
+{
+	pthread_mutex_lock(&m->mu);
+	if (m->passive || !m->running) {
+		pthread_mutex_unlock(&m->mu);
+		return 1;
+	}
+	/* One asked for by the swap itself (the journal's on_swap hook) may be
+	 * waiting or running already: it serves this caller too. */
+	uint64_t want = m->scrubs + 1;
+	if (!m->scrub_pending && !m->scrubbing) {
+		m->scrub_pending = 1;
+		m->hint = 1;
+		pthread_cond_broadcast(&m->wake);
+	}
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	int rc = 0;
+	while (m->scrubs < want && !rc) {
+		if (m->stopping || m->passive) {
+			rc = m->stopping ? CJ_ECLOSED : 1;
+			break;
+		}
+		if (pthread_cond_timedwait(&m->applied, &m->mu, &dl) != 0 && m->scrubs < want)
+			rc = CJ_ETIMEOUT;
+	}
+	int out = rc ? rc : m->scrub_rc;
+	char err[512];
+	snprintf(err, sizeof err, "%s", m->error);
+	pthread_mutex_unlock(&m->mu);
+	if (out < 0)
+		return cji_err(out, "projection scrub: %s", out == CJ_ETIMEOUT ? "timed out" :
+		               out == CJ_ECLOSED ? "the store is closing" : err);
+	return out;
+}
+
 /* One step of the materializing thread (m->mu held on entry and exit). */
 static void active_step(cji_materializer *m, int *dirty)
 {
+	if (m->scrub_pending && !m->paused && !m->stopping && m->db) {
+		m->scrub_pending = 0;
+		m->busy = 1;
+		m->scrubbing = 1;
+		pthread_mutex_unlock(&m->mu);
+		int rc = scrub(m);
+		set_error(m, rc);
+		pthread_mutex_lock(&m->mu);
+		m->busy = 0;
+		m->scrubbing = 0;
+		m->scrubs++;
+		m->scrub_rc = rc;
+		*dirty = 0;
+		pthread_cond_broadcast(&m->applied);
+	}
 	while (!m->stopping && (m->paused || !m->hint)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

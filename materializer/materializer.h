@@ -82,6 +82,15 @@ int cji_mat_is_passive(cji_materializer *m);
  * materializes, or follows another that does). */
 int cji_mat_is_progressing(cji_materializer *m);
 
+/* A compaction swapped the journal (the journal's on_swap hook, in every
+ * process): the materializing thread scrubs the projection of deleted bytes
+ * (FTS5 optimize, VACUUM, TRUNCATE checkpoint) before its next batch. */
+void cji_mat_request_scrub(void *m);
+/* Ask for a scrub and wait for it: 0 done, 1 not this process's job (it is
+ * passive: the materializing process scrubs when it sees the swap), or an
+ * error (the scrub's, CJ_ETIMEOUT, CJ_ECLOSED). */
+int cji_mat_scrub(cji_materializer *m, int timeout_ms);
+
 /* Pause/resume the thread (replay in place); pause waits for the batch. */
 void cji_mat_pause(cji_materializer *m);
 int cji_mat_resume(cji_materializer *m);

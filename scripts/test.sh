@@ -134,7 +134,8 @@ TSAN_TESTS=(component/concurrency component/idempotency component/health
 	projection/hostile_fts projection/replay projection/readers projection/damaged
 	projection/regression/check-fts-content projection/regression/diff-uri-path
 	projection/regression/replay-concurrent-readers projection/sqlite-utils
-	crash/materialize http/robust cli-serve)
+	crash/materialize http/robust cli-serve
+	compact/canary compact/two_process compact/two_process-negative crash/compact)
 if build tsan build-ci-tsan --buildtype=debugoptimized -Db_sanitize=thread; then
 	reports="$PWD/build-ci-tsan/tsan-reports"
 	rm -rf "$reports"
@@ -154,7 +155,7 @@ if build tsan build-ci-tsan --buildtype=debugoptimized -Db_sanitize=thread; then
 	fi
 	# Fewer crash cycles (75, three fresh stores) on a smaller backlog than
 	# the plain run's 300 x 20,000: TSan makes applying ~5x slower.
-	TSAN_OPTIONS="$tsan_opts" CJ_CRASH_CYCLES=75 CJ_CRASH_MAT_EVENTS=5000 \
+	TSAN_OPTIONS="$tsan_opts" CJ_CRASH_CYCLES=75 CJ_CRASH_MAT_EVENTS=5000 CJ_CRASH_COMPACT_CYCLES=30 \
 		run_tests tsan build-ci-tsan "${wrapper[@]}" "${TSAN_TESTS[@]}"
 	if compgen -G "$reports/tsan*" >/dev/null; then
 		for r in "$reports"/tsan*; do

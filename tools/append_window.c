@@ -31,6 +31,7 @@ struct append_window {
 	size_t head, count;
 	uint64_t appended;
 	uint64_t max_seq;
+	uint64_t dups, dups_deleted;      /* among appended (cj_ticket_status) */
 	int failed;               /* err holds the one-line error */
 	int halted;               /* a commit failed: submit nothing more */
 	char err[2048];
@@ -79,14 +80,42 @@ static void account(append_window *c, const uint64_t *seqs, size_t n)
 	c->appended += n;
 }
 
+/* What became of each event of a done ticket: new, repeat, repeat of a
+ * deleted event (only ids can repeat, so batches without one are all new). */
+static void count_status(append_window *c, cj_ticket *t, size_t n, int has_id)
+{
+	if (!has_id || n == 0)
+		return;
+	cj_append_status st[BATCH_EVENTS];
+	if (cj_ticket_status(st, c->s, t) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		c->dups += st[i] != CJ_APPEND_NEW;
+		c->dups_deleted += st[i] == CJ_APPEND_DUPLICATE_DELETED;
+	}
+}
+
+/* cj_journal_append_batch, through a ticket so that its statuses count. */
+static int append_now(append_window *c, uint64_t *seqs, cj_event **evs, size_t n, int has_id)
+{
+	cj_ticket *t;
+	int rc = cj_journal_submit(&t, c->s, (const cj_event *const *)evs, n);
+	if (rc)
+		return rc;
+	rc = cj_ticket_wait(seqs, t);
+	if (rc == 0)
+		count_status(c, t, n, has_id);
+	cj_ticket_free(t);
+	return rc;
+}
+
 /* Append evs[0..n) synchronously, halving on failure, so that everything
  * before the first failing event is stored and the error names its line. */
 static int append_bisect(append_window *c, batch *b, size_t from, size_t n)
 {
 	if (n == 0)
 		return 0;
-	int rc = cj_journal_append_batch(b->seqs + from, c->s, (const cj_event *const *)b->evs + from,
-	                                 n);
+	int rc = append_now(c, b->seqs + from, b->evs + from, n, b->has_id);
 	if (rc == 0) {
 		account(c, b->seqs + from, n);
 		return 0;
@@ -129,6 +158,7 @@ static int recover(append_window *c, const char *first_msg)
 		b->rc = cj_ticket_wait(b->seqs, b->ticket);
 		if (b->rc == 0) {
 			account(c, b->seqs, b->n);
+			count_status(c, b->ticket, b->n, b->has_id);
 			late += b->n;
 		}
 	}
@@ -161,6 +191,7 @@ static int wait_oldest(append_window *c)
 		return recover(c, msg);
 	}
 	account(c, b->seqs, b->n);
+	count_status(c, b->ticket, b->n, b->has_id);
 	batch_clear(b);
 	c->head = (c->head + 1) % WINDOW;
 	c->count--;
@@ -269,3 +300,5 @@ int aw_finish(append_window *w)
 const char *aw_error(const append_window *w) { return w->err; }
 uint64_t aw_appended(const append_window *w) { return w->appended; }
 uint64_t aw_max_seq(const append_window *w) { return w->max_seq; }
+uint64_t aw_duplicates(const append_window *w) { return w->dups; }
+uint64_t aw_deleted_duplicates(const append_window *w) { return w->dups_deleted; }

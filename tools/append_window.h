@@ -29,5 +29,9 @@ int aw_finish(append_window *w);
 const char *aw_error(const append_window *w);   /* "" until something failed */
 uint64_t aw_appended(const append_window *w);   /* events acknowledged */
 uint64_t aw_max_seq(const append_window *w);    /* highest sequence acknowledged */
+/* Of the events acknowledged: repeats of events already stored (same id and
+ * payload), and among those, repeats of events a deletion has removed. */
+uint64_t aw_duplicates(const append_window *w);
+uint64_t aw_deleted_duplicates(const append_window *w);
 
 #endif

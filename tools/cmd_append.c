@@ -26,9 +26,13 @@ static const cli_help help = {
 	"An event whose \"id\" is already in the store is not stored again.\n\n"
 	"Prints \"appended N events, last sequence S\": N events of the input are\n"
 	"durable, S is the highest sequence number among them (the journal's\n"
-	"last sequence number when the input holds no event).\n\n"
+	"last sequence number when the input holds no event). When some were\n"
+	"repeats of events already stored, it adds \"(K duplicates, D of deleted\n"
+	"events)\": D repeats name events that a deletion has removed; nothing\n"
+	"was stored for them.\n\n"
 	"Options:\n"
-	"  --json    print {\"appended\": N, \"last_seq\": S} instead\n"
+	"  --json    print {\"appended\": N, \"last_seq\": S, \"duplicates\": K,\n"
+	"            \"deleted_duplicates\": D} instead\n"
 };
 
 /* What a bad line leaves behind: the window holds the lines before it. */
@@ -169,6 +173,7 @@ static int run(append_ctx *c, FILE *in, uint64_t in_size)
 static int print_result(cj_store *s, const append_window *w, int json)
 {
 	uint64_t appended = aw_appended(w), last = aw_max_seq(w);
+	uint64_t dups = aw_duplicates(w), deleted = aw_deleted_duplicates(w);
 	if (appended == 0) {
 		int rc = cj_journal_last_seq(&last, s);
 		if (rc != 0)
@@ -179,11 +184,17 @@ static int print_result(cj_store *s, const append_window *w, int json)
 		if (o) {
 			json_object_set_new(o, "appended", cli_json_u64(appended));
 			json_object_set_new(o, "last_seq", cli_json_u64(last));
+			json_object_set_new(o, "duplicates", cli_json_u64(dups));
+			json_object_set_new(o, "deleted_duplicates", cli_json_u64(deleted));
 		}
 		return cli_print_json("append", o) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	}
-	printf("appended %llu event%s, last sequence %llu\n", (unsigned long long)appended,
+	printf("appended %llu event%s, last sequence %llu", (unsigned long long)appended,
 	       appended == 1 ? "" : "s", (unsigned long long)last);
+	if (dups)
+		printf(" (%llu duplicate%s, %llu of deleted events)", (unsigned long long)dups,
+		       dups == 1 ? "" : "s", (unsigned long long)deleted);
+	printf("\n");
 	return CLI_EXIT_OK;
 }
 

@@ -15,6 +15,7 @@ int cmd_search(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_vacuum(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
@@ -37,6 +38,7 @@ static const command commands[] = {
 	{ "replay",  "rebuild the projection from the journal",           cmd_replay },
 	{ "verify",  "check the journal, the projection and their state", cmd_verify },
 	{ "vacuum",  "compact the projection",                            cmd_vacuum },
+	{ "compact", "erase what deletions removed (journal and projection)", cmd_compact },
 	{ "stats",   "show journal and projection figures",               cmd_stats },
 	{ "purge",   "remove data older than a time (a purge event)",      cmd_purge },
 	{ "token",   "add, list or revoke the server's access tokens",    cmd_token },

@@ -19,6 +19,9 @@
  *   uses its own short read transaction, so a forgotten iterator costs nothing,
  *   but a forgotten ticket leaks memory.
  * - Blob bytes and strings returned to the caller are freed with cj_free().
+ * - A compaction (cj_compact, any process) swaps the journal's folder; every
+ *   process follows on its next transaction. Processes of builds older than
+ *   journal format 3 do not: stop them before upgrading.
  */
 #ifndef CHATJOURNAL_H
 #define CHATJOURNAL_H
@@ -30,6 +33,7 @@
 #include "query.h"
 #include "token.h"
 #include "retention.h"
+#include "compact.h"
 
 #define CJ_VERSION_STRING "0.1.0"
 

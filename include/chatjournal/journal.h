@@ -55,6 +55,20 @@ CJ_API int cj_journal_submit_notify(cj_ticket **out, cj_store *s, const cj_event
                                     size_t n, void (*fn)(void *arg), void *arg);
 CJ_API void cj_ticket_free(cj_ticket *t);
 
+/* What became of each event of a successful ticket (after cj_ticket_wait
+ * returned 0): stored now, or the repeat of an event already stored (same id
+ * and payload: cj_ticket_wait gave its original sequence number), or the
+ * repeat of an event that a deletion has since removed (the projection no
+ * longer has it, or compaction redacted it): nothing was stored, and the
+ * caller should say so (the CLI counts them; HTTP answers "deleted": true).
+ * out gets one value per event of the ticket. */
+typedef enum cj_append_status {
+	CJ_APPEND_NEW = 0,
+	CJ_APPEND_DUPLICATE = 1,
+	CJ_APPEND_DUPLICATE_DELETED = 2
+} cj_append_status;
+CJ_API int cj_ticket_status(cj_append_status *out, cj_store *s, const cj_ticket *t);
+
 /* Highest durable sequence number (0: empty journal). */
 CJ_API int cj_journal_last_seq(uint64_t *out, cj_store *s);
 

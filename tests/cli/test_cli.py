@@ -268,9 +268,10 @@ class TestAppend(CliCase):
         store = self.new_store()
         f = self.write("in.jsonl", jsonl(msg(), msg()))
         out = self.ok("append", "--json", store, f)
-        self.assertEqual(json.loads(out), {"appended": 2, "last_seq": 2})
+        want = {"appended": 2, "last_seq": 2, "duplicates": 0, "deleted_duplicates": 0}
+        self.assertEqual(json.loads(out), want)
         out = self.ok("append", store, f, "--json")
-        self.assertEqual(json.loads(out), {"appended": 2, "last_seq": 4})
+        self.assertEqual(json.loads(out), dict(want, last_seq=4))
 
     def test_blank_lines_and_crlf(self):
         store = self.new_store()
@@ -318,7 +319,8 @@ class TestAppend(CliCase):
         store = self.new_store()
         lines = [msg(content=f"m{i}", id=f"k{i}") for i in range(5000)]
         out = self.ok("append", store, self.write("big.jsonl", jsonl(*lines)), "--json")
-        self.assertEqual(json.loads(out), {"appended": 5000, "last_seq": 5000})
+        self.assertEqual(json.loads(out), {"appended": 5000, "last_seq": 5000, "duplicates": 0,
+                                           "deleted_duplicates": 0})
 
     def test_invalid_json(self):
         store = self.new_store()
@@ -425,7 +427,8 @@ class TestAppend(CliCase):
         f = self.write("ids.jsonl", jsonl(msg(id="a"), msg(id="b", content="x"), msg(id="c")))
         self.assertEqual(self.ok("append", store, f), "appended 3 events, last sequence 3\n")
         before = self.stats(store)
-        self.assertEqual(self.ok("append", store, f), "appended 3 events, last sequence 3\n")
+        self.assertEqual(self.ok("append", store, f),
+                         "appended 3 events, last sequence 3 (3 duplicates, 0 of deleted events)\n")
         after = self.stats(store)
         for k in ("events", "last_seq", "idempotency_keys"):
             self.assertEqual(after[k], before[k], k)
@@ -922,6 +925,37 @@ class TestVacuum(CliCase):
     def test_not_a_store(self):
         err = self.fails("vacuum", self.dir / "nope")
         self.assertTrue(err.startswith("chatjournal: vacuum: cannot open store "), err)
+
+
+class TestCompact(CliCase):
+    def test_compact_erases_and_counts(self):
+        store = self.new_store()
+        f = self.write("in.jsonl", jsonl(
+            msg(id="a", thread="T1", content="zebracanary private words"),
+            msg(id="b", thread="T2", content="kept words")))
+        self.ok("append", store, f)
+        self.ok("append", store, stdin=jsonl(json.dumps({"type": "delete_thread", "thread": "T1"})))
+        self.catch_up(store)
+        dry = json.loads(self.ok("compact", store, "--dry-run", "--json"))
+        self.assertEqual((dry["dry_run"], dry["messages"], dry["records"]), (True, 1, 1))
+        self.assertTrue(any(b"zebracanary" in p.read_bytes() for p in store.rglob("*") if p.is_file()))
+        out = self.ok("compact", store)
+        self.assertTrue(out.startswith(f"compacted {store} (position 3)\n"), out)
+        self.assertIn("records     1 redacted (1 messages, 0 images, 0 settings;", out)
+        self.assertIn("(scrubbed)", out)
+        self.assertFalse([p for p in store.rglob("*") if p.is_file() and b"zebracanary" in p.read_bytes()])
+        self.assertTrue(json.loads(self.ok("verify", store, "--json"))["ok"])
+        again = json.loads(self.ok("compact", store, "--json"))
+        self.assertEqual(again["records"], 0)
+        # Re-appending the deleted event says what happened.
+        self.assertEqual(self.ok("append", store, f),
+                         "appended 2 events, last sequence 2 (2 duplicates, 1 of deleted events)\n")
+        out = json.loads(self.ok("append", store, f, "--json"))
+        self.assertEqual(out, {"appended": 2, "last_seq": 2, "duplicates": 2, "deleted_duplicates": 1})
+
+    def test_not_a_store(self):
+        err = self.fails("compact", self.dir / "nope")
+        self.assertTrue(err.startswith("chatjournal: compact: cannot open store "), err)
 
 
 class TestToken(CliCase):

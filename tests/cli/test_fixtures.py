@@ -3,7 +3,7 @@
 
 tests/data/store-0.1.0/ was written by release 0.1.0 (its README says what it
 holds). On a copy, this build must: read it read-only as it is; open it
-read-write (the journal's format goes from 1 to 2, gaining the commits table;
+read-write (the journal's format goes from 1 to 3, gaining the commits table;
 the projection's schema is migrated forward: PRAGMA user_version becomes this
 build's); keep every event and row (messages, blob, masked
 setting, deletions still in effect); pass `verify` (a replay by this build
@@ -70,16 +70,17 @@ class Release010(unittest.TestCase):
                            input=json.dumps(ev) + "\n", capture_output=True, text=True,
                            timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(json.loads(r.stdout), {"appended": 1, "last_seq": 22})
+        self.assertEqual(json.loads(r.stdout), {"appended": 1, "last_seq": 22, "duplicates": 0,
+                                                "deleted_duplicates": 0})
         migrations = len(list(MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql")))
         self.assertGreaterEqual(migrations, 2)
         self.assertEqual(self.sql("PRAGMA user_version"), [(migrations,)])
         self.assertEqual(self.sql("SELECT count(*) FROM damaged_records"), [(0,)])
-        # The journal was upgraded to format 2: format_version 2 and a commits
+        # The journal was upgraded to format 3: format_version 3 and a commits
         # table holding the new group commit (lmdb-utils reads it as is).
         meta = subprocess.run(["mdb_dump", "-s", "meta", str(self.store / "journal")],
                               capture_output=True, text=True, check=True).stdout.split()
-        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000002")
+        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000003")
         commits = subprocess.run(["mdb_stat", "-s", "commits", str(self.store / "journal")],
                                  capture_output=True, text=True, check=True).stdout
         self.assertIn("Entries: 1", commits)
@@ -100,6 +101,28 @@ class Release010(unittest.TestCase):
         self.assertEqual(self.sql("SELECT size, mime_type FROM blobs"), [(33, "image/png")])
         found = json.loads(run("search", self.store, "lighthouse", "--json").stdout)
         self.assertEqual({m["seq"] for m in found}, {3, 4})
+
+    def test_compacts(self):
+        # The 0.1.0 store's deletions (clear_history of U3, delete_thread of
+        # T4) and its sensitive setting are erased from every file by
+        # compact; the state hash is still the one 0.1.0 computed.
+        gone = [b"to be cleared", b"to be deleted with its thread", b"sk-fixture-secret"]
+        kept = [b"Bonjour", b"lighthouse"]
+
+        def found(needle):
+            return [str(p) for p in self.store.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+        for g in gone:
+            self.assertTrue(found(g), g)  # the scan sees them before
+        r = json.loads(run("compact", self.store, "--json").stdout)
+        self.assertEqual((r["messages"], r["images"], r["settings"]), (2, 0, 1), r)
+        for g in gone:
+            self.assertEqual(found(g), [], g)
+        for k in kept:
+            self.assertTrue(found(k), k)
+        v = json.loads(run("verify", self.store, "--json").stdout)
+        self.assertTrue(v["ok"], v)
+        self.assertEqual(v["state"]["live_hash"], "4a53b80b48ec9e164471ba86c9c47408")
 
     def test_replay_of_the_old_journal(self):
         out = Path(self.tmp.name) / "replayed.sqlite"

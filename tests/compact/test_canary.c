@@ -1,0 +1,277 @@
+/* tests/compact/test_canary.c — deletions that delete (docs/reliability.md,
+ * P8). A store gets events carrying unique canary strings (message content,
+ * metadata, image prompt, analysis, URL and metadata, blob bytes, a
+ * sensitive setting's value), removed with every deletion kind, next to
+ * events that stay ("keepcanary" strings). Before compaction every canary is
+ * found in the store's files (the scan can see text); after cj_compact:
+ *   - no deleted canary is in ANY file under the store folder (journal,
+ *     lock file, chat.sqlite, its WAL and shm, everything), and every
+ *     keepcanary still is (negative control);
+ *   - the live projection's state hash is what it was, and a replay of the
+ *     compacted journal gives the same hash;
+ *   - the journal checks; idempotency ids of redacted events still answer
+ *     "duplicate" (their status says deleted), a blob only deleted images
+ *     named is gone, an image naming it is refused, and a second compaction
+ *     finds nothing to do.
+ * A second case compacts from a passive process while another process
+ * (a forked child, like `serve`) materializes the store: the compactor
+ * reports the scrub as the other process's, and that process scrubs the
+ * projection when it sees the swap, so the canaries vanish there too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "putil.h"
+#include <unistd.h>
+#include "harness.h"
+#include "scan.h"
+
+#define WAIT_MS 10000
+
+static const char *const GONE[] = {
+	"gone_canary_del_thread_msg", "gone_canary_meta_del", "gone_canary_url_del", "gone_canary_prompt_del",
+	"gone_canary_analysis_del", "gone_canary_imgmeta_del", "gone_canary_clear_msg", "gone_canary_purge_msg",
+	"gone_canary_secret_value", "gone_canary_blob_bytes",
+};
+static const char *const KEPT[] = {
+	"keepcanary_s2_msg", "keepcanary_recent", "keepcanary_prompt", "keepcanary_plain",
+	"keepcanary_blob_bytes",
+};
+#define NGONE (sizeof GONE / sizeof GONE[0])
+#define NKEPT (sizeof KEPT / sizeof KEPT[0])
+
+static int setup(void **state) { return tu_fixture_setup(state, "compact-canary", NULL); }
+static int teardown(void **state) { return tu_fixture_teardown(state); }
+
+static uint64_t add(cj_store *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char json[2048];
+	vsnprintf(json, sizeof json, fmt, ap);
+	va_end(ap);
+	uint64_t seq = 0;
+	int rc = pu_append(s, json, &seq);
+	if (rc)
+		fail_msg("append %s: %s", json, cj_error_last());
+	return seq;
+}
+
+static void hash_of(const char *db, char out[33])
+{
+	TU_OK(cj_projection_hash(out, NULL, db));
+}
+
+/* Append one event by itself and give its status. */
+static cj_append_status status_of(cj_store *s, const char *json, uint64_t *seq)
+{
+	cj_event *ev;
+	TU_OK(cj_event_parse(&ev, json, strlen(json)));
+	cj_ticket *t;
+	TU_OK(cj_journal_submit(&t, s, (const cj_event *const *)&ev, 1));
+	TU_OK(cj_ticket_wait(seq, t));
+	cj_append_status st = CJ_APPEND_NEW;
+	TU_OK(cj_ticket_status(&st, s, t));
+	cj_ticket_free(t);
+	cj_event_free(ev);
+	return st;
+}
+
+#define M1 "{\"type\":\"message\",\"id\":\"m1\",\"thread\":\"TA\",\"role\":\"user\",\"user\":\"U1\"," \
+	"\"server\":\"S1\",\"content\":\"hello gone_canary_del_thread_msg\",\"metadata\":{\"note\":" \
+	"\"gone_canary_meta_del\"},\"cost\":{\"model\":\"m\",\"usd\":0.5},\"ts\":%lld}"
+#define KEEP5 "{\"type\":\"message\",\"id\":\"m5\",\"thread\":\"TB\",\"role\":\"user\",\"user\":\"U2\"," \
+	"\"server\":\"S2\",\"channel\":\"c2\",\"content\":\"keepcanary_s2_msg\",\"ts\":%lld}"
+
+static void test_canaries(void **state)
+{
+	tu_fixture *f = *state;
+	cj_store *s = f->s;
+	char db[PATH_MAX];
+	pu_sqlite_path(db, sizeof db, f->store);
+	long long t = (long long)PU_T0;
+
+	char gone_blob[CJ_BLOB_HASH_LEN + 1], kept_blob[CJ_BLOB_HASH_LEN + 1];
+	const char gb[] = "\x89PNG\r\n\x1a\n gone_canary_blob_bytes 0123456789";
+	const char kb[] = "\x89PNG\r\n\x1a\n keepcanary_blob_bytes 0123456789";
+	TU_OK(cj_blob_put(gone_blob, s, gb, sizeof gb - 1));
+	TU_OK(cj_blob_put(kept_blob, s, kb, sizeof kb - 1));
+
+	uint64_t m1 = add(s, M1, t + 1000);
+	add(s, "{\"type\":\"image\",\"id\":\"i1\",\"thread\":\"TA\",\"url\":\"https://x/gone_canary_url_del\","
+	       "\"prompt\":\"gone_canary_prompt_del\",\"analysis\":\"gone_canary_analysis_del\",\"blob\":\"%s\","
+	       "\"metadata\":{\"m\":\"gone_canary_imgmeta_del\"},\"ts\":%lld}", gone_blob, t + 2000);
+	/* TB: the message that stays sets server S2 first; the deleted one (S1)
+	 * is the latest to set threads.server: its tombstone must keep it. */
+	add(s, KEEP5, t + 3000);
+	add(s, "{\"type\":\"message\",\"thread\":\"TB\",\"role\":\"assistant\",\"user\":\"U2\","
+	       "\"server\":\"S1\",\"channel\":\"c1\",\"content\":\"gone_canary_clear_msg\",\"ts\":%lld}", t + 4000);
+	add(s, "{\"type\":\"message\",\"thread\":\"TC\",\"role\":\"user\",\"user\":\"U3\","
+	       "\"content\":\"gone_canary_purge_msg\",\"ts\":%lld}", t - 100000);
+	add(s, "{\"type\":\"message\",\"thread\":\"TC\",\"role\":\"user\",\"user\":\"U3\","
+	       "\"content\":\"keepcanary_recent\",\"ts\":%lld}", t + 5000);
+	add(s, "{\"type\":\"image\",\"id\":\"i2\",\"thread\":\"TD\",\"url\":\"https://x/k\","
+	       "\"prompt\":\"keepcanary_prompt\",\"blob\":\"%s\",\"ts\":%lld}", kept_blob, t + 6000);
+	add(s, "{\"type\":\"setting\",\"key\":\"api_key\",\"value\":\"gone_canary_secret_value\","
+	       "\"sensitive\":true,\"actor\":\"ops\"}");
+	add(s, "{\"type\":\"setting\",\"key\":\"plain\",\"value\":\"keepcanary_plain\"}");
+	add(s, "{\"type\":\"delete_thread\",\"thread\":\"TA\"}");
+	add(s, "{\"type\":\"clear_history\",\"user\":\"U2\",\"server\":\"S1\"}");
+	uint64_t last = add(s, "{\"type\":\"purge\",\"before\":%lld}", t - 50000);
+	TU_OK(cj_wait_applied(s, last, WAIT_MS));
+
+	/* The scan sees text: every canary is somewhere before compaction. */
+	for (size_t i = 0; i < NGONE; i++)
+		if (cs_count(f->store, GONE[i], NULL, 0) <= 0)
+			fail_msg("before compaction, %s is not found: the scan is blind", GONE[i]);
+
+	char h1[33], h2[33], h3[33];
+	hash_of(db, h1);
+	uint64_t pending = 0, precs = 0;
+	TU_OK(cj_compact_pending(&pending, &precs, s));
+	assert_true(pending > 0);
+	assert_int_equal(precs, 3 + 1 + 1 + 1); /* 3 messages, 1 image, 1 setting, 1 blob */
+
+	cj_compact_report r;
+	TU_OK(cj_compact(&r, s, NULL));
+	assert_int_equal(r.messages, 3);
+	assert_int_equal(r.images, 1);
+	assert_int_equal(r.settings, 1);
+	assert_int_equal(r.blobs, 1);
+	assert_int_equal(r.position, last);
+	assert_int_equal(r.projection_scrubbed, 1);
+
+	for (size_t i = 0; i < NGONE; i++) {
+		char where[PATH_MAX] = "";
+		long n = cs_count(f->store, GONE[i], where, sizeof where);
+		if (n != 0)
+			fail_msg("after compaction, %s is still found %ld times (first in %s)", GONE[i], n, where);
+	}
+	for (size_t i = 0; i < NKEPT; i++)
+		if (cs_count(f->store, KEPT[i], NULL, 0) <= 0)
+			fail_msg("after compaction, %s (not deleted) is gone", KEPT[i]);
+
+	hash_of(db, h2);
+	assert_string_equal(h1, h2);
+	char out[PATH_MAX];
+	tu_path(out, sizeof out, f->dir, "replayed.sqlite");
+	cj_replay_options ro = CJ_REPLAY_OPTIONS_INIT;
+	ro.out_path = out;
+	TU_OK(cj_projection_replay(s, &ro));
+	hash_of(out, h3);
+	assert_string_equal(h1, h3);
+	uint64_t checked = 0, bad = 0;
+	TU_OK(cj_journal_check(&checked, &bad, s));
+	assert_int_equal(checked, last);
+
+	/* The redacted record reads back as a tombstone. */
+	cj_event *ev;
+	cj_record rec;
+	TU_OK(cj_journal_get(&ev, &rec, s, m1));
+	assert_true(rec.flags & CJ_RECORD_REDACTED);
+	assert_string_equal(cj_event_get_string(ev, "content"), "");
+	assert_string_equal(cj_event_get_string(ev, "thread"), "TA");
+	assert_null(cj_event_get_string(ev, "metadata"));
+	cj_event_free(ev);
+
+	/* Retries: the original payload of a deleted event is a duplicate of a
+	 * deleted event, with its original sequence number. */
+	char json[1024];
+	uint64_t seq = 0;
+	snprintf(json, sizeof json, M1, t + 1000);
+	assert_int_equal(status_of(s, json, &seq), CJ_APPEND_DUPLICATE_DELETED);
+	assert_int_equal(seq, m1);
+	snprintf(json, sizeof json, KEEP5, t + 3000);
+	assert_int_equal(status_of(s, json, &seq), CJ_APPEND_DUPLICATE);
+	assert_int_equal(status_of(s, "{\"type\":\"message\",\"thread\":\"TE\",\"role\":\"user\","
+	                              "\"content\":\"new\"}", &seq), CJ_APPEND_NEW);
+	/* The same id with another payload is still a conflict. */
+	TU_RC(pu_append(s, "{\"type\":\"message\",\"id\":\"m1\",\"thread\":\"TA\",\"role\":\"user\","
+	                   "\"content\":\"other\"}", NULL), CJ_ECONFLICT);
+
+	/* The deleted blob is gone, and no new image may name it. */
+	assert_int_equal(cj_blob_exists(s, gone_blob), 0);
+	assert_int_equal(cj_blob_exists(s, kept_blob), 1);
+	snprintf(json, sizeof json, "{\"type\":\"image\",\"thread\":\"TF\",\"url\":\"u\",\"blob\":\"%s\"}",
+	         gone_blob);
+	TU_RC(pu_append(s, json, NULL), CJ_EINVAL);
+
+	/* Nothing left to do. */
+	TU_OK(cj_compact_pending(&pending, &precs, s));
+	assert_int_equal(precs, 0);
+	TU_OK(cj_compact(&r, s, NULL));
+	assert_int_equal(r.messages + r.images + r.settings + r.blobs, 0);
+}
+
+/* The materializing process: opens the store first, says "R", waits. */
+static void materializer_body(void *arg, int fd)
+{
+	cj_store *s;
+	if (cj_store_open(&s, (const char *)arg, NULL) != 0)
+		_exit(3);
+	ch_sayf(fd, "R\n");
+	for (;;)
+		pause();
+}
+
+static void on_ready(void *ctx, const char *line) { *(int *)ctx |= !strcmp(line, "R"); }
+static int is_ready(void *ctx) { return *(int *)ctx; }
+
+static void test_scrub_by_the_materializing_process(void **state)
+{
+	tu_fixture *f = *state;
+	char store[PATH_MAX];
+	tu_path(store, sizeof store, f->dir, "store2");
+	TU_OK(cj_store_init(store, NULL));
+	/* Fork with no thread running (ThreadSanitizer cannot follow a fork of
+	 * a threaded process). */
+	cj_store_close(f->s);
+	f->s = NULL;
+	ch_child c;
+	int ready = 0;
+	assert_int_equal(ch_spawn(&c, materializer_body, store), 0);
+	if (!ch_pump(&c, tu_now_ns() + 30000000000ull, on_ready, is_ready, &ready)) {
+		ch_abandon(&c);
+		fail_msg("the materializing child did not start");
+	}
+	cj_store *s;
+	TU_OK(cj_store_open(&s, store, NULL));
+	add(s, "{\"type\":\"message\",\"thread\":\"TA\",\"role\":\"user\",\"content\":"
+	       "\"gone_canary_passive words\"}");
+	add(s, "{\"type\":\"message\",\"thread\":\"TB\",\"role\":\"user\",\"content\":"
+	       "\"keepcanary_passive words\"}");
+	uint64_t last = add(s, "{\"type\":\"delete_thread\",\"thread\":\"TA\"}");
+	TU_OK(cj_wait_applied(s, last, WAIT_MS));
+	cj_compact_report r;
+	TU_OK(cj_compact(&r, s, NULL));
+	assert_int_equal(r.messages, 1);
+	assert_int_equal(r.projection_scrubbed, 0);
+	long n = -1;
+	char where[PATH_MAX] = "";
+	for (int i = 0; i < 300 && n != 0; i++) {
+		n = cs_count(store, "gone_canary_passive", where, sizeof where);
+		if (n)
+			usleep(50000);
+	}
+	cj_store_close(s);
+	ch_abandon(&c);
+	if (n != 0)
+		fail_msg("15 s after the swap the materializing process has not scrubbed: %ld left (%s)",
+		         n, where);
+	assert_true(cs_count(store, "keepcanary_passive", NULL, 0) > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_canaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scrub_by_the_materializing_process, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
