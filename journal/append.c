@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 #include "journal/journal_internal.h"
 #include "journal/event_internal.h"
 #include "journal/keys.h"
@@ -158,9 +157,7 @@ static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 		id->len = (uint16_t)len;
 		if ((rc = cji_buf_append(&t->ids, idstr, len)))
 			return cji_err(rc, "out of memory");
-		XXH128_hash_t h = XXH3_128bits(body, body_len);
-		cji_put_be64(id->fp, h.high64);
-		cji_put_be64(id->fp + 8, h.low64);
+		cji_idem_fingerprint(id->fp, body, body_len);
 		t->has_ids = 1;
 	}
 	return 0;

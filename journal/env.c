@@ -1,11 +1,17 @@
 /* journal/env.c — LMDB environment lifecycle and map growth. Never
  * MDB_WRITEMAP (a full disk would SIGBUS) and never MDB_NOSYNC (acknowledged
- * appends must survive power loss): docs/reliability.md, L3 and L4. */
+ * appends must survive power loss): docs/reliability.md, L3 and L4. Before
+ * LMDB maps data.mdb, metapage.c checks that the file holds every page its
+ * meta pages count (L9, L12); before LMDB reads a page, pages.c walks the
+ * ones every open reads (L13). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "journal/env.h"
 #include "journal/keys.h"
+#include "journal/metapage.h"
+#include "journal/pages.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -58,9 +64,40 @@ static int open_dbs(cji_env *e, int create)
 	return 0;
 }
 
+/* The pages opening and the common paths read through LMDB (and a
+ * writer's free list), walked with bounds of our own before LMDB follows
+ * them: a damaged one is CJ_ECORRUPT here instead of a crash or an endless
+ * loop later (pages.c). The read transaction pins the snapshot against a
+ * writer in another process. No transaction of this process is open: this
+ * runs at open, or at reopen under the exclusive gate. */
+static int check_edges(cji_env *e)
+{
+	if (!cji_lmdb_layout_known())
+		return 0;
+	char path[4200];
+	if (snprintf(path, sizeof path, "%s/data.mdb", e->dir) >= (int)sizeof path)
+		return cji_err(CJ_ETOOBIG, "path too long: %s", e->dir);
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(e->env, 0)) == 0)
+		rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot begin a read transaction", e->dir);
+	uint64_t pages, bad;
+	rc = cji_pages_walk(&pages, &bad, path, (uint64_t)mdb_txn_id(txn),
+	                    e->read_only ? CJI_PAGES_EDGES : CJI_PAGES_EDGES_AND_FREE);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 static int env_start(cji_env *e, int create)
 {
-	int rc = mdb_env_create(&e->env);
+	/* A file shorter than its meta pages say would be a SIGBUS on the
+	 * first read past its end: refuse it with a message instead. */
+	int rc = cji_metapage_check(e->dir);
+	if (rc)
+		return rc;
+	rc = mdb_env_create(&e->env);
 	if (rc)
 		return cji_err_mdb(rc, "journal %s: cannot create environment", e->dir);
 	mdb_env_set_maxdbs(e->env, 8);
@@ -83,7 +120,9 @@ static int env_start(cji_env *e, int create)
 	if (info.me_mapsize > atomic_load(&e->map_size))
 		atomic_store(&e->map_size, info.me_mapsize);
 	mdb_reader_check(e->env, NULL);
-	rc = open_dbs(e, create);
+	rc = check_edges(e);
+	if (rc == 0)
+		rc = open_dbs(e, create);
 	if (rc) {
 		mdb_env_close(e->env);
 		e->env = NULL;
