@@ -2,7 +2,8 @@
 """verify and the open-time checks beside a server taking writes (tests/cli).
 
 A store of a few thousand events is served by `chatjournal serve`; a client
-thread posts batches in bursts (the projection moves, pauses, moves again).
+thread posts batches in bursts of 0.2-0.6 s separated by 0.5-1.5 s of quiet
+(the projection moves, pauses, moves again).
 Meanwhile:
 
 - `chatjournal verify` runs CJ_VERIFY_LOAD_RUNS times. It must never report
@@ -85,14 +86,18 @@ class VerifyUnderLoad(unittest.TestCase):
             r.read()
 
     def writer(self, stop, counts):
+        """Bursts of posts, then quiet: verify's retries find a quiet moment
+        after its first attempt saw the projection move (the old bug's
+        window), even in a slow sanitizer build."""
         rng = random.Random(1)
         i = 10000
         while not stop.is_set():
-            for _ in range(rng.randrange(1, 6)):
+            end = time.monotonic() + rng.uniform(0.2, 0.6)
+            while time.monotonic() < end and not stop.is_set():
                 self.post([message(i + k, f"T{rng.randrange(20)}") for k in range(50)])
                 i += 50
                 counts["posted"] += 50
-            time.sleep(rng.uniform(0.05, 0.4))
+            stop.wait(rng.uniform(0.5, 1.5))
 
     def opener(self, stop, problems, counts):
         ev = json.dumps(message(0, "opener")).encode() + b"\n"
