@@ -97,6 +97,30 @@ int cj_journal_check(uint64_t *checked, uint64_t *first_bad, cj_store *s)
 	return cji_journal_check(checked, first_bad, &s->journal);
 }
 
+int cj_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cj_store *s)
+{
+	*pages = 0;
+	*bad_page = 0;
+	NEED_STORE(s, "check pages");
+	return cji_journal_check_pages(pages, bad_page, &s->journal);
+}
+
+int cj_journal_check_ids(uint64_t *checked, uint64_t *bad, cj_store *s)
+{
+	*checked = 0;
+	*bad = 0;
+	NEED_STORE(s, "check ids");
+	return cji_journal_check_ids(checked, bad, &s->journal);
+}
+
+int cj_blob_check(uint64_t *checked, char first_bad[CJ_BLOB_HASH_LEN + 1], cj_store *s)
+{
+	*checked = 0;
+	first_bad[0] = '\0';
+	NEED_STORE(s, "blob check");
+	return cji_blob_check(checked, first_bad, &s->journal);
+}
+
 int cj_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cj_store *s, const void *data, size_t len)
 {
 	NEED_STORE(s, "blob put");

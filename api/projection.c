@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include "api/store_internal.h"
+#include "api/leftovers.h"
 #include "api/readers.h"
 #include "materializer/replay.h"
 #include "common/err.h"
@@ -40,7 +41,7 @@ int cj_projection_replay(cj_store *s, const cj_replay_options *opts)
 	if (in_place && !s->mat)
 		return cji_err(CJ_EPERM, "replay in place needs the store opened read-write");
 	char tmp[4400];
-	if (snprintf(tmp, sizeof tmp, "%s.replay-tmp", target) >= (int)sizeof tmp)
+	if (snprintf(tmp, sizeof tmp, "%s%s", target, CJI_REPLAY_TMP_SUFFIX) >= (int)sizeof tmp)
 		return cji_err(CJ_ETOOBIG, "path too long: %s", target);
 	uint64_t last = opts->up_to;
 	int rc = 0;

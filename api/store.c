@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "materializer/db.h"
+#include "api/leftovers.h"
 #include "api/readers.h"
 
 const char *cj_store_path(const cj_store *s) { return s ? s->path : NULL; }
@@ -168,6 +169,7 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *user
 		cji_journal_close(&s->journal);
 		goto fail;
 	}
+	cji_leftovers_remove(s);
 	if ((rc = cji_readers_new(&s->readers, s->sqlite_path))) {
 		cj_store_close(s);
 		return rc;

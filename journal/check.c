@@ -1,16 +1,73 @@
 /* journal/check.c — full journal verification: every record's framing,
- * checksum and body decode, and sequence numbers without gaps. */
+ * checksum and body decode, sequence numbers without gaps, and the meta
+ * table's entries (docs/format.md). */
 #include <stdio.h>
+#include <string.h>
 #include "journal/journal_internal.h"
+#include "journal/keys.h"
 #include "common/err.h"
+
+#define META_MAX_STEPS 64  /* format 1 has two entries; bounds a damaged table */
+
+/* The meta table holds the entries format 1 defines, each with a value of
+ * its size: nothing else reads created_ms, so a damaged key or value there
+ * would go unseen. */
+static int check_meta(cji_journal *j)
+{
+	MDB_txn *txn;
+	int rc = cji_env_read_begin(&j->env, &txn);
+	if (rc)
+		return rc;
+	MDB_cursor *c;
+	if ((rc = mdb_cursor_open(txn, j->env.meta, &c))) {
+		cji_env_read_end(&j->env, txn);
+		return cji_err_mdb(rc, "journal: cannot open a cursor on the meta table");
+	}
+	MDB_val k, v;
+	int seen = 0, steps = 0, bad = 0;
+	char msg[300] = "";
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && steps < META_MAX_STEPS && !bad;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), steps++) {
+		MDB_val name;
+		uint32_t u32;
+		uint64_t u64;
+		cji_meta_name(&name, CJI_META_FORMAT);
+		if (k.mv_size == name.mv_size && !memcmp(k.mv_data, name.mv_data, name.mv_size)) {
+			seen |= 1;
+			bad = cji_meta_u32_get(&v, &u32) != 0;
+			continue;
+		}
+		cji_meta_name(&name, CJI_META_CREATED);
+		if (k.mv_size == name.mv_size && !memcmp(k.mv_data, name.mv_data, name.mv_size)) {
+			seen |= 2;
+			bad = cji_meta_u64_get(&v, &u64) != 0;
+			continue;
+		}
+		bad = 1;
+		snprintf(msg, sizeof msg, "journal: unknown meta entry '%.*s' (a damaged page?)",
+		         (int)(k.mv_size < 64 ? k.mv_size : 64), (const char *)k.mv_data);
+	}
+	mdb_cursor_close(c);
+	cji_env_read_end(&j->env, txn);
+	if (rc && rc != MDB_NOTFOUND)
+		return cji_err_mdb(rc, "journal: cannot read the meta table");
+	if (bad && !msg[0])
+		snprintf(msg, sizeof msg, "journal: a meta entry's value has the wrong size");
+	if (!bad && (seen != 3 || steps >= META_MAX_STEPS))
+		snprintf(msg, sizeof msg, "journal: the meta table does not hold format_version and "
+		         "created_ms, once each");
+	return msg[0] ? cji_err(CJ_ECORRUPT, "%s", msg) : 0;
+}
 
 int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j)
 {
 	*checked = 0;
 	*first_bad = 0;
-	cj_journal_iter *it;
-	int rc = cji_journal_iter_new(&it, j, 1);
+	int rc = check_meta(j);
 	if (rc)
+		return rc;
+	cj_journal_iter *it;
+	if ((rc = cji_journal_iter_new(&it, j, 1)))
 		return rc;
 	uint64_t expect = 0, bad = 0;
 	int first_rc = 0;

@@ -1,13 +1,21 @@
 /* journal/env.c — LMDB environment lifecycle and map growth. Never
  * MDB_WRITEMAP (a full disk would SIGBUS) and never MDB_NOSYNC (acknowledged
- * appends must survive power loss): docs/reliability.md, L3 and L4. The one
- * exception is cji_env_test_weaken_sync, a test hook no library code calls:
- * the power-loss test's negative controls use it (docs/testing.md). */
+ * appends must survive power loss): docs/reliability.md, L3 and L4. Before
+ * LMDB maps data.mdb, metapage.c checks that the file holds every page its
+ * meta pages count (L9, L15); before LMDB reads a page, pages.c walks the
+ * ones every open reads (L16). The one exception to the flags is
+ * cji_env_test_weaken_sync, a test hook no library code calls: the
+ * power-loss test's negative controls use it (docs/testing.md). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "journal/env.h"
 #include "journal/keys.h"
+#include "journal/metapage.h"
+#include "journal/pages.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -83,6 +91,32 @@ static int open_dbs(cji_env *e, int create)
 	if ((rc = mdb_txn_commit(txn)))
 		return cji_err_mdb(rc, "journal %s: cannot commit", e->dir);
 	return 0;
+}
+
+/* The pages opening and the common paths read through LMDB (and a
+ * writer's free list), walked with bounds of our own before LMDB follows
+ * them: a damaged one is CJ_ECORRUPT here instead of a crash or an endless
+ * loop later (pages.c). The read transaction pins the snapshot against a
+ * writer in another process. No transaction of this process is open: this
+ * runs at open, or at reopen under the exclusive gate. */
+static int check_edges(cji_env *e)
+{
+	if (!cji_lmdb_layout_known())
+		return 0;
+	char path[4200];
+	if (snprintf(path, sizeof path, "%s/data.mdb", e->dir) >= (int)sizeof path)
+		return cji_err(CJ_ETOOBIG, "path too long: %s", e->dir);
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(e->env, 0)) == 0)
+		rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot begin a read transaction", e->dir);
+	uint64_t pages, bad;
+	rc = cji_pages_walk(&pages, &bad, path, (uint64_t)mdb_txn_id(txn),
+	                    e->read_only ? CJI_PAGES_EDGES : CJI_PAGES_EDGES_AND_FREE);
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 static int dir_id(const char *dir, dev_t *dev, ino_t *ino)
@@ -164,7 +198,12 @@ int cji_env_follow(cji_env *e)
 
 static int env_start_once(cji_env *e, int create)
 {
-	int rc = mdb_env_create(&e->env);
+	/* A file shorter than its meta pages say would be a SIGBUS on the
+	 * first read past its end: refuse it with a message instead. */
+	int rc = cji_metapage_check(e->dir);
+	if (rc)
+		return rc;
+	rc = mdb_env_create(&e->env);
 	if (rc)
 		return cji_err_mdb(rc, "journal %s: cannot create environment", e->dir);
 	mdb_env_set_maxdbs(e->env, 8);
@@ -187,7 +226,9 @@ static int env_start_once(cji_env *e, int create)
 	if (info.me_mapsize > atomic_load(&e->map_size))
 		atomic_store(&e->map_size, info.me_mapsize);
 	mdb_reader_check(e->env, NULL);
-	rc = open_dbs(e, create);
+	rc = check_edges(e);
+	if (rc == 0)
+		rc = open_dbs(e, create);
 	if (rc) {
 		mdb_env_close(e->env);
 		e->env = NULL;
@@ -372,4 +413,33 @@ int cji_env_reader_check(cji_env *e)
 	if (rc)
 		return cji_err_mdb(rc, "journal %s: reader check failed", e->dir);
 	return dead;
+}
+
+int cji_env_fill_tail(cji_env *e)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int fd;
+	int rc = mdb_env_info(e->env, &info);
+	if (!rc)
+		rc = mdb_env_stat(e->env, &st);
+	if (!rc)
+		rc = mdb_env_get_fd(e->env, &fd);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot read its size", e->dir);
+	off_t need = (off_t)(info.me_last_pgno + 1) * st.ms_psize;
+	struct stat fs;
+	if (fstat(fd, &fs) != 0)
+		return cji_err_errno(errno, "journal %s: cannot stat data.mdb", e->dir);
+	if (fs.st_size >= need)
+		return 0;
+	/* posix_fallocate never shrinks: another process's writer may already
+	 * have written past `need` (ftruncate could cut its pages off). */
+	int err = posix_fallocate(fd, fs.st_size, need - fs.st_size);
+	if (err == 0 && fdatasync(fd) != 0)
+		err = errno;
+	if (err)
+		return cji_err_write(err, e->dir, "journal %s: cannot extend data.mdb to %lld bytes",
+		                     e->dir, (long long)need);
+	return 0;
 }

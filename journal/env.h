@@ -55,6 +55,13 @@ void cji_env_read_end(cji_env *e, MDB_txn *txn);
  * gate; commit returns the raw LMDB code (the caller maps it). */
 int cji_env_write_begin(cji_env *e, MDB_txn **txn);
 int cji_env_write_commit(cji_env *e, MDB_txn *txn);
+/* After a commit that deleted (compaction's tombstones and blob deletions):
+ * make data.mdb at least as long as its newer meta page counts. LMDB never
+ * writes a page freed in the transaction that allocated it ("loose"), so a
+ * deleting commit could leave the file shorter than its meta page says, which
+ * the check at open takes for truncation (docs/reliability.md, L15).
+ * Extends it (posix_fallocate, which never shrinks) and fdatasyncs; 0 or an error (the commit stands either way). */
+int cji_env_fill_tail(cji_env *e);
 void cji_env_write_abort(cji_env *e, MDB_txn *txn);
 
 /* Grow the map (double, at most CJI_MAP_MAX_STEP more, never past the

@@ -1,7 +1,10 @@
 /* journal/iter.c — reading the journal in order. Each refill copies up to a
  * chunk of raw records in one short read transaction and ends it at once, so
  * an iterator never pins old pages (a long read transaction makes LMDB's file
- * grow) and never blocks map growth. Checksums are verified per record. */
+ * grow) and never blocks map growth. Checksums are verified per record.
+ * Keys must come in increasing order: a damaged page that sends the cursor
+ * back (docs/reliability.md, L16) ends the iteration with CJ_ECORRUPT
+ * instead of reading the same records forever. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,8 @@ struct cj_journal_iter {
 	uint64_t seqs[CHUNK_RECORDS];
 	uint32_t offs[CHUNK_RECORDS], lens[CHUNK_RECORDS];
 	size_t count, pos;
+	int out_of_order;       /* the last refill met a key not after the one before */
+	int ended;              /* reported that: the iteration is over */
 	cj_event *cur;
 };
 
@@ -59,6 +64,13 @@ static int refill(cj_journal_iter *it)
 		if (it->count > 0 && it->raw.len + v.mv_size > CHUNK_BYTES)
 			break;
 		uint64_t seq = cji_key_seq_get(&k);
+		/* seq is 0 for a key that is not 8 bytes; the last number would
+		 * wrap next_seq around to the start. */
+		if (seq < it->next_seq || seq == UINT64_MAX) {
+			it->out_of_order = 1;
+			rc = 0;
+			break;
+		}
 		size_t off = it->raw.len;
 		if (cji_buf_append(&it->raw, v.mv_data, v.mv_size)) {
 			rc = ENOMEM;
@@ -83,12 +95,22 @@ int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it)
 {
 	cj_event_free(it->cur);
 	it->cur = NULL;
-	if (it->pos == it->count) {
+	if (it->ended)
+		return 0;
+	if (it->pos == it->count && !it->out_of_order) {
 		int rc = refill(it);
 		if (rc)
 			return rc;
-		if (it->count == 0)
+	}
+	if (it->pos == it->count) {
+		if (!it->out_of_order)
 			return 0;
+		it->ended = 1;
+		memset(rec, 0, sizeof *rec);
+		rec->seq = it->next_seq;
+		return cji_err(CJ_ECORRUPT, "journal: the key after sequence %llu is out of order "
+		               "(a damaged page); the records after it cannot be read in order",
+		               (unsigned long long)(it->next_seq - 1));
 	}
 	size_t i = it->pos++;
 	memset(rec, 0, sizeof *rec);

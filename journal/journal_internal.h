@@ -170,4 +170,10 @@ const char *cji_blob_mime_type(const void *data, size_t len);
 int cji_journal_stats(cj_journal_stats *out, cji_journal *j);
 int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j);
 
+/* ---- verify's deeper checks (pages.c, check_ids.c, check_blobs.c) ---- */
+
+int cji_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cji_journal *j);
+int cji_journal_check_ids(uint64_t *checked, uint64_t *bad, cji_journal *j);
+int cji_blob_check(uint64_t *checked, char first_bad[CJ_BLOB_HASH_LEN + 1], cji_journal *j);
+
 #endif

@@ -87,6 +87,13 @@ uint64_t cji_key_seq_get(const MDB_val *key)
 	return cji_get_be64(key->mv_data);
 }
 
+void cji_idem_fingerprint(uint8_t out[16], const void *body, size_t len)
+{
+	XXH128_hash_t h = XXH3_128bits(body, len);
+	cji_put_be64(out, h.high64);
+	cji_put_be64(out + 8, h.low64);
+}
+
 void cji_idem_val(uint8_t out[CJI_IDEM_VAL_LEN], uint64_t seq, const uint8_t fp[16])
 {
 	cji_put_be64(out, seq);

@@ -28,6 +28,9 @@ void cji_key_seq(uint8_t out[CJI_SEQ_KEY_LEN], uint64_t seq);
 /* Sequence number of a key; 0 if the key is not 8 bytes. */
 uint64_t cji_key_seq_get(const MDB_val *key);
 
+/* The fingerprint an idempotency entry keeps: XXH3-128 of the record body,
+ * high 64 bits then low 64 bits, big-endian. */
+void cji_idem_fingerprint(uint8_t out[16], const void *body, size_t len);
 void cji_idem_val(uint8_t out[CJI_IDEM_VAL_LEN], uint64_t seq, const uint8_t fp[16]);
 /* 0 and fields, or -1 if malformed. */
 int cji_idem_val_get(const MDB_val *val, uint64_t *seq, uint8_t fp[16]);

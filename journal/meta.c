@@ -27,7 +27,9 @@ int cji_journal_stats(cj_journal_stats *out, cji_journal *j)
 	if (rc == 0 && (rc = mdb_cursor_open(txn, j->env.blobs, &c)) == 0) {
 		MDB_val k, v;
 		int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-		while (r == 0) {
+		/* At most as many steps as the table counts: a damaged page
+		 * must not turn this into an endless loop (L16). */
+		for (uint64_t n = 0; r == 0 && n < out->blobs; n++) {
 			out->blob_bytes += v.mv_size;
 			r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		}

@@ -1,9 +1,12 @@
 /* tools/cmd_verify.c — `chatjournal verify STORE`: prove the store sound in
- * three steps: every journal record passes its checksum; the projection
- * passes SQLite's and FTS5's integrity checks; a replay of the journal up to
- * the live projection's position has the same canonical state hash. The
- * store is opened read-only; the replay goes to a temporary file in the
- * store's folder (same file system, same 0700 privacy) that is removed. */
+ * three steps: the journal file's pages are sound and every record,
+ * idempotency entry and blob passes its check (in a child process,
+ * verify_journal.c); the projection passes SQLite's and FTS5's integrity
+ * checks; a replay of the journal up to the live projection's position has
+ * the same canonical state hash. The store is opened read-only; the replay
+ * goes to a temporary file in the store's folder (same file system, same
+ * 0700 privacy) that is removed; a read-write open removes one a killed
+ * verify left (api/leftovers.c knows the names used here). */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
 #include "cli.h"
+#include "verify_journal.h"
 
 /* Attempts at reading a live hash whose position did not move meanwhile. */
 #define STABLE_TRIES 10
@@ -19,7 +23,10 @@
 static const cli_help help = {
 	"verify", "STORE [--json]",
 	"Check STORE in three steps and print one line per step, ok or FAILED:\n"
-	"  journal     every record's checksum and body (count, first bad one)\n"
+	"  journal     the journal file's pages (walked with bounds of their own,\n"
+	"              in a child process: a damaged file is reported, never a\n"
+	"              crash), then every record's checksum and body, every\n"
+	"              idempotency entry and every blob against its hash\n"
 	"  projection  PRAGMA integrity_check and the FTS5 integrity-check of\n"
 	"              chat.sqlite\n"
 	"  state       the journal is replayed, up to the position the live\n"
@@ -33,17 +40,15 @@ static const cli_help help = {
 	"A projection found different is repaired by 'chatjournal replay STORE'.\n"
 	"Shows a progress bar for the replay when stdout and stderr are terminals.\n\n"
 	"Options:\n"
-	"  --json    print one object: {\"journal\": {\"checked\", \"first_bad\", \"ok\"},\n"
-	"            \"projection\": {\"report\", \"ok\"}, \"state\": {\"position\",\n"
-	"            \"live_hash\", \"replay_hash\", \"equal\", \"first_difference\",\n"
-	"            \"ok\"}, \"ok\"}\n"
+	"  --json    print one object: {\"journal\": {\"checked\", \"first_bad\",\n"
+	"            \"ids_checked\", \"ids_bad\", \"blobs_checked\", \"bad_blob\",\n"
+	"            \"pages\", \"bad_page\", \"ok\"}, \"projection\": {\"report\", \"ok\"},\n"
+	"            \"state\": {\"position\", \"live_hash\", \"replay_hash\", \"equal\",\n"
+	"            \"first_difference\", \"ok\"}, \"ok\"}\n"
 };
 
 typedef struct verify_report {
-	/* journal */
-	uint64_t checked, first_bad;
-	int journal_ok;
-	char journal_error[600];
+	verify_journal journal;      /* step 1, from the child */
 	/* projection */
 	char *check_report;          /* cj_projection_check's report, or its error */
 	int projection_ok;
@@ -94,16 +99,7 @@ static void remove_temp(const temp_paths *t)
 		nftw(t->store, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* ---- step 1 and 2 --------------------------------------------------------- */
-
-static void check_journal(cj_store *s, verify_report *r)
-{
-	int rc = cj_journal_check(&r->checked, &r->first_bad, s);
-	r->journal_ok = rc == 0;
-	if (rc != 0)
-		snprintf(r->journal_error, sizeof r->journal_error, "%s",
-		         *cj_error_last() ? cj_error_last() : cj_strerror(rc));
-}
+/* ---- step 2 --------------------------------------------------------------- */
 
 static void check_projection(const char *live, verify_report *r)
 {
@@ -228,14 +224,17 @@ static void check_state(cj_store *s, const char *store, const char *live, verify
 {
 	temp_paths t;
 	memset(&t, 0, sizeof t);
-	r->equal = -1;
+	if (live_state(s, live, r) != 0)
+		return;
+	/* The journal's end is read after the position: the journal only
+	 * grows, so a sound store has position <= last_seq even while a server
+	 * appends and materializes (read before, the position could overtake
+	 * it during the seconds of hashing). */
 	int rc = cj_journal_last_seq(&r->last_seq, s);
 	if (rc != 0) {
 		state_fail(r, "cannot read the journal", rc);
 		return;
 	}
-	if (live_state(s, live, r) != 0)
-		return;
 	if (r->position > r->last_seq) {
 		snprintf(r->state_error, sizeof r->state_error, "the projection is ahead of the "
 		         "journal (position %llu, journal ends at %llu): run 'chatjournal replay'",
@@ -264,6 +263,21 @@ static json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
+static void journal_json(json_t *j, const verify_journal *v)
+{
+	json_object_set_new(j, "checked", cli_json_u64(v->checked));
+	json_object_set_new(j, "first_bad", cli_json_u64(v->first_bad));
+	json_object_set_new(j, "ids_checked", cli_json_u64(v->ids_checked));
+	json_object_set_new(j, "ids_bad", cli_json_u64(v->ids_bad));
+	json_object_set_new(j, "blobs_checked", cli_json_u64(v->blobs_checked));
+	json_object_set_new(j, "bad_blob", str_or_null(v->bad_blob));
+	json_object_set_new(j, "pages", cli_json_u64(v->pages));
+	json_object_set_new(j, "bad_page", cli_json_u64(v->bad_page));
+	json_object_set_new(j, "ok", json_boolean(v->ok));
+	if (!v->ok)
+		json_object_set_new(j, "error", str_or_null(v->error));
+}
+
 static int print_json(const verify_report *r, int ok)
 {
 	json_t *o = json_object();
@@ -275,11 +289,7 @@ static int print_json(const verify_report *r, int ok)
 		json_decref(st);
 		return cli_fail("verify", "out of memory");
 	}
-	json_object_set_new(j, "checked", cli_json_u64(r->checked));
-	json_object_set_new(j, "first_bad", cli_json_u64(r->first_bad));
-	json_object_set_new(j, "ok", json_boolean(r->journal_ok));
-	if (!r->journal_ok)
-		json_object_set_new(j, "error", str_or_null(r->journal_error));
+	journal_json(j, &r->journal);
 	json_object_set_new(p, "report", str_or_null(r->check_report));
 	json_object_set_new(p, "ok", json_boolean(r->projection_ok));
 	json_object_set_new(st, "position", cli_json_u64(r->position));
@@ -302,18 +312,47 @@ static void print_step(const char *name, int ok)
 	printf("%-11s %s", name, ok ? "ok" : "FAILED");
 }
 
-static void print_text(const verify_report *r)
+static void print_count(uint64_t n, const char *one, const char *many, const char *sep)
 {
-	print_step("journal", r->journal_ok);
-	printf(" (%llu record%s checked", (unsigned long long)r->checked, r->checked == 1 ? "" : "s");
-	if (r->first_bad)
-		printf(", first bad record at sequence %llu", (unsigned long long)r->first_bad);
-	fputs(")", stdout);
-	if (!r->journal_ok) {
+	printf("%llu %s%s", (unsigned long long)n, n == 1 ? one : many, sep);
+}
+
+/* "(6 records, 6 ids, 1 blob checked; 12 pages walked)": what ran. */
+static void print_journal(const verify_journal *v)
+{
+	print_step("journal", v->ok);
+	if (v->signal == 0 && v->open_rc == 0) {
+		fputs(" (", stdout);
+		if (v->readable) {
+			print_count(v->checked, "record", "records", ", ");
+			print_count(v->ids_checked, "id", "ids", ", ");
+			print_count(v->blobs_checked, "blob", "blobs", " checked");
+			if (v->first_bad)
+				printf(", first bad record at sequence %llu", (unsigned long long)v->first_bad);
+			if (v->ids_bad) {
+				fputs(", ", stdout);
+				print_count(v->ids_bad, "bad id", "bad ids", "");
+			}
+			if (v->bad_blob[0])
+				printf(", first bad blob %s", v->bad_blob);
+			fputs(v->walked ? "; " : "", stdout);
+		}
+		if (v->walked)
+			print_count(v->pages, "page walked", "pages walked", "");
+		if (v->bad_page)
+			printf(", damaged page %llu", (unsigned long long)v->bad_page);
+		fputs(")", stdout);
+	}
+	if (!v->ok) {
 		fputs(": ", stdout);
-		cli_put_oneline(stdout, r->journal_error);
+		cli_put_oneline(stdout, v->error);
 	}
 	fputc('\n', stdout);
+}
+
+static void print_text(const verify_report *r)
+{
+	print_journal(&r->journal);
 
 	print_step("projection", r->projection_ok);
 	fputs(r->projection_ok ? " (integrity_check, FTS5 integrity-check)" : ": ", stdout);
@@ -350,18 +389,32 @@ int cmd_verify(int argc, char **argv)
 	char live[4200];
 	if (cli_projection_path("verify", store, live, sizeof live) != 0)
 		return CLI_EXIT_FAIL;
-	cj_store *s;
-	if (cli_open_store("verify", store, 1, &s) != 0)
-		return CLI_EXIT_FAIL;
 
 	verify_report r;
 	memset(&r, 0, sizeof r);
-	check_journal(s, &r);
+	r.equal = -1;
+	/* First, before this process maps anything: the journal in a child. */
+	if (verify_journal_run(&r.journal, store) != 0)
+		return CLI_EXIT_FAIL;
+	/* A damaged journal file is this step's finding (the report follows);
+	 * anything else (no store, no permission) ends verify here. */
+	if (r.journal.open_rc != 0 && r.journal.open_rc != CJ_ECORRUPT)
+		return cli_fail("verify", "cannot open store '%s': %s", store, r.journal.error);
 	check_projection(live, &r);
-	check_state(s, store, live, &r);
-	cj_store_close(s);
+	if (!r.journal.readable) {
+		snprintf(r.state_error, sizeof r.state_error, "not compared: the journal cannot be "
+		         "read safely (see the journal step)");
+	} else {
+		cj_store *s;
+		if (cli_open_store("verify", store, 1, &s) != 0) {
+			free(r.check_report);
+			return CLI_EXIT_FAIL;
+		}
+		check_state(s, store, live, &r);
+		cj_store_close(s);
+	}
 
-	int ok = r.journal_ok && r.projection_ok && r.state_ok;
+	int ok = r.journal.ok && r.projection_ok && r.state_ok;
 	int status = CLI_EXIT_OK;
 	if (json) {
 		if (print_json(&r, ok) != 0)
@@ -372,7 +425,7 @@ int cmd_verify(int argc, char **argv)
 	if (status == CLI_EXIT_OK && !ok) {
 		char failed[64] = "";
 		const char *names[] = { "journal", "projection", "state" };
-		int oks[] = { r.journal_ok, r.projection_ok, r.state_ok };
+		int oks[] = { r.journal.ok, r.projection_ok, r.state_ok };
 		for (int i = 0; i < 3; i++)
 			if (!oks[i]) {
 				size_t n = strlen(failed);

@@ -120,6 +120,28 @@ CJ_API int cj_journal_stats_get(cj_journal_stats *out, cj_store *s);
  * CJ_ECORRUPT otherwise (message names the sequence number). */
 CJ_API int cj_journal_check(uint64_t *checked, uint64_t *first_bad, cj_store *s);
 
+/* verify's deeper checks (docs/reliability.md, P5; docs/operations.md,
+ * "Damaged journal files").
+ *
+ * cj_journal_check_pages walks the LMDB pages of the journal file itself,
+ * with pread and bounds of its own (nothing mapped): the free list, the main
+ * database and every named database, from the newest meta page. It checks
+ * page numbers, page types, node bounds, key order, overflow runs, the
+ * databases' page and entry counts, and that every page is used exactly
+ * once. *pages gets the pages accounted for; on damage it returns
+ * CJ_ECORRUPT with the message naming the page and what is wrong, and
+ * *bad_page that page (0 when the damage is not of one page). It holds one
+ * read transaction for the walk (the snapshot stays pinned: the file may
+ * grow meanwhile). Run it before anything else reads a journal that may be
+ * damaged: LMDB itself follows page numbers without bounds (a damaged page
+ * can crash or loop any reader), this walk cannot. */
+CJ_API int cj_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cj_store *s);
+
+/* Every idempotency entry names a record that passes its checksum, carries
+ * that id and has that fingerprint. *checked and *bad count entries;
+ * CJ_ECORRUPT names the first bad one. */
+CJ_API int cj_journal_check_ids(uint64_t *checked, uint64_t *bad, cj_store *s);
+
 /* Blobs: bytes stored once, addressed by their XXH3-128 as 32 lowercase hex
  * characters. put is durable when it returns (group-committed like appends).
  * Errors: CJ_ETOOBIG (over max_blob), CJ_ENOSPC, CJ_EFULL; get: CJ_ENOTFOUND,
@@ -129,6 +151,11 @@ CJ_API int cj_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cj_store *s, const v
                        size_t len);
 CJ_API int cj_blob_get(void **data_out, size_t *len_out, cj_store *s, const char *hash);
 CJ_API int cj_blob_exists(cj_store *s, const char *hash);  /* 1, 0, or error */
+
+/* verify's check of every blob's bytes against its hash (its key), in short
+ * read transactions. *checked counts blobs; on a mismatch CJ_ECORRUPT, and
+ * first_bad gets the first bad blob's hash ("" when all match). */
+CJ_API int cj_blob_check(uint64_t *checked, char first_bad[CJ_BLOB_HASH_LEN + 1], cj_store *s);
 
 /* Mime type sniffed from the first bytes: image/png, image/jpeg, image/gif,
  * image/webp, application/pdf, else application/octet-stream. */

@@ -51,7 +51,11 @@ CJ_API int cj_store_init(const char *path, const cj_store_options *opts);
 
 /* Open an existing store. Starts the group-commit writer thread (unless
  * read_only). Errors: CJ_ENOTFOUND (not a store), CJ_EVERSION (journal written
- * by a newer format), CJ_EIO. opts may be NULL. */
+ * by a newer format), CJ_ECORRUPT (the journal file is shorter than its meta
+ * pages say, "journal file truncated: N bytes, needs M", or damaged in a meta
+ * page or in the pages every open reads), CJ_EIO. opts may be NULL. Read-write
+ * opens also remove what a killed replay or verify left in the store's
+ * folder (docs/operations.md, "Leftovers"). */
 CJ_API int cj_store_open(cj_store **out, const char *path, const cj_store_options *opts);
 
 /* Stop accepting appends, finish every append already submitted (they are

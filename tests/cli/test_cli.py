@@ -782,7 +782,8 @@ class TestVerify(CliCase):
         out = self.ok("verify", store)
         lines = out.splitlines()
         self.assertEqual(len(lines), 3)
-        self.assertEqual(lines[0], "journal     ok (6 records checked)")
+        self.assertRegex(lines[0], r"^journal     ok \(6 records, 2 ids, 0 blobs checked; "
+                                   r"\d+ pages walked\)$")
         self.assertEqual(lines[1], "projection  ok (integrity_check, FTS5 integrity-check)")
         self.assertRegex(lines[2], r"^state       ok \(a replay up to position 6 equals the live "
                                    r"projection, hash [0-9a-f]{32}\)$")
@@ -792,8 +793,11 @@ class TestVerify(CliCase):
         store = self.store_with(*SAMPLE)
         v = json.loads(self.ok("verify", store, "--json"))
         self.assertRegex(v["state"]["live_hash"], r"^[0-9a-f]{32}$")
+        self.assertGreater(v["journal"]["pages"], 2)
         self.assertEqual(v, {
-            "journal": {"checked": 6, "first_bad": 0, "ok": True},
+            "journal": {"checked": 6, "first_bad": 0, "ids_checked": 2, "ids_bad": 0,
+                        "blobs_checked": 0, "bad_blob": None, "pages": v["journal"]["pages"],
+                        "bad_page": 0, "ok": True},
             "projection": {"report": "ok", "ok": True},
             "state": {"position": 6, "live_hash": v["state"]["live_hash"],
                       "replay_hash": v["state"]["live_hash"], "equal": True,
@@ -838,7 +842,7 @@ class TestVerify(CliCase):
         self.assertEqual(r.stderr.decode(),
                          f"chatjournal: verify: {store}: FAILED (projection, state)\n")
         lines = out.splitlines()
-        self.assertEqual(lines[0], "journal     ok (6 records checked)")
+        self.assertTrue(lines[0].startswith("journal     ok (6 records, "), lines[0])
         self.assertTrue(lines[1].startswith("projection  FAILED"), lines[1])
         self.assertRegex(lines[2], r"^state       FAILED: a replay up to position 6 differs from "
                                    r"the live projection \(live hash [0-9a-f]{32}, replay hash "

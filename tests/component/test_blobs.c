@@ -101,6 +101,12 @@ static void test_round_trip_and_dedup(void **state)
 		cj_free(back);
 		free(data);
 	}
+	/* verify's check: every blob against its hash. */
+	uint64_t checked = 0;
+	char bad[CJ_BLOB_HASH_LEN + 1] = "x";
+	TU_OK(cj_blob_check(&checked, bad, f->s));
+	assert_int_equal(checked, 4);
+	assert_string_equal(bad, "");
 }
 
 static void test_over_max_blob_is_etoobig(void **state)

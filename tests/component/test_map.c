@@ -145,6 +145,8 @@ static void test_map_grows_under_load(void **state)
 	uint64_t checked = 0, bad = 1;
 	TU_OK(cj_journal_check(&checked, &bad, s));
 	assert_int_equal(checked, total);
+	uint64_t pages = 0, bad_page = 1;
+	TU_OK(cj_journal_check_pages(&pages, &bad_page, s));
 	cj_store_close(s);
 
 	/* Reopening with the small initial size keeps everything. */
@@ -239,6 +241,8 @@ static void test_map_ceiling_is_clear_and_recoverable(void **state)
 	uint64_t checked = 0, bad = 1;
 	TU_OK(cj_journal_check(&checked, &bad, s));
 	assert_int_equal(checked, acked);
+	uint64_t pages = 0, bad_page = 1;
+	TU_OK(cj_journal_check_pages(&pages, &bad_page, s));
 	cj_store_close(s);
 
 	/* Reopen with a larger ceiling: appends resume where they stopped. */

@@ -693,18 +693,24 @@ static void name_change(const char *what, int dirfd, const char *path)
 		unsupported(what, abs, n);
 }
 
+/* An unlink that finds nothing (ENOENT) changes nothing: the store's open
+ * removes leftovers that are usually not there (api/leftovers.c). */
 EXPORT int unlink(const char *path)
 {
 	REAL(unlink_fn, unlink);
-	name_change("unlink", AT_FDCWD, path);
-	return f(path);
+	int rc = f(path);
+	if (rc == 0 || errno != ENOENT)
+		name_change("unlink", AT_FDCWD, path);
+	return rc;
 }
 
 EXPORT int unlinkat(int dirfd, const char *path, int flags)
 {
 	REAL(unlinkat_fn, unlinkat);
-	name_change("unlinkat", dirfd, path);
-	return f(dirfd, path, flags);
+	int rc = f(dirfd, path, flags);
+	if (rc == 0 || errno != ENOENT)
+		name_change("unlinkat", dirfd, path);
+	return rc;
 }
 
 EXPORT int rename(const char *from, const char *to)

@@ -374,6 +374,10 @@ static void verify_run(run *r, const char *store, int err, int sticky, uint64_t 
 		TU_OK(cj_journal_check(&checked, &bad, r->s));
 		assert_int_equal(checked, (uint64_t)acked + N_RESUME);
 		assert_int_equal(bad, 0);
+		/* After failed writes and syncs the pages are sound too. */
+		uint64_t pages = 0, bad_page = 1;
+		TU_OK(cj_journal_check_pages(&pages, &bad_page, r->s));
+		assert_int_equal(bad_page, 0);
 	}
 }
 
