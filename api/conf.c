@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "chatjournal/backup.h"
 #include "api/conf.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -32,7 +33,8 @@ static const conf_key KEYS[] = {
 	{ "limits",  "max_depth",   UINT, L(max_depth), CJ_DEFAULT_MAX_DEPTH, 0 },
 	{ "limits",  "max_event",   SZ, L(max_event), CJ_DEFAULT_MAX_EVENT, 0 },
 	{ "limits",  "max_blob",    SZ, J(max_blob), CJI_DEFAULT_MAX_BLOB, 0 },
-	{ "retention", "backup_keep_days", UINT, offsetof(cji_conf, backup_keep_days), 7, 0 },
+	{ "retention", "backup_keep_days", UINT, offsetof(cji_conf, backup_keep_days),
+	  CJ_DEFAULT_BACKUP_KEEP_DAYS, 0 },
 	{ "retention", "messages_days", UINT, offsetof(cji_conf, retention_messages_days), 0, 1 },
 	{ "retention", "inactive_threads_days", UINT,
 	  offsetof(cji_conf, retention_inactive_threads_days), 0, 1 },

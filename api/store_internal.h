@@ -9,6 +9,7 @@
 
 #define CJI_JOURNAL_DIR "journal"
 #define CJI_BACKUPS_DIR "backups"
+#define CJI_TOKENS_NAME "tokens.json"   /* access tokens, hashed (tokens.c) */
 
 struct cj_store {
 	char path[4096];

@@ -13,16 +13,15 @@
 #include <time.h>
 #include <jansson.h>
 #include "chatjournal/token.h"
+#include "api/store_internal.h"
 #include "common/sha256.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/timeutil.h"
 
-#define TOKENS_FILE "tokens.json"
-
 static int tokens_path(char *out, size_t n, const char *store)
 {
-	return cji_path_join(out, n, store, TOKENS_FILE);
+	return cji_path_join(out, n, store, CJI_TOKENS_NAME);
 }
 
 /* The file's JSON array (new empty array if the file does not exist). */

@@ -8,6 +8,7 @@
 #include "projection.h"
 #include "compact.h"
 #include "http.h"
+#include "backup.h"
 #include "append.h"
 #include "bench.h"
 #include "harness.h"
@@ -25,7 +26,9 @@ static const char usage_line[] =
 	"                                [--rounds R] [--only NAME,...] [--dir DIR]\n"
 	"       chatjournal bench materialize|query [--events N] [--quick] [--json]\n"
 	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
-	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n";
+	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n"
+	"       chatjournal bench backup [--events N] [--rounds R] [--seconds S] [--writers W]\n"
+	"                                [--quick] [--json] [--dir DIR]\n";
 
 static void usage(FILE *f)
 {
@@ -180,5 +183,7 @@ int cj_bench_main(int argc, char **argv)
 		return cjb_http_main(argc, argv);
 	if (strcmp(name, "compact") == 0)
 		return cjb_compact_main(argc, argv);
-	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact)", name);
+	if (strcmp(name, "backup") == 0)
+		return cjb_backup_main(argc, argv);
+	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact, backup)", name);
 }

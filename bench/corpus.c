@@ -64,3 +64,23 @@ int cjb_corpus_fill(cj_store *s, uint64_t from, uint64_t n)
 	return 0;
 }
 
+
+int cjb_corpus_store(const char *path, uint64_t n, double *append_s)
+{
+	if (cj_store_init(path, NULL))
+		return -1;
+	cj_store *s;
+	if (cj_store_open(&s, path, NULL))
+		return -1;
+	double t0 = cjb_now_s();
+	int rc = cjb_corpus_fill(s, 0, n);
+	if (append_s)
+		*append_s = cjb_now_s() - t0;
+	uint64_t last = 0;
+	if (!rc)
+		rc = cj_journal_last_seq(&last, s);
+	if (!rc)
+		rc = cj_wait_applied(s, last, 3600 * 1000);
+	cj_store_close(s);
+	return rc ? -1 : 0;
+}

@@ -151,3 +151,12 @@ int cji_exists(const char *path)
 	struct stat st;
 	return stat(path, &st) == 0;
 }
+
+void cji_flush_behind(int fd, uint64_t *flushed, uint64_t size)
+{
+	if (size < *flushed + CJI_FLUSH_BEHIND)
+		return;
+	sync_file_range(fd, (off_t)*flushed, (off_t)(size - *flushed),
+	                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+	*flushed = size;
+}

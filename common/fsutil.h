@@ -4,6 +4,7 @@
 #define CJ_COMMON_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* mkdir with mode 0700 (chmod'ed after, so the umask does not matter).
  * 0 if created, CJ_EEXIST if it was there (mode left as is), or an error. */
@@ -16,6 +17,15 @@ int cji_read_file(const char *path, size_t max, char **out, size_t *len);
 int cji_fsync_dir(const char *path);
 int cji_fsync_path(const char *path);
 int cji_fsync_parent(const char *path);
+/* Flush-behind for a big file being written (a backup): once more than
+ * CJI_FLUSH_BEHIND bytes past *flushed are written, write them back and wait
+ * (sync_file_range, no metadata), and move *flushed to size. A copy that
+ * keeps its dirty pages few never makes another writer's fsync wait behind
+ * a long backlog on the same disk. Advice only: failures are ignored (the
+ * final fsync reports real errors). */
+#define CJI_FLUSH_BEHIND ((uint64_t)4 << 20)
+void cji_flush_behind(int fd, uint64_t *flushed, uint64_t size);
+
 /* 1 if path exists (any type), 0 if not. */
 int cji_exists(const char *path);
 /* snprintf into out (size n) "a/b"; CJ_ETOOBIG if it does not fit. */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <time.h>
+#include "chatjournal/event.h"
 #include "common/timeutil.h"
 #include "common/err.h"
 #include "chatjournal/event.h"

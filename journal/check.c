@@ -23,37 +23,46 @@ static int check_meta(cji_journal *j)
 		cji_env_read_end(&j->env, txn);
 		return cji_err_mdb(rc, "journal: cannot open a cursor on the meta table");
 	}
+	/* Every entry the meta table may hold (journal/keys.h), its value's size,
+	 * and whether every journal has it. */
+	static const struct { const char *name; size_t size; int required; } ENTRIES[] = {
+		{ CJI_META_FORMAT, 4, 1 },
+		{ CJI_META_CREATED, 8, 1 },
+		{ CJI_META_COMMITS_FROM, 8, 0 },
+	};
+	enum { NENTRIES = sizeof ENTRIES / sizeof ENTRIES[0] };
 	MDB_val k, v;
-	int seen = 0, steps = 0, bad = 0;
+	unsigned seen = 0;
+	int steps = 0, bad = 0;
 	char msg[300] = "";
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && steps < META_MAX_STEPS && !bad;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), steps++) {
-		MDB_val name;
-		uint32_t u32;
-		uint64_t u64;
-		cji_meta_name(&name, CJI_META_FORMAT);
-		if (k.mv_size == name.mv_size && !memcmp(k.mv_data, name.mv_data, name.mv_size)) {
-			seen |= 1;
-			bad = cji_meta_u32_get(&v, &u32) != 0;
-			continue;
+		size_t e = 0;
+		for (; e < NENTRIES; e++) {
+			MDB_val name;
+			cji_meta_name(&name, ENTRIES[e].name);
+			if (k.mv_size == name.mv_size && !memcmp(k.mv_data, name.mv_data, name.mv_size))
+				break;
 		}
-		cji_meta_name(&name, CJI_META_CREATED);
-		if (k.mv_size == name.mv_size && !memcmp(k.mv_data, name.mv_data, name.mv_size)) {
-			seen |= 2;
-			bad = cji_meta_u64_get(&v, &u64) != 0;
-			continue;
+		if (e == NENTRIES) {
+			bad = 1;
+			snprintf(msg, sizeof msg, "journal: unknown meta entry '%.*s' (a damaged page?)",
+			         (int)(k.mv_size < 64 ? k.mv_size : 64), (const char *)k.mv_data);
+		} else if ((seen & (1u << e)) || v.mv_size != ENTRIES[e].size) {
+			bad = 1;
 		}
-		bad = 1;
-		snprintf(msg, sizeof msg, "journal: unknown meta entry '%.*s' (a damaged page?)",
-		         (int)(k.mv_size < 64 ? k.mv_size : 64), (const char *)k.mv_data);
+		seen |= 1u << e;
 	}
+	unsigned required = 0;
+	for (size_t e = 0; e < NENTRIES; e++)
+		required |= ENTRIES[e].required ? 1u << e : 0;
 	mdb_cursor_close(c);
 	cji_env_read_end(&j->env, txn);
 	if (rc && rc != MDB_NOTFOUND)
 		return cji_err_mdb(rc, "journal: cannot read the meta table");
 	if (bad && !msg[0])
 		snprintf(msg, sizeof msg, "journal: a meta entry's value has the wrong size");
-	if (!bad && (seen != 3 || steps >= META_MAX_STEPS))
+	if (!bad && ((seen & required) != required || steps >= META_MAX_STEPS))
 		snprintf(msg, sizeof msg, "journal: the meta table does not hold format_version and "
 		         "created_ms, once each");
 	return msg[0] ? cji_err(CJ_ECORRUPT, "%s", msg) : 0;

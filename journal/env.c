@@ -19,6 +19,23 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
+static int last_seq_of(cji_env *e, MDB_txn *txn, uint64_t *last)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn, e->events, &c);
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot open a cursor", e->dir);
+	MDB_val k, v;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return cji_err_mdb(rc, "journal %s: cannot read the last sequence number", e->dir);
+	*last = cji_key_seq_get(&k);
+	return 0;
+}
+
 /* Bring a journal of format ver (0: new) to CJI_FORMAT_VERSION inside txn,
  * and open the tables that version has. Forward only, one transaction: a
  * crash leaves the old version whole. Read-only: nothing is written; a v1
@@ -34,10 +51,24 @@ static int upgrade(cji_env *e, MDB_txn *txn, uint32_t ver)
 		return cji_err_mdb(rc, "journal %s: cannot open the commits table", e->dir);
 	e->has_commits = ver >= 2 || !e->read_only;
 	if (ver < CJI_FORMAT_VERSION && !e->read_only) {
-		cji_meta_kv fv;
+		cji_meta_kv fv, from;
 		cji_meta_u32(&fv, CJI_META_FORMAT, CJI_FORMAT_VERSION);
 		if ((rc = mdb_put(txn, e->meta, &fv.key, &fv.val, 0)))
 			return cji_err_mdb(rc, "journal %s: cannot write the format version", e->dir);
+		/* Which events have a recorded commit time: all of a new journal,
+		 * none of those an older journal held without saying so. A
+		 * point-in-time restore must know, to never invent a time
+		 * (docs/format.md). A version-2 journal normally says so already. */
+		MDB_val fk, fv2;
+		cji_meta_name(&fk, CJI_META_COMMITS_FROM);
+		if (mdb_get(txn, e->meta, &fk, &fv2) == MDB_NOTFOUND) {
+			uint64_t last = 0;
+			if (ver >= 1 && (rc = last_seq_of(e, txn, &last)))
+				return rc;
+			cji_meta_u64(&from, CJI_META_COMMITS_FROM, last + 1);
+			if ((rc = mdb_put(txn, e->meta, &from.key, &from.val, 0)))
+				return cji_err_mdb(rc, "journal %s: cannot write commits_from", e->dir);
+		}
 	}
 	return 0;
 }
@@ -212,6 +243,8 @@ static int env_start_once(cji_env *e, int create)
 	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
 	if (e->read_only)
 		flags |= MDB_RDONLY;
+	if (e->read_only == CJI_ENV_SNAPSHOT)
+		flags |= MDB_NOLOCK;
 	rc = mdb_env_open(e->env, e->dir, flags, 0600);
 	if (rc) {
 		mdb_env_close(e->env);
@@ -401,6 +434,19 @@ int cji_env_test_weaken_sync(cji_env *e, unsigned mdb_flags)
 	if (rc)
 		return cji_err_mdb(rc, "journal %s: test hook: cannot set sync flags", e->dir);
 	return 0;
+}
+
+int cji_env_copy_once(cji_env *e, int fd)
+{
+	pthread_rwlock_rdlock(&e->gate);
+	int rc = e->env ? mdb_env_copyfd2(e->env, fd, MDB_CP_COMPACT) : MDB_PANIC;
+	pthread_rwlock_unlock(&e->gate);
+	return rc;
+}
+
+void cji_env_adopt_resize(cji_env *e)
+{
+	adopt_resize(e);
 }
 
 int cji_env_reader_check(cji_env *e)

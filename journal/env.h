@@ -24,7 +24,7 @@ typedef struct cji_env {
 	uint64_t map_ceiling;
 	_Atomic uint64_t map_size;
 	_Atomic uint64_t growths;
-	int read_only;
+	int read_only;            /* CJI_ENV_RO or CJI_ENV_SNAPSHOT: no writes */
 	char dir[4096];
 	/* Which journal folder this environment opened: compaction swaps the
 	 * whole folder (docs/format.md, "Compaction and the swap"), and a
@@ -41,8 +41,14 @@ typedef struct cji_env {
 #define CJI_MAP_DEFAULT_CEILING ((uint64_t)64 << 30)
 #define CJI_MAP_MAX_STEP        ((uint64_t)1 << 30)
 
+/* Modes of cji_env_open (its read_only argument). A snapshot is a copy
+ * nobody writes (a backup's journal): read-only and without LMDB's lock
+ * file (MDB_NOLOCK), so opening it never writes into the backup. */
+enum { CJI_ENV_RW = 0, CJI_ENV_RO = 1, CJI_ENV_SNAPSHOT = 2 };
+
 /* Open (create = make data files and databases if missing) the environment
- * in dir. Files get mode 0600. Checks the format version in meta. */
+ * in dir. Files get mode 0600. Checks the format version in meta; a
+ * read-write open upgrades an older format. */
 int cji_env_open(cji_env *e, const char *dir, uint64_t map_initial, uint64_t map_ceiling,
                  int read_only, int create);
 void cji_env_close(cji_env *e);
@@ -88,6 +94,20 @@ void cji_env_test_disable_swap_check(int off);
 /* Reopen on the folder now at e->dir if stale (no transaction of this
  * thread may be open); 1 if it reopened, 0 if nothing to do, or an error. */
 int cji_env_follow(cji_env *e);
+
+/* One compacted copy of the environment (MDB_CP_COMPACT: one read
+ * transaction, free pages left out, written strictly in order) into fd,
+ * holding the gate shared for the whole copy: LMDB's own read transaction
+ * inside the copy must not see the map resized under it (docs/reliability.md,
+ * L5). This process's map growth waits meanwhile. fd may be a pipe (LMDB's
+ * copy thread blocks SIGPIPE itself). Returns the raw LMDB code: after
+ * MDB_MAP_RESIZED (another process grew the map) call cji_env_adopt_resize
+ * and copy again. LMDB does not fsync (L11): the caller does. */
+int cji_env_copy_once(cji_env *e, int fd);
+
+/* Adopt the map size another process set (no transaction of this thread
+ * may be open). */
+void cji_env_adopt_resize(cji_env *e);
 
 /* mdb_reader_check; returns the number of stale slots cleared or an error. */
 int cji_env_reader_check(cji_env *e);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include "chatjournal/journal.h"
+#include "chatjournal/query.h"
 #include "journal/env.h"
 
 typedef struct cji_journal {
@@ -175,5 +176,57 @@ int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j);
 int cji_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cji_journal *j);
 int cji_journal_check_ids(uint64_t *checked, uint64_t *bad, cji_journal *j);
 int cji_blob_check(uint64_t *checked, char first_bad[CJ_BLOB_HASH_LEN + 1], cji_journal *j);
+
+/* What the journal's meta table says (meta.c). */
+typedef struct cji_journal_meta {
+	uint32_t format_version;
+	int64_t created_ms;       /* 0 if not recorded */
+	uint64_t commits_from;    /* first sequence number whose group commit has its time in
+	                             the commits table; 0: unknown, or no commits table */
+} cji_journal_meta;
+int cji_journal_meta_get(cji_journal_meta *out, cji_journal *j);
+
+/* ---- backups: copy, commit times, cut (copy.c, commits.c, cut.c) ---- */
+
+/* Write a compacted copy of the journal (data.mdb of a new environment) to
+ * fd (opened read-write, empty) and fsync it; hex_out gets the XXH3-128 of
+ * the file (32 hex digits, the blob hash notation), *size_out its size.
+ * One LMDB read transaction: writers go on, but this process's map growth
+ * waits for the whole copy (cji_env_copy_fd), so a map more than three
+ * quarters full is grown once first. LMDB writes into a pipe that this
+ * thread drains into fd, writing the file back as it grows (flush-behind,
+ * common/fsutil.h): the copy never runs far ahead of the disk. progress
+ * (may be NULL) is called on the calling thread now and then with (bytes
+ * written, bytes in use in the map). */
+int cji_journal_copy(char hex_out[33], uint64_t *size_out, cji_journal *j, int fd,
+                     cj_progress_fn progress, void *arg);
+
+/* The commits table in key order. *out is malloc'd (NULL when empty). A
+ * journal without the table (format 1 opened read-only) gives 0 entries. */
+typedef struct cji_commit {
+	uint64_t last_seq;        /* last sequence number of a group commit */
+	int64_t ms;               /* its commit time */
+} cji_commit;
+int cji_commits_list(cji_commit **out, size_t *n, cji_journal *j);
+
+/* Where a point-in-time restore to until_ms cuts: the longest prefix of
+ * group commits whose times are all <= until_ms (with a wall clock that
+ * never steps back: the last commit at or before until_ms). *cut_out is
+ * its last sequence number, *commit_ms_out that commit's time. CJ_EINVAL
+ * (message says what to do) when the journal records no commit time, or
+ * until_ms is before the first recorded commit. */
+int cji_commits_cut(uint64_t *cut_out, int64_t *commit_ms_out, cji_journal *j, int64_t until_ms);
+
+/* Make a new journal in dst_dir (an existing empty folder) holding src's
+ * records 1..cut byte for byte (flags such as REDACTED kept), the
+ * idempotency entries of those records, the blobs their image events name,
+ * the commit times up to cut (a group commit that cut splits keeps its time
+ * for its first part, when its start is known) and src's creation time.
+ * Written in chunks, each one durable commit; on failure dst_dir may hold a
+ * partial journal (the caller removes it). progress: (records, cut).
+ * Errors: CJ_ECORRUPT (the journal ends before cut; an image names a blob
+ * src does not hold), CJ_ENOSPC, CJ_EIO. */
+int cji_journal_cut(const char *dst_dir, cji_journal *src, uint64_t cut, cj_progress_fn progress,
+                    void *arg);
 
 #endif

@@ -16,6 +16,7 @@
 
 #define CJI_META_FORMAT  "format_version"  /* u32 BE */
 #define CJI_META_CREATED "created_ms"      /* i64 BE */
+#define CJI_META_COMMITS_FROM "commits_from" /* u64 BE: first seq whose group commit is in commits */
 #define CJI_FORMAT_VERSION 3u   /* 3: tombstones and the folder swap of compaction; 2: the commits
                                    table; older versions are upgraded at a read-write open */
 

@@ -61,3 +61,39 @@ int cji_journal_stats(cj_journal_stats *out, cji_journal *j)
 	out->map_growths = atomic_load(&j->env.growths);
 	return 0;
 }
+
+int cji_journal_meta_get(cji_journal_meta *out, cji_journal *j)
+{
+	memset(out, 0, sizeof *out);
+	MDB_txn *txn;
+	int rc = cji_env_read_begin(&j->env, &txn);
+	if (rc)
+		return rc;
+	static const char *const names[] = { CJI_META_FORMAT, CJI_META_CREATED, CJI_META_COMMITS_FROM };
+	for (int i = 0; i < 3 && !rc; i++) {
+		MDB_val k, v;
+		cji_meta_name(&k, names[i]);
+		int r = mdb_get(txn, j->env.meta, &k, &v);
+		if (r == MDB_NOTFOUND)
+			continue;  /* created_ms and commits_from may be missing: left 0 */
+		if (r) {
+			rc = cji_err_mdb(r, "journal %s: cannot read meta %s", j->env.dir, names[i]);
+			break;
+		}
+		uint64_t u = 0;
+		uint32_t u32 = 0;
+		int bad = i == 0 ? cji_meta_u32_get(&v, &u32) : cji_meta_u64_get(&v, &u);
+		if (bad)
+			rc = cji_err(CJ_ECORRUPT, "journal %s: malformed meta %s", j->env.dir, names[i]);
+		else if (i == 0)
+			out->format_version = u32;
+		else if (i == 1)
+			out->created_ms = (int64_t)u;
+		else
+			out->commits_from = u;
+	}
+	cji_env_read_end(&j->env, txn);
+	if (rc == 0 && !j->env.has_commits)
+		out->commits_from = 0;
+	return rc;
+}

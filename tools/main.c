@@ -18,6 +18,8 @@ int cmd_vacuum(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 
@@ -27,7 +29,7 @@ typedef struct command {
 	cli_run_fn run;
 } command;
 
-/* docs/product.md lists more commands (export, import, backup, ...); they join this
+/* docs/product.md lists more commands (export, import, purge, ...); they join this
  * table as their issues land, and docs/cli.md with them. */
 static const command commands[] = {
 	{ "init",    "create a new store",                                cmd_init },
@@ -42,6 +44,8 @@ static const command commands[] = {
 	{ "stats",   "show journal and projection figures",               cmd_stats },
 	{ "purge",   "remove data older than a time (a purge event)",      cmd_purge },
 	{ "token",   "add, list or revoke the server's access tokens",    cmd_token },
+	{ "backup",  "take, list, prune or verify hot backups",           cmd_backup },
+	{ "restore", "restore a backup as a new store, or up to a point", cmd_restore },
 	{ "bench",   "run benchmarks (append, materialize, ...)",         cmd_bench },
 };
 

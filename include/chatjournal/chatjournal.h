@@ -34,6 +34,7 @@
 #include "token.h"
 #include "retention.h"
 #include "compact.h"
+#include "backup.h"
 
 #define CJ_VERSION_STRING "0.1.0"
 

@@ -57,6 +57,11 @@ class BenchDirCase(unittest.TestCase):
         self.bench("append", "--quick", "--only", "batch_1", "--json", "--dir", self.data)
         self.assert_only_sentinel()
 
+    def test_backup(self):
+        self.bench("backup", "--quick", "--events", 100, "--seconds", 0.2, "--json",
+                   "--dir", self.data)
+        self.assert_only_sentinel()
+
     def test_tmpdir_without_dir(self):
         # Without --dir the scratch folder goes into $TMPDIR: same rule.
         self.use_dir("user's tmp")
@@ -70,7 +75,8 @@ class BenchDirCase(unittest.TestCase):
         missing = self.data / "missing"
         for args in (["materialize", "--quick", "--events", 1, "--lag-seconds", 0],
                      ["query", "--quick", "--events", 1],
-                     ["append", "--quick", "--only", "batch_1"]):
+                     ["append", "--quick", "--only", "batch_1"],
+                     ["backup", "--quick", "--events", 100]):
             r = subprocess.run([BIN, "bench", *map(str, args), "--dir", str(missing)],
                                capture_output=True, timeout=120)
             self.assertEqual(r.returncode, 1, (args, r.stderr))

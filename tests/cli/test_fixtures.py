@@ -29,7 +29,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "materializer" / "m
 
 
 def run(*args, check=True):
-    r = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=120,
+                       input="")
     if check and r.returncode != 0:
         raise AssertionError(f"chatjournal {' '.join(map(str, args))}: exit {r.returncode}: "
                              f"{r.stderr}")
@@ -81,6 +82,8 @@ class Release010(unittest.TestCase):
         meta = subprocess.run(["mdb_dump", "-s", "meta", str(self.store / "journal")],
                               capture_output=True, text=True, check=True).stdout.split()
         self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000003")
+        # commits_from: the 21 events of 0.1.0 have no commit time, from 22 on they do.
+        self.assertEqual(meta[meta.index(b"commits_from".hex()) + 1], "%016x" % 22)
         commits = subprocess.run(["mdb_stat", "-s", "commits", str(self.store / "journal")],
                                  capture_output=True, text=True, check=True).stdout
         self.assertIn("Entries: 1", commits)
@@ -123,6 +126,74 @@ class Release010(unittest.TestCase):
         v = json.loads(run("verify", self.store, "--json").stdout)
         self.assertTrue(v["ok"], v)
         self.assertEqual(v["state"]["live_hash"], "4a53b80b48ec9e164471ba86c9c47408")
+
+    def test_backup_after_upgrade_and_restore(self):
+        # Release 0.1.0 had no backup command: no 0.1.0 backup exists. Its
+        # store is upgraded on a copy (a read-write open), backed up by this
+        # build, verified and restored.
+        run("append", self.store, "-", check=True)  # no event: the open upgrades
+        m = json.loads(run("backup", self.store, "--json").stdout)
+        self.assertEqual(m["journal"], {"last_seq": 21, "format_version": 3})
+        migrations = len(list(MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql")))
+        self.assertEqual(m["projection"], {"position": 21, "schema_version": migrations})
+        self.assertTrue(json.loads(run("backup", "verify", m["path"], "--json").stdout)["ok"])
+        dest = Path(self.tmp.name) / "restored"
+        run("restore", m["path"], dest)
+        self.assertTrue(json.loads(run("verify", dest, "--json").stdout)["ok"])
+        hist = json.loads(run("history", dest, "T2", "--json").stdout)
+        self.assertEqual([h["content"] for h in hist], ["Bonjour, ça va? 日本語のテキスト", "Très bien"])
+        self.assertEqual(json.loads(run("history", dest, "T4", "--json").stdout), [])
+        # Its events were committed before format 2: no commit time to cut at.
+        r = run("restore", m["path"], Path(self.tmp.name) / "by-time", "--until",
+                "2030-01-01T00:00:00Z", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("records no commit times", r.stderr)
+        cut = Path(self.tmp.name) / "by-seq"
+        run("restore", m["path"], cut, "--until", "10")
+        v = json.loads(run("verify", cut, "--json").stdout)
+        self.assertTrue(v["ok"], v)
+        self.assertEqual(v["state"]["position"], 10)
+        self.assertEqual([h["seq"] for h in json.loads(run("history", cut, "T2", "--json").stdout)],
+                         [9, 10])
+
+    def test_backup_of_the_old_store_as_it_is(self):
+        # A read-only backup leaves the 0.1.0 journal and schema as they are;
+        # the restored store upgrades at its first read-write open.
+        m = json.loads(run("backup", self.store, "--json").stdout)
+        self.assertEqual(m["journal"], {"last_seq": 21, "format_version": 1})
+        self.assertEqual(m["projection"], {"position": 21, "schema_version": 1})
+        self.assertTrue(json.loads(run("backup", "verify", m["path"], "--json").stdout)["ok"])
+        dest = Path(self.tmp.name) / "restored"
+        run("restore", m["path"], dest)
+        self.assertTrue(json.loads(run("verify", dest, "--json").stdout)["ok"])
+        run("append", dest, "-")
+        self.assertTrue(json.loads(run("verify", dest, "--json").stdout)["ok"])
+
+    def test_backup_fixture_of_layout_1(self):
+        # tests/data/backup-1 was written by the first build with backups
+        # (layout 1): every later build restores and verifies it.
+        bk = Path(self.tmp.name) / "backup-1"
+        shutil.copytree(DATA / "backup-1", bk)
+        for root, dirs, files in os.walk(bk):
+            os.chmod(root, 0o700)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o600)
+        name = next(p for p in bk.iterdir() if p.is_dir())
+        v = json.loads(run("backup", "verify", name, "--json").stdout)
+        self.assertTrue(v["ok"], v)
+        self.assertEqual(v["last_seq"], 21)
+        dest = Path(self.tmp.name) / "restored"
+        run("restore", name, dest)
+        self.assertTrue(json.loads(run("verify", dest, "--json").stdout)["ok"])
+        found = json.loads(run("search", dest, "lighthouse", "--json").stdout)
+        self.assertEqual({m["seq"] for m in found}, {3, 4})
+        # Its journal is format 2 with commits_from 22: the upgrade to 3 at the
+        # first read-write open keeps it (events 1..21 have no commit time).
+        run("append", dest, "-")
+        meta = subprocess.run(["mdb_dump", "-s", "meta", str(dest / "journal")],
+                              capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(meta[meta.index(b"format_version".hex()) + 1], "00000003")
+        self.assertEqual(meta[meta.index(b"commits_from".hex()) + 1], "%016x" % 22)
 
     def test_replay_of_the_old_journal(self):
         out = Path(self.tmp.name) / "replayed.sqlite"
