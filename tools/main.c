@@ -20,6 +20,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
+int cmd_sink(int argc, char **argv);
 
 typedef struct command {
 	const char *name;
@@ -42,6 +43,7 @@ static const command commands[] = {
 	{ "stats",   "show journal and projection figures",               cmd_stats },
 	{ "purge",   "remove data older than a time (a purge event)",      cmd_purge },
 	{ "token",   "add, list or revoke the server's access tokens",    cmd_token },
+	{ "sink",    "project the journal into PostgreSQL (sink postgres)", cmd_sink },
 	{ "bench",   "run benchmarks (append, materialize, ...)",         cmd_bench },
 };
 
