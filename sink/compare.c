@@ -116,7 +116,16 @@ static int sqlite_table(sqlite3 *db, const sk_table *t, table_sum *s)
 	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		sk_buf_reset(&row);
 		for (size_t i = 0; i < t->ncols && !rc; i++) {
-			const char *v = (const char *)sqlite3_column_text(st, (int)i);
+			/* Reals as the double SQLite holds: its text form has only
+			 * 15 significant digits. */
+			char real[40];
+			const char *v;
+			if (t->cols[i].kind == SK_REAL && sqlite3_column_type(st, (int)i) != SQLITE_NULL) {
+				snprintf(real, sizeof real, "%.17g", sqlite3_column_double(st, (int)i));
+				v = real;
+			} else {
+				v = (const char *)sqlite3_column_text(st, (int)i);
+			}
 			if (canon_value(&row, t->cols[i].kind, v))
 				rc = cj_error_set(CJ_EDB, NULL, "compare %s: bad JSON in SQLite", t->name);
 		}

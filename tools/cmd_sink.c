@@ -2,6 +2,8 @@
  * the PostgreSQL sink (chatjournal/sink.h) as a long-running command, and
  * the comparison of its rows with the store's own projection. */
 #include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,7 +12,8 @@
 #include "cli.h"
 
 static const cli_help help_postgres = {
-	"sink postgres", "STORE --dsn DSN [--store-id NAME] [--once] [--batch N] [--load copy|insert]",
+	"sink postgres", "STORE --dsn DSN [--store-id NAME] [--once] [--batch N] [--load copy|insert]\n"
+	"                    [--give-up DURATION]",
 	"Project the store's journal into PostgreSQL, exactly once: the rows of\n"
 	"each batch and the position they reach commit in one PostgreSQL\n"
 	"transaction, so the sink can be killed, and PostgreSQL restarted, at any\n"
@@ -31,6 +34,8 @@ static const cli_help help_postgres = {
 	"                    (gives up after 60 s without PostgreSQL)\n"
 	"  --batch N         most events per transaction (default 10000)\n"
 	"  --load copy|insert  how one-row-per-event tables are loaded (default copy)\n"
+	"  --give-up DURATION  exit 1 after PostgreSQL was unreachable this long\n"
+	"                    (default: never; with --once 60s)\n"
 };
 
 static const cli_help help_verify = {
@@ -73,15 +78,15 @@ static void log_line(void *arg, const char *line)
 
 static int run_postgres(int argc, char **argv)
 {
-	const char *dsn = NULL, *store_id = NULL, *batch = NULL, *load = NULL, *pos[1];
+	const char *dsn = NULL, *store_id = NULL, *batch = NULL, *load = NULL, *give_up = NULL, *pos[1];
 	int once = 0;
 	size_t npos;
 	cli_opt opts[] = {
 		{ "--dsn", "DSN", NULL, &dsn }, { "--store-id", "NAME", NULL, &store_id },
 		{ "--once", NULL, &once, NULL }, { "--batch", "N", NULL, &batch },
-		{ "--load", "copy|insert", NULL, &load },
+		{ "--load", "copy|insert", NULL, &load }, { "--give-up", "DURATION", NULL, &give_up },
 	};
-	int rc = cli_parse(&help_postgres, argc, argv, opts, 5, pos, 1, 1, &npos);
+	int rc = cli_parse(&help_postgres, argc, argv, opts, 6, pos, 1, 1, &npos);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (!dsn)
@@ -101,6 +106,16 @@ static int run_postgres(int argc, char **argv)
 	o.load = load && !strcmp(load, "insert") ? CJ_SINK_LOAD_INSERT : CJ_SINK_LOAD_COPY;
 	if (once)
 		o.give_up_ms = 60000;
+	if (give_up) {
+		int64_t ms;
+		if (cj_duration_parse(&ms, give_up) != 0 || ms <= 0 || ms > INT32_MAX)
+			return cli_usage_error(&help_postgres, "--give-up: '%s' is not a duration like 30s or 5m",
+			                       give_up);
+		o.give_up_ms = (int)ms;
+	}
+	/* The crash test's negative control (tests/sink/test_sink.py) only. */
+	const char *split = getenv("CJ_SINK_TEST_SPLIT_POSITION");
+	o.test_split_position = split && !strcmp(split, "1");
 	cj_store *s;
 	if ((rc = cli_open_store("sink", pos[0], 1, &s)))
 		return rc;

@@ -60,6 +60,8 @@ static void make_event(char *out, size_t n, unsigned i, long long ts, unsigned s
 	snprintf(us, sizeof us, "U%u", pick(6));
 	snprintf(sv, sizeof sv, "S%u", pick(2));
 	unsigned r = pick(100);
+	if (r >= 95)
+		r = pick(48); /* the rest: more messages */
 	if (r < 48) {
 		static const char *const roles[] = { "user", "assistant", "system", "tool" };
 		char extra[512] = "";
@@ -115,16 +117,17 @@ static void make_event(char *out, size_t n, unsigned i, long long ts, unsigned s
 		snprintf(out, n, "{\"type\":\"metric\",\"name\":\"n%u\",\"value\":%s%s,\"ts\":%lld}",
 		         pick(3), pick(2) ? "7" : "0.30000000000000004",
 		         pick(2) ? ",\"unit\":\"ms\",\"tags\":{\"b\":2,\"a\":1}" : "", ts);
-	} else if (r < 91) {
+	} else if (r < 90) {
 		snprintf(out, n, "{\"type\":\"delete_thread\",\"thread\":\"%s\",\"ts\":%lld}", th, ts);
-	} else if (r < 95) {
+	} else if (r < 93) {
 		char server[32] = "";
 		if (pick(2))
 			snprintf(server, sizeof server, ",\"server\":\"%s\"", sv);
 		snprintf(out, n, "{\"type\":\"clear_history\",\"user\":\"%s\"%s,\"ts\":%lld}", us,
 		         server, ts);
-	} else {
-		long long before = ts - (long long)pick(40) * 1000;
+	} else if (r < 95) {
+		/* purge: about the oldest half of what exists so far */
+		long long before = ts - (long long)(i / 2 + pick(i / 4 + 1)) * 1000;
 		char scope[128] = "";
 		switch (pick(6)) {
 		case 0: snprintf(scope, sizeof scope, ",\"thread\":\"%s\"", th); break;
