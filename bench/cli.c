@@ -7,6 +7,7 @@
 #include <string.h>
 #include "projection.h"
 #include "compact.h"
+#include "sink.h"
 #include "http.h"
 #include "append.h"
 #include "bench.h"
@@ -25,7 +26,8 @@ static const char usage_line[] =
 	"                                [--rounds R] [--only NAME,...] [--dir DIR]\n"
 	"       chatjournal bench materialize|query [--events N] [--quick] [--json]\n"
 	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
-	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n";
+	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n"
+	"       chatjournal bench sink --dsn DSN [--events N] [--rate R] [--seconds S] [--quick] [--json]\n";
 
 static void usage(FILE *f)
 {
@@ -180,5 +182,7 @@ int cj_bench_main(int argc, char **argv)
 		return cjb_http_main(argc, argv);
 	if (strcmp(name, "compact") == 0)
 		return cjb_compact_main(argc, argv);
-	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact)", name);
+	if (strcmp(name, "sink") == 0)
+		return cjb_sink_main(argc, argv);
+	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact, sink)", name);
 }

@@ -19,8 +19,8 @@
 #include "sink_internal.h"
 
 #define S SK_PG_SCHEMA "."
-#define DEFAULT_BATCH_MAX 10000u
-#define DEFAULT_BATCH_MS 500u
+#define DEFAULT_BATCH_MAX 5000u
+#define DEFAULT_BATCH_MS 250u
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define LOCK_WAIT_MS 10000      /* a killed sink's backend may hold the lock a moment */

@@ -32,7 +32,7 @@ static const cli_help help_postgres = {
 	"  --store-id NAME   the store's name in PostgreSQL (default HOST:FOLDER)\n"
 	"  --once            catch up to the journal's end as it is now, then exit\n"
 	"                    (gives up after 60 s without PostgreSQL)\n"
-	"  --batch N         most events per transaction (default 10000)\n"
+	"  --batch N         most events per transaction (default 5000)\n"
 	"  --load copy|insert  how one-row-per-event tables are loaded (default copy)\n"
 	"  --give-up DURATION  exit 1 after PostgreSQL was unreachable this long\n"
 	"                    (default: never; with --once 60s)\n"

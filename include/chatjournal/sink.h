@@ -41,8 +41,8 @@ typedef struct cj_sink_options {
 	const char *store_id;      /* the store's name in PostgreSQL, 1..200 bytes of UTF-8
 	                              without control characters; NULL: "HOST:FOLDER" (this
 	                              machine's host name and the store folder's name) */
-	unsigned batch_max;        /* most events per PostgreSQL transaction (default 10000) */
-	unsigned batch_ms;         /* most time gathering one batch (default 500) */
+	unsigned batch_max;        /* most events per PostgreSQL transaction (default 5000) */
+	unsigned batch_ms;         /* most time gathering one batch (default 250) */
 	cj_sink_load load;
 	int give_up_ms;            /* cj_sink_run: fail after PostgreSQL was unreachable this
 	                              long (0: retry for ever) */
