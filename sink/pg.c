@@ -32,7 +32,10 @@ int sk_pg_error(cj_sink *k, const PGresult *res, const char *what, uint64_t seq)
 	for (char *p = clean; *p; p++)
 		if (*p == '\n')
 			*p = (p[1] ? ' ' : '\0');
-	k->transient = !k->pg || PQstatus(k->pg) != CONNECTION_OK || transient_state(state);
+	/* No SQLSTATE: libpq's own failure (the connection broke, possibly
+	 * before libpq marked it bad): the server refused nothing. */
+	k->transient = !k->pg || PQstatus(k->pg) != CONNECTION_OK || !state || !*state ||
+	               transient_state(state);
 	char where[400];
 	if (seq)
 		snprintf(where, sizeof where, "%s (journal record %llu)", what, (unsigned long long)seq);

@@ -141,8 +141,14 @@ static int connect_pg(cj_sink *k)
 	k->transient = 0;
 	k->pg = PQconnectdb(k->dsn);
 	if (!k->pg || PQstatus(k->pg) != CONNECTION_OK) {
+		/* The server answered FATAL (no such database or role, refused
+		 * authentication): that will not pass, unless it is starting,
+		 * stopping or full. Anything else (refused, no socket) may. */
+		const char *m = k->pg ? PQerrorMessage(k->pg) : "";
+		int fatal = strstr(m, "FATAL:") && !strstr(m, "the database system is") &&
+		            !strstr(m, "too many") && !strstr(m, "terminating connection");
 		int rc = sk_pg_error(k, NULL, "cannot connect", 0);
-		k->transient = 1;
+		k->transient = !fatal;
 		disconnect(k);
 		return rc;
 	}
