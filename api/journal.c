@@ -76,6 +76,13 @@ int cj_journal_iter_next(cj_record *rec, cj_journal_iter *it)
 
 void cj_journal_iter_free(cj_journal_iter *it) { cji_journal_iter_free(it); }
 
+int cj_journal_iter_wait(cj_journal_iter *it, int timeout_ms)
+{
+	if (!it)
+		return cji_err(CJ_EINVAL, "iterator: NULL argument");
+	return cji_journal_iter_wait(it, timeout_ms);
+}
+
 int cj_journal_get(cj_event **ev_out, cj_record *rec_out, cj_store *s, uint64_t seq)
 {
 	*ev_out = NULL;

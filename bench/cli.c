@@ -7,6 +7,7 @@
 #include <string.h>
 #include "projection.h"
 #include "compact.h"
+#include "sink.h"
 #include "http.h"
 #include "backup.h"
 #include "append.h"
@@ -28,7 +29,8 @@ static const char usage_line[] =
 	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
 	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n"
 	"       chatjournal bench backup [--events N] [--rounds R] [--seconds S] [--writers W]\n"
-	"                                [--quick] [--json] [--dir DIR]\n";
+	"                                [--quick] [--json] [--dir DIR]\n"
+	"       chatjournal bench sink --dsn DSN [--events N] [--rate R] [--seconds S] [--quick] [--json]\n";
 
 static void usage(FILE *f)
 {
@@ -185,5 +187,7 @@ int cj_bench_main(int argc, char **argv)
 		return cjb_compact_main(argc, argv);
 	if (strcmp(name, "backup") == 0)
 		return cjb_backup_main(argc, argv);
-	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact, backup)", name);
+	if (strcmp(name, "sink") == 0)
+		return cjb_sink_main(argc, argv);
+	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact, backup, sink)", name);
 }

@@ -549,7 +549,8 @@ static int put_blob(cji_journal *j, MDB_txn *txn, cj_ticket *t)
 }
 
 /* One attempt at writing the whole batch; returns an LMDB code. */
-static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_t *stored)
+static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_t *stored,
+                   uint64_t *last_out)
 {
 	MDB_txn *txn;
 	*where = "begin";
@@ -574,6 +575,7 @@ static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_
 			goto abort;
 	}
 	*stored = last - first;
+	*last_out = last;
 	if (*stored && j->env.has_commits) {
 		/* When each group commit happened: point-in-time restore cuts the
 		 * journal at the last commit before a given time. */
@@ -601,10 +603,10 @@ abort:
 static void commit_batch(cji_journal *j, cj_ticket *batch)
 {
 	const char *where = "";
-	uint64_t stored = 0;
+	uint64_t stored = 0, last = 0;
 	int rc, reopened = 0;
 	for (;;) {
-		rc = attempt(j, batch, &where, &stored);
+		rc = attempt(j, batch, &where, &stored, &last);
 		if (rc == MDB_PANIC && !reopened && !strcmp(where, "begin")) {
 			/* An earlier failed meta write (disk full, EIO) left the
 			 * environment unusable; reopen it and go on. */
@@ -641,6 +643,8 @@ static void commit_batch(cji_journal *j, cj_ticket *batch)
 		atomic_fetch_add(&j->committed, stored);
 		if (j->on_commit)
 			j->on_commit(j->on_commit_arg);
+		if (stored)
+			cji_follow_committed(j, last);
 	}
 	/* Tickets whose submitter asked to be told: told after the lock is
 	 * dropped (their callback may take locks of its own), kept alive by
@@ -778,6 +782,7 @@ int cji_journal_open(cji_journal *j, const char *dir, const cji_journal_config *
 	j->env.on_swap_arg = cfg->on_swap_arg;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->work, NULL);
+	cji_follow_init(&j->follow);
 	if (!cfg->read_only) {
 		if (pthread_create(&j->writer, NULL, writer_main, j) != 0) {
 			cji_env_close(&j->env);
@@ -805,5 +810,6 @@ void cji_journal_close(cji_journal *j)
 	cji_journal_stop(j);
 	pthread_cond_destroy(&j->work);
 	pthread_mutex_destroy(&j->mu);
+	cji_follow_destroy(&j->follow);
 	cji_env_close(&j->env);
 }

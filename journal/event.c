@@ -196,6 +196,44 @@ char *cj_event_to_json(const cj_event *ev)
 	return json_dumps(ev->obj, JSON_COMPACT);
 }
 
+int cj_event_to_canonical_json(char **out, size_t *len_out, const cj_event *ev)
+{
+	if (!out)
+		return cji_err(CJ_EINVAL, "cj_event_to_canonical_json: out is NULL");
+	*out = NULL;
+	if (len_out)
+		*len_out = 0;
+	if (!ev)
+		return cji_err(CJ_EINVAL, "cj_event_to_canonical_json: event is NULL");
+	/* A shallow copy: only "ts" changes; nested values are shared, and
+	 * JSON_SORT_KEYS sorts every level bytewise (memcmp), as the body's
+	 * msgpack map is sorted. */
+	json_t *o = json_copy(ev->obj);
+	if (!o)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	json_t *ts = json_object_get(o, "ts");
+	int64_t ms;
+	if (ts && !json_is_integer(ts)) {
+		if (cji_event_time_value(ts, &ms) != 0) {
+			json_decref(o);
+			return cji_err_field(CJ_EINVAL, "ts", "field 'ts': must be an RFC 3339 time or "
+			                     "integer milliseconds from 1970 to 9999");
+		}
+		if (json_object_set_new(o, "ts", json_integer(ms)) != 0) {
+			json_decref(o);
+			return cji_err(CJ_ENOMEM, "out of memory");
+		}
+	}
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	if (!text)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	*out = text;
+	if (len_out)
+		*len_out = strlen(text);
+	return 0;
+}
+
 int cj_event_clone(cj_event **out, const cj_event *ev)
 {
 	if (!out)

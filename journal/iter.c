@@ -136,6 +136,21 @@ int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it)
 	return 1;
 }
 
+int cji_journal_iter_ready(cj_journal_iter *it)
+{
+	if (it->pos < it->count)
+		return 1;
+	int rc = refill(it);
+	return rc ? rc : it->count > 0;
+}
+
+uint64_t cji_journal_iter_next_seq(const cj_journal_iter *it)
+{
+	return it->pos < it->count ? it->seqs[it->pos] : it->next_seq;
+}
+
+cji_journal *cji_journal_iter_journal(const cj_journal_iter *it) { return it->j; }
+
 void cji_journal_iter_free(cj_journal_iter *it)
 {
 	if (!it)

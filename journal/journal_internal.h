@@ -13,6 +13,18 @@
 #include "chatjournal/query.h"
 #include "journal/env.h"
 
+/* Threads waiting for commits past a sequence number (follow.c): woken by
+ * this process's writer at once, and by a poll of the last sequence number
+ * (one waiter polls on behalf of all) for other processes' commits. */
+typedef struct cji_follow {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;      /* CLOCK_MONOTONIC */
+	uint64_t last;            /* highest sequence number known durable */
+	unsigned waiters;         /* threads inside cji_journal_wait_past */
+	int polling;              /* one of them polls the journal */
+	uint64_t polls;           /* reads of the last sequence number made for waiters */
+} cji_follow;
+
 typedef struct cji_journal {
 	cji_env env;
 	cj_limits limits;
@@ -31,6 +43,8 @@ typedef struct cji_journal {
 	_Atomic uint64_t commits, committed;
 	void (*on_commit)(void *arg);  /* called by the writer after each durable commit */
 	void *on_commit_arg;
+
+	cji_follow follow;        /* waiters for new commits (follow.c) */
 } cji_journal;
 
 /* Defaults of a journal's bounds (chatjournal.conf's "journal" section and
@@ -155,6 +169,29 @@ int cji_journal_get(cj_event **ev_out, cj_record *rec_out, cji_journal *j, uint6
 int cji_journal_iter_new(cj_journal_iter **out, cji_journal *j, uint64_t from_seq);
 int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it);
 void cji_journal_iter_free(cj_journal_iter *it);
+
+/* ---- following (follow.c) ---- */
+
+/* How often a waiting thread looks at the journal for other processes'
+ * commits (this process's own commits wake waiters at once). */
+#define CJI_FOLLOW_POLL_MS CJ_JOURNAL_FOLLOW_POLL_MS
+
+void cji_follow_init(cji_follow *f);
+void cji_follow_destroy(cji_follow *f);
+/* The writer committed records up to seq (wakes waiters). */
+void cji_follow_committed(cji_journal *j, uint64_t seq);
+/* Block until a record with a sequence number above seq is durable: 1; 0
+ * when timeout_ms passed first (timeout_ms < 0: no bound); or an error
+ * reading the journal. */
+int cji_journal_wait_past(cji_journal *j, uint64_t seq, int timeout_ms);
+/* Iterator side: 1 if cji_journal_iter_next has a record to return now (or
+ * an error about one), 0 if the iterator is at the end of the journal. */
+int cji_journal_iter_ready(cj_journal_iter *it);
+/* The public cj_journal_iter_wait (journal.h). */
+int cji_journal_iter_wait(cj_journal_iter *it, int timeout_ms);
+/* The sequence number below which the iterator has read everything. */
+uint64_t cji_journal_iter_next_seq(const cj_journal_iter *it);
+cji_journal *cji_journal_iter_journal(const cj_journal_iter *it);
 
 /* ---- blobs (blob.c) ---- */
 

@@ -9,6 +9,8 @@ PKGS=(build-essential meson ninja-build pkg-config clang
       liblmdb-dev libsqlite3-dev libmsgpack-dev libxxhash-dev libjansson-dev
       libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
       python3 sqlite3 lmdb-utils
+      libpq-dev       # the PostgreSQL sink (sink/)
+      postgresql      # tests/sink/test_sink.py runs a throwaway server with its binaries
       sqlite-utils) # tests/projection/test_sqlite_utils.py skips without it
 
 missing=()

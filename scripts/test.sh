@@ -129,7 +129,7 @@ phase_end asan+ubsan
 # growth (0-18 growth cycles of 100 seen under TSan), and component/map, whose
 # ceiling test asserts that an append refused as full is refused again (under
 # TSan the retry succeeded in about 1 run in 6: space freed in between).
-TSAN_TESTS=(component/concurrency component/idempotency component/health
+TSAN_TESTS=(component/concurrency component/idempotency component/health component/follow
 	projection/effects projection/deletions projection/history projection/isolation
 	projection/hostile_fts projection/replay projection/readers projection/damaged
 	projection/regression/check-fts-content projection/regression/diff-uri-path

@@ -114,6 +114,16 @@ CJ_API int cj_duration_parse(int64_t *ms, const char *text);
  * cj_free. NULL on ENOMEM. */
 CJ_API char *cj_event_to_json(const cj_event *ev);
 
+/* The event's canonical JSON text, the same for equal events whatever the
+ * order or form their fields were given in: compact, keys sorted bytewise at
+ * every level, "ts" as integer ms since the epoch (an RFC 3339 "ts" is
+ * converted), reals with 17 significant digits, UTF-8 as is (no \u escapes
+ * but those JSON requires). It is the JSON form of the journal's canonical
+ * msgpack body (docs/format.md). *out (free with cj_free) gets the text,
+ * *len_out (may be NULL) its length. Errors: CJ_EINVAL (NULL event, or a
+ * "ts" that is not a valid time), CJ_ENOMEM. */
+CJ_API int cj_event_to_canonical_json(char **out, size_t *len_out, const cj_event *ev);
+
 /* Deep copy. */
 CJ_API int cj_event_clone(cj_event **out, const cj_event *ev);
 

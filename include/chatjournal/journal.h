@@ -93,6 +93,33 @@ CJ_API int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from
 CJ_API int cj_journal_iter_next(cj_record *rec, cj_journal_iter *it);
 CJ_API void cj_journal_iter_free(cj_journal_iter *it);
 
+/* Follow mode: block until cj_journal_iter_next has a record to return.
+ * Returns 1 (the next call to cj_journal_iter_next returns a record, or an
+ * error naming one), 0 when timeout_ms passed with nothing new (timeout_ms <
+ * 0: no bound), or an error reading the journal. Returns 1 at once while the
+ * iterator has not reached the end.
+ *
+ * It wakes right after a commit of this process (the writer signals its
+ * waiters) and within CJ_JOURNAL_FOLLOW_POLL_MS of a commit made by another
+ * process appending to the same store (while anyone waits, one waiting
+ * thread per store handle looks at the journal's last sequence number that
+ * often; nothing runs while nobody waits). A compaction's folder swap is
+ * followed transparently: sequence numbers do not change, and records it
+ * redacted come back as tombstones (CJ_RECORD_REDACTED).
+ *
+ * Threads: any number of threads may wait at once, each on its own
+ * iterator (an iterator is used by one thread at a time). Every wait must
+ * have returned before cj_store_close: stop waiters with a timeout.
+ * The usual loop:
+ *     while (!stop) {
+ *         int r = cj_journal_iter_next(&rec, it);
+ *         if (r == 1) { use(&rec); continue; }
+ *         if (r < 0) { handle(r); continue; }   -- CJ_ECORRUPT names rec.seq
+ *         if ((r = cj_journal_iter_wait(it, 1000)) < 0) handle(r);
+ *     } */
+#define CJ_JOURNAL_FOLLOW_POLL_MS 5
+CJ_API int cj_journal_iter_wait(cj_journal_iter *it, int timeout_ms);
+
 /* Read one record by sequence number; *ev_out is a new event the caller frees.
  * Errors: CJ_ENOTFOUND, CJ_ECORRUPT. rec_out (may be NULL) gets the header
  * fields; its event pointer is set to *ev_out. */

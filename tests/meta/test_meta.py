@@ -12,6 +12,7 @@
   (the names OUTSIDE matches), and every relative link in a Markdown file
   names a file of the repository.
 Usage: test_meta.py SOURCE_ROOT LIBCHATJOURNAL_SO LIBCHATJOURNAL_HTTP_SO CHATJOURNAL_BIN
+       LIBCHATJOURNAL_SINK_SO
 """
 import os
 import re
@@ -19,9 +20,11 @@ import subprocess
 import sys
 import unittest
 
-SRC, LIB, HTTP_LIB, BIN = sys.argv[1:5]
-del sys.argv[1:5]
+SRC, LIB, HTTP_LIB, BIN, SINK_LIB = sys.argv[1:6]
+del sys.argv[1:6]
 HTTP_HEADERS = {"http.h"}
+SINK_HEADERS = {"sink.h"}
+OWN_LIBRARY = HTTP_HEADERS | SINK_HEADERS  # headers of libraries of their own
 
 
 def read(path):
@@ -50,7 +53,7 @@ def declared(headers):
     names = set()
     inc = os.path.join(SRC, "include", "chatjournal")
     for name in sorted(os.listdir(inc)):
-        if (name not in HTTP_HEADERS) if headers is None else (name in headers):
+        if (name not in OWN_LIBRARY) if headers is None else (name in headers):
             names |= set(re.findall(r"CJ_API\s+[^;(]*?\b(cj_\w+)\s*\(",
                                     read(os.path.join(inc, name))))
     return names
@@ -75,6 +78,12 @@ class Meta(unittest.TestCase):
                          "declared in http.h but not exported by libchatjournal-http")
         self.assertEqual(sorted(http & exported(LIB)), [],
                          "the core library exports the HTTP service")
+        sink = declared(SINK_HEADERS)
+        self.assertIn("cj_sink_run", sink)
+        self.assertEqual(sorted(sink - exported(SINK_LIB)), [],
+                         "declared in sink.h but not exported by libchatjournal-sink")
+        bad = sorted(n for n in exported(SINK_LIB) if not n.startswith("cj_"))
+        self.assertEqual(bad, [], "libchatjournal-sink exports symbols without the cj_ prefix")
 
     def test_core_does_not_link_microhttpd(self):
         self.assertFalse([n for n in needed(LIB) if "microhttpd" in n], needed(LIB))
