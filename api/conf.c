@@ -40,8 +40,8 @@ static const conf_key KEYS[] = {
 	  offsetof(cji_conf, retention_inactive_threads_days), 0, 1 },
 	{ "retention", "metrics_days", UINT, offsetof(cji_conf, retention_metrics_days), 0, 1 },
 	/* when `serve` compacts on its own: daily, and past 64 MiB redactable */
-	{ "compaction", "interval_seconds", U64, offsetof(cji_conf, compact_interval_s), 86400, 0 },
-	{ "compaction", "threshold_bytes", U64, offsetof(cji_conf, compact_threshold), (uint64_t)64 << 20, 0 },
+	{ "compaction", "interval_seconds", U64, offsetof(cji_conf, compact_interval_s), 86400, 1 },
+	{ "compaction", "threshold_bytes", U64, offsetof(cji_conf, compact_threshold), (uint64_t)64 << 20, 1 },
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 

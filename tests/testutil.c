@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "testutil.h"
 
 int tu_mktempdir(char *out, size_t n, const char *tag)
@@ -308,5 +309,26 @@ int tu_flip_marker(const char *root, const char *name, const char *marker, unsig
 out:
 	free(buf);
 	close(fd);
+	return rc;
+}
+
+int tu_set_conf(const char *store, const char *section, const char *key, const char *json)
+{
+	char path[4200];
+	tu_path(path, sizeof path, store, "chatjournal.conf");
+	json_t *root = json_load_file(path, 0, NULL);
+	json_t *val = json_loads(json, JSON_DECODE_ANY, NULL);
+	json_t *sec = json_is_object(root) && key ? json_object_get(root, section) : NULL;
+	if (json_is_object(root) && key && !sec) {
+		sec = json_object();
+		json_object_set_new(root, section, sec);
+	}
+	int rc = -1;
+	if (val && json_object_set_new(key ? sec : root, key ? key : section, val) == 0) {
+		val = NULL;
+		rc = json_dump_file(root, path, JSON_INDENT(2)) == 0 ? 0 : -1;
+	}
+	json_decref(val);
+	json_decref(root);
 	return rc;
 }

@@ -33,6 +33,10 @@ int tu_rmrf(const char *path);
 /* "dir/name" into out; aborts the process if it does not fit (test bug). */
 void tu_path(char *out, size_t n, const char *dir, const char *name);
 
+/* Set one setting of STORE/chatjournal.conf: section.key = json (a JSON
+ * text), or the whole section when key is NULL. 0 or -1. */
+int tu_set_conf(const char *store, const char *section, const char *key, const char *json);
+
 /* cj_store_init + cj_store_open. Returns the library's code. */
 int tu_store_create(cj_store **out, const char *path, const cj_store_options *opts);
 

@@ -35,6 +35,7 @@
 #include "retention.h"
 #include "compact.h"
 #include "backup.h"
+#include "maintenance.h"
 
 #define CJ_VERSION_STRING "0.1.0"
 

@@ -50,10 +50,6 @@ int pu_copy_file(const char *from, const char *to);
  * COPIES of projections). 0 or -1. */
 int pu_exec_rw(const char *db_path, const char *sql);
 
-/* Set STORE/chatjournal.conf's section.key (key NULL: the top-level entry
- * section itself) to the JSON value json. 0 or -1. */
-int pu_set_conf(const char *store, const char *section, const char *key, const char *json);
-
 /* Set the "defaults" object of STORE/chatjournal.conf to defaults_json.
  * 0 or -1. */
 int pu_set_conf_defaults(const char *store, const char *defaults_json);

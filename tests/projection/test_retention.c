@@ -46,9 +46,9 @@ static cj_store *open_store(fixture *f, int configured)
 {
 	TU_OK(cj_store_init(f->tu.store, NULL));
 	if (configured) {
-		assert_int_equal(pu_set_conf(f->tu.store, "retention", "messages_days", "30"), 0);
-		assert_int_equal(pu_set_conf(f->tu.store, "retention", "metrics_days", "7"), 0);
-		assert_int_equal(pu_set_conf(f->tu.store, "retention", "inactive_threads_days", "90"), 0);
+		assert_int_equal(tu_set_conf(f->tu.store, "retention", "messages_days", "30"), 0);
+		assert_int_equal(tu_set_conf(f->tu.store, "retention", "metrics_days", "7"), 0);
+		assert_int_equal(tu_set_conf(f->tu.store, "retention", "inactive_threads_days", "90"), 0);
 	}
 	cj_store *s = NULL;
 	TU_OK(cj_store_open(&s, f->tu.store, NULL));
