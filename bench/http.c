@@ -5,6 +5,7 @@
  * batches of 100; the baseline appends the same batches with
  * cj_journal_append_batch from the same number of threads. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,7 +33,7 @@ static double now_s(void)
 typedef struct server {
 	pthread_t th;
 	const char *store;
-	volatile int stop;
+	int stop_pipe[2];      /* serve stops once the write end is written */
 	char addr[128];
 	atomic_int ready; /* release after addr is written: the main thread waits on it */
 	int rc;
@@ -59,7 +60,7 @@ static void *serve_main(void *arg)
 	o.stores = stores;
 	o.nstores = 1;
 	o.listen = "127.0.0.1:0";
-	o.stop = &sv->stop;
+	o.stop_fd = sv->stop_pipe[0];
 	o.ready = on_ready;
 	o.ready_arg = sv;
 	o.log = quiet;
@@ -306,6 +307,10 @@ int cjb_http_main(int argc, char **argv)
 		goto done;
 	}
 	server sv = { .store = store };
+	if (pipe(sv.stop_pipe) != 0) {
+		fprintf(stderr, "chatjournal: bench http: pipe: %s\n", strerror(errno));
+		goto done;
+	}
 	pthread_create(&sv.th, NULL, serve_main, &sv);
 	while (!atomic_load_explicit(&sv.ready, memory_order_acquire))
 		usleep(1000);
@@ -315,8 +320,11 @@ int cjb_http_main(int argc, char **argv)
 	json_t *single = measure(&r, threads, http_worker);
 	r.batch = 100;
 	json_t *batched = measure(&r, threads, http_worker);
-	sv.stop = 1;
+	if (write(sv.stop_pipe[1], "x", 1) != 1)
+		fprintf(stderr, "chatjournal: bench http: cannot stop the server\n");
 	pthread_join(sv.th, NULL);
+	close(sv.stop_pipe[0]);
+	close(sv.stop_pipe[1]);
 	cj_store *s;
 	if (cj_store_open(&s, store2, NULL)) {
 		fprintf(stderr, "chatjournal: bench http: %s\n", cj_error_last());
