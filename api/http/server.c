@@ -97,8 +97,11 @@ static int open_stores(cjh_server *sv)
 		cj_store_options so = CJ_STORE_OPTIONS_INIT;
 		so.check_projection = cjh_start_check(&sv->o, p);
 		int rc = cj_store_open(&sv->stores[i].s, p, &so);
-		if (rc)
-			return cj_error_set(rc, NULL, "cannot serve store %s: %s", p, cj_error_last());
+		if (rc) {
+			char why[600];
+			snprintf(why, sizeof why, "%s", cj_error_last()); /* cj_error_set rewrites it */
+			return cj_error_set(rc, NULL, "cannot serve store %s: %s", p, why);
+		}
 		sv->nstores++;
 		const char *base = strrchr(p, '/');
 		snprintf(sv->stores[i].name, sizeof sv->stores[i].name, "%s", base && base[1] ? base + 1 : p);
