@@ -34,10 +34,11 @@ class Server:
     """`chatjournal serve STORE` as a child process. A thread drains stderr
     (one JSON line per request) and keeps the lines that are not request logs."""
 
-    def __init__(self, store, *args, stores=()):
+    def __init__(self, store, *args, stores=(), env=None):
         self.proc = subprocess.Popen([BIN, "serve", str(store), *map(str, stores),
                                       "--listen", "127.0.0.1:0", *map(str, args)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env={**os.environ, **env} if env else None)
         self.notes = []          # stderr lines that are not JSON request logs
         self.statuses = {}       # status -> count, from the request log
         self.records = []        # every JSON line (request logs, slow queries, settings)
@@ -240,6 +241,7 @@ def percentile(values, p):
 
 class HttpCase(unittest.TestCase):
     server_args = ()   # extra `serve` arguments for the server setUp starts
+    server_env = None  # extra environment variables for it
 
     def setUp(self):
         base = os.environ.get("TMPDIR") or None
@@ -261,7 +263,7 @@ class HttpCase(unittest.TestCase):
         self.assertEqual(reports, [], "sanitizer reports from the server")
 
     def start(self, *args):
-        s = Server(self.store, *(args or self.server_args))
+        s = Server(self.store, *(args or self.server_args), env=self.server_env)
         self.servers.append(s)
         return s
 
