@@ -64,6 +64,14 @@ def rss_kb(pid):
     return int(s["VmRSS"].split()[0]), int(s["VmHWM"].split()[0]), int(s["Threads"])
 
 
+def thread_sanitized(pid):
+    """Is the server built with ThreadSanitizer? Its shadow memory makes RSS
+    several times the program's own, and it runs 5-15 times slower: under
+    it the RSS bound is not checked and the honest client's bound is 5 s."""
+    with open(f"/proc/{pid}/maps") as f:
+        return any("libtsan" in line for line in f)
+
+
 def attacker_socket(server, n, timeout=10):
     """A socket to the server from 127.0.0.(2 + n % ADDRS)... the caller picks n."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -126,13 +134,18 @@ class Honest:
 
 
 class AttackCase(HttpCase):
+    def setUp(self):
+        super().setUp()
+        self.tsan = thread_sanitized(self.server.proc.pid)
+
     def assert_honest(self, honest, label):
         worst = honest.finish()
         self.assertEqual(honest.failures, [], f"{label}: the honest client failed")
         self.assertGreater(len(honest.lat), 10, f"{label}: the honest client made no progress")
+        limit = 5.0 if self.tsan else HONEST_LIMIT_S
         log(f"http/{label}: honest client: {len(honest.lat)} requests, worst "
-            f"{worst * 1000:.0f} ms")
-        self.assertLess(worst, HONEST_LIMIT_S, f"{label}: honest client waited {worst:.2f} s")
+            f"{worst * 1000:.0f} ms (limit {limit:.0f} s)")
+        self.assertLess(worst, limit, f"{label}: honest client waited {worst:.2f} s")
         return worst
 
     def metric(self, server, name):
@@ -239,8 +252,9 @@ class TestMemoryBeforeAuth(AttackCase):
         log(f"http/memory/{label}: 16 connections x {size >> 20} MiB, {rounds[0]} uploads in "
             f"{took:.1f} s: {statuses}; "
             f"server RSS peak {peak[0] // 1024} MB (VmHWM {hwm // 1024} MB), now {rss // 1024} MB")
-        self.assertLess(peak[0], RSS_LIMIT_KB, f"{label}: RSS {peak[0]} kB")
-        self.assertLess(hwm, RSS_LIMIT_KB, f"{label}: VmHWM {hwm} kB")
+        if not self.tsan:
+            self.assertLess(peak[0], RSS_LIMIT_KB, f"{label}: RSS {peak[0]} kB")
+            self.assertLess(hwm, RSS_LIMIT_KB, f"{label}: VmHWM {hwm} kB")
         return out
 
     def test_uploads_without_and_with_a_token(self):
