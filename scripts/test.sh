@@ -122,7 +122,8 @@ phase_end asan+ubsan
 # the tests' queries, readers and a replay in place (the projection suite),
 # kill -9 during materialization with an appender thread in the child
 # (crash/materialize), and the HTTP server's event loop, workers, sweeper and
-# the library callbacks that resume its requests (http/*, cli-serve). Left out, both for timing assertions that TSan's slowdown breaks:
+# the library callbacks that resume its requests (http/*, cli-serve). Left
+# out, both for timing assertions that TSan's slowdown breaks:
 # crash/kill9, whose map-growth variant asserts that kills landed during map
 # growth (0-18 growth cycles of 100 seen under TSan), and component/map, whose
 # ceiling test asserts that an append refused as full is refused again (under
