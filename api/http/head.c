@@ -191,7 +191,12 @@ static int xff_entry(const char *p, size_t n, cjh_net *net, char text[64])
 		return 0;
 	memcpy(text, p, n);
 	text[n] = '\0';
-	return cjh_parse_net(net, text) == 0;
+	if (cjh_parse_net(net, text) != 0)
+		return 0;
+	/* One spelling per address ("0:0::1" is "::1"): the per-address count
+	 * must not be split by how an address is written. */
+	inet_ntop(net->family, net->addr, text, 64);
+	return 1;
 }
 
 typedef struct xff {
