@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,6 +235,8 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	r->failed = 0;
 	pthread_t th[256];
 	worker w[256];
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
 	double t0 = now_s();
 	for (unsigned i = 0; i < threads; i++) {
 		w[i].r = r;
@@ -243,6 +246,13 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	for (unsigned i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
 	double secs = now_s() - t0;
+	getrusage(RUSAGE_SELF, &ru1);
+	/* CPU of the whole process (clients, server, writer, materializer) per
+	 * event: a cost that a loaded machine changes less than throughput. */
+	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+	                      ru0.ru_stime.tv_sec) +
+	             (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+	                      ru0.ru_stime.tv_usec) / 1e6;
 	size_t total = 0;
 	for (unsigned i = 0; i < threads; i++)
 		total += r->nlat[i];
@@ -256,6 +266,7 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	                      (int)r->batch, "events_per_s", (double)r->events / secs, "p50_ms",
 	                      total ? all[total / 2] * 1e3 : 0.0, "p99_ms",
 	                      total ? all[(size_t)((double)total * 0.99)] * 1e3 : 0.0, "ok", !r->failed);
+	json_object_set_new(o, "cpu_us_per_event", json_real(r->events ? cpu * 1e6 / (double)r->events : 0));
 	free(all);
 	free(r->lat);
 	free(r->nlat);
@@ -354,10 +365,11 @@ int cjb_http_main(int argc, char **argv)
 		const char *keys[] = { "http_single", "http_batch_100", "c_api_batch_100" };
 		for (int i = 0; i < 3; i++) {
 			json_t *m = json_object_get(out, keys[i]);
-			printf("  %-18s %10.0f events/s   p50 %7.2f ms   p99 %7.2f ms%s\n", keys[i],
-			       json_real_value(json_object_get(m, "events_per_s")),
+			printf("  %-18s %10.0f events/s   p50 %7.2f ms   p99 %7.2f ms   cpu %6.1f us/event%s\n",
+			       keys[i], json_real_value(json_object_get(m, "events_per_s")),
 			       json_real_value(json_object_get(m, "p50_ms")),
 			       json_real_value(json_object_get(m, "p99_ms")),
+			       json_real_value(json_object_get(m, "cpu_us_per_event")),
 			       json_is_true(json_object_get(m, "ok")) ? "" : "   FAILED");
 		}
 		printf("  ratio http batch / C API   %.2f\n  target batched >= 100k/s    %s\n",

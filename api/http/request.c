@@ -20,6 +20,11 @@
 #include <jansson.h>
 #include "service.h"
 
+/* POST /v1/events bodies up to this size are parsed on the event loop
+ * (docs/performance.md, "bench http": a worker hop per single-event append
+ * cost throughput); larger ones go to a worker. */
+#define CJH_INLINE_EVENTS ((size_t)8 << 10)
+
 /* Wall-clock time as RFC 3339 UTC with milliseconds. */
 static void now_text(char out[32])
 {
@@ -208,8 +213,16 @@ static enum MHD_Result body_done(cjh_server *sv, cjh_request *r)
 	r->phase = CJH_WORK;
 	r->step = cjh_route_run;
 	atomic_fetch_add(&sv->suspended, 1);
-	/* Suspend before the worker can resume. */
+	/* Suspend before anyone can resume. */
 	MHD_suspend_connection(r->c);
+	if (r->route == CJH_R_EVENTS && r->len <= CJH_INLINE_EVENTS) {
+		/* A small append (one event, a few): parsing it here takes tens of
+		 * microseconds, less than handing it to a worker and waking it;
+		 * submitting never blocks. The commit is still waited for with
+		 * the connection suspended. */
+		cjh_route_run(r);
+		return MHD_YES;
+	}
 	cjh_pool_push(sv->pool, r);
 	return MHD_YES;
 }

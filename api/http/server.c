@@ -124,6 +124,9 @@ static struct MHD_Daemon *start_daemon(cjh_server *sv, const cjh_listen *ls)
 		 * their own deadline (conn.c). */
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)30, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)((size_t)64 << 10), NULL },
+		/* One event loop per core: reading and answering 32 busy
+		 * connections is more than one thread's work (bench http). */
+		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)sv->loops, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	if (ls->unix_fd >= 0)
@@ -199,6 +202,8 @@ int cj_http_serve(const cj_http_options *opts)
 	}
 	const volatile int *v1_stop = opts->version == 1 ? opts->stop : NULL;
 	fit_connections(&sv->o);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	sv->loops = cores >= 2 ? 2 : 1;
 	sv->id_salt = cjh_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)sv;
 	cjh_listen ls;
 	rc = cjh_parse_listen(sv->o.listen, &ls);

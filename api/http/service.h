@@ -109,6 +109,7 @@ typedef struct cjh_server {
 	cjh_server_metrics sm;
 	pthread_mutex_t log_mu;
 	struct MHD_Daemon *d;
+	unsigned loops;               /* libmicrohttpd event loops (MHD_OPTION_THREAD_POOL_SIZE) */
 	cjh_pool *pool;
 	cjh_conns *conns;
 	_Atomic long inflight;        /* requests begun and not yet completed */
