@@ -1,12 +1,15 @@
 /* api/http/server.c — cj_http_serve: options, stores, the daemon, the
  * graceful stop.
  *
- * libmicrohttpd runs one epoll event loop (MHD_USE_EPOLL with its internal
- * thread) with MHD_ALLOW_SUSPEND_RESUME: handlers never block (request.c);
- * blocking work goes to the workers (pool.c); connections wait for commits
- * and for the projection suspended (routes.c, wait.c); the sweeper closes
- * connections whose request head is late (conn.c). A slow, idle or waiting
- * client costs a connection slot and a little memory, never a thread. */
+ * libmicrohttpd runs epoll event loops (MHD_USE_EPOLL with internal
+ * threads, one per core, at most two) with MHD_ALLOW_SUSPEND_RESUME:
+ * handlers never block (request.c); blocking work goes to the workers
+ * (pool.c); connections wait for commits and for the projection suspended
+ * (routes.c, wait.c); the sweeper closes connections whose request head is
+ * late (conn.c). A slow, idle or waiting client costs a connection slot and
+ * a little memory, never a thread. With two loops the per-address check
+ * (accept policy) and count (connection start) of two simultaneous accepts
+ * may interleave: the cap can be passed by one connection per loop. */
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>

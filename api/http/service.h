@@ -4,7 +4,7 @@
  * (include/chatjournal/): the build gives it no other include path.
  *
  * The connection model (docs/architecture.md, "The HTTP service"):
- * libmicrohttpd's epoll loop runs every handler and never blocks; blocking
+ * libmicrohttpd's epoll loops run every handler and never block; blocking
  * work (SQLite reads, parsing, appends, blobs) runs on a fixed pool of
  * workers while the connection is suspended; an append's ticket and a
  * min_seq watch resume it from the library's threads; a sweeper thread

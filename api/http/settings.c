@@ -188,8 +188,14 @@ int cjh_settings_load(cjh_server *sv)
 		rc = proxies_from_option(set, o->trusted_proxies);
 	else
 		rc = proxies_from_confs(set, confs, sv->nstores, &differ);
+	/* 8 per core, 4 to 16: blocking work is CPU (parsing) and waiting
+	 * (reads from a cold cache, blob commits); the library keeps 16 reader
+	 * connections, so more workers would open and close connections. On a
+	 * loaded 2-core machine 4 workers lost batched throughput to the old
+	 * thread per connection, 16 did not (docs/performance.md, bench http). */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	set->workers = o->workers ? o->workers : (unsigned)(cores > 0 ? 2 * cores : 4);
+	long w = cores > 0 ? 8 * cores : 16;
+	set->workers = o->workers ? o->workers : (unsigned)(w < 4 ? 4 : w > 16 ? 16 : w);
 	for (size_t i = 0; i < sv->nstores; i++)
 		json_decref(confs[i]);
 	free(confs);

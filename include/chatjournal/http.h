@@ -53,7 +53,7 @@ typedef struct cj_http_options {
 	                                 (CJ_HTTP_OPTIONS_INIT); 0: every query */
 	const char *trusted_proxies;  /* comma-separated addresses or ADDRESS/PREFIX whose
 	                                 X-Forwarded-For is believed; "" none */
-	unsigned workers;             /* threads for blocking work (default 2 x cores) */
+	unsigned workers;             /* threads for blocking work (default 8 x cores, 4 to 16) */
 	int skip_start_check;         /* 1: open stores without the projection check (quick_check);
 	                                 0: the store's http.start_check (default: check) */
 } cj_http_options;
