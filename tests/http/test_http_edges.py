@@ -319,8 +319,63 @@ class TestDamagedProjection(HttpCase):
                                          "reason": "the projection is damaged: run 'chatjournal replay'"}))
         st, _, stats = call(srv, "GET", "/v1/stats", self.token)
         self.assertFalse(stats["health"]["ok"])
+        # The conf key does what the flag does.
+        self.assertEqual(srv.terminate(10)[0], 0)
+        conf_path = Path(self.store) / "chatjournal.conf"
+        conf = json.loads(conf_path.read_text())
+        conf["http"]["start_check"] = False
+        conf_path.write_text(json.dumps(conf))
+        srv = self.start()
+        self.assertEqual(call(srv, "GET", "/healthz")[0], 200)  # not met the damage yet
         log(f"http/damaged: start refused in {took:.2f} s ({err.strip()!r}); with "
             f"--skip-start-check a damaged read is a JSON 500 and /healthz is {h}")
+
+
+class TestSettings(unittest.TestCase):
+    """http.* keys of chatjournal.conf: checked at open, the strictest of
+    several stores in force (with a note), a flag over them all."""
+
+    def test_conf_keys_strictest_and_flags(self):
+        with tempfile.TemporaryDirectory(prefix="cjtest-http.", dir=os.environ.get("TMPDIR")) as d:
+            a, b = Path(d) / "a", Path(d) / "b"
+            for s, ms in ((a, 5000), (b, 7000)):
+                self.assertEqual(subprocess.run([BIN, "init", str(s)], capture_output=True).returncode, 0)
+                conf = json.loads((s / "chatjournal.conf").read_text())
+                self.assertEqual(conf["http"]["head_timeout_ms"], 10000)  # init spells it out
+                conf["http"]["head_timeout_ms"] = ms
+                conf["http"]["trusted_proxies"] = ["10.0.0.0/8"] if s == a else []
+                (s / "chatjournal.conf").write_text(json.dumps(conf))
+
+            def settings(*args):
+                srv = Server(a, *args, stores=[b])
+                try:
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline:
+                        got = [r for r in srv.records if r.get("event") == "settings"]
+                        if got:
+                            return got[0]
+                        time.sleep(0.02)
+                    self.fail(f"no settings line: {srv.notes}")
+                finally:
+                    srv.kill()
+
+            got = settings()
+            self.assertEqual(got["head_timeout_ms"], 5000)
+            self.assertEqual(got["trusted_proxies"], [])  # only what every store trusts
+            self.assertIn("strictest", got.get("note", ""))
+            got = settings("--head-timeout-ms", 9000, "--trusted-proxies", "192.0.2.1")
+            self.assertEqual(got["head_timeout_ms"], 9000)
+            self.assertEqual(got["trusted_proxies"], ["192.0.2.1/32"])
+            # A typo in the http section is refused at start, naming the key.
+            conf = json.loads((a / "chatjournal.conf").read_text())
+            conf["http"]["head_timeout"] = 1
+            (a / "chatjournal.conf").write_text(json.dumps(conf))
+            r = subprocess.run([BIN, "serve", str(a), "--listen", "127.0.0.1:0"],
+                               capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("unknown setting http.head_timeout", r.stderr.decode())
+            log("http/settings: strictest of two stores (5000 of 5000/7000, no shared proxy), "
+                "flags over both, a typo refused")
 
 
 class TestJournalFull(unittest.TestCase):
