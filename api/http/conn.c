@@ -34,9 +34,16 @@ struct cjh_conn {
 	cjh_conn *next, *prev;
 };
 
+/* Connections (or proxied requests) of one address. `pending` counts the
+ * connections the accept policy let in that have not started yet: with two
+ * event loops, two accepts from one address may be checked at once, so the
+ * check reserves a place. A connection that never starts (libmicrohttpd out
+ * of memory between the two) leaves a reservation the sweeper drops after
+ * a second. */
 typedef struct ipcount {
 	char ip[64];
-	unsigned n;
+	unsigned n, pending;
+	uint64_t pending_ns;
 	struct ipcount *next;
 } ipcount;
 
@@ -82,12 +89,33 @@ static void ip_drop(cjh_conns *cs, const char *ip)
 	unsigned h = ip_hash(ip);
 	for (ipcount **p = &cs->buckets[h]; *p; p = &(*p)->next) {
 		if (!strcmp((*p)->ip, ip)) {
-			if (--(*p)->n == 0) {
+			if ((*p)->n)
+				(*p)->n--;
+			if ((*p)->n == 0 && (*p)->pending == 0) {
 				ipcount *e = *p;
 				*p = e->next;
 				free(e);
 			}
 			return;
+		}
+	}
+}
+
+/* Reservations older than a second belong to connections that never
+ * started. Called with mu held. */
+static void ip_expire(cjh_conns *cs, uint64_t now)
+{
+	for (size_t h = 0; h < IP_BUCKETS; h++) {
+		for (ipcount **p = &cs->buckets[h]; *p;) {
+			ipcount *e = *p;
+			if (e->pending && now - e->pending_ns > 1000000000ull)
+				e->pending = 0;
+			if (e->n == 0 && e->pending == 0) {
+				*p = e->next;
+				free(e);
+			} else {
+				p = &e->next;
+			}
 		}
 	}
 }
@@ -110,7 +138,7 @@ int cjh_ip_take(cjh_server *sv, const char *ip)
 	cjh_conns *cs = sv->conns;
 	pthread_mutex_lock(&cs->mu);
 	ipcount *e = ip_find(cs, ip, 1);
-	int ok = e && e->n < sv->set.max_per_ip;
+	int ok = e && e->n + e->pending < sv->set.max_per_ip;
 	if (ok)
 		e->n++;
 	pthread_mutex_unlock(&cs->mu);
@@ -139,8 +167,12 @@ enum MHD_Result cjh_accept_policy(void *cls, const struct sockaddr *addr, sockle
 	addr_text(ip, addr);
 	cjh_conns *cs = sv->conns;
 	pthread_mutex_lock(&cs->mu);
-	ipcount *e = ip_find(cs, ip, 0);
-	int ok = !e || e->n < sv->set.max_per_ip;
+	ipcount *e = ip_find(cs, ip, 1);
+	int ok = !e || e->n + e->pending < sv->set.max_per_ip;
+	if (ok && e) {
+		e->pending++;
+		e->pending_ns = cjh_now_ns();
+	}
 	pthread_mutex_unlock(&cs->mu);
 	if (!ok)
 		atomic_fetch_add(&sv->sm.per_ip_refused, 1);
@@ -169,6 +201,8 @@ void cjh_notify_connection(void *cls, struct MHD_Connection *c, void **socket_co
 		if (sa && sa->sa_family != AF_UNIX && !cn->from_proxy) {
 			ipcount *e = ip_find(cs, cn->peer, 1);
 			if (e) {
+				if (e->pending)
+					e->pending--; /* the accept policy's reservation */
 				e->n++;
 				cn->counted = 1;
 			}
@@ -219,6 +253,7 @@ int cjh_conn_from_proxy(const cjh_conn *cn) { return cn ? cn->from_proxy : 0; }
 static void sweep_connections(cjh_conns *cs, uint64_t now)
 {
 	pthread_mutex_lock(&cs->mu);
+	ip_expire(cs, now);
 	for (cjh_conn *cn = cs->head; cn; cn = cn->next) {
 		uint64_t d = __atomic_load_n(&cn->deadline, __ATOMIC_RELAXED);
 		if (d && now >= d && !cn->killed && cn->fd >= 0) {

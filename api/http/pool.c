@@ -6,10 +6,19 @@
 #include <stdlib.h>
 #include "service.h"
 
+/* A decided ticket to free. cj_ticket_free waits until the journal's writer
+ * has finished telling the whole commit's tickets (their callbacks resume
+ * our connections): an event loop must not wait for that, a worker may. */
+typedef struct ticket_node {
+	cj_ticket *t;
+	struct ticket_node *next;
+} ticket_node;
+
 struct cjh_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	cjh_request *head, *tail;
+	ticket_node *tickets;
 	int stop;
 	unsigned n;
 	pthread_t *th;
@@ -20,8 +29,17 @@ static void *worker_main(void *arg)
 	cjh_pool *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->head && !p->stop)
+		while (!p->head && !p->tickets && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->tickets) {
+			ticket_node *n = p->tickets;
+			p->tickets = n->next;
+			pthread_mutex_unlock(&p->mu);
+			cj_ticket_free(n->t);
+			free(n);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
 		if (!p->head)
 			break; /* stopping, and nothing left */
 		cjh_request *r = p->head;
@@ -72,7 +90,22 @@ void cjh_pool_push(cjh_pool *p, cjh_request *r)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Runs what is queued, then joins. */
+void cjh_pool_free_ticket(cjh_pool *p, cj_ticket *t)
+{
+	ticket_node *n = malloc(sizeof *n);
+	if (!n) {
+		cj_ticket_free(t); /* out of memory: wait here rather than leak */
+		return;
+	}
+	n->t = t;
+	pthread_mutex_lock(&p->mu);
+	n->next = p->tickets;
+	p->tickets = n;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Runs what is queued (requests and tickets), then joins. */
 void cjh_pool_stop(cjh_pool *p)
 {
 	if (!p)

@@ -416,14 +416,15 @@ static void post_events(cjh_request *r)
 }
 
 /* On the event loop, after the ticket was decided: cj_ticket_wait returns
- * at once. */
+ * at once; freeing it may have to wait for the writer to finish telling the
+ * other tickets of its commit, so a worker does that. */
 void cjh_append_reply(cjh_request *r)
 {
 	cjh_server *sv = r->sv;
 	size_t n = r->nevents;
 	uint64_t *seqs = malloc(n * sizeof *seqs);
 	int rc = seqs ? cj_ticket_wait(seqs, r->ticket) : cj_error_set(CJ_ENOMEM, NULL, "out of memory");
-	cj_ticket_free(r->ticket);
+	cjh_pool_free_ticket(sv->pool, r->ticket);
 	r->ticket = NULL;
 	if (rc) {
 		free(seqs);

@@ -7,9 +7,7 @@
  * (pool.c); connections wait for commits and for the projection suspended
  * (routes.c, wait.c); the sweeper closes connections whose request head is
  * late (conn.c). A slow, idle or waiting client costs a connection slot and
- * a little memory, never a thread. With two loops the per-address check
- * (accept policy) and count (connection start) of two simultaneous accepts
- * may interleave: the cap can be passed by one connection per loop. */
+ * a little memory, never a thread. */
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>

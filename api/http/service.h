@@ -241,6 +241,8 @@ void cjh_wait_sweep(cjh_server *sv, uint64_t now, int all);
 /* ---- pool.c: the workers. */
 int cjh_pool_start(cjh_pool **out, unsigned n);
 void cjh_pool_push(cjh_pool *p, cjh_request *r);
+/* Free a decided ticket on a worker (it may wait for the writer thread). */
+void cjh_pool_free_ticket(cjh_pool *p, cj_ticket *t);
 void cjh_pool_stop(cjh_pool *p);
 
 /* ---- request.c: the life cycle. */
