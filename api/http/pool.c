@@ -32,11 +32,16 @@ static void *worker_main(void *arg)
 		while (!p->head && !p->tickets && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->tickets) {
+			/* All of them: a commit's tickets come together. */
 			ticket_node *n = p->tickets;
-			p->tickets = n->next;
+			p->tickets = NULL;
 			pthread_mutex_unlock(&p->mu);
-			cj_ticket_free(n->t);
-			free(n);
+			while (n) {
+				ticket_node *next = n->next;
+				cj_ticket_free(n->t);
+				free(n);
+				n = next;
+			}
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
@@ -100,8 +105,9 @@ void cjh_pool_free_ticket(cjh_pool *p, cj_ticket *t)
 	n->t = t;
 	pthread_mutex_lock(&p->mu);
 	n->next = p->tickets;
+	if (!p->tickets)
+		pthread_cond_signal(&p->cv); /* one wake-up frees what gathers meanwhile */
 	p->tickets = n;
-	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
