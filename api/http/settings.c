@@ -191,8 +191,8 @@ int cjh_settings_load(cjh_server *sv)
 	/* 8 per core, 4 to 16: blocking work is CPU (parsing) and waiting
 	 * (reads from a cold cache, blob commits); the library keeps 16 reader
 	 * connections, so more workers would open and close connections. On a
-	 * loaded 2-core machine 4 workers lost batched throughput to the old
-	 * thread per connection, 16 did not (docs/performance.md, bench http). */
+	 * loaded 2-core machine 4 workers lost more batched throughput to the
+	 * old thread per connection than 16 (docs/performance.md, bench http). */
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	long w = cores > 0 ? 8 * cores : 16;
 	set->workers = o->workers ? o->workers : (unsigned)(w < 4 ? 4 : w > 16 ? 16 : w);
