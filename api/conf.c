@@ -1,15 +1,23 @@
 /* api/conf.c — reading and writing chatjournal.conf. Every key is listed
- * once in the table below: the reader, the writer and the defaults share it. */
+ * once in the table below: the reader, the writer and the defaults share it.
+ * The http section belongs to the HTTP service (`chatjournal serve`, its own
+ * library on the public API): the core checks its keys and values here, so
+ * a typo is refused at open like any other, and init writes its defaults;
+ * the service reads the values itself (api/http/settings.c). */
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "chatjournal/backup.h"
+#include "chatjournal/http.h"
 #include "api/conf.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 
-enum { U64, SZ, UINT };
+/* U64, SZ, UINT: stored at off in cji_conf. The http kinds are checked
+ * only (a positive integer, true/false, a list of addresses). */
+enum { U64, SZ, UINT, HTTP_NUM, HTTP_BOOL, HTTP_ADDRS };
 
 typedef struct conf_key {
 	const char *section, *name;
@@ -42,6 +50,12 @@ static const conf_key KEYS[] = {
 	/* when `serve` compacts on its own: daily, and past 64 MiB redactable */
 	{ "compaction", "interval_seconds", U64, offsetof(cji_conf, compact_interval_s), 86400, 1 },
 	{ "compaction", "threshold_bytes", U64, offsetof(cji_conf, compact_threshold), (uint64_t)64 << 20, 1 },
+	{ "http", "max_inflight_body", HTTP_NUM, 0, CJ_HTTP_DEFAULT_MAX_INFLIGHT_BODY, 0 },
+	{ "http", "head_timeout_ms", HTTP_NUM, 0, CJ_HTTP_DEFAULT_HEAD_TIMEOUT_MS, 0 },
+	{ "http", "max_connections_per_ip", HTTP_NUM, 0, CJ_HTTP_DEFAULT_MAX_PER_IP, 0 },
+	{ "http", "slow_query_ms", HTTP_NUM, 0, CJ_HTTP_DEFAULT_SLOW_QUERY_MS, 0 },
+	{ "http", "trusted_proxies", HTTP_ADDRS, 0, 0, 0 },
+	{ "http", "start_check", HTTP_BOOL, 0, 1, 0 },
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -51,7 +65,8 @@ static void set_val(cji_conf *c, const conf_key *k, uint64_t v)
 	switch (k->kind) {
 	case U64: *(uint64_t *)p = v; break;
 	case SZ: *(size_t *)p = (size_t)v; break;
-	default: *(unsigned *)p = (unsigned)v; break;
+	case UINT: *(unsigned *)p = (unsigned)v; break;
+	default: break; /* checked, not kept */
 	}
 }
 
@@ -61,8 +76,67 @@ static uint64_t get_val(const cji_conf *c, const conf_key *k)
 	switch (k->kind) {
 	case U64: return *(const uint64_t *)p;
 	case SZ: return *(const size_t *)p;
-	default: return *(const unsigned *)p;
+	case UINT: return *(const unsigned *)p;
+	default: return k->def;
 	}
+}
+
+/* The value init writes for a key. */
+static json_t *default_json(const cji_conf *c, const conf_key *k)
+{
+	switch (k->kind) {
+	case HTTP_BOOL: return json_boolean(k->def);
+	case HTTP_ADDRS: return json_array();
+	default: return json_integer((json_int_t)get_val(c, k));
+	}
+}
+
+/* "192.0.2.7", "10.0.0.0/8", "::1", "2001:db8::/32". */
+static int is_address(const char *s)
+{
+	char ip[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof ip)
+		return 0;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	unsigned char buf[16];
+	int bits = inet_pton(AF_INET, ip, buf) == 1 ? 32 : inet_pton(AF_INET6, ip, buf) == 1 ? 128 : 0;
+	if (!bits)
+		return 0;
+	if (!slash)
+		return 1;
+	char *end;
+	long p = strtol(slash + 1, &end, 10);
+	return slash[1] && !*end && p >= 0 && p <= bits;
+}
+
+static int check_value(const char *path, const char *section, const char *name,
+                       const conf_key *k, json_t *v)
+{
+	int kind = k->kind;
+	if (kind == HTTP_BOOL) {
+		if (!json_is_boolean(v))
+			return cji_err(CJ_EINVAL, "%s: %s.%s must be true or false", path, section, name);
+		return 0;
+	}
+	if (kind == HTTP_ADDRS) {
+		size_t i;
+		json_t *a;
+		if (!json_is_array(v))
+			return cji_err(CJ_EINVAL, "%s: %s.%s must be a list of addresses", path, section, name);
+		json_array_foreach(v, i, a) {
+			if (!json_is_string(a) || !is_address(json_string_value(a)))
+				return cji_err(CJ_EINVAL, "%s: %s.%s: entry %zu is not an IP address or "
+				               "ADDRESS/PREFIX", path, section, name, i);
+		}
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < (k->off_at_zero ? 0 : 1))
+		return cji_err(CJ_EINVAL, "%s: %s.%s must be a %s integer", path, section, name,
+		               k->off_at_zero ? "non-negative (0: off)" : "positive");
+	return 0;
 }
 
 static void apply_opts(cji_conf *c, const cj_store_options *o)
@@ -103,10 +177,11 @@ static int load_section(cji_conf *c, const char *path, const char *section, json
 		const conf_key *k = find_key(section, name);
 		if (!k)
 			return cji_err(CJ_EINVAL, "%s: unknown setting %s.%s", path, section, name);
-		if (!json_is_integer(v) || json_integer_value(v) < (k->off_at_zero ? 0 : 1))
-			return cji_err(CJ_EINVAL, "%s: %s.%s must be a %s integer", path, section, name,
-			               k->off_at_zero ? "non-negative (0: off)" : "positive");
-		set_val(c, k, (uint64_t)json_integer_value(v));
+		int rc = check_value(path, section, name, k, v);
+		if (rc)
+			return rc;
+		if (json_is_integer(v))
+			set_val(c, k, (uint64_t)json_integer_value(v));
 	}
 	return 0;
 }
@@ -145,7 +220,8 @@ int cji_conf_load(cji_conf *c, const char *store, const cj_store_options *opts)
 			json_decref(c->defaults);
 			c->defaults = json_incref(v);
 		} else if (json_is_object(v) && (!strcmp(key, "journal") || !strcmp(key, "limits") ||
-		                                 !strcmp(key, "retention") || !strcmp(key, "compaction"))) {
+		                                 !strcmp(key, "retention") || !strcmp(key, "compaction") ||
+		                                 !strcmp(key, "http"))) {
 			if ((rc = load_section(c, path, key, v)))
 				break;
 		} else {
@@ -176,7 +252,7 @@ int cji_conf_save(const cji_conf *c, const char *store)
 			sec = json_object();
 			json_object_set_new(root, KEYS[i].section, sec);
 		}
-		json_object_set_new(sec, KEYS[i].name, json_integer((json_int_t)get_val(c, &KEYS[i])));
+		json_object_set_new(sec, KEYS[i].name, default_json(c, &KEYS[i]));
 	}
 	json_object_set_new(root, "defaults", c->defaults ? json_incref(c->defaults) : json_object());
 	char *text = json_dumps(root, JSON_INDENT(2));

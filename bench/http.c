@@ -5,6 +5,7 @@
  * batches of 100; the baseline appends the same batches with
  * cj_journal_append_batch from the same number of threads. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +34,7 @@ static double now_s(void)
 typedef struct server {
 	pthread_t th;
 	const char *store;
-	volatile int stop;
+	int stop_pipe[2];      /* serve stops once the write end is written */
 	char addr[128];
 	atomic_int ready; /* release after addr is written: the main thread waits on it */
 	int rc;
@@ -59,7 +61,7 @@ static void *serve_main(void *arg)
 	o.stores = stores;
 	o.nstores = 1;
 	o.listen = "127.0.0.1:0";
-	o.stop = &sv->stop;
+	o.stop_fd = sv->stop_pipe[0];
 	o.ready = on_ready;
 	o.ready_arg = sv;
 	o.log = quiet;
@@ -233,6 +235,8 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	r->failed = 0;
 	pthread_t th[256];
 	worker w[256];
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
 	double t0 = now_s();
 	for (unsigned i = 0; i < threads; i++) {
 		w[i].r = r;
@@ -242,6 +246,13 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	for (unsigned i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
 	double secs = now_s() - t0;
+	getrusage(RUSAGE_SELF, &ru1);
+	/* CPU of the whole process (clients, server, writer, materializer) per
+	 * event: a cost that a loaded machine changes less than throughput. */
+	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+	                      ru0.ru_stime.tv_sec) +
+	             (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+	                      ru0.ru_stime.tv_usec) / 1e6;
 	size_t total = 0;
 	for (unsigned i = 0; i < threads; i++)
 		total += r->nlat[i];
@@ -255,6 +266,7 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	                      (int)r->batch, "events_per_s", (double)r->events / secs, "p50_ms",
 	                      total ? all[total / 2] * 1e3 : 0.0, "p99_ms",
 	                      total ? all[(size_t)((double)total * 0.99)] * 1e3 : 0.0, "ok", !r->failed);
+	json_object_set_new(o, "cpu_us_per_event", json_real(r->events ? cpu * 1e6 / (double)r->events : 0));
 	free(all);
 	free(r->lat);
 	free(r->nlat);
@@ -306,6 +318,10 @@ int cjb_http_main(int argc, char **argv)
 		goto done;
 	}
 	server sv = { .store = store };
+	if (pipe(sv.stop_pipe) != 0) {
+		fprintf(stderr, "chatjournal: bench http: pipe: %s\n", strerror(errno));
+		goto done;
+	}
 	pthread_create(&sv.th, NULL, serve_main, &sv);
 	while (!atomic_load_explicit(&sv.ready, memory_order_acquire))
 		usleep(1000);
@@ -315,8 +331,11 @@ int cjb_http_main(int argc, char **argv)
 	json_t *single = measure(&r, threads, http_worker);
 	r.batch = 100;
 	json_t *batched = measure(&r, threads, http_worker);
-	sv.stop = 1;
+	if (write(sv.stop_pipe[1], "x", 1) != 1)
+		fprintf(stderr, "chatjournal: bench http: cannot stop the server\n");
 	pthread_join(sv.th, NULL);
+	close(sv.stop_pipe[0]);
+	close(sv.stop_pipe[1]);
 	cj_store *s;
 	if (cj_store_open(&s, store2, NULL)) {
 		fprintf(stderr, "chatjournal: bench http: %s\n", cj_error_last());
@@ -346,10 +365,11 @@ int cjb_http_main(int argc, char **argv)
 		const char *keys[] = { "http_single", "http_batch_100", "c_api_batch_100" };
 		for (int i = 0; i < 3; i++) {
 			json_t *m = json_object_get(out, keys[i]);
-			printf("  %-18s %10.0f events/s   p50 %7.2f ms   p99 %7.2f ms%s\n", keys[i],
-			       json_real_value(json_object_get(m, "events_per_s")),
+			printf("  %-18s %10.0f events/s   p50 %7.2f ms   p99 %7.2f ms   cpu %6.1f us/event%s\n",
+			       keys[i], json_real_value(json_object_get(m, "events_per_s")),
 			       json_real_value(json_object_get(m, "p50_ms")),
 			       json_real_value(json_object_get(m, "p99_ms")),
+			       json_real_value(json_object_get(m, "cpu_us_per_event")),
 			       json_is_true(json_object_get(m, "ok")) ? "" : "   FAILED");
 		}
 		printf("  ratio http batch / C API   %.2f\n  target batched >= 100k/s    %s\n",

@@ -123,8 +123,9 @@ phase_end asan+ubsan
 # idempotent retries from threads (component), the materializer thread against
 # the tests' queries, readers and a replay in place (the projection suite),
 # kill -9 during materialization with an appender thread in the child
-# (crash/materialize), and the HTTP server's connection threads (http/robust,
-# cli-serve). Left out, both for timing assertions that TSan's slowdown breaks:
+# (crash/materialize), and the HTTP server's event loop, workers, sweeper and
+# the library callbacks that resume its requests (http/*, cli-serve). Left
+# out, both for timing assertions that TSan's slowdown breaks:
 # crash/kill9, whose map-growth variant asserts that kills landed during map
 # growth (0-18 growth cycles of 100 seen under TSan), and component/map, whose
 # ceiling test asserts that an append refused as full is refused again (under
@@ -134,7 +135,7 @@ TSAN_TESTS=(component/concurrency component/idempotency component/health compone
 	projection/hostile_fts projection/replay projection/readers projection/damaged
 	projection/regression/check-fts-content projection/regression/diff-uri-path
 	projection/regression/replay-concurrent-readers projection/sqlite-utils
-	crash/materialize http/robust cli-serve
+	crash/materialize http/robust http/attacks http/edges http/fuzz http/options cli-serve
 	compact/canary compact/two_process compact/two_process-negative crash/compact)
 if build tsan build-ci-tsan --buildtype=debugoptimized -Db_sanitize=thread; then
 	reports="$PWD/build-ci-tsan/tsan-reports"

@@ -1,12 +1,15 @@
 /* tools/cmd_serve.c — `chatjournal serve STORE...`: the HTTP/JSON service
  * (cj_http_serve) in the foreground until SIGTERM or SIGINT. A store that has
  * no tokens file yet gets a first read+write token, shown once on stderr
- * with a curl line to try it, so a new install is usable at once. */
+ * with a curl line to try it, so a new install is usable at once. The
+ * descriptor limit is raised to its hard limit: every connection is one. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
@@ -16,7 +19,7 @@
 #define MAX_STORES 64
 
 static const cli_help help = {
-	"serve", "STORE... [--listen ADDR:PORT|unix:PATH] [--max-body BYTES] [--rate N]",
+	"serve", "STORE... [--listen ADDR:PORT|unix:PATH] [--max-body BYTES] [--rate N] [OPTIONS]",
 	"Serve the stores over HTTP/JSON (docs/http.md) in the foreground, until\n"
 	"SIGTERM or SIGINT (Ctrl-C): then no new connection is accepted, requests\n"
 	"in flight are answered (appends once durable), the stores are closed and\n"
@@ -24,12 +27,16 @@ static const cli_help help = {
 	"Every route but /healthz needs \"Authorization: Bearer TOKEN\"; a token\n"
 	"grants one store, read-only or read+write, and decides which store a\n"
 	"request uses. Tokens live in each store, in STORE/tokens.json (only\n"
-	"their SHA-256); manage them with 'chatjournal token'. Tokens are read\n"
-	"at start: restart the server after adding or revoking one. When a store\n"
+	"their SHA-256); manage them with 'chatjournal token'. A token added or\n"
+	"revoked takes effect within a second, without a restart. When a store\n"
 	"has no tokens file yet, serve creates a read+write token labelled\n"
 	"\"initial\" and prints it once on stderr with a curl example.\n\n"
+	"At start each store's projection is checked (SQLite's quick_check, 1-4 s\n"
+	"per GB); a damaged one is refused, with the advice to run\n"
+	"'chatjournal replay'.\n\n"
 	"Stderr carries \"listening on ADDR\" once ready, then one JSON line per\n"
-	"request (never a body, never a token).\n\n"
+	"request with its request id (never a body, never a token), and one per\n"
+	"query slower than the slow-query threshold.\n\n"
 	"Options:\n"
 	"  --listen ADDR:PORT|unix:PATH  where to listen (default 127.0.0.1:8080;\n"
 	"                                port 0 picks a free port; [::1]:PORT for\n"
@@ -38,18 +45,52 @@ static const cli_help help = {
 	"                                blob uploads: the store's max_blob)\n"
 	"  --rate N                      requests per second per token (default 0:\n"
 	"                                unlimited); beyond it: 429\n"
+	"  --max-connections N           open connections at most (default 4096)\n"
+	"  --max-per-ip N                connections per client address (default 64;\n"
+	"                                conf http.max_connections_per_ip)\n"
+	"  --head-timeout-ms MS          a request head must be complete this soon\n"
+	"                                (default 10000; conf http.head_timeout_ms)\n"
+	"  --max-inflight-body BYTES     request bodies held at once, all clients;\n"
+	"                                beyond it 503 (default 256 MiB; conf\n"
+	"                                http.max_inflight_body)\n"
+	"  --slow-query-ms MS            log queries at least this slow (default 100;\n"
+	"                                0: every query; conf http.slow_query_ms)\n"
+	"  --trusted-proxies LIST        comma-separated addresses or ADDR/PREFIX whose\n"
+	"                                X-Forwarded-For is believed (conf\n"
+	"                                http.trusted_proxies)\n"
+	"  --workers N                   threads for blocking work (default 8 x cores,\n"
+	"                                4 to 16)\n"
+	"  --skip-start-check            open the stores without the projection check\n"
+	"                                (conf http.start_check: false)\n"
 	"  --tokens FILE                 not supported: tokens are per store, in\n"
 	"                                STORE/tokens.json (see above)\n"
+	"Flags override the stores' chatjournal.conf http.* keys; with several\n"
+	"stores the strictest value of each key is in force (docs/operations.md).\n"
 };
 
-/* Set from the signal handler; cj_http_serve polls it. The one piece of
- * global mutable state in the tool: a handler can reach nothing else. */
-static volatile int stop_requested;
+/* The write end of the pipe cj_http_serve watches (stop_fd): the signal
+ * handler writes one byte, which is async-signal-safe and race-free. The
+ * one piece of global state in the tool: a handler can reach nothing else. */
+static int stop_write_fd = -1;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	int e = errno;
+	if (write(stop_write_fd, "x", 1) < 0) {
+		/* The pipe is full: a stop is already pending. */
+	}
+	errno = e;
+}
+
+/* Thousands of connections need thousands of descriptors. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int install_handlers(void)
@@ -89,8 +130,7 @@ static void print_first_token(const first_token *f, const char *addr)
 		fprintf(stderr, "try:\n  curl -H \"Authorization: Bearer %s\" -H 'Content-Type: "
 		        "application/json' -d '{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\","
 		        "\"content\":\"hello\"}' http://%s/v1/events\n", f->token, addr);
-	fprintf(stderr, "more tokens: chatjournal token add %s [--read-only] (then restart serve)\n",
-	        f->store);
+	fprintf(stderr, "more tokens: chatjournal token add %s [--read-only]\n", f->store);
 }
 
 static void on_ready(const char *addr, void *arg)
@@ -160,10 +200,21 @@ static int check_distinct(const char *const *stores, size_t n)
 int cmd_serve(int argc, char **argv)
 {
 	const char *listen = NULL, *max_body_s = NULL, *rate_s = NULL, *tokens = NULL;
+	const char *maxconn_s = NULL, *per_ip_s = NULL, *head_s = NULL, *inflight_s = NULL;
+	const char *slow_s = NULL, *proxies = NULL, *workers_s = NULL;
+	int skip_check = 0;
 	const cli_opt opts[] = {
 		{ "--listen", "ADDR:PORT|unix:PATH", NULL, &listen },
 		{ "--max-body", "BYTES", NULL, &max_body_s },
 		{ "--rate", "N", NULL, &rate_s },
+		{ "--max-connections", "N", NULL, &maxconn_s },
+		{ "--max-per-ip", "N", NULL, &per_ip_s },
+		{ "--head-timeout-ms", "MS", NULL, &head_s },
+		{ "--max-inflight-body", "BYTES", NULL, &inflight_s },
+		{ "--slow-query-ms", "MS", NULL, &slow_s },
+		{ "--trusted-proxies", "LIST", NULL, &proxies },
+		{ "--workers", "N", NULL, &workers_s },
+		{ "--skip-start-check", NULL, &skip_check, NULL },
 		{ "--tokens", "FILE", NULL, &tokens },
 	};
 	const char *pos[MAX_STORES];
@@ -189,12 +240,44 @@ int cmd_serve(int argc, char **argv)
 			return rc;
 		o.rate_per_token = (unsigned)v;
 	}
+	struct { const char *flag, *text; uint64_t lo, hi; unsigned *out; } nums[] = {
+		{ "--max-connections", maxconn_s, 1, 1000000, &o.max_connections },
+		{ "--max-per-ip", per_ip_s, 1, 1000000, &o.max_per_ip },
+		{ "--head-timeout-ms", head_s, 1, 3600000, &o.head_timeout_ms },
+		{ "--workers", workers_s, 1, 1024, &o.workers },
+	};
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		if (!nums[i].text)
+			continue;
+		if ((rc = cli_parse_u64(&help, nums[i].flag, nums[i].text, nums[i].lo, nums[i].hi, &v)) !=
+		    CLI_CONTINUE)
+			return rc;
+		*nums[i].out = (unsigned)v;
+	}
+	if (inflight_s) {
+		if ((rc = cli_parse_u64(&help, "--max-inflight-body", inflight_s, 1, (uint64_t)1 << 40,
+		                        &v)) != CLI_CONTINUE)
+			return rc;
+		o.max_inflight_body = v;
+	}
+	if (slow_s) {
+		if ((rc = cli_parse_u64(&help, "--slow-query-ms", slow_s, 0, 3600000, &v)) != CLI_CONTINUE)
+			return rc;
+		o.slow_query_ms = (int)v;
+	}
+	o.trusted_proxies = proxies;
+	o.skip_start_check = skip_check;
 	if (listen && !*listen)
 		return cli_usage_error(&help, "option '--listen' needs an address");
 	if (check_distinct(pos, npos) != 0)
 		return CLI_EXIT_FAIL;
+	int stop_pipe[2];
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return cli_fail("serve", "cannot create a pipe: %s", strerror(errno));
+	stop_write_fd = stop_pipe[1];
 	if (install_handlers() != 0)
 		return cli_fail("serve", "cannot install signal handlers: %s", strerror(errno));
+	raise_fd_limit();
 
 	serve_ctx *c = calloc(1, sizeof *c);
 	if (!c)
@@ -207,11 +290,13 @@ int cmd_serve(int argc, char **argv)
 	o.stores = pos;
 	o.nstores = npos;
 	o.listen = listen;
-	o.stop = &stop_requested;
+	o.stop_fd = stop_pipe[0];
 	o.ready = on_ready;
 	o.ready_arg = c;
 	rc = cj_http_serve(&o);
 	if (rc != 0) {
+		/* Why it stops: the library's message (a refused store names itself
+		 * and, for a damaged projection, says to run 'chatjournal replay'). */
 		cli_fail_lib("serve", rc, NULL);
 		drop_first_tokens(c);
 		free(c);

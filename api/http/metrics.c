@@ -1,9 +1,11 @@
 /* api/http/metrics.c — Prometheus text exposition: requests by status,
  * appended events, batch sizes and append (durable commit) latency as
- * histograms, journal and projection positions and materializer lag. */
+ * histograms, slow queries, journal position, materializer lag and health
+ * of the caller's store; the server's own refusals (no store named). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "service.h"
 
 static const uint64_t LAT_US[CJH_LAT_BUCKETS] = { 250, 500, 1000, 2000, 5000, 10000, 25000,
@@ -41,15 +43,32 @@ static void histogram(FILE *b, const char *name, const char *help, _Atomic uint6
 	    name, sum, name, (unsigned long long)cum);
 }
 
-char *cjh_metrics_text(cjh_server *sv)
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void label(FILE *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', b);
+		if (*s == '\n')
+			fputs("\\n", b);
+		else
+			fputc(*s, b);
+	}
+}
+
+/* The caller's store only (its token decided it), and the server's own
+ * counters, which name no store. */
+char *cjh_metrics_text(cjh_server *sv, size_t store)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *b = open_memstream(&text, &len);
 	if (!b)
 		return NULL;
-	cjh_metrics *m = &sv->m;
-	put(b, "# HELP chatjournal_http_requests_total HTTP requests by status.\n"
+	cjh_store *st = &sv->stores[store];
+	cjh_metrics *m = &st->m;
+	const char *name = st->name;
+	put(b, "# HELP chatjournal_http_requests_total HTTP requests of this store by status.\n"
 	        "# TYPE chatjournal_http_requests_total counter\n");
 	for (int s = 100; s < CJH_STATUS_MAX; s++) {
 		uint64_t v = atomic_load(&m->status[s]);
@@ -64,23 +83,68 @@ char *cjh_metrics_text(cjh_server *sv)
 	          BATCH, CJH_BATCH_BUCKETS, 1.0, (double)atomic_load(&m->appended_events));
 	histogram(b, "chatjournal_append_seconds", "Time from submit to durable acknowledgement.",
 	          m->lat_le, LAT_US, CJH_LAT_BUCKETS, 1e-6, (double)atomic_load(&m->lat_sum_us) / 1e6);
+	put(b, "# HELP chatjournal_http_slow_queries_total Queries at least http.slow_query_ms long.\n"
+	        "# TYPE chatjournal_http_slow_queries_total counter\n");
+	for (int i = 1; i < CJH_ROUTES; i++) {
+		uint64_t v = atomic_load(&m->slow_queries[i]);
+		if (v)
+			put(b, "chatjournal_http_slow_queries_total{route=\"%s\"} %llu\n", cjh_route_names[i],
+			    (unsigned long long)v);
+	}
+	cj_health h;
+	if (cj_store_health(&h, st->s) != 0) {
+		cj_error_clear();
+		memset(&h, 0, sizeof h);
+		snprintf(h.reason, sizeof h.reason, "the store's health cannot be read");
+	}
 	put(b, "# HELP chatjournal_journal_last_seq Last durable sequence number.\n"
 	        "# TYPE chatjournal_journal_last_seq gauge\n");
-	for (size_t i = 0; i < sv->nstores; i++) {
-		uint64_t last = 0;
-		cj_journal_last_seq(&last, sv->stores[i].s);
-		put(b, "chatjournal_journal_last_seq{store=\"%s\"} %llu\n", sv->stores[i].name,
-		    (unsigned long long)last);
-	}
+	put(b, "chatjournal_journal_last_seq{store=\"");
+	label(b, name);
+	put(b, "\"} %llu\n", (unsigned long long)h.last_seq);
 	put(b, "# HELP chatjournal_materializer_lag_events Journal events not yet in the projection.\n"
 	        "# TYPE chatjournal_materializer_lag_events gauge\n");
-	for (size_t i = 0; i < sv->nstores; i++) {
-		uint64_t last = 0, pos = 0;
-		cj_journal_last_seq(&last, sv->stores[i].s);
-		cj_projection_position(&pos, sv->stores[i].s);
-		put(b, "chatjournal_materializer_lag_events{store=\"%s\"} %llu\n", sv->stores[i].name,
-		    (unsigned long long)(last > pos ? last - pos : 0));
+	put(b, "chatjournal_materializer_lag_events{store=\"");
+	label(b, name);
+	put(b, "\"} %llu\n", (unsigned long long)h.lag);
+	put(b, "# HELP chatjournal_store_healthy 1 if the store keeps its promises now; else see "
+	        "chatjournal_store_degraded_info.\n# TYPE chatjournal_store_healthy gauge\n"
+	        "chatjournal_store_healthy{store=\"");
+	label(b, name);
+	put(b, "\"} %d\n", h.ok);
+	if (!h.ok) {
+		put(b, "# HELP chatjournal_store_degraded_info Why the store is degraded.\n"
+		        "# TYPE chatjournal_store_degraded_info gauge\n"
+		        "chatjournal_store_degraded_info{store=\"");
+		label(b, name);
+		put(b, "\",reason=\"");
+		label(b, h.reason);
+		put(b, "\",detail=\"");
+		label(b, h.detail);
+		put(b, "\"} 1\n");
 	}
+	cjh_server_metrics *sm = &sv->sm;
+	put(b, "# HELP chatjournal_http_connections_closed_total Connections the server closed, by reason.\n"
+	        "# TYPE chatjournal_http_connections_closed_total counter\n"
+	        "chatjournal_http_connections_closed_total{reason=\"head_timeout\"} %llu\n",
+	    (unsigned long long)atomic_load(&sm->head_timeouts));
+	put(b, "# HELP chatjournal_http_refused_total Requests or connections refused before a route ran, by reason.\n"
+	        "# TYPE chatjournal_http_refused_total counter\n"
+	        "chatjournal_http_refused_total{reason=\"per_ip_cap\"} %llu\n"
+	        "chatjournal_http_refused_total{reason=\"body_cap\"} %llu\n"
+	        "chatjournal_http_refused_total{reason=\"unauthenticated\"} %llu\n"
+	        "chatjournal_http_refused_total{reason=\"parser\"} %llu\n",
+	    (unsigned long long)atomic_load(&sm->per_ip_refused),
+	    (unsigned long long)atomic_load(&sm->body_cap_refused),
+	    (unsigned long long)atomic_load(&sm->unauthenticated),
+	    (unsigned long long)atomic_load(&sm->parser_refused));
+	put(b, "# HELP chatjournal_http_inflight_body_bytes Request body bytes held now.\n"
+	        "# TYPE chatjournal_http_inflight_body_bytes gauge\n"
+	        "chatjournal_http_inflight_body_bytes %llu\n"
+	        "# HELP chatjournal_http_requests_in_progress Requests begun and not yet answered.\n"
+	        "# TYPE chatjournal_http_requests_in_progress gauge\n"
+	        "chatjournal_http_requests_in_progress %ld\n",
+	    (unsigned long long)atomic_load(&sv->body_bytes), atomic_load(&sv->inflight));
 	if (ferror(b)) {
 		fclose(b);
 		free(text);

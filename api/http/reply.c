@@ -1,5 +1,8 @@
-/* api/http/reply.c — answering a request: JSON replies and errors, the one
- * mapping of CJ error codes to HTTP statuses, query arguments. */
+/* api/http/reply.c — answering a request: replies are prepared into
+ * r->reply on whatever thread ran the route (a worker, the event loop) and
+ * queued by the event loop, the only thread that may touch libmicrohttpd's
+ * response queue; the one mapping of CJ error codes to HTTP statuses;
+ * query arguments. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,36 +30,16 @@ unsigned cjh_status_for(int rc)
 	}
 }
 
-enum MHD_Result cjh_reply(struct MHD_Connection *c, cjh_request *r, unsigned status,
-                          const char *content_type, char *body, size_t len)
+void cjh_set_reply(cjh_request *r, unsigned status, const char *content_type, char *body, size_t len)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", content_type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (status == 503 || status == 429)
-		MHD_add_response_header(resp, "Retry-After", "1");
-	if (status == 401)
-		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-	enum MHD_Result res = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	r->status = (int)status;
-	r->replied = 1;
-	return res;
+	free(r->reply.body);
+	r->reply.status = status;
+	r->reply.content_type = content_type;
+	r->reply.body = body;
+	r->reply.len = len;
 }
 
-enum MHD_Result cjh_reply_json(struct MHD_Connection *c, cjh_request *r, unsigned status, char *json)
-{
-	if (!json)
-		return cjh_reply_error(c, r, 500, "out of memory", NULL);
-	return cjh_reply(c, r, status, "application/json", json, strlen(json));
-}
-
-enum MHD_Result cjh_reply_error(struct MHD_Connection *c, cjh_request *r, unsigned status,
-                                const char *msg, const char *field)
+void cjh_set_error(cjh_request *r, unsigned status, const char *msg, const char *field)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "error", json_string(msg && *msg ? msg : "error"));
@@ -64,20 +47,59 @@ enum MHD_Result cjh_reply_error(struct MHD_Connection *c, cjh_request *r, unsign
 		json_object_set_new(o, "field", json_string(field));
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (!text)
+	/* Out of memory: an empty body still carries the status. */
+	cjh_set_reply(r, status, "application/json", text, text ? strlen(text) : 0);
+}
+
+void cjh_set_json(cjh_request *r, unsigned status, char *json)
+{
+	if (!json) {
+		cjh_set_error(r, 500, "out of memory", NULL);
+		return;
+	}
+	cjh_set_reply(r, status, "application/json", json, strlen(json));
+}
+
+void cjh_set_cj(cjh_request *r, int rc)
+{
+	cjh_set_error(r, cjh_status_for(rc), cj_error_last(), cj_error_field());
+}
+
+enum MHD_Result cjh_queue(cjh_request *r)
+{
+	cjh_reply *p = &r->reply;
+	if (!p->status)
+		cjh_set_error(r, 500, "no reply was prepared", NULL);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(p->len, p->body ? p->body : (char *)"", p->body ?
+		                                 MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp)
 		return MHD_NO;
-	return cjh_reply(c, r, status, "application/json", text, strlen(text));
+	p->body = NULL; /* the response owns it */
+	MHD_add_response_header(resp, "Content-Type", p->content_type ? p->content_type : "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+	if (p->status == 503 || p->status == 429)
+		MHD_add_response_header(resp, "Retry-After", "1");
+	if (p->status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+	if (atomic_load(&r->sv->stopping))
+		MHD_add_response_header(resp, "Connection", "close");
+	enum MHD_Result res = MHD_queue_response(r->c, p->status, resp);
+	MHD_destroy_response(resp);
+	r->status = (int)p->status;
+	r->phase = CJH_DONE;
+	return res;
 }
 
-enum MHD_Result cjh_reply_cj(struct MHD_Connection *c, cjh_request *r, int rc)
+const char *cjh_arg(cjh_request *r, const char *name)
 {
-	return cjh_reply_error(c, r, cjh_status_for(rc), cj_error_last(), cj_error_field());
+	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, name);
 }
 
-int cjh_arg_u64(struct MHD_Connection *c, cjh_request *r, const char *name, uint64_t max,
-                uint64_t *out, enum MHD_Result *res)
+int cjh_arg_u64(cjh_request *r, const char *name, uint64_t max, uint64_t *out)
 {
-	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+	const char *v = cjh_arg(r, name);
 	if (!v)
 		return 0;
 	char *end;
@@ -87,7 +109,7 @@ int cjh_arg_u64(struct MHD_Connection *c, cjh_request *r, const char *name, uint
 		char msg[160];
 		snprintf(msg, sizeof msg, "parameter '%s' must be an integer from 0 to %llu", name,
 		         (unsigned long long)max);
-		*res = cjh_reply_error(c, r, 400, msg, name);
+		cjh_set_error(r, 400, msg, name);
 		return -1;
 	}
 	*out = x;
