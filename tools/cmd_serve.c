@@ -62,6 +62,15 @@ static const cli_help help = {
 	"                                4 to 16)\n"
 	"  --skip-start-check            open the stores without the projection check\n"
 	"                                (conf http.start_check: false)\n"
+	"  --backup-every DURATION       take a backup this often (30m, 6h, 1d; off\n"
+	"                                unless given) into STORE/backups, pruned to\n"
+	"                                retention.backup_keep_days\n"
+	"  --backup-dir DIR              where scheduled backups go (one store only)\n"
+	"  --no-maintenance              no housekeeping: without it, each store's\n"
+	"                                retention rules are applied at start and\n"
+	"                                daily and it is compacted daily and past\n"
+	"                                compaction.threshold_bytes (by the serve\n"
+	"                                that materializes it; docs/operations.md)\n"
 	"  --tokens FILE                 not supported: tokens are per store, in\n"
 	"                                STORE/tokens.json (see above)\n"
 	"Flags override the stores' chatjournal.conf http.* keys; with several\n"
@@ -202,7 +211,8 @@ int cmd_serve(int argc, char **argv)
 	const char *listen = NULL, *max_body_s = NULL, *rate_s = NULL, *tokens = NULL;
 	const char *maxconn_s = NULL, *per_ip_s = NULL, *head_s = NULL, *inflight_s = NULL;
 	const char *slow_s = NULL, *proxies = NULL, *workers_s = NULL;
-	int skip_check = 0;
+	const char *backup_every = NULL, *backup_dir = NULL;
+	int skip_check = 0, no_maint = 0;
 	const cli_opt opts[] = {
 		{ "--listen", "ADDR:PORT|unix:PATH", NULL, &listen },
 		{ "--max-body", "BYTES", NULL, &max_body_s },
@@ -215,6 +225,9 @@ int cmd_serve(int argc, char **argv)
 		{ "--trusted-proxies", "LIST", NULL, &proxies },
 		{ "--workers", "N", NULL, &workers_s },
 		{ "--skip-start-check", NULL, &skip_check, NULL },
+		{ "--backup-every", "DURATION", NULL, &backup_every },
+		{ "--backup-dir", "DIR", NULL, &backup_dir },
+		{ "--no-maintenance", NULL, &no_maint, NULL },
 		{ "--tokens", "FILE", NULL, &tokens },
 	};
 	const char *pos[MAX_STORES];
@@ -267,6 +280,23 @@ int cmd_serve(int argc, char **argv)
 	}
 	o.trusted_proxies = proxies;
 	o.skip_start_check = skip_check;
+	o.no_maintenance = no_maint;
+	if (backup_every) {
+		int64_t ms;
+		if (cj_duration_parse(&ms, backup_every) != 0 || ms < 60000)
+			return cli_usage_error(&help, "option '--backup-every': '%s' is not a duration of a "
+			                       "minute or more (30m, 6h, 1d)", backup_every);
+		if (no_maint)
+			return cli_usage_error(&help, "options '--backup-every' and '--no-maintenance' "
+			                       "contradict each other");
+		o.backup_every_ms = ms;
+	}
+	if (backup_dir && !backup_every)
+		return cli_usage_error(&help, "option '--backup-dir' needs '--backup-every'");
+	if (backup_dir && npos > 1)
+		return cli_usage_error(&help, "option '--backup-dir' serves one store only (each store's "
+		                       "backups go to STORE/backups without it)");
+	o.backup_dir = backup_dir;
 	if (listen && !*listen)
 		return cli_usage_error(&help, "option '--listen' needs an address");
 	if (check_distinct(pos, npos) != 0)

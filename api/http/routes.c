@@ -302,6 +302,12 @@ void cjh_route_query(cjh_request *r)
 		q.server = cjh_arg(r, "server");
 		const char *images = cjh_arg(r, "images");
 		q.images = images && (!strcmp(images, "1") || !strcmp(images, "true"));
+		const char *rank = cjh_arg(r, "rank");
+		if (rank && strcmp(rank, "recent") && strcmp(rank, "relevance")) {
+			cjh_set_error(r, 400, "parameter 'rank' must be 'recent' or 'relevance'", "rank");
+			goto done;
+		}
+		q.rank = rank && !strcmp(rank, "relevance") ? CJ_RANK_RELEVANCE : CJ_RANK_RECENT;
 		t0 = cjh_now_ns();
 		rc = cj_query_search(&out, s, &q);
 	} else {
@@ -423,11 +429,20 @@ void cjh_append_reply(cjh_request *r)
 	cjh_server *sv = r->sv;
 	size_t n = r->nevents;
 	uint64_t *seqs = malloc(n * sizeof *seqs);
-	int rc = seqs ? cj_ticket_wait(seqs, r->ticket) : cj_error_set(CJ_ENOMEM, NULL, "out of memory");
+	cj_append_status *st = malloc(n * sizeof *st);
+	int rc = seqs && st ? cj_ticket_wait(seqs, r->ticket) :
+	         cj_error_set(CJ_ENOMEM, NULL, "out of memory");
+	/* Which events were repeats, and of events a deletion removed: reads
+	 * the journal and the projection for repeats only (retries: rare). */
+	if (!rc && cj_ticket_status(st, store_of(r), r->ticket) != 0) {
+		memset(st, 0, n * sizeof *st); /* unknown: answer as for new events */
+		cj_error_clear();
+	}
 	cjh_pool_free_ticket(sv->pool, r->ticket);
 	r->ticket = NULL;
 	if (rc) {
 		free(seqs);
+		free(st);
 		cjh_set_cj(r, rc);
 		return;
 	}
@@ -435,14 +450,30 @@ void cjh_append_reply(cjh_request *r)
 	r->events = (long)n;
 	json_t *o;
 	if (r->is_array) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < n; i++)
+		json_t *a = json_array(), *dup = json_array(), *del = json_array();
+		for (size_t i = 0; i < n; i++) {
 			json_array_append_new(a, json_integer((json_int_t)seqs[i]));
+			if (st[i] != CJ_APPEND_NEW)
+				json_array_append_new(dup, json_integer((json_int_t)i));
+			if (st[i] == CJ_APPEND_DUPLICATE_DELETED)
+				json_array_append_new(del, json_integer((json_int_t)i));
+		}
 		o = json_pack("{s:o,s:I}", "seqs", a, "last_seq", (json_int_t)seqs[n - 1]);
+		json_object_set_new(o, "duplicates", dup);
+		json_object_set_new(o, "deleted", del);
+		if (!json_array_size(dup))
+			json_object_del(o, "duplicates");
+		if (!json_array_size(del))
+			json_object_del(o, "deleted");
 	} else {
 		o = json_pack("{s:I}", "seq", (json_int_t)seqs[0]);
+		if (st[0] != CJ_APPEND_NEW)
+			json_object_set_new(o, "duplicate", json_true());
+		if (st[0] == CJ_APPEND_DUPLICATE_DELETED)
+			json_object_set_new(o, "deleted", json_true());
 	}
 	free(seqs);
+	free(st);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	cjh_set_json(r, 200, text);

@@ -30,6 +30,7 @@ static int check_options(cj_http_options *out, const cj_http_options *in)
 {
 	static const cj_http_options defaults = CJ_HTTP_OPTIONS_INIT;
 	static const size_t size_of[] = { 0, offsetof(cj_http_options, stop_fd),
+	                                   offsetof(cj_http_options, no_maintenance),
 	                                   sizeof(cj_http_options) };
 	*out = defaults;
 	if (!in || in->version < 1 || in->version > CJ_HTTP_OPTIONS_VERSION)
@@ -37,12 +38,19 @@ static int check_options(cj_http_options *out, const cj_http_options *in)
 		                    "(use CJ_HTTP_OPTIONS_INIT)", in ? in->version : 0,
 		                    CJ_HTTP_OPTIONS_VERSION);
 	memcpy(out, in, size_of[in->version]);
+	if (in->version < 3)
+		out->no_maintenance = 1;
 	out->version = CJ_HTTP_OPTIONS_VERSION;
 	if (in->version >= 2 && in->stop)
 		return cj_error_set(CJ_EINVAL, NULL, "serve: option 'stop' is for version 1 only: "
 		                    "use stop_fd");
 	if (!out->nstores || !out->stores)
 		return cj_error_set(CJ_EINVAL, NULL, "serve: no store given");
+	if (out->backup_every_ms < 0)
+		return cj_error_set(CJ_EINVAL, NULL, "serve: backup_every_ms is negative");
+	if (out->backup_dir && out->nstores > 1)
+		return cj_error_set(CJ_EINVAL, NULL, "serve: a backup folder serves one store only "
+		                    "(without it, each store's backups go to STORE/backups)");
 	if (!out->listen) out->listen = DEFAULT_LISTEN;
 	if (!out->max_body) out->max_body = (size_t)8 << 20;
 	if (!out->max_batch) out->max_batch = 10000;
@@ -66,6 +74,8 @@ static void fit_connections(cj_http_options *o)
 
 static void close_stores(cjh_server *sv)
 {
+	for (size_t i = 0; i < sv->nstores; i++)
+		cj_maintenance_free(sv->stores[i].maint); /* waits for a pass in progress */
 	for (size_t i = 0; i < sv->nstores; i++) {
 		cj_store_close(sv->stores[i].s);
 		cj_token_set_free(sv->stores[i].tokens);
@@ -238,6 +248,7 @@ int cj_http_serve(const cj_http_options *opts)
 	if (sv->o.ready)
 		sv->o.ready(ls.text, sv->o.ready_arg);
 	cjh_settings_log(sv);
+	cjh_maintenance_start(sv);
 	wait_for_stop(sv, v1_stop);
 	stop_gracefully(sv, d);
 	/* Every connection is closed: no handler, callback or worker step is

@@ -56,6 +56,8 @@ typedef struct cjh_server_metrics {
 typedef struct cjh_store {
 	cj_store *s;
 	cj_token_set *tokens;
+	cj_maintenance *maint;  /* housekeeping (maint.c); NULL: none */
+	struct cjh_server *sv;  /* the server (the housekeeping's log lines need it) */
 	char name[256];
 	size_t max_blob;       /* the conf's limits.max_blob (0: not named there) */
 	cjh_metrics m;
@@ -281,6 +283,10 @@ int cjh_settings_load(cjh_server *sv);
 void cjh_settings_free(cjh_settings *set);
 /* One JSON log line with the settings in force. */
 void cjh_settings_log(cjh_server *sv);
+
+/* maint.c: start each store's housekeeping (cj_maintenance) unless the
+ * options turn it off; a store that cannot have it is logged, not fatal. */
+void cjh_maintenance_start(cjh_server *sv);
 /* Whether to run the projection check on a store before opening it. */
 int cjh_start_check(const cj_http_options *o, const char *store);
 

@@ -22,7 +22,7 @@ extern "C" {
 #define CJ_HTTP_DEFAULT_SLOW_QUERY_MS     100u    /* queries at least this slow are logged */
 #define CJ_HTTP_DEFAULT_MAX_CONNECTIONS   4096u
 
-#define CJ_HTTP_OPTIONS_VERSION 2
+#define CJ_HTTP_OPTIONS_VERSION 3
 typedef struct cj_http_options {
 	unsigned version;             /* CJ_HTTP_OPTIONS_VERSION */
 	const char *const *stores;    /* store paths; a request's token decides its store */
@@ -56,9 +56,16 @@ typedef struct cj_http_options {
 	unsigned workers;             /* threads for blocking work (default 8 x cores, 4 to 16) */
 	int skip_start_check;         /* 1: open stores without the projection check (quick_check);
 	                                 0: the store's http.start_check (default: check) */
+	/* version 3: each store's housekeeping (chatjournal/maintenance.h: retention,
+	 * compaction, scheduled backups) on a thread of its own, in the process
+	 * that materializes the store; lines about it go to log. Callers of
+	 * versions 1 and 2 get none. */
+	int no_maintenance;           /* 1: no housekeeping */
+	int64_t backup_every_ms;      /* scheduled backups (0: none) */
+	const char *backup_dir;       /* where backups go (NULL: STORE/backups); one store only */
 } cj_http_options;
 #define CJ_HTTP_OPTIONS_INIT { CJ_HTTP_OPTIONS_VERSION, NULL, 0, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, \
-                               NULL, NULL, NULL, -1, 0, 0, 0, -1, NULL, 0, 0 }
+                               NULL, NULL, NULL, -1, 0, 0, 0, -1, NULL, 0, 0, 0, 0, NULL }
 
 /* Open the stores, listen, serve until stop_fd is readable; then stop
  * accepting, answer requests in flight (an append once durable; a min_seq

@@ -266,11 +266,30 @@ class TestRoutes(ServeCase):
 
     def test_idempotent_retry(self):
         ev = message("retry me", thread="rt-idem", id="rt-idem-1")
-        first = self.call_json("POST", "/v1/events", ev)["seq"]
-        again = self.call_json("POST", "/v1/events", ev)["seq"]
-        self.assertEqual(again, first)
-        msgs = self.call_json("GET", f"/v1/threads/rt-idem/messages?min_seq={first}")
-        self.assertEqual([m["seq"] for m in msgs], [first])
+        first = self.call_json("POST", "/v1/events", ev)
+        self.assertEqual(list(first), ["seq"])
+        again = self.call_json("POST", "/v1/events", ev)
+        self.assertEqual(again, {"seq": first["seq"], "duplicate": True})
+        msgs = self.call_json("GET", f"/v1/threads/rt-idem/messages?min_seq={first['seq']}")
+        self.assertEqual([m["seq"] for m in msgs], [first["seq"]])
+
+    def test_retry_of_a_deleted_event_says_so(self):
+        a = message("gone soon", thread="rt-del", id="rt-del-1")
+        b = message("stays", thread="rt-keep", id="rt-keep-1")
+        seqs = self.call_json("POST", "/v1/events", [a, b])["seqs"]
+        last = self.call_json("POST", "/v1/events", {"type": "delete_thread", "thread": "rt-del"})
+        self.call_json("GET", f"/v1/threads/rt-del/messages?min_seq={last['seq']}")
+        # One event: the original number, a duplicate of a deleted event.
+        self.assertEqual(self.call_json("POST", "/v1/events", a),
+                         {"seq": seqs[0], "duplicate": True, "deleted": True})
+        # A batch: indexes of the repeats, and of those deleted.
+        c = message("new one", thread="rt-keep", id="rt-keep-2")
+        r = self.call_json("POST", "/v1/events", [a, b, c])
+        self.assertEqual(r["seqs"][:2], seqs)
+        self.assertEqual(r["duplicates"], [0, 1])
+        self.assertEqual(r["deleted"], [0])
+        self.assertEqual(r["last_seq"], r["seqs"][2])
+        self.assertNotIn("duplicates", self.call_json("POST", "/v1/events", [message("x")]))
 
     def test_conflict(self):
         self.call_json("POST", "/v1/events", message("A", thread="rt-c", id="rt-c-1"))
@@ -294,6 +313,20 @@ class TestRoutes(ServeCase):
             st, _, data = self.call("GET", f"/v1/search?q={q}")
             self.assertIn(st, (200, 400), (q, data))
         self.assert_error(self.call("GET", "/v1/search"), 400, "q")
+
+    def test_search_by_relevance(self):
+        seq = self.call_json("POST", "/v1/events", [
+            message("walrus once", thread="rt-r"),
+            message("walrus walrus walrus everywhere walrus", thread="rt-r"),
+            message("walrus twice, walrus", thread="rt-r"),
+        ])["last_seq"]
+        recent = self.call_json("GET", f"/v1/search?q=walrus&thread=rt-r&min_seq={seq}")
+        self.assertEqual([m["seq"] for m in recent], [seq, seq - 1, seq - 2])
+        best = self.call_json("GET", "/v1/search?q=walrus&thread=rt-r&rank=relevance")
+        self.assertEqual([m["seq"] for m in best], [seq - 1, seq, seq - 2])
+        self.assertEqual(self.call_json("GET", "/v1/search?q=walrus&thread=rt-r&rank=recent"),
+                         recent)
+        self.assert_error(self.call("GET", "/v1/search?q=walrus&rank=best"), 400, "rank")
 
     def test_config(self):
         seq = self.call_json("POST", "/v1/events", [
@@ -458,6 +491,74 @@ class TestShutdown(unittest.TestCase):
             # Every acknowledged append is there after the stop.
             r = run_cj("stats", store, "--json")
             self.assertEqual(json.loads(r.stdout)["last_seq"], 20)
+
+
+class TestMaintenance(unittest.TestCase):
+    """serve's housekeeping (docs/operations.md, "Scheduled maintenance"):
+    retention at start, a backup at once with --backup-every, their JSON log
+    lines; --no-maintenance does none of it; flag errors are usage errors."""
+
+    def store_with_old_message(self, d):
+        store = Path(d) / "s"
+        self.assertEqual(run_cj("init", store).returncode, 0)
+        conf = json.loads((store / "chatjournal.conf").read_text())
+        conf.setdefault("retention", {})["messages_days"] = 30
+        (store / "chatjournal.conf").write_text(json.dumps(conf))
+        old = message("ancient", ts="2020-01-01T00:00:00Z")
+        r = subprocess.run([BIN, "append", str(store)], input=json.dumps(old).encode(),
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return store
+
+    def test_retention_and_backup_at_start(self):
+        with tempfile.TemporaryDirectory(prefix="cj-serve-") as d:
+            store = self.store_with_old_message(d)
+            srv = Server(store, "--backup-every", "1h")
+            try:
+                srv._wait_for(r'"maintenance":"s","message":"backup: ')
+                rc, _ = srv.stop()
+            finally:
+                srv.kill()
+            self.assertEqual(rc, 0)
+            logs = [json.loads(x) for x in srv.stderr_lines() if x.startswith('{"maintenance"')]
+            messages = [e["message"] for e in logs]
+            self.assertIn("retention: 1 purge(s) removing 1 messages, 0 images, 0 metrics; "
+                          "0 idle thread(s) deleted (last event 2)", messages)
+            backups = [p for p in (store / "backups").iterdir() if not p.name.startswith(".")]
+            self.assertEqual(len(backups), 1)
+            self.assertTrue(any(m == f"backup: {backups[0]}" for m in messages), messages)
+            state = json.loads((store / "maintenance.json").read_text())
+            self.assertGreater(state["backup_ms"], 0)
+            self.assertEqual((store / "maintenance.json").stat().st_mode & 0o777, 0o600)
+            hist = json.loads(run_cj("history", store, "T1", "--json").stdout)
+            self.assertEqual(hist, [])
+
+    def test_no_maintenance(self):
+        with tempfile.TemporaryDirectory(prefix="cj-serve-") as d:
+            store = self.store_with_old_message(d)
+            srv = Server(store, "--no-maintenance")
+            try:
+                srv.tokens_shown(1)
+                time.sleep(0.5)
+                rc, _ = srv.stop()
+            finally:
+                srv.kill()
+            self.assertEqual(rc, 0)
+            self.assertFalse([x for x in srv.stderr_lines() if '"maintenance"' in x])
+            self.assertFalse((store / "maintenance.json").exists())
+            self.assertEqual(len(json.loads(run_cj("history", store, "T1", "--json").stdout)), 1)
+
+    def test_flag_errors(self):
+        with tempfile.TemporaryDirectory(prefix="cj-serve-") as d:
+            store = Path(d) / "s"
+            self.assertEqual(run_cj("init", store).returncode, 0)
+            for args, says in ((["--backup-every", "5s"], "a minute or more"),
+                               (["--backup-every", "often"], "is not a duration"),
+                               (["--backup-dir", d], "needs '--backup-every'"),
+                               (["--backup-every", "1h", "--no-maintenance"], "contradict")):
+                r = run_cj("serve", store, *args)
+                self.assertEqual(r.returncode, 2, args)
+                self.assertIn(says, r.stderr.decode(), args)
 
 
 if __name__ == "__main__":
