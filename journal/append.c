@@ -241,7 +241,7 @@ int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *c
 			rc = cji_err(CJ_EINVAL, "event %zu is NULL", i);
 			goto fail;
 		}
-		if ((rc = prepare_one(t, i, evs[i], now))) {
+		if ((rc = prepare_one(t, i, evs[i], now)) || (rc = cji_check_target(j, evs, i))) {
 			rc = err_at_index(rc, i, n);
 			goto fail;
 		}

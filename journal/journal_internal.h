@@ -147,6 +147,13 @@ int cji_journal_swap(cji_swap_report *out, cji_journal *j);
 /* Remove a DIR.compact folder left by an interrupted compaction. */
 int cji_journal_swap_cleanup(cji_journal *j);
 
+/* ---- targets (target.c) ---- */
+
+/* evs[i], if it is an edit_message, delete_message or reaction, must target
+ * a message of its thread: earlier in evs, or stored. 0, or CJ_EINVAL naming
+ * "target" (no such id, not a message, another thread), or a read error. */
+int cji_check_target(cji_journal *j, const cj_event *const *evs, size_t i);
+
 /* ---- reading (iter.c) ---- */
 
 int cji_journal_last_seq(uint64_t *out, cji_journal *j);

@@ -31,6 +31,9 @@ static const hashed_table TABLES[] = {
 	{ "settings", "SELECT * FROM settings ORDER BY key" },
 	{ "config_changes", "SELECT * FROM config_changes ORDER BY seq" },
 	{ "metrics", "SELECT * FROM metrics ORDER BY seq" },
+	{ "message_edits", "SELECT * FROM message_edits ORDER BY seq" },
+	{ "reactions", "SELECT * FROM reactions ORDER BY message_seq, emoji, user" },
+	{ "attachments", "SELECT * FROM attachments ORDER BY message_seq, idx" },
 	{ "messages_fts", "SELECT term, doc, col, offset FROM temp.cj_vocab_messages"
 	                  " ORDER BY term, doc, col, offset" },
 	{ "images_fts", "SELECT term, doc, col, offset FROM temp.cj_vocab_images"

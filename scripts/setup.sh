@@ -9,6 +9,7 @@ PKGS=(build-essential meson ninja-build pkg-config clang
       liblmdb-dev libsqlite3-dev libmsgpack-dev libxxhash-dev libjansson-dev
       libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
       python3 sqlite3 lmdb-utils
+      tzdata      # time zone names are checked against it (docs/events.md, "Time zones")
       sqlite-utils) # tests/projection/test_sqlite_utils.py skips without it
 
 missing=()

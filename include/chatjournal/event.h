@@ -32,7 +32,12 @@ typedef enum cj_event_type {
 	CJ_EVENT_CLEAR_HISTORY = 6,
 	CJ_EVENT_PURGE         = 7,
 	CJ_EVENT_SETTING       = 8,
-	CJ_EVENT_METRIC        = 9
+	CJ_EVENT_METRIC        = 9,
+	/* 0.3: the chat model (docs/events.md) */
+	CJ_EVENT_EDIT_MESSAGE   = 10,
+	CJ_EVENT_DELETE_MESSAGE = 11,
+	CJ_EVENT_REACTION       = 12,
+	CJ_EVENT_THREAD         = 13
 } cj_event_type;
 
 /* Size limits applied by validation. A store applies its own (chatjournal.conf). */
