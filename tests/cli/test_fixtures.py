@@ -76,11 +76,11 @@ class Release010(unittest.TestCase):
         self.assertGreaterEqual(migrations, 2)
         self.assertEqual(self.sql("PRAGMA user_version"), [(migrations,)])
         self.assertEqual(self.sql("SELECT count(*) FROM damaged_records"), [(0,)])
-        # The journal was upgraded to format 3: format_version 3 and a commits
+        # The journal was upgraded to format 4: format_version 4 and a commits
         # table holding the new group commit (lmdb-utils reads it as is).
         meta = subprocess.run(["mdb_dump", "-s", "meta", str(self.store / "journal")],
                               capture_output=True, text=True, check=True).stdout.split()
-        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000003")
+        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000004")
         commits = subprocess.run(["mdb_stat", "-s", "commits", str(self.store / "journal")],
                                  capture_output=True, text=True, check=True).stdout
         self.assertIn("Entries: 1", commits)
@@ -122,7 +122,9 @@ class Release010(unittest.TestCase):
             self.assertTrue(found(k), k)
         v = json.loads(run("verify", self.store, "--json").stdout)
         self.assertTrue(v["ok"], v)
-        self.assertEqual(v["state"]["live_hash"], "4a53b80b48ec9e164471ba86c9c47408")
+        # 0.1.0 computed 4a53b80b48ec9e164471ba86c9c47408; the schema of 0.3
+        # (004_chat_model.sql) has more tables and columns to hash.
+        self.assertEqual(v["state"]["live_hash"], "e6ca2068e8fa18cc502147ad87faf753")
 
     def test_replay_of_the_old_journal(self):
         out = Path(self.tmp.name) / "replayed.sqlite"
@@ -134,6 +136,91 @@ class Release010(unittest.TestCase):
                              [(3,), (4,), (9,), (10,)])
         finally:
             db.close()
+
+
+class StoreBeforeChatModel(unittest.TestCase):
+    """tests/data/store-main-717fc9f: journal format 3 (with tombstones),
+    projection schema 3, written by the last build before event schema 0.3."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="cj-fixture-")
+        self.store = Path(self.tmp.name) / "store"
+        shutil.copytree(DATA / "store-main-717fc9f", self.store)
+        for root, dirs, files in os.walk(self.store):
+            os.chmod(root, 0o700)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o600)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def sql(self, query):
+        db = sqlite3.connect(f"file:{self.store / 'chat.sqlite'}?mode=ro", uri=True)
+        try:
+            return db.execute(query).fetchall()
+        finally:
+            db.close()
+
+    def append(self, *events, check=True):
+        r = subprocess.run([BIN, "append", str(self.store), "--json", "-"],
+                           input="".join(json.dumps(e) + "\n" for e in events),
+                           capture_output=True, text=True, timeout=60)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def test_upgrades_rebuilds_and_takes_the_new_events(self):
+        self.assertEqual(self.sql("PRAGMA user_version"), [(3,)])
+        self.assertEqual(json.loads(run("stats", self.store, "--json").stdout)["last_seq"], 18)
+        # The first read-write open migrates (schema 4: the projection is
+        # re-applied from the journal, tombstones included) and upgrades the
+        # journal to format 4.
+        self.append({"type": "edit_message", "thread": "T2", "target": "m7",
+                     "content": "after the deletions (edited)", "editor": "U2",
+                     "ts": "2025-03-04T00:00:00Z"},
+                    {"type": "reaction", "thread": "T1", "target": "m1", "emoji": "wave",
+                     "user": "U2", "ts": "2025-03-04T00:00:01Z"},
+                    {"type": "delete_message", "thread": "T1", "target": "m2",
+                     "ts": "2025-03-04T00:00:02Z"})
+        self.assertEqual(self.sql("PRAGMA user_version"),
+                         [(len(list(MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql"))),)])
+        meta = subprocess.run(["mdb_dump", "-s", "meta", str(self.store / "journal")],
+                              capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000004")
+        v = json.loads(run("verify", self.store, "--json").stdout)
+        self.assertTrue(v["ok"], v)
+        self.assertEqual(v["state"]["position"], 21)
+
+        # Every row of the old store is back, deletions still in effect.
+        t1 = json.loads(run("history", self.store, "T1", "--json").stdout)
+        self.assertEqual([(m["seq"], m["role"], m.get("content")) for m in t1],
+                         [(4, "user", "the lighthouse keeper waves"), (6, "tool", '{"temp":21}')])
+        self.assertEqual(t1[0]["reactions"], {"wave": 1})
+        t2 = json.loads(run("history", self.store, "T2", "--json").stdout)
+        self.assertEqual([(m["content"], m.get("edited_ts")) for m in t2],
+                         [("Grüße aus Köln, 日本語", None),
+                          ("after the deletions (edited)", "2025-03-04T00:00:00.000Z")])
+        self.assertEqual(json.loads(run("history", self.store, "T4", "--json").stdout), [])
+        self.assertEqual(json.loads(run("history", self.store, "T3", "--json").stdout), [])
+        # The time zone 0.3 refuses at append stays what the stored event said.
+        # first_seen is the earliest event time (0.3): U1's backdated message
+        # of 2024-01-01 (purged since, a tombstone now) was appended after
+        # U1's profile of 2025-03-01; the old rule kept the latter.
+        self.assertEqual(self.sql("SELECT user, timezone, first_seen FROM users ORDER BY user"),
+                         [("U1", "Europe/Paris", "2024-01-01T00:00:00.000Z"),
+                          ("U2", "Not/AZone", "2025-03-01T09:00:01.000Z")])
+        self.assertEqual(self.sql("SELECT value FROM settings WHERE key = 'api.key'"), [('"***"',)])
+        self.assertEqual(self.sql("SELECT size FROM blobs"), [(32,)])
+        r = self.append({"type": "user", "user": "U2", "timezone": "Not/AZone"}, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("field 'timezone': 'Not/AZone' is not a time zone of the tz database",
+                      r.stderr)
+
+        # Compaction redacts the deleted message and the pre-edit text.
+        r = json.loads(run("compact", self.store, "--json").stdout)
+        self.assertEqual(r["messages"], 2, r)
+        v = json.loads(run("verify", self.store, "--json").stdout)
+        self.assertTrue(v["ok"], v)
 
 
 if __name__ == "__main__":

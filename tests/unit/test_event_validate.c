@@ -186,7 +186,7 @@ static void test_messages(void **state)
 	(void)state;
 	static const struct { const char *json, *msg; } m[] = {
 		{ "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"bot\",\"content\":\"c\"}",
-		  "field 'role': must be one of user, assistant, system, tool" },
+		  "field 'role': must be one of user, assistant, system, tool, developer" },
 		{ "{" IMG ",\"kind\":\"x\"}", "field 'kind': must be one of uploaded, generated, edited" },
 		{ "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"user\"}", "field 'content': required" },
 		{ "{\"type\":\"message\",\"thread\":1,\"role\":\"user\",\"content\":\"c\"}",
@@ -207,7 +207,8 @@ static void test_messages(void **state)
 		  "field 'before': must be an RFC 3339 time string or integer milliseconds" },
 		{ "{\"type\":\"wat\"}",
 		  "field 'type': unknown event type 'wat' (known: message, image, user, thread_config, "
-		  "delete_thread, clear_history, purge, setting, metric)" },
+		  "delete_thread, clear_history, purge, setting, metric, edit_message, delete_message, "
+		  "reaction, thread)" },
 	};
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
 		cj_event *ev = NULL;
