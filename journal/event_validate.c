@@ -32,6 +32,7 @@ static const char *const type_names[] = {
 	[CJ_EVENT_DELETE_MESSAGE] = "delete_message",
 	[CJ_EVENT_REACTION]      = "reaction",
 	[CJ_EVENT_THREAD]        = "thread",
+	[CJ_EVENT_REDACT_EDITS]  = "redact_edits",
 };
 #define TYPE_COUNT (sizeof type_names / sizeof type_names[0])
 
@@ -257,6 +258,13 @@ static const rule delete_message_rules[] = {
 	{ "target", K_ID, REQ, NULL },
 };
 
+/* Compaction's mark (docs/format.md, "Superseded text"): the superseded
+ * texts of every edit up to sequence number through_seq are blanked in the
+ * projection as the journal's tombstones blank them. */
+static const rule redact_edits_rules[] = {
+	{ "through_seq", K_COUNT, REQ, NULL },
+};
+
 static const rule reaction_rules[] = {
 	{ "thread", K_IDENT, REQ, NULL },
 	{ "target", K_ID, REQ, NULL },
@@ -322,6 +330,7 @@ FITS(thread_rules);
 FITS(edit_message_rules);
 FITS(delete_message_rules);
 FITS(reaction_rules);
+FITS(redact_edits_rules);
 
 /* Indexed by cj_event_type. */
 static const schema schemas[] = {
@@ -340,6 +349,7 @@ static const schema schemas[] = {
 	[CJ_EVENT_DELETE_MESSAGE] = SCHEMA(delete_message_rules, NULL),
 	[CJ_EVENT_REACTION]      = SCHEMA(reaction_rules, NULL),
 	[CJ_EVENT_THREAD]        = SCHEMA(thread_rules, "metadata"),
+	[CJ_EVENT_REDACT_EDITS]  = SCHEMA(redact_edits_rules, NULL),
 };
 _Static_assert(COUNT(schemas) == TYPE_COUNT, "a type without a schema");
 
@@ -829,7 +839,7 @@ static int check_type(const json_t *obj, cj_event_type *type)
 		                     "field 'type': unknown event type '%.64s' (known: message, "
 		                     "image, user, thread_config, delete_thread, clear_history, "
 		                     "purge, setting, metric, edit_message, delete_message, reaction, "
-		                     "thread)", json_string_value(t));
+		                     "thread, redact_edits)", json_string_value(t));
 	return 0;
 }
 

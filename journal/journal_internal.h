@@ -125,9 +125,14 @@ int cji_journal_scan(cji_journal *j, uint64_t from, uint64_t to,
  * others are skipped): tombstones are built from the stored records and
  * committed through the writer. *out accumulates. */
 int cji_journal_redact(cji_writer_result *out, cji_journal *j, const uint64_t *seqs, size_t n);
+/* The same for messages that were edited and are still live: only their
+ * superseded content goes ("" if they had any; flags REDACTED|PARTIAL). */
+int cji_journal_redact_superseded(cji_writer_result *out, cji_journal *j, const uint64_t *seqs,
+                                  size_t n);
 
-/* The blob keys (16 bytes each, back to back, malloc'd) that the image
- * records at seqs name, tombstones included. */
+/* The blob keys (16 bytes each, back to back, malloc'd) that the image and
+ * message records at seqs name (blob, thumbnail, attachments[].blob),
+ * tombstones included. */
 int cji_journal_blob_refs(uint8_t **keys_out, size_t *n_out, cji_journal *j, const uint64_t *seqs,
                           size_t n);
 

@@ -41,6 +41,7 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 	case CJ_EVENT_DELETE_MESSAGE: return cji_apply_delete_message(a, o, seq);
 	case CJ_EVENT_REACTION: return cji_apply_reaction(a, o, seq, ts_ms, tstext);
 	case CJ_EVENT_THREAD: return cji_apply_thread(a, o, seq, ts_ms, tstext);
+	case CJ_EVENT_REDACT_EDITS: return cji_apply_redact_edits(a, o, seq);
 	default:
 		return cji_err(CJ_ECORRUPT, "journal record %llu: unknown event type %d",
 		               (unsigned long long)seq, (int)ev->type);

@@ -319,3 +319,22 @@ int cji_purge_count(cji_purge_counts *out, sqlite3 *db, const cji_purge_scope *s
 		rc = count_where(db, "metrics", PURGE_METRIC_WHERE, args, &out->metrics);
 	return rc;
 }
+
+/* Compaction's mark: the texts its tombstones blank in the journal (the
+ * original of every message edited up to P, every edit up to P that a newer
+ * one up to P replaced) are blanked here too, so the projection is the same
+ * whether it was built before or after the tombstones were written
+ * (docs/format.md, "Superseded text"). Every row up to P replaced a text
+ * that is now a tombstone: its old_content goes; a row up to P with a newer
+ * row up to P for its message was itself superseded: its content goes. */
+int cji_apply_redact_edits(cji_apply *a, const json_t *o, uint64_t seq)
+{
+	json_int_t p = json_integer_value(json_object_get(o, "through_seq"));
+	cji_arg args[1] = { { 'i', (int64_t)p, NULL } };
+	del_work w = { a, seq, 0, 1, args };
+	step(&w, "UPDATE message_edits SET old_content = '' WHERE seq <= ?1 AND old_content <> ''");
+	step(&w, "UPDATE message_edits SET content = '' WHERE seq <= ?1 AND content <> ''"
+	         " AND EXISTS (SELECT 1 FROM message_edits n WHERE n.message_seq ="
+	         " message_edits.message_seq AND n.seq > message_edits.seq AND n.seq <= ?1)");
+	return w.rc;
+}

@@ -101,6 +101,7 @@ int cji_apply_edit_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t 
 int cji_apply_reaction(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext);
 int cji_apply_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext);
 int cji_apply_delete_message(cji_apply *a, const json_t *o, uint64_t seq);
+int cji_apply_redact_edits(cji_apply *a, const json_t *o, uint64_t seq);
 
 /* ---- write-behind (writebehind.c) ---- */
 

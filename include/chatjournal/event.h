@@ -37,7 +37,8 @@ typedef enum cj_event_type {
 	CJ_EVENT_EDIT_MESSAGE   = 10,
 	CJ_EVENT_DELETE_MESSAGE = 11,
 	CJ_EVENT_REACTION       = 12,
-	CJ_EVENT_THREAD         = 13
+	CJ_EVENT_THREAD         = 13,
+	CJ_EVENT_REDACT_EDITS   = 14   /* appended by compaction (docs/events.md) */
 } cj_event_type;
 
 /* Size limits applied by validation. A store applies its own (chatjournal.conf). */

@@ -217,10 +217,23 @@ class StoreBeforeChatModel(unittest.TestCase):
                       r.stderr)
 
         # Compaction redacts the deleted message and the pre-edit text.
+        # Compaction redacts the deleted message (m2) and the pre-edit text of
+        # m7 (a partial tombstone: the rest of the message stays).
+        before = (self.store / "journal" / "data.mdb").read_bytes()
+        self.assertIn(b"ahoy from the tower", before)
         r = json.loads(run("compact", self.store, "--json").stdout)
-        self.assertEqual(r["messages"], 2, r)
+        self.assertEqual((r["messages"], r["edits"]), (1, 1), r)
+        # the store's own files (events.jsonl and the README beside them hold the text)
+        after = b"".join(p.read_bytes() for p in self.store.rglob("*") if p.is_file()
+                         and (p.parent.name == "journal" or p.name.startswith("chat.sqlite")))
+        self.assertFalse(b"ahoy from the tower" in after, "a deleted message's text survived")
+        self.assertTrue(b"after the deletions (edited)" in after)
+        self.assertEqual(after.count(b"after the deletions"),
+                         after.count(b"after the deletions (edited)"), "pre-edit text survived")
         v = json.loads(run("verify", self.store, "--json").stdout)
         self.assertTrue(v["ok"], v)
+        self.assertEqual(self.sql("SELECT old_content, content FROM message_edits"),
+                         [("", "after the deletions (edited)")])
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ static void test_type_names(void **state)
 	static const char *names[] = { "unknown", "message", "image", "user", "thread_config",
 	                               "delete_thread", "clear_history", "purge", "setting",
 	                               "metric", "edit_message", "delete_message", "reaction",
-	                               "thread" };
-	for (int t = 0; t <= 13; t++) {
+	                               "thread", "redact_edits" };
+	for (int t = 0; t <= 14; t++) {
 		assert_string_equal(cj_event_type_name((cj_event_type)t), names[t]);
 		if (t > 0)
 			assert_int_equal(cj_event_type_from_name(names[t]), t);
 	}
-	assert_string_equal(cj_event_type_name((cj_event_type)14), "unknown");
+	assert_string_equal(cj_event_type_name((cj_event_type)15), "unknown");
 	assert_string_equal(cj_event_type_name((cj_event_type)-1), "unknown");
 	assert_int_equal(cj_event_type_from_name("unknown"), CJ_EVENT_UNKNOWN);
 	assert_int_equal(cj_event_type_from_name("Message"), CJ_EVENT_UNKNOWN);

@@ -208,7 +208,7 @@ static void test_messages(void **state)
 		{ "{\"type\":\"wat\"}",
 		  "field 'type': unknown event type 'wat' (known: message, image, user, thread_config, "
 		  "delete_thread, clear_history, purge, setting, metric, edit_message, delete_message, "
-		  "reaction, thread)" },
+		  "reaction, thread, redact_edits)" },
 	};
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
 		cj_event *ev = NULL;
