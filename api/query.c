@@ -408,9 +408,22 @@ static uint64_t file_size(const char *path, const char *suffix)
 
 int cj_query_stats(char **json_out, cj_store *s)
 {
+	return cj_query_stats_opts(json_out, s, NULL);
+}
+
+int cj_query_stats_opts(char **json_out, cj_store *s, const cj_stats_options *opts)
+{
+	static const cj_stats_options defaults = CJ_STATS_OPTIONS_INIT;
 	*json_out = NULL;
 	if (!s)
 		return cji_err(CJ_EINVAL, "stats: no store");
+	if (!opts)
+		opts = &defaults;
+	if (opts->version != CJ_STATS_OPTIONS_VERSION)
+		return cji_err(CJ_EINVAL, "stats: options version %u, this build knows %u "
+		               "(use CJ_STATS_OPTIONS_INIT)", opts->version, CJ_STATS_OPTIONS_VERSION);
+	int64_t day0 = opts->day_start_ms >= 0 ? opts->day_start_ms
+	                                       : cji_now_ms() / 86400000 * 86400000;
 	cj_journal_stats js;
 	int rc = cji_journal_stats(&js, &s->journal);
 	if (rc)
@@ -419,7 +432,6 @@ int cj_query_stats(char **json_out, cj_store *s)
 	json_t *o = json_object();
 	cji_reader *r;
 	if ((rc = cji_reader_get(s->readers, &r)) == 0) {
-		int64_t day0 = cji_now_ms() / 86400000 * 86400000;
 		counter c = { r->db, 0 };
 		json_int_t v[7] = {
 			count(&c, "SELECT count(*) FROM messages", 0),
@@ -449,6 +461,10 @@ int cj_query_stats(char **json_out, cj_store *s)
 	}
 	if (s->mat)
 		pos = cji_mat_position(s->mat);
+	char day_text[32];
+	cji_time_format(day0, day_text);
+	json_object_set_new(o, "timezone", json_string(opts->timezone ? opts->timezone : "UTC"));
+	json_object_set_new(o, "day_start", json_string(day_text));
 	json_object_set_new(o, "position", json_integer((json_int_t)pos));
 	json_object_set_new(o, "last_seq", json_integer((json_int_t)js.last_seq));
 	json_object_set_new(o, "lag", json_integer((json_int_t)(js.last_seq > pos ? js.last_seq - pos : 0)));

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "chatjournal/event.h"
 #include "common/tz.h"
+#include "common/err.h"
 
 #define TZ_NAME_MAX 255
 
@@ -63,4 +65,12 @@ int cji_tz_valid(const char *name, int *no_db)
 	         memcmp(magic, "TZif", 4) == 0;
 	close(fd);
 	return ok;
+}
+
+int cj_timezone_check(const char *name)
+{
+	if (cji_tz_valid(name, NULL))
+		return 0;
+	return cji_err(CJ_EINVAL, "'%.64s' is not a time zone of the tz database (like Europe/Berlin "
+	               "or UTC)", name ? name : "(null)");
 }

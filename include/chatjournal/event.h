@@ -131,6 +131,12 @@ CJ_API void cj_event_free(cj_event *ev);
  * The rule every event string is checked against (which also refuses NUL). */
 CJ_API size_t cj_utf8_check(const char *s, size_t len);
 
+/* 0 if name is an IANA time zone of the system's tz database ($TZDIR, else
+ * /usr/share/zoneinfo), CJ_EINVAL naming it otherwise: the rule of
+ * user.timezone (docs/events.md, "Time zones"; without a database any name
+ * of the right shape passes). */
+CJ_API int cj_timezone_check(const char *name);
+
 #ifdef __cplusplus
 }
 #endif
