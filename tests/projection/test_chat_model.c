@@ -203,6 +203,12 @@ static void test_targets(void **state)
 	cj_event_free(evs[1]);
 	TU_OK(cj_journal_last_seq(&after, f->tu.s));
 	assert_int_equal(before, after);
+	/* An attachment's blob must be stored first, as an image's. */
+	TU_RC(pu_append(f->tu.s, "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\",\"attachments\":"
+	                         "[{\"url\":\"u\"},{\"blob\":\"00000000000000000000000000000000\"}]}", NULL), CJ_EINVAL);
+	assert_string_equal(cj_error_field(), "attachments[1].blob");
+	assert_string_equal(cj_error_last(), "field 'attachments[1].blob': no blob "
+	                    "00000000000000000000000000000000 in this store; store the bytes first");
 	/* The same id again with the same payload is a duplicate, not an edit. */
 	uint64_t dup = 0;
 	TU_OK(pu_append(f->tu.s, "{\"type\":\"message\",\"id\":\"m1\",\"thread\":\"T1\",\"role\":\"user\","
