@@ -158,6 +158,10 @@ int cji_journal_swap_cleanup(cji_journal *j);
  * a message of its thread: earlier in evs, or stored. 0, or CJ_EINVAL naming
  * "target" (no such id, not a message, another thread), or a read error. */
 int cji_check_target(cji_journal *j, const cj_event *const *evs, size_t i);
+/* The sequence number of the event appended with id: 1 and *seq, 0 if no
+ * event has that id, or an error. Ids are never removed, so the answer for
+ * a stored event never changes (the materializer finds targets this way). */
+int cji_journal_id_seq(uint64_t *seq, cji_journal *j, const char *id);
 
 /* ---- reading (iter.c) ---- */
 

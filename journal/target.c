@@ -16,26 +16,35 @@ static int is_targeting(cj_event_type t)
 	return t == CJ_EVENT_EDIT_MESSAGE || t == CJ_EVENT_DELETE_MESSAGE || t == CJ_EVENT_REACTION;
 }
 
-/* The stored event whose id is `id`: 1 and *ev_out (free it), 0 if no event
- * has that id, or an error. */
-static int stored_by_id(cj_event **ev_out, cji_journal *j, const char *id)
+int cji_journal_id_seq(uint64_t *seq, cji_journal *j, const char *id)
 {
-	*ev_out = NULL;
+	*seq = 0;
 	MDB_txn *txn;
 	int rc = cji_env_read_begin(&j->env, &txn);
 	if (rc)
 		return rc;
 	MDB_val k = { strlen(id), (void *)id }, v;
-	uint64_t seq = 0;
 	uint8_t fp[16];
 	int mrc = mdb_get(txn, j->env.idem, &k, &v);
-	if (mrc == 0 && cji_idem_val_get(&v, &seq, fp) != 0)
+	if (mrc == 0 && cji_idem_val_get(&v, seq, fp) != 0)
 		mrc = MDB_CORRUPTED;
 	cji_env_read_end(&j->env, txn);
 	if (mrc == MDB_NOTFOUND)
 		return 0;
 	if (mrc)
 		return cji_err_mdb(mrc, "journal: cannot look up id '%.64s'", id);
+	return 1;
+}
+
+/* The stored event whose id is `id`: 1 and *ev_out (free it), 0 if no event
+ * has that id, or an error. */
+static int stored_by_id(cj_event **ev_out, cji_journal *j, const char *id)
+{
+	*ev_out = NULL;
+	uint64_t seq;
+	int rc = cji_journal_id_seq(&seq, j, id);
+	if (rc <= 0)
+		return rc;
 	cj_record rec;
 	if ((rc = cji_journal_get(ev_out, &rec, j, seq)))
 		return rc;

@@ -103,32 +103,42 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 		rc = cji_wb_message_user(a, user, tid, seq, ts, tstext, &uid);
 	if (rc)
 		return rc;
-	sqlite3_stmt *st = a->st[S_MSG_INSERT];
+	const char *role = cji_str(o, "role"), *content = cji_str(o, "content");
+	const char *server = cji_str(o, "server"), *channel = cji_str(o, "channel");
+	const char *message_ts = cji_str(o, "message_ts"), *id = cji_str(o, "id");
+	const json_t *metadata = json_object_get(o, "metadata"), *cost = json_object_get(o, "cost");
+	/* The fields of 0.3 are rare: looked up and bound only when the event
+	 * has keys beyond these (type, thread, role, ts and the ones above). */
+	size_t older = 3 + !!json_object_get(o, "ts") + !!content + !!server + !!channel + !!user + !!message_ts + !!id + !!metadata +
+	               !!cost;
+	int extended = json_object_size(o) > older;
+	sqlite3_stmt *st = a->st[extended ? S_MSG_INSERT_X : S_MSG_INSERT];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, tid);
 	cji_bind_rowid(st, 3, uid);
-	cji_bind_str(st, 4, cji_str(o, "role"));
-	cji_bind_str(st, 5, cji_str(o, "content"));
-	cji_bind_str(st, 6, cji_str(o, "server"));
-	cji_bind_str(st, 7, cji_str(o, "channel"));
-	cji_bind_str(st, 8, cji_str(o, "message_ts"));
-	cji_bind_owned(st, 9, cji_json_text(json_object_get(o, "metadata")));
-	cji_bind_str(st, 10, cji_str(o, "id"));
+	cji_bind_str(st, 4, role);
+	cji_bind_str(st, 5, content);
+	cji_bind_str(st, 6, server);
+	cji_bind_str(st, 7, channel);
+	cji_bind_str(st, 8, message_ts);
+	cji_bind_owned(st, 9, cji_json_text(metadata));
+	cji_bind_str(st, 10, id);
 	sqlite3_bind_int64(st, 11, ts);
 	cji_bind_str(st, 12, tstext);
-	cji_bind_str(st, 13, cji_str(o, "reply_to"));
-	cji_bind_str(st, 14, cji_str(o, "parent"));
-	cji_bind_str(st, 15, cji_str(o, "name"));
-	cji_bind_str(st, 16, cji_str(o, "tool_call_id"));
-	cji_bind_owned(st, 17, cji_json_text(json_object_get(o, "tool_calls")));
+	if (extended) {
+		cji_bind_str(st, 13, cji_str(o, "reply_to"));
+		cji_bind_str(st, 14, cji_str(o, "parent"));
+		cji_bind_str(st, 15, cji_str(o, "name"));
+		cji_bind_str(st, 16, cji_str(o, "tool_call_id"));
+		cji_bind_owned(st, 17, cji_json_text(json_object_get(o, "tool_calls")));
+	}
 	if ((rc = cji_step_done(a, st, "messages", seq)))
 		return rc;
-	if ((rc = cji_wb_fts(a, seq, 0, cji_str(o, "content"), NULL)))
+	if ((rc = cji_wb_fts(a, seq, 0, content, NULL)))
 		return rc;
-	const json_t *att = json_object_get(o, "attachments");
+	const json_t *att = extended ? json_object_get(o, "attachments") : NULL;
 	if (att && (rc = attachments(a, att, seq)))
 		return rc;
-	const json_t *cost = json_object_get(o, "cost");
 	if (!json_is_object(cost))
 		return 0;
 	char day[32];

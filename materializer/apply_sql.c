@@ -46,6 +46,10 @@ static const char *const SQL[S_COUNT] = {
 	" message_count = message_count + 1",
 	[S_MSG_INSERT] =
 	"INSERT INTO messages (seq, thread_rowid, user_rowid, role, content, server, channel,"
+	" message_ts, metadata, id, ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	/* the same with the fields of 0.3: only for messages that have some */
+	[S_MSG_INSERT_X] =
+	"INSERT INTO messages (seq, thread_rowid, user_rowid, role, content, server, channel,"
 	" message_ts, metadata, id, ts_ms, ts, reply_to, parent, name, tool_call_id, tool_calls)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 	[S_MSG_FTS] = "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)",
@@ -91,7 +95,7 @@ static const char *const SQL[S_COUNT] = {
 	" message_count = message_count + ?4 WHERE user_rowid = ?1 AND thread_rowid = ?2",
 	[S_MSG_BY_ID] =
 	"SELECT m.seq, m.content FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid"
-	" WHERE m.id = ?1 AND t.thread = ?2",
+	" WHERE m.seq = ?1 AND t.thread = ?2",
 	[S_MSG_EDIT] = "UPDATE messages SET content = ?2, edited_ts_ms = ?3, edited_ts = ?4 WHERE seq = ?1",
 	[S_EDIT_INSERT] =
 	"INSERT INTO message_edits (seq, message_seq, editor, old_content, content, id, ts_ms, ts)"
@@ -250,10 +254,21 @@ int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
 	return cji_step_row(a, st, uid, config, "user", seq);
 }
 
+/* The journal's idempotency table maps the target id to the sequence number
+ * of the message (an index on messages.id would cost every message an index
+ * entry; ids are never removed, so replay finds the same). */
 int cji_row_target(cji_apply *a, const json_t *o, uint64_t seq, int64_t *mseq, char **content)
 {
+	*mseq = 0;
+	if (content)
+		*content = NULL;
+	const char *target = cji_str(o, "target");
+	uint64_t tseq = 0;
+	int rc = target ? cji_journal_id_seq(&tseq, a->journal, target) : 0;
+	if (rc <= 0 || tseq >= seq) /* not found (or not before the event: never a message it names) */
+		return rc < 0 ? rc : 0;
 	sqlite3_stmt *st = a->st[S_MSG_BY_ID];
-	cji_bind_str(st, 1, cji_str(o, "target"));
+	sqlite3_bind_int64(st, 1, (int64_t)tseq);
 	cji_bind_str(st, 2, cji_str(o, "thread"));
 	return cji_step_row(a, st, mseq, content, "messages", seq);
 }

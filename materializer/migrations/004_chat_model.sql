@@ -26,8 +26,9 @@ ALTER TABLE messages ADD COLUMN tool_call_id TEXT;   -- OpenAI: the call a tool 
 ALTER TABLE messages ADD COLUMN tool_calls TEXT;     -- OpenAI: JSON array of calls
 ALTER TABLE messages ADD COLUMN edited_ts_ms INTEGER; -- last edit_message applied, or NULL
 ALTER TABLE messages ADD COLUMN edited_ts TEXT;
--- edit_message, delete_message and reaction find their message by id.
-CREATE INDEX messages_by_id ON messages (id) WHERE id IS NOT NULL;
+-- edit_message, delete_message and reaction find their message through the
+-- journal's idempotency table (id -> sequence number), not an index here:
+-- an index on messages.id would cost every message with an id.
 
 -- Every edit of a message: the text it replaced and the text it set.
 CREATE TABLE message_edits (
