@@ -36,12 +36,15 @@ def run(*args, check=True):
     return r
 
 
-class Release010(unittest.TestCase):
+class StoreFixture(unittest.TestCase):
+    """A private copy of tests/data/FIXTURE, with the modes a store wants."""
+    FIXTURE = ""
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="cj-fixture-")
         self.store = Path(self.tmp.name) / "store"
         # git keeps no modes: a checkout is 0644/0755, the store wants 0600/0700.
-        shutil.copytree(DATA / "store-0.1.0", self.store)
+        shutil.copytree(DATA / self.FIXTURE, self.store)
         for root, dirs, files in os.walk(self.store):
             os.chmod(root, 0o700)
             for f in files:
@@ -56,6 +59,10 @@ class Release010(unittest.TestCase):
             return db.execute(query).fetchall()
         finally:
             db.close()
+
+
+class Release010(StoreFixture):
+    FIXTURE = "store-0.1.0"
 
     def test_opens_upgrades_and_verifies(self):
         self.assertEqual(self.sql("PRAGMA user_version"), [(1,)])
@@ -138,28 +145,10 @@ class Release010(unittest.TestCase):
             db.close()
 
 
-class StoreBeforeChatModel(unittest.TestCase):
+class StoreBeforeChatModel(StoreFixture):
     """tests/data/store-main-717fc9f: journal format 3 (with tombstones),
     projection schema 3, written by the last build before event schema 0.3."""
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="cj-fixture-")
-        self.store = Path(self.tmp.name) / "store"
-        shutil.copytree(DATA / "store-main-717fc9f", self.store)
-        for root, dirs, files in os.walk(self.store):
-            os.chmod(root, 0o700)
-            for f in files:
-                os.chmod(os.path.join(root, f), 0o600)
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def sql(self, query):
-        db = sqlite3.connect(f"file:{self.store / 'chat.sqlite'}?mode=ro", uri=True)
-        try:
-            return db.execute(query).fetchall()
-        finally:
-            db.close()
+    FIXTURE = "store-main-717fc9f"
 
     def append(self, *events, check=True):
         r = subprocess.run([BIN, "append", str(self.store), "--json", "-"],

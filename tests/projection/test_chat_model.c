@@ -81,6 +81,24 @@ static uint64_t put(fixture *f, const char *json)
 	return seq;
 }
 
+/* Two events in one batch (one ticket, one group commit): the library's
+ * code; on success *last is the second's sequence number, applied. */
+static int put2(fixture *f, const char *a, const char *b, uint64_t *last)
+{
+	cj_event *evs[2];
+	TU_OK(cj_event_parse(&evs[0], a, strlen(a)));
+	TU_OK(cj_event_parse(&evs[1], b, strlen(b)));
+	uint64_t seqs[2];
+	int rc = cj_journal_append_batch(seqs, f->tu.s, (const cj_event *const *)evs, 2);
+	cj_event_free(evs[0]);
+	cj_event_free(evs[1]);
+	if (rc == 0 && last) {
+		*last = seqs[1];
+		TU_OK(cj_wait_applied(f->tu.s, seqs[1], WAIT_MS));
+	}
+	return rc;
+}
+
 #define PUTF(f, ...) do { char ev_[4096]; snprintf(ev_, sizeof ev_, __VA_ARGS__); put((f), ev_); } while (0)
 
 static char *history(fixture *f, const char *thread)
@@ -148,17 +166,11 @@ static void test_edit_message(void **state)
 
 	/* In one batch with its message (an import): the FTS row the batch
 	 * still holds is written before the edit replaces it. */
-	cj_event *evs[2];
-	const char *a = "{\"type\":\"message\",\"id\":\"m2\",\"thread\":\"T1\",\"role\":\"assistant\","
-	                "\"content\":\"first draft\"}";
-	const char *b = "{\"type\":\"edit_message\",\"thread\":\"T1\",\"target\":\"m2\",\"content\":\"final text\"}";
-	TU_OK(cj_event_parse(&evs[0], a, strlen(a)));
-	TU_OK(cj_event_parse(&evs[1], b, strlen(b)));
-	uint64_t seqs[2];
-	TU_OK(cj_journal_append_batch(seqs, f->tu.s, (const cj_event *const *)evs, 2));
-	cj_event_free(evs[0]);
-	cj_event_free(evs[1]);
-	TU_OK(cj_wait_applied(f->tu.s, seqs[1], WAIT_MS));
+	uint64_t last;
+	TU_OK(put2(f, "{\"type\":\"message\",\"id\":\"m2\",\"thread\":\"T1\",\"role\":\"assistant\","
+	              "\"content\":\"first draft\"}",
+	           "{\"type\":\"edit_message\",\"thread\":\"T1\",\"target\":\"m2\",\"content\":\"final text\"}",
+	           &last));
 	assert_int_equal(pu_vocab_count(f->db, "messages_fts", "draft"), 0);
 	assert_int_equal(pu_vocab_count(f->db, "messages_fts", "final"), 1);
 }
@@ -191,16 +203,11 @@ static void test_targets(void **state)
 	/* In a batch: the index of the bad event, nothing of the batch stored. */
 	uint64_t before = 0, after = 0;
 	TU_OK(cj_journal_last_seq(&before, f->tu.s));
-	cj_event *evs[2];
-	const char *a = "{\"type\":\"message\",\"id\":\"m3\",\"thread\":\"T3\",\"role\":\"user\",\"content\":\"x\"}";
-	const char *b = "{\"type\":\"edit_message\",\"thread\":\"T1\",\"target\":\"m3\",\"content\":\"y\"}";
-	TU_OK(cj_event_parse(&evs[0], a, strlen(a)));
-	TU_OK(cj_event_parse(&evs[1], b, strlen(b)));
-	uint64_t seqs[2];
-	assert_int_equal(cj_journal_append_batch(seqs, f->tu.s, (const cj_event *const *)evs, 2), CJ_EINVAL);
+	assert_int_equal(put2(f, "{\"type\":\"message\",\"id\":\"m3\",\"thread\":\"T3\",\"role\":\"user\","
+	                         "\"content\":\"x\"}",
+	                      "{\"type\":\"edit_message\",\"thread\":\"T1\",\"target\":\"m3\",\"content\":\"y\"}",
+	                      NULL), CJ_EINVAL);
 	assert_string_equal(cj_error_last(), "event 1: field 'target': message 'm3' is in another thread");
-	cj_event_free(evs[0]);
-	cj_event_free(evs[1]);
 	TU_OK(cj_journal_last_seq(&after, f->tu.s));
 	assert_int_equal(before, after);
 	/* An attachment's blob must be stored first, as an image's. */
@@ -453,20 +460,11 @@ static void test_backdated_times(void **state)
 	 * one batch (aggregated rows) and some alone. */
 	put(f, "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\",\"user\":\"U1\",\"content\":\"now\","
 	       "\"ts\":\"2024-06-01T00:00:00Z\"}");
-	const char *old[] = {
-		"{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\",\"user\":\"U1\",\"content\":\"b\","
-		"\"ts\":\"2023-02-01T00:00:00Z\"}",
-		"{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\",\"user\":\"U1\",\"content\":\"a\","
-		"\"ts\":\"2023-01-01T00:00:00Z\"}",
-	};
-	cj_event *evs[2];
-	for (int i = 0; i < 2; i++)
-		TU_OK(cj_event_parse(&evs[i], old[i], strlen(old[i])));
-	uint64_t seqs[2];
-	TU_OK(cj_journal_append_batch(seqs, f->tu.s, (const cj_event *const *)evs, 2));
-	cj_event_free(evs[0]);
-	cj_event_free(evs[1]);
-	TU_OK(cj_wait_applied(f->tu.s, seqs[1], WAIT_MS));
+	uint64_t last;
+	TU_OK(put2(f, "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\",\"user\":\"U1\",\"content\":\"b\","
+	              "\"ts\":\"2023-02-01T00:00:00Z\"}",
+	           "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"user\",\"user\":\"U1\",\"content\":\"a\","
+	              "\"ts\":\"2023-01-01T00:00:00Z\"}", &last));
 	put(f, "{\"type\":\"user\",\"user\":\"U1\",\"display_name\":\"A\",\"ts\":\"2022-12-01T00:00:00Z\"}");
 	PU_ROWS(f->db, "SELECT first_seen, last_seen FROM users",
 	        "2022-12-01T00:00:00.000Z|2024-06-01T00:00:00.000Z");
