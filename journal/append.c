@@ -156,7 +156,7 @@ static int check_blobs(cji_journal *j, const cj_event *ev, req_idem *id)
 {
 	id->nblobs = 0;
 	if (ev->type == CJ_EVENT_MESSAGE)
-		return check_attachment_blobs(j, ev);
+		return cji_event_has_lists(ev) ? check_attachment_blobs(j, ev) : 0;
 	if (ev->type != CJ_EVENT_IMAGE)
 		return 0;
 	for (int f = 0; f < 2; f++) {

@@ -432,6 +432,7 @@ static void measure_value(const json_t *v, unsigned depth, unsigned limit, measu
 typedef struct vctx {
 	const cj_limits *lim;
 	unsigned max_depth;   /* lim->max_depth, capped to what the decoder reads */
+	unsigned *lists;      /* arrays of objects met (attachments, tool_calls) */
 } vctx;
 
 /* Where a value sits: "content", or "cost.usd" inside a K_STRUCT. The dotted
@@ -634,6 +635,7 @@ RARE static int check_list(const vctx *c, const where *w, const json_t *v, const
 		return refuse(CJ_EINVAL, w, "must be a non-empty array of at most %d objects", LIST_MAX);
 	char base[96], path[128];
 	const char *b = path_of(w, base, sizeof base);
+	(*c->lists)++;
 	m->size += mp_container_size(n);
 	m->nodes++;
 	for (size_t i = 0; i < n; i++) {
@@ -895,21 +897,28 @@ int cj_event_validate(const cj_event *ev, const cj_limits *lim)
 	static const cj_limits defaults = CJ_LIMITS_DEFAULT;
 	if (!ev || !json_is_object(ev->obj))
 		return cji_err(CJ_EINVAL, "cj_event_validate: no event");
-	vctx c = { lim ? lim : &defaults, 0 };
+	unsigned lists = 0;
+	vctx c = { lim ? lim : &defaults, 0, &lists };
 	int rc = validate(&c, ev);
 	if (rc == 0) {
 		cj_event *cache = (cj_event *)ev; /* the tag is a cache, not the event's value */
-		atomic_store_explicit(&cache->valid_tag, limits_tag(c.lim), memory_order_relaxed);
+		atomic_store_explicit(&cache->has_lists, lists > 0, memory_order_relaxed);
+		atomic_store_explicit(&cache->valid_tag, limits_tag(c.lim), memory_order_release);
 	}
 	return rc;
 }
 
 int cji_event_validate_once(const cj_event *ev, const cj_limits *lim)
 {
-	if (ev && lim && atomic_load_explicit(&((cj_event *)ev)->valid_tag, memory_order_relaxed) ==
+	if (ev && lim && atomic_load_explicit(&((cj_event *)ev)->valid_tag, memory_order_acquire) ==
 	              limits_tag(lim))
 		return 0;
 	return cj_event_validate(ev, lim);
+}
+
+int cji_event_has_lists(const cj_event *ev)
+{
+	return atomic_load_explicit(&((cj_event *)ev)->has_lists, memory_order_relaxed);
 }
 
 static int validate(vctx *cp, const cj_event *ev)
