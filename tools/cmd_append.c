@@ -30,6 +30,11 @@ static const cli_help help = {
 	"repeats of events already stored, it adds \"(K duplicates, D of deleted\n"
 	"events)\": D repeats name events that a deletion has removed; nothing\n"
 	"was stored for them.\n\n"
+	"Reading a file (not standard input), this process does not project\n"
+	"into SQLite while it appends, so both CPUs go to the append; at the\n"
+	"end it catches up for up to 2 s, and 'chatjournal serve' (or any\n"
+	"read-write open) does the rest. From standard input (a long-lived\n"
+	"pipe) it projects as it goes.\n\n"
 	"Options:\n"
 	"  --json    print {\"appended\": N, \"last_seq\": S, \"duplicates\": K,\n"
 	"            \"deleted_duplicates\": D} instead\n"
@@ -239,6 +244,8 @@ int cmd_append(int argc, char **argv)
 	}
 	c.lim = cj_store_limits(s);
 	c.max_event = c.lim->max_event;
+	if (in != stdin)
+		cj_store_defer_projection(s, 1);
 	if (aw_open(&c.w, s) != 0) {
 		cli_fail("append", "out of memory");
 		goto out;
@@ -250,6 +257,8 @@ int cmd_append(int argc, char **argv)
 	status = print_result(s, c.w, json);
 out:
 	aw_close(c.w);
+	if (s)
+		cj_store_defer_projection(s, 0);
 	cj_store_close(s);
 	if (in && in != stdin)
 		fclose(in);

@@ -333,7 +333,8 @@ static pid_t dead_pid(void)
 static void make_temp(const char *dir, const char *kind, long pid, int old)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/.tmp-%s-%ld-7", dir, kind, pid);
+	int n = snprintf(path, sizeof path, "%s/.tmp-%s-%ld-7", dir, kind, pid);
+	assert_true(n > 0 && (size_t)n < sizeof path);
 	assert_int_equal(mkdir(path, 0700), 0);
 	char inner[PATH_MAX + 16];
 	snprintf(inner, sizeof inner, "%s/chat.sqlite", path);
