@@ -40,8 +40,8 @@ const char *pp_error(const parse_pool *p);
  * accepts NULL. */
 void pp_close(parse_pool *p);
 
-/* How many workers to use on this machine: one per CPU beyond the first
- * two... at least 1 when there are 2 CPUs, 0 on one CPU. */
+/* How many workers to use on this machine: one per online CPU, at most 4;
+ * 0 on a single CPU (threads would only add hand-offs there). */
 unsigned pp_default_workers(void);
 
 #endif
