@@ -159,6 +159,29 @@ test("a lost reply is retried with the same id and stored once", async () => {
   }
 });
 
+test("README's Node bot, up to its follow loop, runs and leaves the exchange", async (t) => {
+  const { readFileSync, writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const root = new URL("../../../", import.meta.url);
+  const readme = readFileSync(new URL("README.md", root), "utf8");
+  const tour = readme.slice(readme.indexOf("## A tour with the clients"));
+  let code = tour.slice(tour.indexOf("```js\n") + 6);
+  code = code.slice(0, code.indexOf("\nfor await "));
+  code = code.replace('from "chatjournal"', `from ${JSON.stringify(new URL("clients/node/index.js", root).href)}`)
+    .replace('"http://127.0.0.1:8080"', JSON.stringify(URL_)).replace('"cjt_..."', JSON.stringify(TOKEN))
+    .replaceAll('"T1"', '"js-tour"');
+  assert.equal(code.split("js-tour").length - 1, 3);
+  const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "cj-node-tour-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "bot.mjs"), `${code}\nexport { seq };\n`);
+  const { seq } = await import(join(dir, "bot.mjs"));
+  const rows = await client().history("js-tour", { minSeq: seq + 1 });
+  assert.deepEqual(rows.map((r) => [r.role, r.content, r.user]),
+    [["user", "hello", "U1"], ["assistant", "you said: hello", undefined]]);
+  assert.equal(rows[1].id, `reply-${seq}`);
+});
+
 test("503 and 429 are retried after Retry-After, with the same ids, then thrown", async () => {
   const fake = await fakeServer((r, res, n) => {
     if (n === 1) reply(res, 503, '{"error":"busy","field":null}', { "Retry-After": "0.05" });

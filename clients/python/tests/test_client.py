@@ -238,6 +238,26 @@ class TestAgainstServe(unittest.TestCase):
             proxy.close()
 
 
+class TestReadmeTour(unittest.TestCase):
+    def test_python_bot_of_the_readme(self):
+        """README's Python bot, up to its follow loop (the feed's own tests
+        cover that), runs against the server and leaves the exchange."""
+        from pathlib import Path
+        readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+        tour = readme[readme.index("## A tour with the clients"):]
+        code = tour[tour.index("```python\n") + 10:]
+        code = code[:code.index("\nfor ev in ")]
+        code = code.replace('"http://127.0.0.1:8080"', repr(helpers.URL))
+        code = code.replace('"cjt_..."', repr(helpers.TOKEN)).replace('"T1"', '"py-tour"')
+        self.assertEqual(code.count("py-tour"), 3)
+        ns = {}
+        exec(compile(code, "README.md", "exec"), ns)
+        rows = client().history("py-tour", min_seq=ns["seq"] + 1)
+        self.assertEqual([(r["role"], r["content"], r.get("user")) for r in rows],
+                         [("user", "hello", "U1"), ("assistant", "you said: hello", None)])
+        self.assertEqual(rows[1]["id"], f"reply-{ns['seq']}")
+
+
 class TestRetriesAndPaging(unittest.TestCase):
     def test_503_and_429_retried_with_retry_after_then_raised(self):
         answers = []
