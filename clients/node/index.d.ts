@@ -60,6 +60,10 @@ export interface UserInfo {
 /** An event of the feed: its canonical JSON with "seq" ("redacted": a tombstone). */
 export interface FeedEvent { seq: number; type: string; redacted?: true; [field: string]: Json | undefined }
 export interface EventsPage { events: FeedEvent[]; next_after: number; last_seq: number }
+export interface CostSums { [field: string]: Json | undefined }
+export interface Costs { total: CostSums; by_day: CostSums[]; by_model: CostSums[]; by_thread: CostSums[] }
+export interface Metric { seq: number; name: string; value: number; unit?: string; tags?: { [key: string]: Json }; ts_ms: number; ts: string }
+export interface Setting { key: string; value: Json; category?: string; sensitive: boolean; masked: boolean; [field: string]: Json | undefined }
 export interface BlobReply { blob: string; size: number }
 export interface ChatCompletionMessage { role: string; content?: string | null; [field: string]: Json | undefined }
 
@@ -115,13 +119,13 @@ export declare class Client {
   search(q: string, options?: SearchOptions): Promise<Page<MessageRow>>;
   config(thread: string, options?: { user?: string; minSeq?: number }): Promise<{ [key: string]: Json }>;
   getBlob(hash: string): Promise<Uint8Array>;
-  threads(options?: { user?: string; server?: string; limit?: number; after?: string | number }): Promise<Page<ThreadInfo>>;
-  thread(thread: string): Promise<ThreadInfo>;
-  user(user: string): Promise<UserInfo>;
-  userMessages(user: string, options?: { server?: string; limit?: number; before?: number; after?: number }): Promise<Page<MessageRow>>;
-  costs(options?: { user?: string; thread?: string; from?: string | number; to?: string | number }): Promise<{ [key: string]: Json }>;
-  metrics(options?: { name?: string; since?: string | number }): Promise<Json[]>;
-  settings(options?: { category?: string }): Promise<Json>;
+  threads(options?: { user?: string; server?: string; limit?: number; after?: string | number; minSeq?: number }): Promise<Page<ThreadInfo>>;
+  thread(thread: string, options?: { minSeq?: number }): Promise<ThreadInfo>;
+  user(user: string, options?: { minSeq?: number }): Promise<UserInfo>;
+  userMessages(user: string, options?: { server?: string; limit?: number; before?: number; after?: number; minSeq?: number }): Promise<Page<MessageRow>>;
+  costs(options?: { user?: string; thread?: string; from?: string | number; to?: string | number; minSeq?: number }): Promise<Costs>;
+  metrics(options?: { name?: string; since?: string | number; limit?: number; after?: string | number; minSeq?: number }): Promise<Page<Metric>>;
+  settings(options?: { category?: string; minSeq?: number }): Promise<Setting[]>;
   stats(): Promise<{ [key: string]: Json }>;
   health(): Promise<{ status: string; reason?: string }>;
   events(options?: { after?: number; limit?: number; type?: string; thread?: string }): Promise<EventsPage>;

@@ -121,23 +121,23 @@ export class Client {
   }
 
   threads(opts) {
-    return this.getPage("/v1/threads", toQuery(opts, ["user", "server", "limit", "after"]));
+    return this.getPage("/v1/threads", toQuery(opts, ["user", "server", "limit", "after", "minSeq"]));
   }
 
-  thread(thread) { return this.getJson(`/v1/threads/${segment(thread)}`); }
+  thread(thread, opts) { return this.getJson(`/v1/threads/${segment(thread)}`, toQuery(opts, ["minSeq"])); }
 
-  user(user) { return this.getJson(`/v1/users/${segment(user)}`); }
+  user(user, opts) { return this.getJson(`/v1/users/${segment(user)}`, toQuery(opts, ["minSeq"])); }
 
   userMessages(user, opts) {
     return this.getPage(`/v1/users/${segment(user)}/messages`,
-      toQuery(opts, ["server", "limit", "before", "after"]));
+      toQuery(opts, ["server", "limit", "before", "after", "minSeq"]));
   }
 
-  costs(opts) { return this.getJson("/v1/costs", toQuery(opts, ["user", "thread", "from", "to"])); }
+  costs(opts) { return this.getJson("/v1/costs", toQuery(opts, ["user", "thread", "from", "to", "minSeq"])); }
 
-  metrics(opts) { return this.getJson("/v1/metrics", toQuery(opts, ["name", "since"])); }
+  metrics(opts) { return this.getPage("/v1/metrics", toQuery(opts, ["name", "since", "limit", "after", "minSeq"])); }
 
-  settings(opts) { return this.getJson("/v1/settings", toQuery(opts, ["category"])); }
+  settings(opts) { return this.getJson("/v1/settings", toQuery(opts, ["category", "minSeq"])); }
 
   stats() { return this.getJson("/v1/stats"); }
 

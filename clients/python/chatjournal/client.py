@@ -141,38 +141,40 @@ class Client:
         """The bytes stored under a hash (NotFoundError when none)."""
         return self._t.request("GET", f"/v1/blobs/{segment(blob)}").data
 
-    def threads(self, user=None, server=None, limit=None, after=None):
+    def threads(self, user=None, server=None, limit=None, after=None, min_seq=None):
         """Thread objects by last activity, newest first (a Page; see iterate)."""
-        return self._get_page("/v1/threads", {"user": user, "server": server,
-                                              "limit": limit, "after": after})
+        return self._get_page("/v1/threads", {"user": user, "server": server, "limit": limit,
+                                              "after": after, "min_seq": min_seq})
 
-    def thread(self, thread):
+    def thread(self, thread, min_seq=None):
         """One thread object (NotFoundError when unknown)."""
-        return self._get(f"/v1/threads/{segment(thread)}")
+        return self._get(f"/v1/threads/{segment(thread)}", {"min_seq": min_seq})
 
-    def user(self, user):
+    def user(self, user, min_seq=None):
         """One user's profile (NotFoundError when unknown)."""
-        return self._get(f"/v1/users/{segment(user)}")
+        return self._get(f"/v1/users/{segment(user)}", {"min_seq": min_seq})
 
-    def user_messages(self, user, server=None, limit=None, before=None, after=None):
+    def user_messages(self, user, server=None, limit=None, before=None, after=None,
+                      min_seq=None):
         """A user's messages across threads, ascending seq (a Page)."""
         return self._get_page(f"/v1/users/{segment(user)}/messages",
                               {"server": server, "limit": limit, "before": before,
-                               "after": after})
+                               "after": after, "min_seq": min_seq})
 
-    def costs(self, user=None, thread=None, from_=None, to=None):
-        """Model costs: {"total": {...}, "by_thread": [...], ...} (from_ is the
-        query's "from")."""
+    def costs(self, user=None, thread=None, from_=None, to=None, min_seq=None):
+        """Sums of message costs: {"total": {...}, "by_day": [...], "by_model":
+        [...], "by_thread": [...]} (from_ is the query's "from")."""
         return self._get("/v1/costs", {"user": user, "thread": thread, "from": from_,
-                                       "to": to})
+                                       "to": to, "min_seq": min_seq})
 
-    def metrics(self, name=None, since=None):
-        """Metric events recorded in the store (a list)."""
-        return self._get("/v1/metrics", {"name": name, "since": since})
+    def metrics(self, name=None, since=None, limit=None, after=None, min_seq=None):
+        """Metric events in time order, oldest first (a Page)."""
+        return self._get_page("/v1/metrics", {"name": name, "since": since, "limit": limit,
+                                              "after": after, "min_seq": min_seq})
 
-    def settings(self, category=None):
-        """Settings, sensitive values masked."""
-        return self._get("/v1/settings", {"category": category})
+    def settings(self, category=None, min_seq=None):
+        """Settings (a list), sensitive values masked."""
+        return self._get("/v1/settings", {"category": category, "min_seq": min_seq})
 
     def stats(self):
         """Figures about the token's store (messages, last_seq, lag, health...)."""
