@@ -462,7 +462,9 @@ class TestNeedsRoutes(unittest.TestCase):
                         proxy.cut()
                     if len(got) == 15:
                         break
-                self.assertGreaterEqual(f.reconnects, 2)
+                # events after the first cut may already sit in the client's
+                # buffer; the second cut is before the last five exist
+                self.assertGreaterEqual(f.reconnects, 1)
             self.assertEqual([e["seq"] for e in got], first["seqs"] + later["seqs"])
             self.assertEqual([e["content"] for e in got],
                              [f"f{i}" for i in range(10)] + [f"g{i}" for i in range(5)])
