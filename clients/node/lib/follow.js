@@ -44,9 +44,16 @@ export class Follow {
     const headers = { Accept: "text/event-stream" };
     if (first) query.after = this.position;
     else if (this.position !== null) headers["Last-Event-ID"] = String(this.position);
-    this.controller = new AbortController();
-    return this.t.open("GET", this.t.url("/v1/events/stream", query),
-      { headers, signal: this.controller.signal });
+    const controller = new AbortController();
+    this.controller = controller;
+    // A server that accepts but never answers counts as a lost connection.
+    const timer = setTimeout(() => controller.abort(), this.idleTimeout);
+    try {
+      return await this.t.open("GET", this.t.url("/v1/events/stream", query),
+        { headers, signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async *run() {

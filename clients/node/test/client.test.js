@@ -267,6 +267,36 @@ test("follow (scripted feed): resume event, dropped connection, ping, no duplica
   }
 });
 
+test("follow: a silent stream and a server that never answers are lost connections", async () => {
+  const fake = await fakeServer((r, res, n) => {
+    if (n === 1) {
+      res.writeHead(200, { "Content-Type": "text/event-stream" });
+      res.write('id: 1\nevent: message\ndata: {"seq":1}\n\n');
+    } // then silence, and no answer at all to the next request
+  });
+  try {
+    const f = new cj.Client(fake.url, { backoff: 10 }).follow({ after: 0, idleTimeout: 300, maxFailures: 1 });
+    const t0 = Date.now();
+    assert.deepEqual((await f.next()).value, { seq: 1 });
+    await assert.rejects(f.next(), cj.TransportError);
+    assert.ok(Date.now() - t0 < 2500);
+    assert.equal(fake.requests.length, 2);
+    assert.equal(fake.requests[1].headers["last-event-id"], "1");
+  } finally {
+    await fake.close();
+  }
+});
+
+test("health is asked once and returns a degraded body", async () => {
+  const fake = await fakeServer((r, res) => reply(res, 503, '{"status":"degraded","reason":"lag"}'));
+  try {
+    assert.deepEqual(await new cj.Client(fake.url).health(), { status: "degraded", reason: "lag" });
+    assert.equal(fake.requests.length, 1);
+  } finally {
+    await fake.close();
+  }
+});
+
 test("follow: 401 thrown at once, 503 after maxFailures", async () => {
   let fake = await fakeServer((r, res) => reply(res, 401, '{"error":"unknown or revoked token"}'));
   await assert.rejects(new cj.Client(fake.url).follow({ after: 0 }).next(), cj.AuthenticationError);

@@ -65,7 +65,6 @@ class Follow:
     def _run(self):
         failures, first = 0, True
         while True:
-            retry_after = None
             try:
                 resp = self._connect(first)
             except ChatjournalError as e:
@@ -111,4 +110,4 @@ class Follow:
             failures += 1
             if self._max_failures is not None and failures > self._max_failures:
                 raise err
-            time.sleep(self._t.delay(failures - 1, retry_after))
+            time.sleep(self._t.delay(failures - 1))

@@ -400,6 +400,41 @@ class TestFollowScripted(unittest.TestCase):
         finally:
             fake.close()
 
+    def test_silent_server_is_a_lost_connection(self):
+        """A stream that goes silent (no ping) and a server that never
+        answers both count as lost connections after idle_timeout."""
+        def handler(h):
+            if len(fake.requests) == 1:
+                h.send_response(200)
+                h.send_header("Content-Type", "text/event-stream")
+                h.end_headers()
+                h.wfile.write(b'id: 1\nevent: message\ndata: {"seq":1}\n\n')
+                h.wfile.flush()
+            time.sleep(3)
+
+        fake = FakeServer(handler)
+        try:
+            f = chatjournal.Client(fake.url, backoff=0.01).follow(after=0, idle_timeout=0.3,
+                                                                  max_failures=1)
+            t0 = time.monotonic()
+            self.assertEqual(next(f), {"seq": 1})
+            with self.assertRaises(chatjournal.TransportError):
+                next(f)
+            self.assertLess(time.monotonic() - t0, 2.5)
+            self.assertEqual(len(fake.requests), 2)
+            self.assertEqual(fake.requests[1][2].get("Last-Event-ID"), "1")
+        finally:
+            fake.close()
+
+    def test_health_is_asked_once(self):
+        fake = FakeServer(lambda h: reply(h, 503, b'{"status":"degraded","reason":"lag"}'))
+        try:
+            self.assertEqual(chatjournal.Client(fake.url).health(),
+                             {"status": "degraded", "reason": "lag"})
+            self.assertEqual(len(fake.requests), 1)
+        finally:
+            fake.close()
+
     def test_401_is_raised_and_failures_bounded(self):
         fake = FakeServer(lambda h: reply(h, 401, b'{"error":"unknown or revoked token"}'))
         try:
