@@ -167,6 +167,12 @@ export declare class TransportError extends ChatjournalError {
   constructor(error: string, cause?: unknown);
 }
 
+/** The feed's last frame `event: error`: record seq cannot be read (a damaged journal). */
+export declare class FeedError extends ChatjournalError {
+  constructor(error: string, seq: number | null, body: { [key: string]: Json });
+  seq: number | null;
+}
+
 /** A new UUIDv7 (time-ordered; see docs/clients.md). */
 export declare function newId(): string;
 export declare const version: string;

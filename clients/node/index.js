@@ -6,5 +6,6 @@ export { newId } from "./lib/ids.js";
 export {
   ChatjournalError, BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
   ConflictError, PayloadTooLargeError, RateLimitedError, UnavailableError, ServerError, TransportError,
+  FeedError,
 } from "./lib/errors.js";
 export const version = "0.1.0";

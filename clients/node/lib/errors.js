@@ -48,6 +48,15 @@ export class TransportError extends ChatjournalError {
   }
 }
 
+/** The feed's last frame `event: error`: the server cannot read record seq
+ * (a damaged journal); reconnecting would meet it again. status is null. */
+export class FeedError extends ChatjournalError {
+  constructor(error, seq, body) {
+    super(null, error, { body });
+    this.seq = seq;
+  }
+}
+
 const BY_STATUS = new Map([
   [400, BadRequestError], [401, AuthenticationError], [403, PermissionDeniedError],
   [404, NotFoundError], [409, ConflictError], [413, PayloadTooLargeError],

@@ -4,12 +4,15 @@
 //
 // It remembers the seq of the last event it yielded (the SSE id) and, when
 // the stream ends, reconnects with that seq as Last-Event-ID: after the
-// server's `event: resume` (a consumer too slow for its buffer) at once, from
-// the "after" the server names; after a lost connection, an idle timeout (no
-// byte, not even the 15 s ": ping", for idleTimeout ms) or a 429/503, after a
-// backoff. Other errors (401, 403, 400...) are thrown. An event whose seq is
-// not above the last one yielded is dropped: nothing reaches the caller twice.
-import { ChatjournalError, TransportError } from "./errors.js";
+// server's `event: resume` (cut off as too slow, or the server stopping) at
+// once, from the "after" the server names; after a lost connection, an idle
+// timeout (no byte, not even the 15 s ": ping", for idleTimeout ms) or a
+// 429/503, after a backoff. `event: position` (events the filters skipped)
+// moves the position without yielding anything. Other errors (401, 403,
+// 400...) are thrown, and `event: error` (a record the server cannot read) as
+// FeedError. An event whose seq is not above the last one yielded is dropped:
+// nothing reaches the caller twice.
+import { ChatjournalError, FeedError, TransportError } from "./errors.js";
 import { RETRY_STATUSES, sleep } from "./transport.js";
 import { SseParser } from "./sse.js";
 
@@ -93,11 +96,16 @@ export class Follow {
             buf = buf.slice(nl + 1);
             if (frame === null) continue;
             failures = 0;
-            if (frame.event === "resume") {
+            if (frame.event === "resume" || frame.event === "position") {
               const after = Number(JSON.parse(frame.data).after);
               if (this.position === null || after > this.position) this.position = after;
+              if (frame.event === "position") continue; // filters skipped up to there
               resumed = true;
               break reading;
+            }
+            if (frame.event === "error") {
+              const body = JSON.parse(frame.data);
+              throw new FeedError(String(body.error), body.seq ?? null, body);
             }
             const event = JSON.parse(frame.data);
             const seq = frame.id !== null ? Number(frame.id) : Number(event.seq);
@@ -107,7 +115,7 @@ export class Follow {
           }
         }
       } catch (e) {
-        if (e instanceof SyntaxError) throw e; // a frame that is not JSON: not ours to skip
+        if (e instanceof SyntaxError || e instanceof FeedError) throw e; // not ours to skip
         err = new TransportError(`the event stream was cut: ${e.message}`, e);
       } finally {
         clearTimeout(idle);

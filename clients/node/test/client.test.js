@@ -267,6 +267,25 @@ test("follow (scripted feed): resume event, dropped connection, ping, no duplica
   }
 });
 
+test("follow: a position frame moves the resume point, an error frame throws FeedError", async () => {
+  const fake = await fakeServer((r, res, n) => {
+    res.writeHead(200, { "Content-Type": "text/event-stream" });
+    if (n === 1) res.end('id: 3\nevent: message\ndata: {"seq":3}\n\nid: 9\nevent: position\ndata: {"after":9}\n\n');
+    else res.end('id: 10\nevent: user\ndata: {"seq":10}\n\nevent: error\ndata: {"error":"record 11: bad checksum","seq":11}\n\n');
+  });
+  try {
+    const got = [];
+    const f = new cj.Client(fake.url, { backoff: 10 }).follow({ type: "message" });
+    await assert.rejects((async () => { for await (const ev of f) got.push(ev.seq); })(), (e) =>
+      e instanceof cj.FeedError && e.status === null && e.error === "record 11: bad checksum" && e.seq === 11);
+    assert.deepEqual(got, [3, 10]);
+    assert.deepEqual(fake.requests.map((r) => r.url), Array(2).fill("/v1/events/stream?type=message"));
+    assert.deepEqual(fake.requests.map((r) => r.headers["last-event-id"]), [undefined, "9"]);
+  } finally {
+    await fake.close();
+  }
+});
+
 test("follow: a silent stream and a server that never answers are lost connections", async () => {
   const fake = await fakeServer((r, res, n) => {
     if (n === 1) {

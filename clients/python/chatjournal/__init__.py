@@ -3,7 +3,7 @@ serve`), standard library only. See docs/clients.md in the repository."""
 
 from .client import Client, Page
 from .errors import (AuthenticationError, BadRequestError, ChatjournalError, ConflictError,
-                     NotFoundError, PayloadTooLargeError, PermissionDeniedError,
+                     FeedError, NotFoundError, PayloadTooLargeError, PermissionDeniedError,
                      RateLimitedError, ServerError, TransportError, UnavailableError)
 from .follow import Follow
 from .ids import new_id
@@ -12,4 +12,4 @@ __version__ = "0.1.0"
 __all__ = ["Client", "Page", "Follow", "new_id", "ChatjournalError", "BadRequestError",
            "AuthenticationError", "PermissionDeniedError", "NotFoundError", "ConflictError",
            "PayloadTooLargeError", "RateLimitedError", "UnavailableError", "ServerError",
-           "TransportError"]
+           "TransportError", "FeedError"]

@@ -75,6 +75,16 @@ class TransportError(ChatjournalError):
         super().__init__(None, error)
 
 
+class FeedError(ChatjournalError):
+    """The change feed's last frame `event: error`: the server cannot read
+    record `seq` (a damaged journal), so the stream can neither send nor skip
+    it; reconnecting would meet it again. status is None."""
+
+    def __init__(self, error, seq, body):
+        super().__init__(None, error, body=body)
+        self.seq = seq
+
+
 _BY_STATUS = {
     400: BadRequestError,
     401: AuthenticationError,

@@ -3,18 +3,20 @@ as an iterator of events that survives cut-offs and lost connections.
 
 It remembers the seq of the last event it yielded (the SSE id) and, when the
 stream ends, reconnects with that seq as Last-Event-ID: after the server's
-`event: resume` (a consumer too slow for its buffer) at once, from the
-"after" the server names; after a lost connection, a timeout (no byte, not
-even the 15 s ": ping", for idle_timeout seconds) or a 429/503, after a
-backoff. Other errors (401, 403, 400...) are raised. An event whose seq is
-not above the last one yielded is dropped, so nothing reaches the caller
-twice."""
+`event: resume` (cut off as too slow, or the server stopping) at once, from
+the "after" the server names; after a lost connection, a timeout (no byte,
+not even the 15 s ": ping", for idle_timeout seconds) or a 429/503, after a
+backoff. `event: position` (events the filters skipped) moves the position
+without yielding anything. Other errors (401, 403, 400...) are raised, and
+`event: error` (a record the server cannot read) as FeedError. An event
+whose seq is not above the last one yielded is dropped, so nothing reaches
+the caller twice."""
 
 import http.client
 import json
 import time
 
-from .errors import ChatjournalError, TransportError
+from .errors import ChatjournalError, FeedError, TransportError
 from .sse import Parser
 from .transport import RETRY_STATUSES
 
@@ -86,12 +88,17 @@ class Follow:
                     if frame is None:
                         continue
                     failures = 0
-                    if frame.event == "resume":
+                    if frame.event in ("resume", "position"):
                         after = int(json.loads(frame.data)["after"])
                         if self.position is None or after > self.position:
                             self.position = after
+                        if frame.event == "position":  # filters skipped up to there
+                            continue
                         resumed = True
                         break
+                    if frame.event == "error":
+                        body = json.loads(frame.data)
+                        raise FeedError(str(body.get("error")), body.get("seq"), body)
                     event = json.loads(frame.data)
                     seq = int(frame.id) if frame.id else int(event["seq"])
                     if self.position is not None and seq <= self.position:

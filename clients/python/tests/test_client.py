@@ -400,6 +400,37 @@ class TestFollowScripted(unittest.TestCase):
         finally:
             fake.close()
 
+    def test_position_and_error_frames(self):
+        """`event: position` moves the resume point without yielding; `event:
+        error` ends the iteration with FeedError."""
+        def handler(h):
+            h.send_response(200)
+            h.send_header("Content-Type", "text/event-stream")
+            h.send_header("Connection", "close")
+            h.end_headers()
+            if len(fake.requests) == 1:
+                h.wfile.write(b'id: 3\nevent: message\ndata: {"seq":3}\n\n'
+                              b'id: 9\nevent: position\ndata: {"after":9}\n\n')
+            else:
+                h.wfile.write(b'id: 10\nevent: user\ndata: {"seq":10}\n\n'
+                              b'event: error\ndata: {"error":"record 11: bad checksum","seq":11}\n\n')
+            h.close_connection = True
+
+        fake = FakeServer(handler)
+        try:
+            got = []
+            f = chatjournal.Client(fake.url, backoff=0.01).follow(type="message")
+            with self.assertRaises(chatjournal.FeedError) as cm:
+                for ev in f:
+                    got.append(ev["seq"])
+            self.assertEqual(got, [3, 10])
+            self.assertEqual((cm.exception.status, cm.exception.error, cm.exception.seq),
+                             (None, "record 11: bad checksum", 11))
+            self.assertEqual([r[1] for r in fake.requests], ["/v1/events/stream?type=message"] * 2)
+            self.assertEqual([r[2].get("Last-Event-ID") for r in fake.requests], [None, "9"])
+        finally:
+            fake.close()
+
     def test_silent_server_is_a_lost_connection(self):
         """A stream that goes silent (no ping) and a server that never
         answers both count as lost connections after idle_timeout."""
