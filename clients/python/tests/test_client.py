@@ -538,6 +538,44 @@ class TestNeedsRoutes(unittest.TestCase):
         finally:
             proxy.close()
 
+    def test_follow_across_a_kill9_of_serve(self):
+        """A server of its own, behind the proxy: kill -9 after 10 of 20
+        events, a new server on the same store, 5 more events: the follower
+        yields 1..25, each once, in order."""
+        needs(self, "/v1/events/stream")
+        import tempfile
+        from pathlib import Path
+        sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "cli"))
+        from test_serve import Server, run_cj
+        with tempfile.TemporaryDirectory(prefix="cj-py-kill-") as d:
+            store = Path(d) / "s"
+            self.assertEqual(run_cj("init", store).returncode, 0)
+            token = run_cj("token", "add", store).stdout.decode().strip()
+            srv = Server(store)
+            proxy = CutProxy(srv.base)
+            try:
+                chatjournal.Client(srv.base, token=token).append_many(
+                    [msg(f"k{i}", "k") for i in range(20)])
+                got = []
+                f = chatjournal.Client(proxy.url, token=token, backoff=0.05).follow(after=0)
+                for ev in f:
+                    got.append(ev)
+                    if len(got) == 10:
+                        srv.kill()  # SIGKILL
+                        proxy.cut()
+                        srv = Server(store)
+                        proxy.target = ("127.0.0.1", int(srv.base.rsplit(":", 1)[1]))
+                        chatjournal.Client(srv.base, token=token).append_many(
+                            [msg(f"k{i}", "k") for i in range(20, 25)])
+                    if len(got) == 25:
+                        break
+                f.close()
+                self.assertEqual([e["seq"] for e in got], list(range(1, 26)))
+                self.assertEqual([e["content"] for e in got], [f"k{i}" for i in range(25)])
+            finally:
+                proxy.close()
+                srv.kill()
+
     def test_events_page(self):
         needs(self, "/v1/events")
         seq = self.cj.append(msg("feed page", "py-ev", ts=1767323045000, id="py-ev-1"))["seq"]
