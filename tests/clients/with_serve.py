@@ -4,10 +4,11 @@
 read-only token (`chatjournal token add`), the server on a free port
 (started as tests/cli/test_serve.py does), then the command after `--` with
 CJ_URL, CJ_TOKEN, CJ_RO_TOKEN, CJ_STORE and CJ_NEEDS_ROUTES (this folder's
-needs_routes.txt) in its environment. Exits with the command's status; the
-server is stopped (SIGTERM) and the folder removed in every case.
+needs_routes.txt) in its environment. Exits with the command's status, or 1
+when serve does not exit 0 on SIGTERM (a sanitizer's report, say); the
+server is stopped and the folder removed in every case.
 
-    with_serve.py -- node --test clients/node/test/"""
+    with_serve.py -- node --test clients/node/test/client.test.js"""
 
 import os
 import subprocess
@@ -45,9 +46,13 @@ def main(argv):
             rc = subprocess.run(cmd, env=env).returncode
         finally:
             try:
-                server.stop()
+                stopped, _ = server.stop()
             finally:
                 server.kill()
+        if stopped != 0:  # e.g. a sanitizer's report at exit
+            tail = [x for x in server.stderr_lines() if not x.startswith('{"ts"')][-40:]
+            print(f"serve exited with {stopped} on SIGTERM:", *tail, sep="\n", file=sys.stderr)
+            return rc or 1
     return rc
 
 
