@@ -209,8 +209,8 @@ static int parse_cursor(const char *text, int64_t *a, int64_t *b)
 	*b = v[1];
 	return 0;
 bad:
-	return cji_err_field(CJ_EINVAL, "after", "'after' must be a cursor given by the previous "
-	                     "page's Link header (two integers joined by '.')");
+	return cji_err_field(CJ_EINVAL, "after", "'after' must be the cursor of the previous page "
+	                     "(two integers joined by '.', as its Link header or note gave it)");
 }
 
 /* Run statement idx of r (bound by the caller through bind) into *out. */
