@@ -37,30 +37,7 @@ import time
 import unittest
 from pathlib import Path
 
-from httptest import BIN, HttpCase, Server, log, message, raw_exchange, request_bytes
-
-
-def call(server, method, path, token=None, body=None, headers=None, source=None):
-    """(status, headers, parsed JSON or bytes) over a new connection."""
-    c = http.client.HTTPConnection(server.host, server.port, timeout=15,
-                                   source_address=(source, 0) if source else None)
-    h = dict(headers or {})
-    if token:
-        h["Authorization"] = "Bearer " + token
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    try:
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        raw = r.read()
-        try:
-            return r.status, r, json.loads(raw)
-        except ValueError:
-            return r.status, r, raw
-    finally:
-        c.close()
+from httptest import BIN, HttpCase, Server, call, log, message, raw_exchange, request_bytes
 
 
 class TestFraming(HttpCase):
