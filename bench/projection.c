@@ -249,6 +249,28 @@ static int q_history(cj_store *s, uint64_t i, char **out)
 	return cj_query_history(out, s, &q);
 }
 
+/* A user's conversation (GET /v1/users/{u}/messages): the last 50 of the
+ * user's messages across its threads (the corpus gives each user 2 threads),
+ * on the corpus's one server, or across every server (messages_by_user_seq). */
+static int q_user(cj_store *s, uint64_t i, char **out, const char *server)
+{
+	char u[32];
+	snprintf(u, sizeof u, "user-%llu", (unsigned long long)(i * 7919 % CJB_CORPUS_USERS));
+	cj_user_messages_query q = CJ_USER_MESSAGES_QUERY_INIT;
+	q.user = u;
+	q.server = server;
+	q.limit = 50;
+	return cj_query_user_messages(out, NULL, s, &q);
+}
+static int q_user_server(cj_store *s, uint64_t i, char **out)
+{
+	return q_user(s, i, out, "bench-server");
+}
+static int q_user_all(cj_store *s, uint64_t i, char **out)
+{
+	return q_user(s, i, out, NULL);
+}
+
 static uint64_t g_events;
 static int q_rare(cj_store *s, uint64_t i, char **out)
 {
@@ -316,6 +338,14 @@ static int bench_query(const opts *o, json_t *out)
 	g_events = o->events;
 	unsigned n = o->quick ? 300 : 3000;
 	int rc = time_query(s, q_history, n, out, "history_last_50");
+	if (!rc) rc = time_query(s, q_user_server, n, out, "user_messages_last_50");
+	if (!rc) rc = time_query(s, q_user_all, n, out, "user_messages_all_servers_last_50");
+	if (!rc) {
+		/* the user read against the thread read, in this run */
+		double h = json_real_value(json_object_get(json_object_get(out, "history_last_50"), "p50_us"));
+		double u = json_real_value(json_object_get(json_object_get(out, "user_messages_last_50"), "p50_us"));
+		json_object_set_new(out, "ratio_user_messages_vs_history_p50", json_real(h > 0 ? u / h : 0));
+	}
 	if (!rc) rc = time_query(s, q_rare, n, out, "search_rare_word");
 	if (!rc) rc = time_query(s, q_common, n / 10, out, "search_common_word_newest_20");
 	if (!rc) rc = time_query(s, q_common_scoped, n / 10, out, "search_common_word_in_thread_20");
@@ -356,6 +386,10 @@ static void targets(const char *name, json_t *out)
 		json_t *c = json_object_get(out, "search_common_word_newest_20");
 		json_object_set_new(t, "history_p50_le_200us",
 		                    json_boolean(json_real_value(json_object_get(h, "p50_us")) <= 200));
+		json_t *u = json_object_get(out, "user_messages_last_50");
+		json_object_set_new(t, "user_messages_p50_le_2x_history",
+		                    json_boolean(json_real_value(json_object_get(u, "p50_us")) <=
+		                                 2 * json_real_value(json_object_get(h, "p50_us"))));
 		json_object_set_new(t, "rare_word_p50_le_5ms",
 		                    json_boolean(json_real_value(json_object_get(r, "p50_us")) <= 5000));
 		json_object_set_new(t, "common_word_p50_le_50ms",
