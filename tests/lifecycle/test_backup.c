@@ -84,7 +84,7 @@ static void test_manifest_and_modes(void **state)
 	assert_int_equal(json_integer_value(json_object_get(m, "format_version")), 1);
 	assert_string_equal(json_string_value(json_object_get(m, "chatjournal_version")), cj_version());
 	assert_int_equal(json_integer_value(json_object_get(j, "last_seq")), (json_int_t)last);
-	assert_int_equal(json_integer_value(json_object_get(j, "format_version")), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "format_version")), 4); /* journal/keys.h */
 	assert_int_equal(json_integer_value(json_object_get(p, "position")), (json_int_t)last);
 	assert_true(json_integer_value(json_object_get(p, "schema_version")) >= 2);
 	int64_t created;
