@@ -52,7 +52,7 @@ _Static_assert(R_END <= CJI_READER_STMTS, "too many statements for the reader's 
 	" AND c.ts_ms >= ?3 AND c.ts_ms < ?4"
 #define METRICS(where) \
 	"SELECT ts_ms, seq, seq, name, value, unit, tags, ts_ms, ts FROM metrics" \
-	" WHERE ts_ms >= ?2" where " ORDER BY ts_ms, seq LIMIT ?5"
+	" WHERE ts_ms >= ?6" where " ORDER BY ts_ms, seq LIMIT ?5"
 
 static const char *const SQL[R_END] = {
 	[R_THREADS] = THREADS_ALL(""),
@@ -213,7 +213,9 @@ bad:
 	                     "(two integers joined by '.', as its Link header or note gave it)");
 }
 
-/* Run statement idx of r (bound by the caller through bind) into *out. */
+/* Run statement q->idx of r into *out: ?1 ?2 texts (NULL: unbound scope),
+ * ?3 ?4 integers (a cursor, or a time range), ?5 the page size plus one,
+ * ?6 an integer (a lower time bound). */
 typedef struct one_query {
 	int idx;
 	cji_row_fn row;
@@ -222,7 +224,7 @@ typedef struct one_query {
 } one_query;
 
 static int run(cji_reader *r, one_query *q, const char *a1, const char *a2, int64_t a3,
-               int64_t a4, char **out)
+               int64_t a4, int64_t a6, char **out)
 {
 	sqlite3_stmt *st;
 	int rc = cji_reader_stmt(r, q->idx, SQL[q->idx], &st);
@@ -233,18 +235,19 @@ static int run(cji_reader *r, one_query *q, const char *a1, const char *a2, int6
 	sqlite3_bind_int64(st, 3, a3);
 	sqlite3_bind_int64(st, 4, a4);
 	sqlite3_bind_int(st, 5, (int)q->limit + 1);
+	sqlite3_bind_int64(st, 6, a6);
 	return cji_query_collect(r->db, st, q->row, 0, q->limit, out, &q->info);
 }
 
 /* One query on a pooled reader; the reader's errors pass through the
  * store's projection check (a damaged file marks the store degraded). */
 static int run_one(cj_store *s, one_query *q, const char *a1, const char *a2, int64_t a3,
-                   int64_t a4, char **out)
+                   int64_t a4, int64_t a6, char **out)
 {
 	cji_reader *r;
 	int rc = cji_reader_get(s->readers, &r);
 	if (!rc) {
-		rc = run(r, q, a1, a2, a3, a4, out);
+		rc = run(r, q, a1, a2, a3, a4, a6, out);
 		cji_reader_put(s->readers, r);
 	}
 	return cji_store_projection_result(s, rc);
@@ -275,7 +278,7 @@ static int one_object(char **out, cj_store *s, int idx, cji_row_fn row, const ch
 		return cji_err_field(CJ_EINVAL, field, "%s is required", field);
 	one_query q = { idx, row, 1, CJI_ROWS_INFO_INIT };
 	char *arr;
-	int rc = run_one(s, &q, key, NULL, 0, 0, &arr);
+	int rc = run_one(s, &q, key, NULL, 0, 0, 0, &arr);
 	if (rc)
 		return rc;
 	size_t n = strlen(arr);
@@ -291,6 +294,31 @@ static int one_object(char **out, cj_store *s, int idx, cji_row_fn row, const ch
 
 /* ---- public ---------------------------------------------------------------- */
 
+/* A listing by time, paged by cursor: the statement idx (or idx_after
+ * with a cursor) bound with ?1 text, ?2 text, ?3 ?4 the cursor, ?6 an
+ * integer; the next page's cursor into page_out. */
+typedef struct listing {
+	int idx, idx_after;
+	cji_row_fn row;
+	unsigned limit;
+	const char *after, *t1, *t2;
+	int64_t i6;
+} listing;
+
+static int list_by_time(char **json_out, cj_page *page_out, cj_store *s, const listing *l)
+{
+	int64_t t = 0, n = 0;
+	int rc = l->after ? parse_cursor(l->after, &t, &n) : 0;
+	if (rc)
+		return rc;
+	one_query oq = { l->after ? l->idx_after : l->idx, l->row, l->limit, CJI_ROWS_INFO_INIT };
+	oq.info.want_b = 1;
+	rc = run_one(s, &oq, l->t1, l->t2, t, n, l->i6, json_out);
+	if (!rc)
+		page_cursor(page_out, &oq, oq.info.last, oq.info.last_b);
+	return rc;
+}
+
 int cj_query_threads(char **json_out, cj_page *page_out, cj_store *s, const cj_threads_query *q)
 {
 	*json_out = NULL;
@@ -298,19 +326,11 @@ int cj_query_threads(char **json_out, cj_page *page_out, cj_store *s, const cj_t
 		memset(page_out, 0, sizeof *page_out);
 	if (!s || !q || q->version != CJ_THREADS_QUERY_VERSION)
 		return cji_err(CJ_EINVAL, "threads: bad arguments (use CJ_THREADS_QUERY_INIT)");
-	int64_t t = 0, n = 0;
-	int rc = q->after ? parse_cursor(q->after, &t, &n) : 0;
-	if (rc)
-		return rc;
-	one_query oq = { 0, q->user ? user_thread_row : thread_row, page_limit(q->limit, 50),
-	                 CJI_ROWS_INFO_INIT };
-	oq.info.want_b = 1;
-	oq.idx = q->user ? (q->after ? R_USER_THREADS_AFTER : R_USER_THREADS)
-	                 : (q->after ? R_THREADS_AFTER : R_THREADS);
-	rc = run_one(s, &oq, q->user, q->server, t, n, json_out);
-	if (!rc)
-		page_cursor(page_out, &oq, oq.info.last, oq.info.last_b);
-	return rc;
+	listing l = { q->user ? R_USER_THREADS : R_THREADS,
+	              q->user ? R_USER_THREADS_AFTER : R_THREADS_AFTER,
+	              q->user ? user_thread_row : thread_row, page_limit(q->limit, 50), q->after,
+	              q->user, q->server, 0 };
+	return list_by_time(json_out, page_out, s, &l);
 }
 
 int cj_query_metrics(char **json_out, cj_page *page_out, cj_store *s, const cj_metrics_query *q)
@@ -320,32 +340,9 @@ int cj_query_metrics(char **json_out, cj_page *page_out, cj_store *s, const cj_m
 		memset(page_out, 0, sizeof *page_out);
 	if (!s || !q || q->version != CJ_METRICS_QUERY_VERSION)
 		return cji_err(CJ_EINVAL, "metrics: bad arguments (use CJ_METRICS_QUERY_INIT)");
-	int64_t t = 0, n = 0;
-	int rc = q->after ? parse_cursor(q->after, &t, &n) : 0;
-	if (rc)
-		return rc;
-	one_query oq = { 0, metric_row, page_limit(q->limit, 100), CJI_ROWS_INFO_INIT };
-	oq.info.want_b = 1;
-	oq.idx = q->name ? (q->after ? R_MET_NAME_AFTER : R_MET_NAME)
-	                 : (q->after ? R_MET_ALL_AFTER : R_MET_ALL);
-	/* ?2 is a time here, not a text scope: bound by hand. */
-	cji_reader *r;
-	if ((rc = cji_reader_get(s->readers, &r)) == 0) {
-		sqlite3_stmt *st;
-		if ((rc = cji_reader_stmt(r, oq.idx, SQL[oq.idx], &st)) == 0) {
-			cji_bind_opt(st, 1, q->name);
-			sqlite3_bind_int64(st, 2, q->since_ms);
-			sqlite3_bind_int64(st, 3, t);
-			sqlite3_bind_int64(st, 4, n);
-			sqlite3_bind_int(st, 5, (int)oq.limit + 1);
-					rc = cji_query_collect(r->db, st, oq.row, 0, oq.limit, json_out, &oq.info);
-		}
-		cji_reader_put(s->readers, r);
-	}
-	rc = cji_store_projection_result(s, rc);
-	if (!rc)
-		page_cursor(page_out, &oq, oq.info.last, oq.info.last_b);
-	return rc;
+	listing l = { q->name ? R_MET_NAME : R_MET_ALL, q->name ? R_MET_NAME_AFTER : R_MET_ALL_AFTER,
+	              metric_row, page_limit(q->limit, 100), q->after, q->name, NULL, q->since_ms };
+	return list_by_time(json_out, page_out, s, &l);
 }
 
 int cj_query_thread(char **json_out, cj_store *s, const char *thread)
@@ -383,7 +380,7 @@ int cj_query_costs(char **json_out, cj_store *s, const cj_costs_query *q)
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0] && !rc && !err; i++) {
 		one_query oq = { parts[i].idx, parts[i].row, CJI_QUERY_MAX_LIMIT, CJI_ROWS_INFO_INIT };
 		char *arr = NULL;
-		rc = run(r, &oq, q->user, q->thread, q->from_ms, q->to_ms, &arr);
+		rc = run(r, &oq, q->user, q->thread, q->from_ms, q->to_ms, 0, &arr);
 		if (rc)
 			break;
 		err = (i && cji_buf_append(&b, ",", 1)) || cji_json_str(&b, parts[i].key, strlen(parts[i].key)) ||
@@ -473,5 +470,5 @@ int cj_query_settings(char **json_out, cj_store *s, const char *category)
 	one_query q = { R_SETTINGS, setting_row, CJI_QUERY_MAX_LIMIT, CJI_ROWS_INFO_INIT };
 	/* Settings are few (keys of one store's configuration); the page is the
 	 * whole table up to CJI_QUERY_MAX_LIMIT keys. */
-	return run_one(s, &q, category, NULL, 0, 0, json_out);
+	return run_one(s, &q, category, NULL, 0, 0, 0, json_out);
 }

@@ -256,6 +256,26 @@ def read_thread(client, thread, min_seq=0):
         after = page[-1]["seq"]
 
 
+def serve_two_stores(folder, names=("alpha-store", "bravo-store")):
+    """Two new stores in folder served by one `serve`: (server, token of
+    the first, token of the second). The caller kills the server."""
+    a, b = (Path(folder) / n for n in names)
+    for s in (a, b):
+        r = subprocess.run([BIN, "init", str(s)], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"init {s}: {r.stderr!r}")
+    srv = Server(a, stores=[b])
+    try:
+        srv.wait_for(r"more tokens: .*" + re.escape(names[1]))
+        toks = list(dict.fromkeys(TOKEN_RE.findall("\n".join(srv.notes))))
+        if len(toks) != 2:
+            raise AssertionError(f"expected two tokens, got {len(toks)}: {srv.notes}")
+    except BaseException:
+        srv.kill()
+        raise
+    return srv, toks[0], toks[1]
+
+
 ROUTES_C = Path(__file__).resolve().parents[2] / "api" / "http" / "routes.c"
 
 

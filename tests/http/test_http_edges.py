@@ -37,7 +37,8 @@ import time
 import unittest
 from pathlib import Path
 
-from httptest import BIN, HttpCase, Server, call, log, message, raw_exchange, request_bytes
+from httptest import (BIN, HttpCase, Server, call, log, message, raw_exchange, request_bytes,
+                      serve_two_stores)
 
 
 class TestFraming(HttpCase):
@@ -131,15 +132,8 @@ class TestTokens(HttpCase):
 class TestScoping(unittest.TestCase):
     def test_metrics_and_healthz_show_only_the_callers_store(self):
         with tempfile.TemporaryDirectory(prefix="cjtest-http.", dir=os.environ.get("TMPDIR")) as d:
-            a, b = Path(d) / "alpha-store", Path(d) / "bravo-store"
-            for s in (a, b):
-                self.assertEqual(subprocess.run([BIN, "init", str(s)], capture_output=True).returncode, 0)
-            srv = Server(a, stores=[b])
+            srv, tok_a, tok_b = serve_two_stores(d)
             try:
-                srv.wait_for(r"more tokens: .*bravo-store")
-                toks = list(dict.fromkeys(re.findall(r"cjt_[0-9a-f]{16}_[0-9a-f]{64}",
-                                                     "\n".join(srv.notes))))
-                tok_a, tok_b = toks
                 for i in range(3):
                     self.assertEqual(call(srv, "POST", "/v1/events", tok_a,
                                           message("m", f"a{i}"))[0], 200)

@@ -12,13 +12,11 @@ config_patch.
 import json
 import os
 import re
-import subprocess
 import tempfile
 import unittest
 import urllib.parse
-from pathlib import Path
 
-from httptest import BIN, HttpCase, Server, call, log, raw_exchange, route_table
+from httptest import BIN, HttpCase, call, log, raw_exchange, route_table, serve_two_stores
 
 DAY = 86400000
 
@@ -315,14 +313,8 @@ class TestParameters(ReadCase):
 class TestScope(unittest.TestCase):
     def test_a_token_of_another_store_sees_nothing(self):
         with tempfile.TemporaryDirectory(prefix="cjtest-http.", dir=os.environ.get("TMPDIR")) as d:
-            a, b = Path(d) / "alpha-store", Path(d) / "bravo-store"
-            for s in (a, b):
-                self.assertEqual(subprocess.run([BIN, "init", str(s)], capture_output=True).returncode, 0)
-            srv = Server(a, stores=[b])
+            srv, tok_a, tok_b = serve_two_stores(d)
             try:
-                srv.wait_for(r"more tokens: .*bravo-store")
-                tok_a, tok_b = list(dict.fromkeys(re.findall(r"cjt_[0-9a-f]{16}_[0-9a-f]{64}",
-                                                             "\n".join(srv.notes))))
                 st, _, body = call(srv, "POST", "/v1/events", tok_a, EVENTS)
                 self.assertEqual(st, 200, body)
                 last = body["last_seq"]
