@@ -55,12 +55,8 @@ int cmd_history(int argc, char **argv)
 	int rc = cli_parse(&help, argc, argv, opts, sizeof opts / sizeof opts[0], pos, 1, 2, &npos);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	uint64_t v = 0;
-	if (limit_s) {
-		if ((rc = cli_parse_u64(&help, "--limit", limit_s, 1, 1000, &v)) != CLI_CONTINUE)
-			return rc;
-		q.limit = (unsigned)v;
-	}
+	if ((rc = cli_parse_limit(&help, limit_s, &q.limit)) != CLI_CONTINUE)
+		return rc;
 	if (before_s && (rc = cli_parse_u64(&help, "--before", before_s, 1, INT64_MAX,
 	                                    &q.before)) != CLI_CONTINUE)
 		return rc;

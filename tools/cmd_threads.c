@@ -62,12 +62,8 @@ int cmd_threads(int argc, char **argv)
 	int rc = cli_parse(&help, argc, argv, opts, sizeof opts / sizeof opts[0], pos, 1, 1, &npos);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (limit_s) {
-		uint64_t v;
-		if ((rc = cli_parse_u64(&help, "--limit", limit_s, 1, 1000, &v)) != CLI_CONTINUE)
-			return rc;
-		q.limit = (unsigned)v;
-	}
+	if ((rc = cli_parse_limit(&help, limit_s, &q.limit)) != CLI_CONTINUE)
+		return rc;
 	cj_store *s;
 	if (cli_open_store("threads", pos[0], 1, &s) != 0)
 		return CLI_EXIT_FAIL;
