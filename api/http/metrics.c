@@ -88,7 +88,7 @@ char *cjh_metrics_text(cjh_server *sv, size_t store)
 	for (int i = 1; i < CJH_ROUTES; i++) {
 		uint64_t v = atomic_load(&m->slow_queries[i]);
 		if (v)
-			put(b, "chatjournal_http_slow_queries_total{route=\"%s\"} %llu\n", cjh_route_names[i],
+			put(b, "chatjournal_http_slow_queries_total{route=\"%s\"} %llu\n", cjh_routes[i].pattern,
 			    (unsigned long long)v);
 	}
 	cj_health h;

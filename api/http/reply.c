@@ -51,6 +51,12 @@ void cjh_set_error(cjh_request *r, unsigned status, const char *msg, const char 
 	cjh_set_reply(r, status, "application/json", text, text ? strlen(text) : 0);
 }
 
+void cjh_set_link(cjh_request *r, char *url)
+{
+	free(r->reply.link);
+	r->reply.link = url;
+}
+
 void cjh_set_json(cjh_request *r, unsigned status, char *json)
 {
 	if (!json) {
@@ -79,6 +85,15 @@ enum MHD_Result cjh_queue(cjh_request *r)
 	MHD_add_response_header(resp, "Content-Type", p->content_type ? p->content_type : "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+	if (p->link && p->status == 200) {
+		size_t n = strlen(p->link) + 20;
+		char *v = malloc(n);
+		if (v) {
+			snprintf(v, n, "<%s>; rel=\"next\"", p->link);
+			MHD_add_response_header(resp, "Link", v);
+			free(v);
+		}
+	}
 	if (p->status == 503 || p->status == 429)
 		MHD_add_response_header(resp, "Retry-After", "1");
 	if (p->status == 401)

@@ -52,7 +52,7 @@ static void log_request(cjh_server *sv, cjh_request *r, uint64_t end)
 	char ts[32];
 	now_text(ts);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:f}", "ts", ts, "request_id", r->request_id,
-	                      "method", r->method, "route", cjh_route_names[r->route], "status",
+	                      "method", r->method, "route", cjh_routes[r->route].pattern, "status",
 	                      r->status, "ms", (double)(end - r->t0) / 1e6);
 	if (r->client[0])
 		json_object_set_new(o, "client", json_string(r->client));
@@ -279,6 +279,7 @@ void cjh_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->ip_held)
 		cjh_ip_release(sv, r->client);
 	free(r->reply.body);
+	free(r->reply.link);
 	free(r);
 	atomic_fetch_sub(&sv->inflight, 1);
 }

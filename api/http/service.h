@@ -32,7 +32,21 @@ static inline uint64_t cjh_now_ns(void)
 #define CJH_LAT_BUCKETS 10
 #define CJH_BATCH_BUCKETS 5
 #define CJH_STATUS_MAX 600
-#define CJH_ROUTES 12
+
+/* Routes (the table in routes.c: pattern, method, query parameters). */
+enum cjh_route_id {
+	CJH_R_UNKNOWN, CJH_R_HEALTHZ, CJH_R_METRICS, CJH_R_EVENTS, CJH_R_BLOB_PUT, CJH_R_BLOB_GET,
+	CJH_R_STATS, CJH_R_SEARCH, CJH_R_MESSAGES, CJH_R_IMAGES, CJH_R_CONFIG,
+	CJH_R_THREADS, CJH_R_THREAD, CJH_R_USER, CJH_R_USER_MESSAGES, CJH_R_COSTS, CJH_R_METRIC_ROWS,
+	CJH_R_SETTINGS,
+	CJH_ROUTES
+};
+typedef struct cjh_route {
+	const char *pattern;   /* "/v1/threads/{thread}/messages": logs, metrics, docs/openapi.yaml */
+	const char *method;    /* "GET" (HEAD too), "POST", "PUT" */
+	const char *params;    /* the query parameters it takes, space-separated; any other is 400 */
+} cjh_route;
+extern const cjh_route cjh_routes[CJH_ROUTES];
 
 /* Counters of one store: only that store's tokens see them (/metrics). */
 typedef struct cjh_metrics {
@@ -131,6 +145,7 @@ typedef struct cjh_reply {
 	const char *content_type;
 	char *body;            /* owned */
 	size_t len;
+	char *link;            /* owned: a Link header's value (the next page), or NULL */
 } cjh_reply;
 
 enum cjh_phase {
@@ -145,12 +160,6 @@ enum cjh_phase {
 
 enum { CJH_WAITING = 0, CJH_FIRED = 1, CJH_TIMED_OUT = 2 };
 
-/* Routes, for logs and slow-query counts. */
-enum cjh_route_id {
-	CJH_R_UNKNOWN, CJH_R_HEALTHZ, CJH_R_METRICS, CJH_R_EVENTS, CJH_R_BLOB_PUT, CJH_R_BLOB_GET,
-	CJH_R_STATS, CJH_R_SEARCH, CJH_R_MESSAGES, CJH_R_IMAGES, CJH_R_CONFIG
-};
-extern const char *const cjh_route_names[CJH_ROUTES];
 
 typedef struct cjh_conn cjh_conn;
 
@@ -170,6 +179,7 @@ struct cjh_request {
 	const char *url;
 	int route;
 	char thread[1100];
+	char user[1100];       /* the {user} of /v1/users/{user}[/messages] */
 	int authed;
 	cjh_auth auth;
 	/* body */
@@ -201,6 +211,8 @@ struct cjh_request {
 void cjh_set_reply(cjh_request *r, unsigned status, const char *content_type, char *body, size_t len);
 void cjh_set_json(cjh_request *r, unsigned status, char *json);
 void cjh_set_error(cjh_request *r, unsigned status, const char *msg, const char *field);
+/* The reply's Link header: `<URL>; rel="next"` (takes url, malloc'd). */
+void cjh_set_link(cjh_request *r, char *url);
 /* The status for a CJ error code and the thread's error message. */
 void cjh_set_cj(cjh_request *r, int rc);
 /* The one mapping of CJ codes to HTTP statuses. */
