@@ -226,6 +226,10 @@ int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j);
 
 /* ---- verify's deeper checks (pages.c, check_ids.c, check_blobs.c) ---- */
 
+/* The commits table's entries are possible: sequence numbers the journal
+ * holds, in order; times within the journal's life
+ * (check_commits.c). Part of cji_journal_check. */
+int cji_journal_check_commits(uint64_t *checked, cji_journal *j);
 int cji_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cji_journal *j);
 int cji_journal_check_ids(uint64_t *checked, uint64_t *bad, cji_journal *j);
 int cji_blob_check(uint64_t *checked, char first_bad[CJ_BLOB_HASH_LEN + 1], cji_journal *j);

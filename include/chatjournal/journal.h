@@ -144,7 +144,9 @@ typedef struct cj_journal_stats {
 
 CJ_API int cj_journal_stats_get(cj_journal_stats *out, cj_store *s);
 
-/* Read every record and check its checksum and body. *checked gets the count,
+/* Read every record and check its checksum and body, after the meta table
+ * and the commit-time table (entries that cannot be: unknown sequence
+ * numbers, times outside the journal's life). *checked gets the count,
  * *first_bad the first bad sequence number (0 if none). Returns 0 if all good,
  * CJ_ECORRUPT otherwise (message names the sequence number). */
 CJ_API int cj_journal_check(uint64_t *checked, uint64_t *first_bad, cj_store *s);
