@@ -92,6 +92,29 @@ enum MHD_Result cjh_queue(cjh_request *r)
 	return res;
 }
 
+typedef struct collect {
+	cjh_kv *kv;
+	size_t n, cap;
+} collect;
+
+static enum MHD_Result collect_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+	(void)kind;
+	collect *c = cls;
+	if (c->n < c->cap)
+		c->kv[c->n] = (cjh_kv){ key, value };
+	c->n++;
+	return MHD_YES;
+}
+
+size_t cjh_args_collect(cjh_request *r, cjh_kv *kv, size_t cap)
+{
+	collect c = { kv, 0, cap };
+	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, collect_one, &c);
+	return c.n;
+}
+
 const char *cjh_arg(cjh_request *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, name);

@@ -15,7 +15,7 @@
 const char *const cjh_route_names[CJH_ROUTES] = {
 	"unknown", "/healthz", "/metrics", "/v1/events", "/v1/blobs", "/v1/blobs/{hash}",
 	"/v1/stats", "/v1/search", "/v1/threads/{thread}/messages", "/v1/threads/{thread}/images",
-	"/v1/threads/{thread}/config", ""
+	"/v1/threads/{thread}/config", "/v1/events", "/v1/events/stream", ""
 };
 
 /* Blobs larger than this are refused from the head when the store's conf
@@ -103,6 +103,7 @@ static unsigned fail(cjh_request *r, unsigned status, const char *msg)
 static int match(cjh_request *r, const char *url)
 {
 	if (!strcmp(url, "/v1/events")) return CJH_R_EVENTS;
+	if (!strcmp(url, "/v1/events/stream")) return CJH_R_STREAM;
 	if (!strcmp(url, "/v1/blobs")) return CJH_R_BLOB_PUT;
 	if (!strcmp(url, "/v1/stats")) return CJH_R_STATS;
 	if (!strcmp(url, "/v1/search")) return CJH_R_SEARCH;
@@ -151,9 +152,15 @@ unsigned cjh_route_head(cjh_request *r, const char *url, const char *method)
 		return 400;
 	}
 	r->route = route;
+	if (route == CJH_R_EVENTS && get) {
+		r->route = CJH_R_FEED; /* the change feed, a page (any token of the store) */
+		return 0;
+	}
+	if (route == CJH_R_STREAM) /* HEAD too: a stream has no end to measure */
+		return strcmp(method, "GET") ? fail(r, 405, "use GET") : 0;
 	if (route == CJH_R_EVENTS) {
 		if (strcmp(method, "POST"))
-			return fail(r, 405, "use POST");
+			return fail(r, 405, "use POST to append, GET to read the change feed");
 		if (!r->auth.grant.write)
 			return fail(r, 403, "this token is read-only");
 		const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
@@ -352,6 +359,12 @@ void cjh_route_run(cjh_request *r)
 	case CJH_R_EVENTS:
 		post_events(r);
 		return; /* finishes itself, or resumes once the ticket is decided */
+	case CJH_R_FEED:
+		cjh_feed_page(r);
+		return;
+	case CJH_R_STREAM:
+		cjh_feed_stream_start(r);
+		return;
 	case CJH_R_BLOB_PUT:
 		put_blob(r);
 		break;
