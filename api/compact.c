@@ -70,6 +70,9 @@ static int cmp_key(const void *a, const void *b) { return memcmp(a, b, CJI_BLOB_
 typedef struct snapshot {
 	uint64_t position;
 	u64s messages, images, damaged;   /* live row ids, ascending */
+	u64s edits;                       /* live message_edits rows */
+	u64s edited;                      /* live messages that have edits */
+	u64s superseded;                  /* edits a newer edit of the same message replaced */
 	uint8_t *blob_keys;               /* blobs live images name, sorted */
 	size_t nblob_keys;
 } snapshot;
@@ -79,6 +82,9 @@ static void snapshot_free(snapshot *sn)
 	free(sn->messages.v);
 	free(sn->images.v);
 	free(sn->damaged.v);
+	free(sn->edits.v);
+	free(sn->edited.v);
+	free(sn->superseded.v);
 	free(sn->blob_keys);
 	memset(sn, 0, sizeof *sn);
 }
@@ -102,7 +108,8 @@ static int blob_list(sqlite3 *db, snapshot *sn)
 {
 	sqlite3_stmt *st;
 	const char *sql = "SELECT blob FROM images WHERE blob IS NOT NULL"
-	                  " UNION SELECT thumbnail FROM images WHERE thumbnail IS NOT NULL";
+	                  " UNION SELECT thumbnail FROM images WHERE thumbnail IS NOT NULL"
+	                  " UNION SELECT blob FROM attachments WHERE blob IS NOT NULL";
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc)
 		return cji_err_sqlite(rc, sqlite3_errmsg(db), "compact: live blobs");
@@ -140,7 +147,13 @@ static int take_snapshot(snapshot *sn, const char *sqlite_path)
 	    !(rc = column_list(db, "SELECT seq FROM journal_position WHERE id = 1", &pos)) &&
 	    !(rc = column_list(db, "SELECT seq FROM messages ORDER BY seq", &sn->messages)) &&
 	    !(rc = column_list(db, "SELECT seq FROM images ORDER BY seq", &sn->images)) &&
-	    !(rc = column_list(db, "SELECT seq FROM damaged_records ORDER BY seq", &sn->damaged)))
+	    !(rc = column_list(db, "SELECT seq FROM damaged_records ORDER BY seq", &sn->damaged)) &&
+	    !(rc = column_list(db, "SELECT seq FROM message_edits ORDER BY seq", &sn->edits)) &&
+	    !(rc = column_list(db, "SELECT DISTINCT message_seq FROM message_edits ORDER BY 1",
+	                       &sn->edited)) &&
+	    !(rc = column_list(db, "SELECT e.seq FROM message_edits e WHERE EXISTS (SELECT 1 FROM"
+	                       " message_edits n WHERE n.message_seq = e.message_seq AND n.seq > e.seq)"
+	                       " ORDER BY e.seq", &sn->superseded)))
 		rc = blob_list(db, sn);
 	sn->position = pos.n ? pos.v[0] : 0;
 	free(pos.v);
@@ -156,8 +169,9 @@ static int take_snapshot(snapshot *sn, const char *sqlite_path)
 typedef struct plan {
 	const snapshot *sn;
 	u64s redact;            /* records to turn into tombstones */
-	u64s gone_images;       /* every deleted image record (tombstones too): their blobs */
-	uint64_t messages, images, settings, bytes, damaged;
+	u64s superseded;        /* live edited messages: partial tombstones (content only) */
+	u64s gone;              /* every deleted image or message record (tombstones too): their blobs */
+	uint64_t messages, images, settings, edits, bytes, damaged;
 	uint64_t scanned;
 	cj_progress_fn progress;
 	void *progress_arg;
@@ -174,14 +188,22 @@ static int plan_one(void *arg, const cji_scan_rec *r)
 		return 0;
 	}
 	int redacted = (r->flags & CJ_RECORD_REDACTED) != 0;
+	int partial = (r->flags & CJ_RECORD_PARTIAL) != 0;
 	int rc = 0;
 	if (r->type == CJ_EVENT_MESSAGE || r->type == CJ_EVENT_IMAGE) {
 		int image = r->type == CJ_EVENT_IMAGE;
-		if (has_u64(image ? &sn->images : &sn->messages, r->seq) || has_u64(&sn->damaged, r->seq))
+		if (has_u64(&sn->damaged, r->seq))
 			return 0;
-		if (image)
-			rc = u64s_push(&p->gone_images, r->seq);
-		if (!rc && !redacted) {
+		if (has_u64(image ? &sn->images : &sn->messages, r->seq)) {
+			/* live: an edited message's original text is superseded */
+			if (image || redacted || !has_u64(&sn->edited, r->seq))
+				return 0;
+			p->bytes += r->len;
+			p->edits++;
+			return u64s_push(&p->superseded, r->seq);
+		}
+		rc = u64s_push(&p->gone, r->seq);
+		if (!rc && (!redacted || partial)) {
 			rc = u64s_push(&p->redact, r->seq);
 			p->bytes += r->len;
 			if (image)
@@ -189,6 +211,13 @@ static int plan_one(void *arg, const cji_scan_rec *r)
 			else
 				p->messages++;
 		}
+	} else if (r->type == CJ_EVENT_EDIT_MESSAGE && !redacted) {
+		/* its message was deleted (no row), or a newer edit replaced it */
+		if (has_u64(&sn->edits, r->seq) && !has_u64(&sn->superseded, r->seq))
+			return 0;
+		rc = u64s_push(&p->redact, r->seq);
+		p->bytes += r->len;
+		p->edits++;
 	} else if (r->type == CJ_EVENT_SETTING && r->sensitive && !redacted) {
 		rc = u64s_push(&p->redact, r->seq);
 		p->bytes += r->len;
@@ -197,14 +226,15 @@ static int plan_one(void *arg, const cji_scan_rec *r)
 	return rc;
 }
 
-/* Blob keys deleted images name and no live image does, sorted, unique. */
+/* Blob keys deleted images and messages name and no live image or
+ * attachment does, sorted, unique. */
 static int orphan_blobs(uint8_t **out, size_t *nout, cji_journal *j, const plan *p)
 {
 	*out = NULL;
 	*nout = 0;
 	uint8_t *keys;
 	size_t n;
-	int rc = cji_journal_blob_refs(&keys, &n, j, p->gone_images.v, p->gone_images.n);
+	int rc = cji_journal_blob_refs(&keys, &n, j, p->gone.v, p->gone.n);
 	if (rc)
 		return rc;
 	if (n)
@@ -252,7 +282,8 @@ static int make_plan(plan *p, const snapshot *sn, cji_journal *j, cj_progress_fn
 static void plan_free(plan *p)
 {
 	free(p->redact.v);
-	free(p->gone_images.v);
+	free(p->superseded.v);
+	free(p->gone.v);
 }
 
 /* ---- sizes ------------------------------------------------------------- */
@@ -292,7 +323,7 @@ int cj_compact_pending(uint64_t *bytes_out, uint64_t *records_out, cj_store *s)
 		if ((rc = cji_journal_blobs(&s->journal, count_blob, &c)) == 0) {
 			*bytes_out = p.bytes + c.bytes;
 			if (records_out)
-				*records_out = p.redact.n + c.count;
+				*records_out = p.redact.n + p.superseded.n + c.count;
 		}
 	}
 	free(orphans);
@@ -337,12 +368,40 @@ static int check_opts(cj_compact_options *o, const cj_compact_options *user)
 	return 0;
 }
 
+/* Superseded texts of live, edited messages: the projection blanks its
+ * copies of them when it applies a redact_edits event (apply_delete.c), the
+ * same whether or not the tombstones below get written; appended first, so
+ * that a crash anywhere leaves the projection equal to a replay. *seq_out:
+ * its sequence number (0: nothing superseded). */
+static int mark_superseded(uint64_t *seq_out, cj_store *s, const plan *p)
+{
+	*seq_out = 0;
+	if (!p->edits)
+		return 0;
+	cj_event *ev;
+	int rc = cj_event_new(&ev, "redact_edits");
+	if (!rc)
+		rc = cj_event_set_int(ev, "through_seq", (int64_t)p->sn->position);
+	if (!rc) {
+		const cj_event *evs[1] = { ev };
+		rc = cji_journal_append_batch(seq_out, &s->journal, evs, 1);
+	}
+	cj_event_free(ev);
+	return rc;
+}
+
 static int redact_all(cj_compact_report *out, cj_store *s, const plan *p, unsigned batch)
 {
 	cji_writer_result res = { 0 };
 	for (size_t i = 0; i < p->redact.n; i += batch) {
 		size_t k = p->redact.n - i < batch ? p->redact.n - i : batch;
 		int rc = cji_journal_redact(&res, &s->journal, p->redact.v + i, k);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < p->superseded.n; i += batch) {
+		size_t k = p->superseded.n - i < batch ? p->superseded.n - i : batch;
+		int rc = cji_journal_redact_superseded(&res, &s->journal, p->superseded.v + i, k);
 		if (rc)
 			return rc;
 	}
@@ -379,6 +438,7 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 	out->messages = p.messages;
 	out->images = p.images;
 	out->settings = p.settings;
+	out->edits = p.edits;
 	out->damaged = p.damaged;
 	if (o->dry_run) {
 		blob_size_ctx c = { orphans, norph, 0, 0 };
@@ -388,7 +448,8 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 		out->blob_bytes = c.bytes;
 		goto out;
 	}
-	if ((rc = redact_all(out, s, &p, o->batch)))
+	uint64_t mark;
+	if ((rc = mark_superseded(&mark, s, &p)) || (rc = redact_all(out, s, &p, o->batch)))
 		goto out;
 	cji_writer_result br;
 	if ((rc = cji_journal_blob_del(&br, &s->journal, norph, orphans, sn.position)))
@@ -406,7 +467,10 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 	out->file_after = sw.size_after;
 	out->pause_ms = sw.pause_ns / 1000000u;
 	if (s->mat) {
-		int r = cji_mat_scrub(s->mat, o->wait_ms);
+		/* the scrub's VACUUM must find the blanked edit texts already blanked */
+		int r = mark ? cji_mat_wait(s->mat, mark, o->wait_ms) : 0;
+		if (!r)
+			r = cji_mat_scrub(s->mat, o->wait_ms);
 		if (r < 0)
 			rc = r;
 		out->projection_scrubbed = r == 0;

@@ -14,22 +14,32 @@
 #include "api/fts_query.h"
 #include "api/json_out.h"
 #include "common/err.h"
+#include "common/merge_patch.h"
 #include "common/timeutil.h"
 
 enum { Q_HIST_BEFORE, Q_HIST_AFTER, Q_IMG_BEFORE, Q_IMG_AFTER, Q_SEARCH_MSG, Q_SEARCH_IMG,
        Q_USER_CFG, Q_THREAD_CFG, Q_POSITION, Q_SEARCH_MSG_THREAD, Q_SEARCH_IMG_THREAD,
        Q_SEARCH_MSG_REL, Q_SEARCH_IMG_REL };
 
+/* A message row: its columns, then what other tables hold about it
+ * (attachments in order, reaction counts by emoji; NULL when none, so the
+ * key is left out). json_patch('{}', ...) drops an attachment's null fields. */
 #define MSG_COLS \
 	"m.seq, t.thread, m.role, m.content, u.user, m.server, m.channel, m.message_ts," \
-	" m.metadata, m.id, m.ts_ms, m.ts"
+	" m.metadata, m.id, m.ts_ms, m.ts, u.display_name, m.name, m.reply_to, m.parent," \
+	" m.tool_call_id, m.tool_calls, m.edited_ts_ms, m.edited_ts," \
+	" (SELECT CASE WHEN count(*) THEN json_group_array(json(j)) END FROM (SELECT json_patch('{}'," \
+	"   json_object('blob', a.blob, 'url', a.url, 'name', a.name, 'mime', a.mime, 'size', a.size))" \
+	"   AS j FROM attachments a WHERE a.message_seq = m.seq ORDER BY a.idx))," \
+	" (SELECT CASE WHEN count(*) THEN json_group_object(emoji, n) END FROM (SELECT emoji," \
+	"   count(*) AS n FROM reactions r WHERE r.message_seq = m.seq GROUP BY emoji ORDER BY emoji))"
 #define MSG_FROM \
 	" FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid" \
 	" LEFT JOIN users u ON u.user_rowid = m.user_rowid"
 #define MSG_SCOPE " AND (?4 IS NULL OR u.user = ?4) AND (?5 IS NULL OR m.server = ?5)"
 #define IMG_COLS \
 	"m.seq, t.thread, m.url, m.kind, m.prompt, m.analysis, m.original_analysis, m.metadata," \
-	" m.blob, m.thumbnail, m.has_thumbnail, m.id, m.ts_ms, m.ts, b.size, b.mime_type"
+	" m.blob, m.thumbnail, m.has_thumbnail, m.id, m.ts_ms, m.ts, b.size, b.mime_type, m.message"
 #define IMG_FROM \
 	" FROM images m JOIN threads t ON t.thread_rowid = m.thread_rowid" \
 	" LEFT JOIN blobs b ON b.blob = m.blob"
@@ -124,10 +134,15 @@ typedef int (*row_fn)(cji_buf *b, sqlite3_stmt *st);
 static int message_row(cji_buf *b, sqlite3_stmt *st)
 {
 	static const char *const keys[] = { "seq", "thread", "role", "content", "user", "server",
-	                                    "channel", "message_ts", "metadata", "id", "ts_ms", "ts" };
+	                                    "channel", "message_ts", "metadata", "id", "ts_ms", "ts",
+	                                    "display_name", "name", "reply_to", "parent",
+	                                    "tool_call_id", "tool_calls", "edited_ts_ms", "edited_ts",
+	                                    "attachments", "reactions" };
+	/* JSON text columns, embedded as they are */
+	static const unsigned char is_json[] = { [8] = 1, [17] = 1, [20] = 1, [21] = 1 };
 	int first = 1, rc = cji_buf_append(b, "{", 1);
-	for (int i = 0; i < 12 && !rc; i++)
-		rc = cji_json_col(b, st, i, keys[i], i == 8, &first);
+	for (int i = 0; i < 22 && !rc; i++)
+		rc = cji_json_col(b, st, i, keys[i], is_json[i], &first);
 	return rc ? rc : cji_buf_append(b, ",\"type\":\"message\"}", 18);
 }
 
@@ -135,9 +150,10 @@ static int image_row(cji_buf *b, sqlite3_stmt *st)
 {
 	static const char *const keys[] = { "seq", "thread", "url", "kind", "prompt", "analysis",
 	                                    "original_analysis", "metadata", "blob", "thumbnail",
-	                                    "has_thumbnail", "id", "ts_ms", "ts", "size", "mime_type" };
+	                                    "has_thumbnail", "id", "ts_ms", "ts", "size", "mime_type",
+	                                    "message" };
 	int first = 1, rc = cji_buf_append(b, "{", 1);
-	for (int i = 0; i < 16 && !rc; i++) {
+	for (int i = 0; i < 17 && !rc; i++) {
 		if (i == 10) { /* a boolean in the output, an integer in the table */
 			const char *v = sqlite3_column_int(st, 10) ? ",\"has_thumbnail\":true"
 			                                          : ",\"has_thumbnail\":false";
@@ -273,28 +289,6 @@ int cj_query_search(char **json_out, cj_store *s, const cj_search_query *user_q)
 	return cji_store_projection_result(s, rc);
 }
 
-/* RFC 7396 JSON merge patch of patch onto target (target modified). */
-static json_t *merge_patch(json_t *target, const json_t *patch)
-{
-	if (!json_is_object(patch)) {
-		json_decref(target);
-		return json_deep_copy(patch);
-	}
-	if (!json_is_object(target)) {
-		json_decref(target);
-		target = json_object();
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)patch, k, v) {
-		if (json_is_null(v))
-			json_object_del(target, k);
-		else
-			json_object_set_new(target, k, merge_patch(json_incref(json_object_get(target, k)), v));
-	}
-	return target;
-}
-
 static int config_of(cji_reader *r, int idx, const char *key, json_t **out)
 {
 	*out = NULL;
@@ -335,9 +329,9 @@ int cj_query_effective_config(char **json_out, cj_store *s, const char *thread, 
 	if (!eff)
 		eff = json_object();
 	if (ucfg)
-		eff = merge_patch(eff, ucfg);
+		eff = cji_merge_patch(eff, ucfg);
 	if (tcfg)
-		eff = merge_patch(eff, tcfg);
+		eff = cji_merge_patch(eff, tcfg);
 	json_decref(ucfg);
 	json_decref(tcfg);
 	return dump(eff, json_out);
@@ -414,9 +408,22 @@ static uint64_t file_size(const char *path, const char *suffix)
 
 int cj_query_stats(char **json_out, cj_store *s)
 {
+	return cj_query_stats_opts(json_out, s, NULL);
+}
+
+int cj_query_stats_opts(char **json_out, cj_store *s, const cj_stats_options *opts)
+{
+	static const cj_stats_options defaults = CJ_STATS_OPTIONS_INIT;
 	*json_out = NULL;
 	if (!s)
 		return cji_err(CJ_EINVAL, "stats: no store");
+	if (!opts)
+		opts = &defaults;
+	if (opts->version != CJ_STATS_OPTIONS_VERSION)
+		return cji_err(CJ_EINVAL, "stats: options version %u, this build knows %u "
+		               "(use CJ_STATS_OPTIONS_INIT)", opts->version, CJ_STATS_OPTIONS_VERSION);
+	int64_t day0 = opts->day_start_ms >= 0 ? opts->day_start_ms
+	                                       : cji_now_ms() / 86400000 * 86400000;
 	cj_journal_stats js;
 	int rc = cji_journal_stats(&js, &s->journal);
 	if (rc)
@@ -425,7 +432,6 @@ int cj_query_stats(char **json_out, cj_store *s)
 	json_t *o = json_object();
 	cji_reader *r;
 	if ((rc = cji_reader_get(s->readers, &r)) == 0) {
-		int64_t day0 = cji_now_ms() / 86400000 * 86400000;
 		counter c = { r->db, 0 };
 		json_int_t v[7] = {
 			count(&c, "SELECT count(*) FROM messages", 0),
@@ -455,6 +461,10 @@ int cj_query_stats(char **json_out, cj_store *s)
 	}
 	if (s->mat)
 		pos = cji_mat_position(s->mat);
+	char day_text[32];
+	cji_time_format(day0, day_text);
+	json_object_set_new(o, "timezone", json_string(opts->timezone ? opts->timezone : "UTC"));
+	json_object_set_new(o, "day_start", json_string(day_text));
 	json_object_set_new(o, "position", json_integer((json_int_t)pos));
 	json_object_set_new(o, "last_seq", json_integer((json_int_t)js.last_seq));
 	json_object_set_new(o, "lag", json_integer((json_int_t)(js.last_seq > pos ? js.last_seq - pos : 0)));

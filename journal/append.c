@@ -127,9 +127,35 @@ static const char *const BLOB_FIELDS[] = { "blob", "thumbnail" };
  * size and type, and a replay must see the same. Checked here for a clear
  * early error, and again inside the commit (a compaction may delete a blob
  * between the two: put_ticket). */
+/* A message's attachments name stored blobs too; checked here only (up to
+ * 256 of them; docs/format.md, "Blobs"). */
+static int check_attachment_blobs(cji_journal *j, const cj_event *ev)
+{
+	const json_t *att = json_object_get(ev->obj, "attachments");
+	size_t i;
+	const json_t *e;
+	json_array_foreach(att, i, e) {
+		const char *h = json_string_value(json_object_get(e, "blob"));
+		if (!h)
+			continue;
+		int rc = cji_blob_exists(j, h);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			char field[48];
+			snprintf(field, sizeof field, "attachments[%zu].blob", i);
+			return cji_err_field(CJ_EINVAL, field, "field '%s': no blob %s in this store; "
+			                     "store the bytes first", field, h);
+		}
+	}
+	return 0;
+}
+
 static int check_blobs(cji_journal *j, const cj_event *ev, req_idem *id)
 {
 	id->nblobs = 0;
+	if (ev->type == CJ_EVENT_MESSAGE)
+		return cji_event_has_lists(ev) ? check_attachment_blobs(j, ev) : 0;
 	if (ev->type != CJ_EVENT_IMAGE)
 		return 0;
 	for (int f = 0; f < 2; f++) {
@@ -238,7 +264,7 @@ int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *c
 			rc = cji_err(CJ_EINVAL, "event %zu is NULL", i);
 			goto fail;
 		}
-		if ((rc = prepare_one(t, i, evs[i], now))) {
+		if ((rc = prepare_one(t, i, evs[i], now)) || (rc = cji_check_target(j, evs, i))) {
 			rc = err_at_index(rc, i, n);
 			goto fail;
 		}

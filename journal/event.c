@@ -31,6 +31,7 @@ int cji_event_wrap(cj_event **out, json_t *obj)
 	}
 	ev->obj = obj;
 	atomic_init(&ev->valid_tag, 0);
+	atomic_init(&ev->has_lists, 0);
 	ev->type = cj_event_type_from_name(json_string_value(json_object_get(obj, "type")));
 	*out = ev;
 	return 0;

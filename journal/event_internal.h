@@ -18,12 +18,20 @@ struct cj_event {
 	 * not validated a second time when it is appended. Atomic because
 	 * validation takes a const event that several threads may share. */
 	_Atomic uint64_t valid_tag;
+	/* Set with valid_tag (before it, release/acquire): the event holds an
+	 * array of objects (attachments, tool_calls), so the append checks that
+	 * look into them (stored blobs) need not look up plain messages. */
+	_Atomic unsigned char has_lists;
 };
 
 /* cj_event_validate, unless the event already passed it under these very
  * limits and was not changed since (an event parsed against the store's
  * limits and then appended is checked once). */
 int cji_event_validate_once(const cj_event *ev, const cj_limits *lim);
+
+/* After validation (cji_event_validate_once returned 0): 1 if the event
+ * holds an array of objects (attachments, tool_calls). */
+int cji_event_has_lists(const cj_event *ev);
 
 /* Hard caps for the hostile-input decoder, whatever the store's limits. */
 #define CJI_DECODE_MAX_DEPTH   64

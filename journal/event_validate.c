@@ -9,6 +9,7 @@
 #include "journal/event_internal.h"
 #include "common/err.h"
 #include "common/timeutil.h"
+#include "common/tz.h"
 
 /* ---- type names and time values: the vocabulary the rules use --------- */
 
@@ -27,6 +28,11 @@ static const char *const type_names[] = {
 	[CJ_EVENT_PURGE]         = "purge",
 	[CJ_EVENT_SETTING]       = "setting",
 	[CJ_EVENT_METRIC]        = "metric",
+	[CJ_EVENT_EDIT_MESSAGE]  = "edit_message",
+	[CJ_EVENT_DELETE_MESSAGE] = "delete_message",
+	[CJ_EVENT_REACTION]      = "reaction",
+	[CJ_EVENT_THREAD]        = "thread",
+	[CJ_EVENT_REDACT_EDITS]  = "redact_edits",
 };
 #define TYPE_COUNT (sizeof type_names / sizeof type_names[0])
 
@@ -71,6 +77,7 @@ int cji_event_time_value(const json_t *v, int64_t *ms)
 #define IDENT_MAX  1024    /* thread, user, server, ... */
 #define TZ_MAX     64800   /* +-18 h, the widest offset ISO 8601 allows */
 #define HASH_LEN   32      /* XXH3-128 as lowercase hex */
+#define LIST_MAX   256     /* elements of an array of objects (attachments, tool_calls) */
 
 enum kind {
 	K_ID,        /* non-empty string <= ID_MAX bytes, no control characters */
@@ -90,7 +97,9 @@ enum kind {
 	K_BOOL,
 	K_OBJECT,    /* object within max_depth and max_object */
 	K_ANY,       /* any JSON value within max_depth and max_object */
-	K_STRUCT     /* object whose keys follow the sub-schema in arg */
+	K_STRUCT,    /* object whose keys follow the sub-schema in arg */
+	K_LIST,      /* 1 ..= LIST_MAX objects, each following the sub-schema in arg */
+	K_TZ         /* an IANA time zone name of the system's tz database */
 };
 
 #define REQ 1u
@@ -106,12 +115,24 @@ typedef struct schema {
 	const rule *rules;
 	size_t n;
 	const char *extras;   /* where unknown fields belong, for the error hint */
+	/* "at least one of" these fields (none REQ in the table); the error
+	 * names the first. NULL-terminated; empty: no such rule. */
+	const char *one_of[4];
+	/* two fields that may not be given together; NULL: none */
+	const char *not_both[2];
 } schema;
 
 #define COUNT(a) (sizeof (a) / sizeof (a)[0])
-#define SCHEMA(r, extras) { r, COUNT(r), extras }
+#define SCHEMA(r, extras) { r, COUNT(r), extras, { NULL }, { NULL, NULL } }
+#define SCHEMA_X(r, extras, one_of, nb_a, nb_b) { r, COUNT(r), extras, one_of, { nb_a, nb_b } }
+#define ONE_OF(...) { __VA_ARGS__, NULL }
+#define NO_ONE_OF { NULL }
 
-static const char *const roles[] = { "user", "assistant", "system", "tool", NULL };
+/* Append-only: "developer" (0.3) is the OpenAI chat-completions role that
+ * replaces "system" for newer models (docs/events.md, "Tool use"). */
+static const char *const roles[] = { "user", "assistant", "system", "tool", "developer", NULL };
+static const char *const tool_call_types[] = { "function", NULL };
+static const char *const reaction_ops[] = { "add", "remove", NULL };
 static const char *const image_kinds[] = { "uploaded", "generated", "edited", NULL };
 static const char *const purge_kinds[] = { "messages", "images", "metrics", NULL };
 
@@ -129,16 +150,49 @@ static const rule cost_rules[] = {
 };
 static const schema cost_schema = SCHEMA(cost_rules, NULL);
 
+/* An attachment names its bytes by blob hash (stored in this journal) or
+ * by url (elsewhere): one of the two (attachment_schema). */
+static const rule attachment_rules[] = {
+	{ "blob", K_HASH, 0, NULL },
+	{ "url", K_URL, 0, NULL },
+	{ "name", K_TEXT, 0, NULL },
+	{ "mime", K_IDENT, 0, NULL },
+	{ "size", K_COUNT, 0, NULL },
+};
+static const schema attachment_schema = SCHEMA_X(attachment_rules, NULL, ONE_OF("blob", "url"), NULL, NULL);
+
+/* OpenAI chat completions' tool call: {id, type: "function", function:
+ * {name, arguments}}, arguments a string (JSON text, as the model wrote it). */
+static const rule function_rules[] = {
+	{ "name", K_IDENT, REQ, NULL },
+	{ "arguments", K_CONTENT, REQ, NULL },
+};
+static const schema function_schema = SCHEMA(function_rules, NULL);
+static const rule tool_call_rules[] = {
+	{ "id", K_ID, REQ, NULL },
+	{ "type", K_ENUM, REQ, tool_call_types },
+	{ "function", K_STRUCT, REQ, &function_schema },
+};
+static const schema tool_call_schema = SCHEMA(tool_call_rules, NULL);
+
+/* content: required unless the message has attachments or tool_calls (the
+ * one_of rule of its schema; checked after the table). */
 static const rule message_rules[] = {
 	{ "thread", K_IDENT, REQ, NULL },
 	{ "role", K_ENUM, REQ, roles },
-	{ "content", K_CONTENT, REQ, NULL },
+	{ "content", K_CONTENT, 0, NULL },
 	{ "server", K_IDENT, 0, NULL },
 	{ "channel", K_IDENT, 0, NULL },
 	{ "user", K_IDENT, 0, NULL },
 	{ "message_ts", K_IDENT, 0, NULL },
 	{ "metadata", K_OBJECT, 0, NULL },
 	{ "cost", K_STRUCT, 0, &cost_schema },
+	{ "reply_to", K_ID, 0, NULL },
+	{ "parent", K_ID, 0, NULL },
+	{ "attachments", K_LIST, 0, &attachment_schema },
+	{ "name", K_IDENT, 0, NULL },
+	{ "tool_call_id", K_ID, 0, NULL },
+	{ "tool_calls", K_LIST, 0, &tool_call_schema },
 };
 
 static const rule image_rules[] = {
@@ -151,22 +205,72 @@ static const rule image_rules[] = {
 	{ "metadata", K_OBJECT, 0, NULL },
 	{ "blob", K_HASH, 0, NULL },
 	{ "thumbnail", K_HASH, 0, NULL },
+	{ "message", K_ID, 0, NULL },
 };
 
+/* config replaces the user's config, config_patch merges into it (RFC
+ * 7396); not both in one event. */
 static const rule user_rules[] = {
 	{ "user", K_IDENT, REQ, NULL },
 	{ "username", K_TEXT, 0, NULL },
-	{ "timezone", K_TEXT, 0, NULL },
+	{ "timezone", K_TZ, 0, NULL },
 	{ "tz_label", K_TEXT, 0, NULL },
 	{ "tz_offset", K_TZ_OFFSET, 0, NULL },
 	{ "config", K_OBJECT, 0, NULL },
+	{ "display_name", K_TEXT, 0, NULL },
+	{ "is_bot", K_BOOL, 0, NULL },
+	{ "avatar_url", K_URL, 0, NULL },
+	{ "metadata", K_OBJECT, 0, NULL },
+	{ "config_patch", K_OBJECT, 0, NULL },
 };
 
+/* One of config / config_patch (before 0.3 config was required). */
 static const rule thread_config_rules[] = {
 	{ "thread", K_IDENT, REQ, NULL },
-	{ "config", K_OBJECT, REQ, NULL },
+	{ "config", K_OBJECT, 0, NULL },
 	{ "server", K_IDENT, 0, NULL },
 	{ "channel", K_IDENT, 0, NULL },
+	{ "config_patch", K_OBJECT, 0, NULL },
+};
+
+/* The thread's own description, kept apart from its bot config. */
+static const rule thread_rules[] = {
+	{ "thread", K_IDENT, REQ, NULL },
+	{ "title", K_TEXT, 0, NULL },
+	{ "topic", K_TEXT, 0, NULL },
+	{ "metadata", K_OBJECT, 0, NULL },
+	{ "server", K_IDENT, 0, NULL },
+	{ "channel", K_IDENT, 0, NULL },
+};
+
+/* Events about one message name it by its "id" in "target" (a message
+ * without an id cannot be targeted); the journal checks at append that the
+ * target is a message of this thread (journal/target.c). */
+static const rule edit_message_rules[] = {
+	{ "thread", K_IDENT, REQ, NULL },
+	{ "target", K_ID, REQ, NULL },
+	{ "content", K_CONTENT, REQ, NULL },
+	{ "editor", K_IDENT, 0, NULL },
+};
+
+static const rule delete_message_rules[] = {
+	{ "thread", K_IDENT, REQ, NULL },
+	{ "target", K_ID, REQ, NULL },
+};
+
+/* Compaction's mark (docs/format.md, "Superseded text"): the superseded
+ * texts of every edit up to sequence number through_seq are blanked in the
+ * projection as the journal's tombstones blank them. */
+static const rule redact_edits_rules[] = {
+	{ "through_seq", K_COUNT, REQ, NULL },
+};
+
+static const rule reaction_rules[] = {
+	{ "thread", K_IDENT, REQ, NULL },
+	{ "target", K_ID, REQ, NULL },
+	{ "emoji", K_IDENT, REQ, NULL },
+	{ "user", K_IDENT, REQ, NULL },
+	{ "op", K_ENUM, 0, reaction_ops },
 };
 
 static const rule delete_thread_rules[] = {
@@ -207,7 +311,7 @@ static const rule metric_rules[] = {
 
 /* check_fields records values by rule index: a type's rules plus the common
  * ones must fit. */
-#define MAX_RULES 16
+#define MAX_RULES 24
 #define FITS(r) _Static_assert(COUNT(r) + COUNT(common_rules) <= MAX_RULES, #r " too long")
 FITS(message_rules);
 FITS(image_rules);
@@ -219,19 +323,35 @@ FITS(purge_rules);
 FITS(setting_rules);
 FITS(metric_rules);
 FITS(cost_rules);
+FITS(attachment_rules);
+FITS(tool_call_rules);
+FITS(function_rules);
+FITS(thread_rules);
+FITS(edit_message_rules);
+FITS(delete_message_rules);
+FITS(reaction_rules);
+FITS(redact_edits_rules);
 
 /* Indexed by cj_event_type. */
 static const schema schemas[] = {
-	[CJ_EVENT_MESSAGE]       = SCHEMA(message_rules, "metadata"),
+	[CJ_EVENT_MESSAGE]       = SCHEMA_X(message_rules, "metadata",
+	                                    ONE_OF("content", "attachments", "tool_calls"), NULL, NULL),
 	[CJ_EVENT_IMAGE]         = SCHEMA(image_rules, "metadata"),
-	[CJ_EVENT_USER]          = SCHEMA(user_rules, NULL),
-	[CJ_EVENT_THREAD_CONFIG] = SCHEMA(thread_config_rules, NULL),
+	[CJ_EVENT_USER]          = SCHEMA_X(user_rules, "metadata", NO_ONE_OF, "config", "config_patch"),
+	[CJ_EVENT_THREAD_CONFIG] = SCHEMA_X(thread_config_rules, NULL, ONE_OF("config", "config_patch"),
+	                                    "config", "config_patch"),
 	[CJ_EVENT_DELETE_THREAD] = SCHEMA(delete_thread_rules, NULL),
 	[CJ_EVENT_CLEAR_HISTORY] = SCHEMA(clear_history_rules, NULL),
 	[CJ_EVENT_PURGE]         = SCHEMA(purge_rules, NULL),
 	[CJ_EVENT_SETTING]       = SCHEMA(setting_rules, NULL),
 	[CJ_EVENT_METRIC]        = SCHEMA(metric_rules, NULL),
+	[CJ_EVENT_EDIT_MESSAGE]  = SCHEMA(edit_message_rules, NULL),
+	[CJ_EVENT_DELETE_MESSAGE] = SCHEMA(delete_message_rules, NULL),
+	[CJ_EVENT_REACTION]      = SCHEMA(reaction_rules, NULL),
+	[CJ_EVENT_THREAD]        = SCHEMA(thread_rules, "metadata"),
+	[CJ_EVENT_REDACT_EDITS]  = SCHEMA(redact_edits_rules, NULL),
 };
+_Static_assert(COUNT(schemas) == TYPE_COUNT, "a type without a schema");
 
 /* ---- msgpack sizes: mirror event_pack.c (msgpack-c picks the shortest form) */
 
@@ -312,6 +432,7 @@ static void measure_value(const json_t *v, unsigned depth, unsigned limit, measu
 typedef struct vctx {
 	const cj_limits *lim;
 	unsigned max_depth;   /* lim->max_depth, capped to what the decoder reads */
+	unsigned *lists;      /* arrays of objects met (attachments, tool_calls) */
 } vctx;
 
 /* Where a value sits: "content", or "cost.usd" inside a K_STRUCT. The dotted
@@ -476,6 +597,73 @@ static int check_tree(const vctx *c, const where *w, const json_t *v, measure *m
 static int check_fields(const vctx *c, const char *parent, const json_t *obj,
                         const schema *sc, measure *m);
 
+/* The rare kinds (sub-schemas, time zones) stay out of line, so that the
+ * checks every plain message runs stay small enough to inline. */
+#if defined(__GNUC__)
+#define RARE __attribute__((noinline, cold))
+#else
+#define RARE
+#endif
+
+/* The dotted path of a field, for a sub-schema's parent ("cost",
+ * "tool_calls[2].function"). Only built when a value has a sub-schema. */
+static const char *path_of(const where *w, char *buf, size_t size)
+{
+	if (!w->parent)
+		return w->name;
+	snprintf(buf, size, "%s.%s", w->parent, w->name);
+	return buf;
+}
+
+RARE static int check_struct(const vctx *c, const char *path, const json_t *v, const schema *sc,
+                        measure *m)
+{
+	measure sub = { mp_container_size(json_object_size(v)), 1, 1 };
+	int rc = check_fields(c, path, v, sc, &sub);
+	if (rc)
+		return rc;
+	m->size += sub.size;
+	m->nodes += sub.nodes;
+	return 0;
+}
+
+RARE static int check_list(const vctx *c, const where *w, const json_t *v, const schema *sc,
+                      measure *m)
+{
+	size_t n = json_array_size(v);
+	if (!json_is_array(v) || n == 0 || n > LIST_MAX)
+		return refuse(CJ_EINVAL, w, "must be a non-empty array of at most %d objects", LIST_MAX);
+	char base[96], path[128];
+	const char *b = path_of(w, base, sizeof base);
+	(*c->lists)++;
+	m->size += mp_container_size(n);
+	m->nodes++;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(v, i);
+		snprintf(path, sizeof path, "%s[%zu]", b, i);
+		if (!json_is_object(e)) {
+			where we = { NULL, path };
+			return bad(&we, "must be an object");
+		}
+		int rc = check_struct(c, path, e, sc, m);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+RARE static int check_tz(const where *w, const json_t *v, measure *m)
+{
+	if (!json_is_string(v))
+		return bad(w, "must be a string");
+	if (!cji_tz_valid(json_string_value(v), NULL))
+		return refuse(CJ_EINVAL, w, "'%.64s' is not a time zone of the tz database "
+		              "(like Europe/Berlin or UTC)", json_string_value(v));
+	m->size += mp_str_size(json_string_length(v));
+	m->nodes++;
+	return 0;
+}
+
 static int check_value(const vctx *c, const where *w, const rule *r, const json_t *v,
                        measure *m)
 {
@@ -513,14 +701,13 @@ static int check_value(const vctx *c, const where *w, const rule *r, const json_
 	case K_STRUCT: {
 		if (!json_is_object(v))
 			return bad(w, "must be an object");
-		measure sub = { mp_container_size(json_object_size(v)), 1, 1 };
-		int rc = check_fields(c, w->name, v, r->arg, &sub);
-		if (rc)
-			return rc;
-		m->size += sub.size;
-		m->nodes += sub.nodes;
-		return 0;
+		char path[128];
+		return check_struct(c, path_of(w, path, sizeof path), v, r->arg, m);
 	}
+	case K_LIST:
+		return check_list(c, w, v, r->arg, m);
+	case K_TZ:
+		return check_tz(w, v, m);
 	}
 	return bad(w, "has no rule");  /* unreachable: every kind is handled */
 }
@@ -543,19 +730,22 @@ static int collect(const char *parent, const json_t *obj, const schema *sc,
 	const char *key;
 	json_t *val;
 	json_object_foreach((json_t *)obj, key, val) {
-		int i = find_rule(sc->rules, sc->n, key);
-		if (i >= 0) {
-			vals[i] = val;
-			continue;
-		}
+		/* At the top level "type", "id" and "ts" first: no type's table has
+		 * them, and every event carries some (the long tables of 0.3 would
+		 * otherwise be scanned to their end for each). */
 		if (!parent) {
-			i = find_rule(common_rules, COUNT(common_rules), key);
+			if (key[0] == 't' && strcmp(key, "type") == 0)
+				continue;
+			int i = find_rule(common_rules, COUNT(common_rules), key);
 			if (i >= 0) {
 				vals[sc->n + (size_t)i] = val;
 				continue;
 			}
-			if (strcmp(key, "type") == 0)
-				continue;
+		}
+		int i = find_rule(sc->rules, sc->n, key);
+		if (i >= 0) {
+			vals[i] = val;
+			continue;
 		}
 		where w = { parent, key };
 		if (sc->extras)
@@ -585,6 +775,40 @@ static int check_rules(const vctx *c, const char *parent, const rule *rules, siz
 	return 0;
 }
 
+/* Was the field of sc named name given? (vals as collect filled it) */
+static int given(const schema *sc, const json_t *const *vals, const char *name)
+{
+	int i = find_rule(sc->rules, sc->n, name);
+	return i >= 0 && vals[i] != NULL;
+}
+
+/* The schema's rules across fields: one of a set present, two not together. */
+RARE static int check_combined(const char *parent, const json_t *const *vals, const schema *sc)
+{
+	if (sc->one_of[0]) {
+		int any = 0;
+		for (size_t i = 0; sc->one_of[i] && !any; i++)
+			any = given(sc, vals, sc->one_of[i]);
+		if (!any) {
+			char others[96] = "";
+			size_t used = 0;
+			for (size_t i = 1; sc->one_of[i] && used < sizeof others; i++) {
+				int k = snprintf(others + used, sizeof others - used, "%s'%s'", i > 1 ? " or " : "",
+				                 sc->one_of[i]);
+				used += k > 0 ? (size_t)k : 0;
+			}
+			where w = { parent, sc->one_of[0] };
+			return refuse(CJ_EINVAL, &w, "required (unless %s is given)", others);
+		}
+	}
+	if (sc->not_both[0] && given(sc, vals, sc->not_both[0]) && given(sc, vals, sc->not_both[1])) {
+		where w = { parent, sc->not_both[1] };
+		return refuse(CJ_EINVAL, &w, "cannot be given with '%s' (one replaces, the other patches)",
+		              sc->not_both[0]);
+	}
+	return 0;
+}
+
 /* The fields of obj against sc; at the top level (no parent) also "id" and
  * "ts", which every type may carry. */
 static int check_fields(const vctx *c, const char *parent, const json_t *obj,
@@ -595,6 +819,8 @@ static int check_fields(const vctx *c, const char *parent, const json_t *obj,
 	if (rc)
 		return rc;
 	rc = check_rules(c, parent, sc->rules, sc->n, vals, m);
+	if (!rc && (sc->one_of[0] || sc->not_both[0]))
+		rc = check_combined(parent, vals, sc);
 	if (rc || parent)
 		return rc;
 	return check_rules(c, parent, common_rules, COUNT(common_rules), vals + sc->n, m);
@@ -631,7 +857,8 @@ static int check_type(const json_t *obj, cj_event_type *type)
 		return cji_err_field(CJ_EINVAL, "type",
 		                     "field 'type': unknown event type '%.64s' (known: message, "
 		                     "image, user, thread_config, delete_thread, clear_history, "
-		                     "purge, setting, metric)", json_string_value(t));
+		                     "purge, setting, metric, edit_message, delete_message, reaction, "
+		                     "thread, redact_edits)", json_string_value(t));
 	return 0;
 }
 
@@ -670,21 +897,28 @@ int cj_event_validate(const cj_event *ev, const cj_limits *lim)
 	static const cj_limits defaults = CJ_LIMITS_DEFAULT;
 	if (!ev || !json_is_object(ev->obj))
 		return cji_err(CJ_EINVAL, "cj_event_validate: no event");
-	vctx c = { lim ? lim : &defaults, 0 };
+	unsigned lists = 0;
+	vctx c = { lim ? lim : &defaults, 0, &lists };
 	int rc = validate(&c, ev);
 	if (rc == 0) {
 		cj_event *cache = (cj_event *)ev; /* the tag is a cache, not the event's value */
-		atomic_store_explicit(&cache->valid_tag, limits_tag(c.lim), memory_order_relaxed);
+		atomic_store_explicit(&cache->has_lists, lists > 0, memory_order_relaxed);
+		atomic_store_explicit(&cache->valid_tag, limits_tag(c.lim), memory_order_release);
 	}
 	return rc;
 }
 
 int cji_event_validate_once(const cj_event *ev, const cj_limits *lim)
 {
-	if (ev && lim && atomic_load_explicit(&((cj_event *)ev)->valid_tag, memory_order_relaxed) ==
+	if (ev && lim && atomic_load_explicit(&((cj_event *)ev)->valid_tag, memory_order_acquire) ==
 	              limits_tag(lim))
 		return 0;
 	return cj_event_validate(ev, lim);
+}
+
+int cji_event_has_lists(const cj_event *ev)
+{
+	return atomic_load_explicit(&((cj_event *)ev)->has_lists, memory_order_relaxed);
 }
 
 static int validate(vctx *cp, const cj_event *ev)

@@ -140,9 +140,14 @@ int cji_journal_scan(cji_journal *j, uint64_t from, uint64_t to,
  * others are skipped): tombstones are built from the stored records and
  * committed through the writer. *out accumulates. */
 int cji_journal_redact(cji_writer_result *out, cji_journal *j, const uint64_t *seqs, size_t n);
+/* The same for messages that were edited and are still live: only their
+ * superseded content goes ("" if they had any; flags REDACTED|PARTIAL). */
+int cji_journal_redact_superseded(cji_writer_result *out, cji_journal *j, const uint64_t *seqs,
+                                  size_t n);
 
-/* The blob keys (16 bytes each, back to back, malloc'd) that the image
- * records at seqs name, tombstones included. */
+/* The blob keys (16 bytes each, back to back, malloc'd) that the image and
+ * message records at seqs name (blob, thumbnail, attachments[].blob),
+ * tombstones included. */
 int cji_journal_blob_refs(uint8_t **keys_out, size_t *n_out, cji_journal *j, const uint64_t *seqs,
                           size_t n);
 
@@ -161,6 +166,17 @@ typedef struct cji_swap_report {
 int cji_journal_swap(cji_swap_report *out, cji_journal *j);
 /* Remove a DIR.compact folder left by an interrupted compaction. */
 int cji_journal_swap_cleanup(cji_journal *j);
+
+/* ---- targets (target.c) ---- */
+
+/* evs[i], if it is an edit_message, delete_message or reaction, must target
+ * a message of its thread: earlier in evs, or stored. 0, or CJ_EINVAL naming
+ * "target" (no such id, not a message, another thread), or a read error. */
+int cji_check_target(cji_journal *j, const cj_event *const *evs, size_t i);
+/* The sequence number of the event appended with id: 1 and *seq, 0 if no
+ * event has that id, or an error. Ids are never removed, so the answer for
+ * a stored event never changes (the materializer finds targets this way). */
+int cji_journal_id_seq(uint64_t *seq, cji_journal *j, const char *id);
 
 /* ---- reading (iter.c) ---- */
 

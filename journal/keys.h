@@ -17,8 +17,10 @@
 #define CJI_META_FORMAT  "format_version"  /* u32 BE */
 #define CJI_META_CREATED "created_ms"      /* i64 BE */
 #define CJI_META_COMMITS_FROM "commits_from" /* u64 BE: first seq whose group commit is in commits */
-#define CJI_FORMAT_VERSION 3u   /* 3: tombstones and the folder swap of compaction; 2: the commits
-                                   table; older versions are upgraded at a read-write open */
+#define CJI_FORMAT_VERSION 4u   /* 4: event types 10-13 and the chat-model fields (a build that
+                                   does not know them must refuse, not misread); 3: tombstones and
+                                   the folder swap of compaction; 2: the commits table; older
+                                   versions are upgraded at a read-write open */
 
 #define CJI_SEQ_KEY_LEN 8
 #define CJI_IDEM_VAL_LEN 24   /* 8-byte BE seq + 16-byte XXH3-128 of the body */

@@ -10,6 +10,9 @@
 #define CJI_RECORD_VERSION 1
 #define CJI_RECORD_HDR_LEN 24
 #define CJI_RECORD_REDACTED 0x1u  /* flags bit 0: a tombstone written by compaction */
+#define CJI_RECORD_PARTIAL  0x2u  /* flags bit 1 (with bit 0): only the superseded text of an
+                                     edited, live message was removed; it may be redacted
+                                     again, whole, once the message is deleted */
 
 typedef struct cji_record_hdr {
 	uint8_t version;

@@ -102,6 +102,25 @@ static const char *const KEEP_MESSAGE[] = { "type", "id", "ts", "thread", "role"
                                             "server", "channel", NULL };
 static const char *const KEEP_IMAGE[] = { "type", "id", "ts", "thread", "blob", "thumbnail",
                                           NULL };
+static const char *const KEEP_EDIT[] = { "type", "id", "ts", "thread", "target", "editor", NULL };
+
+/* A deleted message's attachments, reduced to the blobs they name: the
+ * projection's blobs rows (first_seq) were derived from them. NULL: none. */
+static json_t *attachment_blobs(const json_t *att)
+{
+	json_t *out = NULL;
+	size_t i;
+	const json_t *e;
+	json_array_foreach(att, i, e) {
+		json_t *b = json_object_get(e, "blob");
+		if (!json_is_string(b))
+			continue;
+		if (!out && !(out = json_array()))
+			return NULL;
+		json_array_append_new(out, json_pack("{sO}", "blob", b));
+	}
+	return out;
+}
 
 static json_t *keep_only(const json_t *o, const char *const *keep)
 {
@@ -119,16 +138,30 @@ static json_t *keep_only(const json_t *o, const char *const *keep)
 }
 
 /* The tombstone body of a decoded record, or NULL with *skip set when the
- * record has nothing to redact. */
-static json_t *tombstone_of(const cj_event *ev, int *skip)
+ * record has nothing to redact. partial: a live, edited message keeps
+ * everything but its superseded content. */
+static json_t *tombstone_of(const cj_event *ev, int partial, int *skip)
 {
 	*skip = 0;
 	json_t *t = NULL;
 	switch (ev->type) {
 	case CJ_EVENT_MESSAGE:
+		if (partial) {
+			if ((t = json_deep_copy(ev->obj)) && json_object_get(t, "content"))
+				json_object_set_new(t, "content", json_string(""));
+			return t;
+		}
 		/* content stays, empty: a tombstone applies as a message with no
 		 * words, so counts and a later deletion's selection come out the same */
-		if ((t = keep_only(ev->obj, KEEP_MESSAGE)))
+		if ((t = keep_only(ev->obj, KEEP_MESSAGE))) {
+			json_object_set_new(t, "content", json_string(""));
+			json_t *blobs = attachment_blobs(json_object_get(ev->obj, "attachments"));
+			if (blobs)
+				json_object_set_new(t, "attachments", blobs);
+		}
+		return t;
+	case CJ_EVENT_EDIT_MESSAGE:
+		if ((t = keep_only(ev->obj, KEEP_EDIT)))
 			json_object_set_new(t, "content", json_string(""));
 		return t;
 	case CJ_EVENT_IMAGE:
@@ -151,20 +184,21 @@ static json_t *tombstone_of(const cj_event *ev, int *skip)
 
 /* Append the framed tombstone of one stored record to out; 1 if appended,
  * 0 if there is nothing to redact, or an error. */
-static int build_one(cji_buf *out, uint32_t *len_out, const MDB_val *v, uint64_t seq)
+static int build_one(cji_buf *out, uint32_t *len_out, const MDB_val *v, uint64_t seq, int partial)
 {
 	cji_record_hdr h;
 	const uint8_t *body;
 	int rc = cji_record_parse(v->mv_data, v->mv_size, seq, &h, &body);
 	if (rc)
 		return rc;
-	if (h.flags & CJI_RECORD_REDACTED)
+	/* A partial tombstone may become a whole one; nothing else is redacted twice. */
+	if ((h.flags & CJI_RECORD_REDACTED) && (partial || !(h.flags & CJI_RECORD_PARTIAL)))
 		return 0;
 	cj_event *ev;
 	if ((rc = cji_event_decode(&ev, body, h.body_len, h.ts_ms)))
 		return rc;
 	int skip;
-	json_t *t = tombstone_of(ev, &skip);
+	json_t *t = tombstone_of(ev, partial, &skip);
 	cj_event_free(ev);
 	if (skip)
 		return 0;
@@ -185,13 +219,16 @@ static int build_one(cji_buf *out, uint32_t *len_out, const MDB_val *v, uint64_t
 		return rc;
 	uint32_t blen = (uint32_t)(out->len - hdr_off - CJI_RECORD_HDR_LEN);
 	/* The header keeps the record's type and time: only the body changes. */
-	cji_record_frame(out->data + hdr_off, h.type, (uint16_t)(h.flags | CJI_RECORD_REDACTED),
+	uint16_t flags = (uint16_t)((h.flags & ~CJI_RECORD_PARTIAL) | CJI_RECORD_REDACTED |
+	                            (partial ? CJI_RECORD_PARTIAL : 0));
+	cji_record_frame(out->data + hdr_off, h.type, flags,
 	                 h.ts_ms, out->data + hdr_off + CJI_RECORD_HDR_LEN, blen);
 	*len_out = blen + CJI_RECORD_HDR_LEN;
 	return 1;
 }
 
-int cji_journal_redact(cji_writer_result *out, cji_journal *j, const uint64_t *seqs, size_t n)
+static int redact(cji_writer_result *out, cji_journal *j, const uint64_t *seqs, size_t n,
+                  int partial)
 {
 	if (n == 0)
 		return 0;
@@ -214,7 +251,7 @@ int cji_journal_redact(cji_writer_result *out, cji_journal *j, const uint64_t *s
 			rc = cji_err_mdb(mrc, "journal record %llu: read failed", (unsigned long long)seqs[i]);
 			break;
 		}
-		int r = build_one(&recs, &lens[m], &v, seqs[i]);
+		int r = build_one(&recs, &lens[m], &v, seqs[i], partial);
 		if (r == 1)
 			ok[m++] = seqs[i];
 		else if (r < 0)
@@ -232,6 +269,17 @@ int cji_journal_redact(cji_writer_result *out, cji_journal *j, const uint64_t *s
 	free(ok);
 	free(lens);
 	return rc;
+}
+
+int cji_journal_redact(cji_writer_result *out, cji_journal *j, const uint64_t *seqs, size_t n)
+{
+	return redact(out, j, seqs, n, 0);
+}
+
+int cji_journal_redact_superseded(cji_writer_result *out, cji_journal *j, const uint64_t *seqs,
+                                  size_t n)
+{
+	return redact(out, j, seqs, n, 1);
 }
 
 /* ---- inside the writer's transaction ---------------------------------- */
@@ -253,9 +301,17 @@ int cji_writer_redact(cji_journal *j, MDB_txn *txn, size_t n, const uint64_t *se
 		/* flags are byte 2 of the header (record.c); already redacted: leave it */
 		cji_record_hdr h;
 		const uint8_t *body;
+		const uint8_t *nb;
+		cji_record_hdr nh;
+		int was_partial = 0;
 		if (cji_record_parse(v.mv_data, v.mv_size, seqs[i], &h, &body) == 0 &&
-		    (h.flags & CJI_RECORD_REDACTED))
-			continue;
+		    (h.flags & CJI_RECORD_REDACTED)) {
+			/* only a partial tombstone is replaced, and only by a whole one */
+			was_partial = (h.flags & CJI_RECORD_PARTIAL) != 0;
+			if (!was_partial || cji_record_parse(rec, lens[i], seqs[i], &nh, &nb) != 0 ||
+			    (nh.flags & CJI_RECORD_PARTIAL))
+				continue;
+		}
 		cj_error_clear();
 		uint64_t before = v.mv_size;
 		MDB_val nv = { lens[i], (void *)rec };
@@ -268,7 +324,40 @@ int cji_writer_redact(cji_journal *j, MDB_txn *txn, size_t n, const uint64_t *se
 	return 0;
 }
 
-/* Blob keys an image after `after` names, into a sorted array. */
+/* Append the blob keys ev names to *keys (n used, cap allocated): an
+ * image's blob and thumbnail, a message's attachments[].blob. 0 or ENOMEM. */
+static int event_blob_keys(const cj_event *ev, uint8_t **keys, size_t *n, size_t *cap)
+{
+	const char *hex[2 + 256];
+	size_t nh = 0;
+	if (ev->type == CJ_EVENT_IMAGE) {
+		hex[nh++] = json_string_value(json_object_get(ev->obj, "blob"));
+		hex[nh++] = json_string_value(json_object_get(ev->obj, "thumbnail"));
+	} else if (ev->type == CJ_EVENT_MESSAGE) {
+		size_t i;
+		const json_t *e;
+		json_array_foreach(json_object_get(ev->obj, "attachments"), i, e)
+			if (nh < sizeof hex / sizeof hex[0])
+				hex[nh++] = json_string_value(json_object_get(e, "blob"));
+	}
+	for (size_t i = 0; i < nh; i++) {
+		if (!hex[i])
+			continue;
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 64;
+			uint8_t *nk = realloc(*keys, c * CJI_BLOB_KEY_LEN);
+			if (!nk)
+				return ENOMEM;
+			*keys = nk;
+			*cap = c;
+		}
+		if (cji_blob_key_parse(hex[i], *keys + *n * CJI_BLOB_KEY_LEN) == 0)
+			(*n)++;
+	}
+	return 0;
+}
+
+/* Blob keys an image or message after `after` names. */
 static int named_after(cji_journal *j, MDB_txn *txn, uint64_t after, uint8_t **keys, size_t *n)
 {
 	*keys = NULL;
@@ -287,25 +376,12 @@ static int named_after(cji_journal *j, MDB_txn *txn, uint64_t after, uint8_t **k
 		const uint8_t *body;
 		cj_event *ev = NULL;
 		if (cji_record_parse(v.mv_data, v.mv_size, cji_key_seq_get(&k), &h, &body) == 0 &&
-		    h.type == CJ_EVENT_IMAGE && cji_event_decode(&ev, body, h.body_len, h.ts_ms) == 0) {
-			static const char *const f[] = { "blob", "thumbnail" };
-			for (int i = 0; i < 2; i++) {
-				const char *hex = json_string_value(json_object_get(ev->obj, f[i]));
-				if (!hex)
-					continue;
-				if (*n == cap) {
-					cap = cap ? cap * 2 : 64;
-					uint8_t *nk = realloc(*keys, cap * CJI_BLOB_KEY_LEN);
-					if (!nk) {
-						cj_event_free(ev);
-						mdb_cursor_close(c);
-						return ENOMEM;
-					}
-					*keys = nk;
-				}
-				if (cji_blob_key_parse(hex, *keys + *n * CJI_BLOB_KEY_LEN) == 0)
-					(*n)++;
-			}
+		    (h.type == CJ_EVENT_IMAGE || h.type == CJ_EVENT_MESSAGE) &&
+		    cji_event_decode(&ev, body, h.body_len, h.ts_ms) == 0 &&
+		    event_blob_keys(ev, keys, n, &cap) != 0) {
+			cj_event_free(ev);
+			mdb_cursor_close(c);
+			return ENOMEM;
 		}
 		cj_event_free(ev);
 		cj_error_clear();
@@ -420,17 +496,17 @@ int cji_journal_blob_refs(uint8_t **keys_out, size_t *n_out, cji_journal *j, con
 			cj_event *ev = NULL;
 			if (mdb_get(txn, j->env.events, &k, &v) != 0 ||
 			    cji_record_parse(v.mv_data, v.mv_size, seqs[i], &h, &body) != 0 ||
-			    h.type != CJ_EVENT_IMAGE || cji_event_decode(&ev, body, h.body_len, h.ts_ms) != 0) {
+			    (h.type != CJ_EVENT_IMAGE && h.type != CJ_EVENT_MESSAGE) ||
+			    cji_event_decode(&ev, body, h.body_len, h.ts_ms) != 0) {
 				cj_error_clear();
 				continue;
 			}
-			static const char *const f[] = { "blob", "thumbnail" };
-			for (int b = 0; b < 2 && !rc; b++) {
-				uint8_t key[CJI_BLOB_KEY_LEN];
-				const char *hex = json_string_value(json_object_get(ev->obj, f[b]));
-				if (hex && cji_blob_key_parse(hex, key) == 0 && cji_buf_append(&keys, key, sizeof key))
-					rc = cji_err(CJ_ENOMEM, "out of memory");
-			}
+			uint8_t *ek = NULL;
+			size_t en = 0, ecap = 0;
+			if (event_blob_keys(ev, &ek, &en, &ecap) != 0 ||
+			    (en && cji_buf_append(&keys, ek, en * CJI_BLOB_KEY_LEN)))
+				rc = cji_err(CJ_ENOMEM, "out of memory");
+			free(ek);
 			cj_event_free(ev);
 		}
 		cji_env_read_end(&j->env, txn);

@@ -17,8 +17,11 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 	char tstext[32];
 	cji_time_format(ts_ms, tstext);
 	int rc = 0;
+	/* An edit also deletes an FTS row (with its exact text): the batch's
+	 * pending FTS rows must be in the index first, as for a deletion. */
 	if (ev->type == CJ_EVENT_DELETE_THREAD || ev->type == CJ_EVENT_CLEAR_HISTORY ||
-	    ev->type == CJ_EVENT_PURGE)
+	    ev->type == CJ_EVENT_PURGE || ev->type == CJ_EVENT_DELETE_MESSAGE ||
+	    ev->type == CJ_EVENT_EDIT_MESSAGE)
 		rc = cji_wb_settle(a, CJI_WB_DELETE);
 	else if (ev->type != CJ_EVENT_MESSAGE)
 		rc = cji_wb_settle(a, CJI_WB_ROWS);
@@ -34,6 +37,11 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 	case CJ_EVENT_PURGE: return cji_apply_purge(a, o, seq);
 	case CJ_EVENT_SETTING: return cji_apply_setting(a, o, seq, ts_ms, tstext);
 	case CJ_EVENT_METRIC: return cji_apply_metric(a, o, seq, ts_ms, tstext);
+	case CJ_EVENT_EDIT_MESSAGE: return cji_apply_edit_message(a, o, seq, ts_ms, tstext);
+	case CJ_EVENT_DELETE_MESSAGE: return cji_apply_delete_message(a, o, seq);
+	case CJ_EVENT_REACTION: return cji_apply_reaction(a, o, seq, ts_ms, tstext);
+	case CJ_EVENT_THREAD: return cji_apply_thread(a, o, seq, ts_ms, tstext);
+	case CJ_EVENT_REDACT_EDITS: return cji_apply_redact_edits(a, o, seq);
 	default:
 		return cji_err(CJ_ECORRUPT, "journal record %llu: unknown event type %d",
 		               (unsigned long long)seq, (int)ev->type);

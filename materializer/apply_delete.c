@@ -11,6 +11,7 @@
 #include <string.h>
 #include "materializer/apply_sql.h"
 #include "materializer/purge.h"
+#include "materializer/db.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -52,7 +53,8 @@ static void delete_images(del_work *w, const char *img_where)
 }
 
 /* Remove messages matching msg_where (over alias m) with their FTS rows and
- * costs; images likewise if img_where is given. */
+ * costs; images likewise if img_where is given. Their edits, reactions and
+ * attachments go with them (ON DELETE CASCADE, 004_chat_model.sql). */
 static void delete_rows(del_work *w, const char *msg_where, const char *img_where)
 {
 	step_where(w, "INSERT INTO messages_fts (messages_fts, rowid, content)"
@@ -67,7 +69,8 @@ static void delete_rows(del_work *w, const char *msg_where, const char *img_wher
 static void drop_orphan_blobs(del_work *w)
 {
 	step_plain(w, "DELETE FROM blobs WHERE blob NOT IN (SELECT blob FROM images WHERE blob IS NOT NULL"
-	        " UNION SELECT thumbnail FROM images WHERE thumbnail IS NOT NULL)");
+	        " UNION SELECT thumbnail FROM images WHERE thumbnail IS NOT NULL"
+	        " UNION SELECT blob FROM attachments WHERE blob IS NOT NULL)");
 }
 
 /* After clear_history: message counts of one user's threads and (user,
@@ -123,6 +126,41 @@ int cji_apply_delete_thread(cji_apply *a, const json_t *o, uint64_t seq)
 	step(&w, "DELETE FROM user_threads WHERE thread_rowid = ?1");
 	step(&w, "DELETE FROM threads WHERE thread_rowid = ?1");
 	drop_orphan_blobs(&w);
+	return w.rc;
+}
+
+/* One message: its rows go (as delete_rows), its thread's and (user,
+ * thread)'s counts go down by one. The thread's last activity stays, as for
+ * every deletion. */
+int cji_apply_delete_message(cji_apply *a, const json_t *o, uint64_t seq)
+{
+	int64_t mseq;
+	int rc = cji_row_target(a, o, seq, &mseq, NULL);
+	if (rc || !mseq)
+		return rc;
+	cji_arg args[1] = { { 'i', mseq, NULL } };
+	del_work w = { a, seq, 0, 1, args };
+	step(&w, "UPDATE threads SET message_count = message_count - 1"
+	         " WHERE thread_rowid = (SELECT thread_rowid FROM messages WHERE seq = ?1)");
+	step(&w, "UPDATE user_threads SET message_count = message_count - 1"
+	         " WHERE (user_rowid, thread_rowid) = (SELECT user_rowid, thread_rowid FROM messages"
+	         " WHERE seq = ?1)");
+	step(&w, "DELETE FROM user_threads WHERE message_count = 0 AND (user_rowid, thread_rowid) ="
+	         " (SELECT user_rowid, thread_rowid FROM messages WHERE seq = ?1)");
+	int64_t files = 0;
+	if (!w.rc) {
+		sqlite3_stmt *st;
+		w.rc = cji_db_prepare(a->db, "SELECT count(*) FROM attachments WHERE message_seq = ?1"
+		                      " AND blob IS NOT NULL", &st);
+		if (!w.rc) {
+			sqlite3_bind_int64(st, 1, mseq);
+			w.rc = cji_step_row(a, st, &files, NULL, "attachments", seq);
+			sqlite3_finalize(st);
+		}
+	}
+	delete_rows(&w, "m.seq = ?1", NULL);
+	if (files) /* the scan of every blob only when this message named some */
+		drop_orphan_blobs(&w);
 	return w.rc;
 }
 
@@ -280,4 +318,23 @@ int cji_purge_count(cji_purge_counts *out, sqlite3 *db, const cji_purge_scope *s
 	if (!rc && purge_metrics(sc))
 		rc = count_where(db, "metrics", PURGE_METRIC_WHERE, args, &out->metrics);
 	return rc;
+}
+
+/* Compaction's mark: the texts its tombstones blank in the journal (the
+ * original of every message edited up to P, every edit up to P that a newer
+ * one up to P replaced) are blanked here too, so the projection is the same
+ * whether it was built before or after the tombstones were written
+ * (docs/format.md, "Superseded text"). Every row up to P replaced a text
+ * that is now a tombstone: its old_content goes; a row up to P with a newer
+ * row up to P for its message was itself superseded: its content goes. */
+int cji_apply_redact_edits(cji_apply *a, const json_t *o, uint64_t seq)
+{
+	json_int_t p = json_integer_value(json_object_get(o, "through_seq"));
+	cji_arg args[1] = { { 'i', (int64_t)p, NULL } };
+	del_work w = { a, seq, 0, 1, args };
+	step(&w, "UPDATE message_edits SET old_content = '' WHERE seq <= ?1 AND old_content <> ''");
+	step(&w, "UPDATE message_edits SET content = '' WHERE seq <= ?1 AND content <> ''"
+	         " AND EXISTS (SELECT 1 FROM message_edits n WHERE n.message_seq ="
+	         " message_edits.message_seq AND n.seq > message_edits.seq AND n.seq <= ?1)");
+	return w.rc;
 }

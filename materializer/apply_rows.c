@@ -1,11 +1,14 @@
 /* materializer/apply_rows.c — the rows of the events that add or change
- * data: message (with its cost), image (with its blobs' metadata), user,
- * thread_config, setting (audited, sensitive values masked), metric. */
+ * data: message (with its cost and attachments), image (with its blobs'
+ * metadata), user, thread_config, thread, setting (audited, sensitive values
+ * masked), metric, and the events about one message: edit_message,
+ * reaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "materializer/apply_sql.h"
 #include "common/err.h"
+#include "common/merge_patch.h"
 
 #define MASK "\"***\""
 
@@ -44,6 +47,51 @@ static int blob_row(cji_apply *a, const char *hash, uint64_t seq)
 	return cji_step_done(a, st, "blobs", seq);
 }
 
+/* A message's attachments, in order; a blob gets its blobs row first. */
+static int attachments(cji_apply *a, const json_t *att, uint64_t seq)
+{
+	size_t i;
+	const json_t *e;
+	json_array_foreach(att, i, e) {
+		int rc = blob_row(a, cji_str(e, "blob"), seq);
+		if (rc)
+			return rc;
+		sqlite3_stmt *st = a->st[S_ATTACH];
+		sqlite3_bind_int64(st, 1, (int64_t)seq);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		cji_bind_str(st, 3, cji_str(e, "blob"));
+		cji_bind_str(st, 4, cji_str(e, "url"));
+		cji_bind_str(st, 5, cji_str(e, "name"));
+		cji_bind_str(st, 6, cji_str(e, "mime"));
+		cji_bind_int_or_null(st, 7, json_object_get(e, "size"));
+		if ((rc = cji_step_done(a, st, "attachments", seq)))
+			return rc;
+	}
+	return 0;
+}
+
+/* The config a user or thread_config event leaves: "config" replaces,
+ * "config_patch" merges into the old one (RFC 7396). Canonical text, or
+ * NULL if the event changes no config (*changed 0). */
+static int new_config(char **out, int *changed, const json_t *o, const char *old, uint64_t seq)
+{
+	*out = NULL;
+	const json_t *cfg = json_object_get(o, "config");
+	const json_t *patch = json_object_get(o, "config_patch");
+	*changed = cfg || patch;
+	if (cfg) {
+		*out = cji_json_text(cfg);
+	} else if (patch) {
+		json_t *base = old ? json_loads(old, JSON_DECODE_ANY, NULL) : NULL;
+		json_t *merged = cji_merge_patch(base, patch);
+		*out = cji_json_text(merged);
+		json_decref(merged);
+	}
+	if (*changed && !*out)
+		return cji_err(CJ_ENOMEM, "out of memory (journal record %llu)", (unsigned long long)seq);
+	return 0;
+}
+
 /* ---- per type ----------------------------------------------------------- */
 
 int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
@@ -55,24 +103,42 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 		rc = cji_wb_message_user(a, user, tid, seq, ts, tstext, &uid);
 	if (rc)
 		return rc;
-	sqlite3_stmt *st = a->st[S_MSG_INSERT];
+	const char *role = cji_str(o, "role"), *content = cji_str(o, "content");
+	const char *server = cji_str(o, "server"), *channel = cji_str(o, "channel");
+	const char *message_ts = cji_str(o, "message_ts"), *id = cji_str(o, "id");
+	const json_t *metadata = json_object_get(o, "metadata"), *cost = json_object_get(o, "cost");
+	/* The fields of 0.3 are rare: looked up and bound only when the event
+	 * has keys beyond these (type, thread, role, ts and the ones above). */
+	size_t older = 3 + !!json_object_get(o, "ts") + !!content + !!server + !!channel + !!user + !!message_ts + !!id + !!metadata +
+	               !!cost;
+	int extended = json_object_size(o) > older;
+	sqlite3_stmt *st = a->st[extended ? S_MSG_INSERT_X : S_MSG_INSERT];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, tid);
 	cji_bind_rowid(st, 3, uid);
-	cji_bind_str(st, 4, cji_str(o, "role"));
-	cji_bind_str(st, 5, cji_str(o, "content"));
-	cji_bind_str(st, 6, cji_str(o, "server"));
-	cji_bind_str(st, 7, cji_str(o, "channel"));
-	cji_bind_str(st, 8, cji_str(o, "message_ts"));
-	cji_bind_owned(st, 9, cji_json_text(json_object_get(o, "metadata")));
-	cji_bind_str(st, 10, cji_str(o, "id"));
+	cji_bind_str(st, 4, role);
+	cji_bind_str(st, 5, content);
+	cji_bind_str(st, 6, server);
+	cji_bind_str(st, 7, channel);
+	cji_bind_str(st, 8, message_ts);
+	cji_bind_owned(st, 9, cji_json_text(metadata));
+	cji_bind_str(st, 10, id);
 	sqlite3_bind_int64(st, 11, ts);
 	cji_bind_str(st, 12, tstext);
+	if (extended) {
+		cji_bind_str(st, 13, cji_str(o, "reply_to"));
+		cji_bind_str(st, 14, cji_str(o, "parent"));
+		cji_bind_str(st, 15, cji_str(o, "name"));
+		cji_bind_str(st, 16, cji_str(o, "tool_call_id"));
+		cji_bind_owned(st, 17, cji_json_text(json_object_get(o, "tool_calls")));
+	}
 	if ((rc = cji_step_done(a, st, "messages", seq)))
 		return rc;
-	if ((rc = cji_wb_fts(a, seq, 0, cji_str(o, "content"), NULL)))
+	if ((rc = cji_wb_fts(a, seq, 0, content, NULL)))
 		return rc;
-	const json_t *cost = json_object_get(o, "cost");
+	const json_t *att = extended ? json_object_get(o, "attachments") : NULL;
+	if (att && (rc = attachments(a, att, seq)))
+		return rc;
 	if (!json_is_object(cost))
 		return 0;
 	char day[32];
@@ -118,6 +184,7 @@ int cji_apply_image(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, con
 	cji_bind_str(st, 12, cji_str(o, "id"));
 	sqlite3_bind_int64(st, 13, ts);
 	cji_bind_str(st, 14, tstext);
+	cji_bind_str(st, 15, cji_str(o, "message"));
 	if ((rc = cji_step_done(a, st, "images", seq)))
 		return rc;
 	return cji_wb_fts(a, seq, 1, cji_str(o, "prompt"), cji_str(o, "analysis"));
@@ -131,18 +198,28 @@ int cji_apply_user(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, cons
 	int rc = cji_row_user_touch(a, user, seq, ts, tstext, &uid, &old);
 	if (rc)
 		return rc;
-	const json_t *cfg = json_object_get(o, "config");
-	char *new_cfg = cji_json_text(cfg);
+	char *new_cfg;
+	int changed;
+	if ((rc = new_config(&new_cfg, &changed, o, old, seq))) {
+		free(old);
+		return rc;
+	}
 	sqlite3_stmt *st = a->st[S_USER_SET];
 	sqlite3_bind_int64(st, 1, uid);
 	cji_bind_str(st, 2, cji_str(o, "username"));
 	cji_bind_str(st, 3, cji_str(o, "timezone"));
 	cji_bind_str(st, 4, cji_str(o, "tz_label"));
 	cji_bind_int_or_null(st, 5, json_object_get(o, "tz_offset"));
-	sqlite3_bind_int(st, 6, cfg != NULL);
+	sqlite3_bind_int(st, 6, changed);
 	cji_bind_str(st, 7, new_cfg);
+	cji_bind_str(st, 8, cji_str(o, "display_name"));
+	const json_t *bot = json_object_get(o, "is_bot");
+	if (json_is_boolean(bot))
+		sqlite3_bind_int(st, 9, json_is_true(bot));
+	cji_bind_str(st, 10, cji_str(o, "avatar_url"));
+	cji_bind_owned(st, 11, cji_json_text(json_object_get(o, "metadata")));
 	rc = cji_step_done(a, st, "users", seq);
-	if (!rc && cfg)
+	if (!rc && changed)
 		rc = audit(a, seq, "user", user, cji_str(o, "actor"), old, new_cfg, 0, ts, tstext);
 	free(new_cfg);
 	free(old);
@@ -157,7 +234,12 @@ int cji_apply_thread_config(cji_apply *a, const json_t *o, uint64_t seq, int64_t
 	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 0, 0, &tid, &old);
 	if (rc)
 		return rc;
-	char *new_cfg = cji_json_text(json_object_get(o, "config"));
+	char *new_cfg;
+	int changed;
+	if ((rc = new_config(&new_cfg, &changed, o, old, seq))) {
+		free(old);
+		return rc;
+	}
 	sqlite3_stmt *st = a->st[S_THREAD_CONFIG_SET];
 	sqlite3_bind_int64(st, 1, tid);
 	cji_bind_str(st, 2, new_cfg);
@@ -222,4 +304,81 @@ int cji_apply_metric(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, co
 	sqlite3_bind_int64(st, 6, ts);
 	cji_bind_str(st, 7, tstext);
 	return cji_step_done(a, st, "metrics", seq);
+}
+
+int cji_apply_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+{
+	int64_t tid;
+	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 0, 0, &tid, NULL);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = a->st[S_THREAD_SET];
+	sqlite3_bind_int64(st, 1, tid);
+	cji_bind_str(st, 2, cji_str(o, "title"));
+	cji_bind_str(st, 3, cji_str(o, "topic"));
+	cji_bind_owned(st, 4, cji_json_text(json_object_get(o, "metadata")));
+	sqlite3_bind_int64(st, 5, (int64_t)seq);
+	return cji_step_done(a, st, "threads", seq);
+}
+
+/* The message's content becomes the edit's; its FTS row follows (the old
+ * one deleted with the exact old text: the batch's pending FTS rows were
+ * written before, apply.c). The edit is kept in message_edits. */
+int cji_apply_edit_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                           const char *tstext)
+{
+	int64_t mseq;
+	char *old = NULL;
+	int rc = cji_row_target(a, o, seq, &mseq, &old);
+	if (rc || !mseq)
+		return rc;
+	const char *content = cji_str(o, "content");
+	sqlite3_stmt *st = a->st[S_FTS_DELETE];
+	sqlite3_bind_int64(st, 1, mseq);
+	cji_bind_str(st, 2, old);
+	rc = cji_step_done(a, st, "messages_fts", seq);
+	if (!rc) {
+		st = a->st[S_MSG_EDIT];
+		sqlite3_bind_int64(st, 1, mseq);
+		cji_bind_str(st, 2, content);
+		sqlite3_bind_int64(st, 3, ts);
+		cji_bind_str(st, 4, tstext);
+		rc = cji_step_done(a, st, "messages", seq);
+	}
+	if (!rc) {
+		st = a->st[S_EDIT_INSERT];
+		sqlite3_bind_int64(st, 1, (int64_t)seq);
+		sqlite3_bind_int64(st, 2, mseq);
+		cji_bind_str(st, 3, cji_str(o, "editor"));
+		cji_bind_str(st, 4, old);
+		cji_bind_str(st, 5, content);
+		cji_bind_str(st, 6, cji_str(o, "id"));
+		sqlite3_bind_int64(st, 7, ts);
+		cji_bind_str(st, 8, tstext);
+		rc = cji_step_done(a, st, "message_edits", seq);
+	}
+	free(old);
+	return rc ? rc : cji_wb_fts(a, (uint64_t)mseq, 0, content, NULL);
+}
+
+/* A (message, emoji, user) row: "add" (the default) inserts it unless it is
+ * there, "remove" deletes it. */
+int cji_apply_reaction(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+{
+	int64_t mseq;
+	int rc = cji_row_target(a, o, seq, &mseq, NULL);
+	if (rc || !mseq)
+		return rc;
+	const char *op = cji_str(o, "op");
+	int remove = op && strcmp(op, "remove") == 0;
+	sqlite3_stmt *st = a->st[remove ? S_REACT_DEL : S_REACT_ADD];
+	sqlite3_bind_int64(st, 1, mseq);
+	cji_bind_str(st, 2, cji_str(o, "emoji"));
+	cji_bind_str(st, 3, cji_str(o, "user"));
+	if (!remove) {
+		sqlite3_bind_int64(st, 4, (int64_t)seq);
+		sqlite3_bind_int64(st, 5, ts);
+		cji_bind_str(st, 6, tstext);
+	}
+	return cji_step_done(a, st, "reactions", seq);
 }

@@ -14,6 +14,8 @@ static const char *const SQL[S_COUNT] = {
 	" last_activity, message_count, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5, ?6, ?7)"
 	" ON CONFLICT (thread) DO UPDATE SET server = coalesce(excluded.server, server),"
 	" channel = coalesce(excluded.channel, channel),"
+	" created = CASE WHEN excluded.created_ms < created_ms THEN excluded.created ELSE created END,"
+	" created_ms = min(created_ms, excluded.created_ms),"
 	" last_activity = CASE WHEN ?8 AND excluded.created_ms > last_activity_ms"
 	"   THEN excluded.created ELSE last_activity END,"
 	" last_activity_ms = CASE WHEN ?8 AND excluded.created_ms > last_activity_ms"
@@ -25,13 +27,17 @@ static const char *const SQL[S_COUNT] = {
 	[S_USER_TOUCH] =
 	"INSERT INTO users (user, first_seen_ms, first_seen, last_seen_ms, last_seen, seq)"
 	" VALUES (?1, ?2, ?3, ?2, ?3, ?4) ON CONFLICT (user) DO UPDATE SET"
+	" first_seen = CASE WHEN excluded.first_seen_ms < first_seen_ms THEN excluded.first_seen"
+	"   ELSE first_seen END, first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),"
 	" last_seen = CASE WHEN excluded.last_seen_ms > last_seen_ms THEN excluded.last_seen ELSE last_seen END,"
 	" last_seen_ms = max(last_seen_ms, excluded.last_seen_ms), seq = excluded.seq"
 	" RETURNING user_rowid, config",
 	[S_USER_SET] =
 	"UPDATE users SET username = coalesce(?2, username), timezone = coalesce(?3, timezone),"
 	" tz_label = coalesce(?4, tz_label), tz_offset = coalesce(?5, tz_offset),"
-	" config = CASE WHEN ?6 THEN ?7 ELSE config END WHERE user_rowid = ?1",
+	" config = CASE WHEN ?6 THEN ?7 ELSE config END, display_name = coalesce(?8, display_name),"
+	" is_bot = coalesce(?9, is_bot), avatar_url = coalesce(?10, avatar_url),"
+	" metadata = coalesce(?11, metadata) WHERE user_rowid = ?1",
 	[S_USER_GET] = "SELECT user_rowid FROM users WHERE user = ?1",
 	[S_USER_THREAD] =
 	"INSERT INTO user_threads (user_rowid, thread_rowid, last_activity_ms, message_count)"
@@ -41,6 +47,11 @@ static const char *const SQL[S_COUNT] = {
 	[S_MSG_INSERT] =
 	"INSERT INTO messages (seq, thread_rowid, user_rowid, role, content, server, channel,"
 	" message_ts, metadata, id, ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	/* the same with the fields of 0.3: only for messages that have some */
+	[S_MSG_INSERT_X] =
+	"INSERT INTO messages (seq, thread_rowid, user_rowid, role, content, server, channel,"
+	" message_ts, metadata, id, ts_ms, ts, reply_to, parent, name, tool_call_id, tool_calls)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 	[S_MSG_FTS] = "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)",
 	[S_COST] =
 	"INSERT INTO message_costs (seq, user_rowid, model, input_tokens, output_tokens, usd, ts_ms, day)"
@@ -50,8 +61,8 @@ static const char *const SQL[S_COUNT] = {
 	" ON CONFLICT (blob) DO NOTHING",
 	[S_IMG_INSERT] =
 	"INSERT INTO images (seq, thread_rowid, url, kind, prompt, analysis, original_analysis,"
-	" metadata, blob, thumbnail, has_thumbnail, id, ts_ms, ts)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	" metadata, blob, thumbnail, has_thumbnail, id, ts_ms, ts, message)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[S_IMG_FTS] = "INSERT INTO images_fts (rowid, prompt, analysis) VALUES (?1, ?2, ?3)",
 	[S_SETTING_GET] = "SELECT value, sensitive FROM settings WHERE key = ?1",
 	[S_SETTING_PUT] =
@@ -71,13 +82,35 @@ static const char *const SQL[S_COUNT] = {
 	"UPDATE threads SET message_count = message_count + ?2,"
 	" last_activity = CASE WHEN ?3 > last_activity_ms THEN ?4 ELSE last_activity END,"
 	" last_activity_ms = max(last_activity_ms, ?3), server = coalesce(?5, server),"
-	" channel = coalesce(?6, channel), seq = ?7 WHERE thread_rowid = ?1",
+	" channel = coalesce(?6, channel), seq = ?7,"
+	" created = CASE WHEN ?8 < created_ms THEN ?9 ELSE created END,"
+	" created_ms = min(created_ms, ?8) WHERE thread_rowid = ?1",
 	[S_USER_FLUSH] =
 	"UPDATE users SET last_seen = CASE WHEN ?2 > last_seen_ms THEN ?3 ELSE last_seen END,"
-	" last_seen_ms = max(last_seen_ms, ?2), seq = ?4 WHERE user_rowid = ?1",
+	" last_seen_ms = max(last_seen_ms, ?2), seq = ?4,"
+	" first_seen = CASE WHEN ?5 < first_seen_ms THEN ?6 ELSE first_seen END,"
+	" first_seen_ms = min(first_seen_ms, ?5) WHERE user_rowid = ?1",
 	[S_UT_FLUSH] =
 	"UPDATE user_threads SET last_activity_ms = max(last_activity_ms, ?3),"
 	" message_count = message_count + ?4 WHERE user_rowid = ?1 AND thread_rowid = ?2",
+	[S_MSG_BY_ID] =
+	"SELECT m.seq, m.content FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid"
+	" WHERE m.seq = ?1 AND t.thread = ?2",
+	[S_MSG_EDIT] = "UPDATE messages SET content = ?2, edited_ts_ms = ?3, edited_ts = ?4 WHERE seq = ?1",
+	[S_EDIT_INSERT] =
+	"INSERT INTO message_edits (seq, message_seq, editor, old_content, content, id, ts_ms, ts)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_REACT_ADD] =
+	"INSERT INTO reactions (message_seq, emoji, user, seq, ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	" ON CONFLICT DO NOTHING",
+	[S_REACT_DEL] = "DELETE FROM reactions WHERE message_seq = ?1 AND emoji = ?2 AND user = ?3",
+	[S_ATTACH] =
+	"INSERT INTO attachments (message_seq, idx, blob, url, name, mime, size)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_THREAD_SET] =
+	"UPDATE threads SET title = coalesce(?2, title), topic = coalesce(?3, topic),"
+	" metadata = coalesce(?4, metadata), seq = ?5 WHERE thread_rowid = ?1",
+	[S_FTS_DELETE] = "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', ?1, ?2)",
 };
 
 int cji_apply_new(cji_apply **out, sqlite3 *db, cji_journal *j)
@@ -219,4 +252,23 @@ int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
 	cji_bind_str(st, 3, tstext);
 	sqlite3_bind_int64(st, 4, (int64_t)seq);
 	return cji_step_row(a, st, uid, config, "user", seq);
+}
+
+/* The journal's idempotency table maps the target id to the sequence number
+ * of the message (an index on messages.id would cost every message an index
+ * entry; ids are never removed, so replay finds the same). */
+int cji_row_target(cji_apply *a, const json_t *o, uint64_t seq, int64_t *mseq, char **content)
+{
+	*mseq = 0;
+	if (content)
+		*content = NULL;
+	const char *target = cji_str(o, "target");
+	uint64_t tseq = 0;
+	int rc = target ? cji_journal_id_seq(&tseq, a->journal, target) : 0;
+	if (rc <= 0 || tseq >= seq) /* not found (or not before the event: never a message it names) */
+		return rc < 0 ? rc : 0;
+	sqlite3_stmt *st = a->st[S_MSG_BY_ID];
+	sqlite3_bind_int64(st, 1, (int64_t)tseq);
+	cji_bind_str(st, 2, cji_str(o, "thread"));
+	return cji_step_row(a, st, mseq, content, "messages", seq);
 }

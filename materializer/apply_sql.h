@@ -18,9 +18,11 @@
 
 enum {
 	S_THREAD_UPSERT, S_THREAD_GET, S_THREAD_CONFIG_SET, S_USER_TOUCH, S_USER_SET, S_USER_GET,
-	S_USER_THREAD, S_MSG_INSERT, S_MSG_FTS, S_COST, S_BLOB, S_IMG_INSERT, S_IMG_FTS,
+	S_USER_THREAD, S_MSG_INSERT, S_MSG_INSERT_X, S_MSG_FTS, S_COST, S_BLOB, S_IMG_INSERT, S_IMG_FTS,
 	S_SETTING_GET, S_SETTING_PUT, S_AUDIT, S_METRIC, S_POSITION,
-	S_THREAD_FLUSH, S_USER_FLUSH, S_UT_FLUSH, S_COUNT
+	S_THREAD_FLUSH, S_USER_FLUSH, S_UT_FLUSH,
+	S_MSG_BY_ID, S_MSG_EDIT, S_EDIT_INSERT, S_REACT_ADD, S_REACT_DEL, S_ATTACH, S_THREAD_SET,
+	S_FTS_DELETE, S_COUNT
 };
 
 /* An FTS row waiting for the end of the batch (writebehind.c). */
@@ -94,6 +96,12 @@ int cji_apply_metric(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, co
 int cji_apply_delete_thread(cji_apply *a, const json_t *o, uint64_t seq);
 int cji_apply_clear_history(cji_apply *a, const json_t *o, uint64_t seq);
 int cji_apply_purge(cji_apply *a, const json_t *o, uint64_t seq);
+int cji_apply_edit_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                           const char *tstext);
+int cji_apply_reaction(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext);
+int cji_apply_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext);
+int cji_apply_delete_message(cji_apply *a, const json_t *o, uint64_t seq);
+int cji_apply_redact_edits(cji_apply *a, const json_t *o, uint64_t seq);
 
 /* ---- write-behind (writebehind.c) ---- */
 
@@ -122,5 +130,9 @@ int cji_row_thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t t
                           const char *tstext, int count, int activity, int64_t *tid, char **config);
 int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
                        const char *tstext, int64_t *uid, char **config);
+/* The message an edit_message, delete_message or reaction names: its seq in
+ * *mseq (0: no such message in that thread any more: the event changes
+ * nothing), and a copy of its content in *content if asked (NULL if none). */
+int cji_row_target(cji_apply *a, const json_t *o, uint64_t seq, int64_t *mseq, char **content);
 
 #endif

@@ -10,6 +10,7 @@
 #include <xxhash.h>
 #include "chatjournal/query.h"
 #include "materializer/db.h"
+#include "materializer/hash.h"
 #include "journal/keys.h"
 #include "common/err.h"
 #include "common/buf.h"
@@ -31,6 +32,9 @@ static const hashed_table TABLES[] = {
 	{ "settings", "SELECT * FROM settings ORDER BY key" },
 	{ "config_changes", "SELECT * FROM config_changes ORDER BY seq" },
 	{ "metrics", "SELECT * FROM metrics ORDER BY seq" },
+	{ "message_edits", "SELECT * FROM message_edits ORDER BY seq" },
+	{ "reactions", "SELECT * FROM reactions ORDER BY message_seq, emoji, user" },
+	{ "attachments", "SELECT * FROM attachments ORDER BY message_seq, idx" },
 	{ "messages_fts", "SELECT term, doc, col, offset FROM temp.cj_vocab_messages"
 	                  " ORDER BY term, doc, col, offset" },
 	{ "images_fts", "SELECT term, doc, col, offset FROM temp.cj_vocab_images"
@@ -82,10 +86,73 @@ static void hex128(XXH128_hash_t v, char out[33])
 	cji_blob_hex(b, out);
 }
 
-static int hash_table(sqlite3 *db, const hashed_table *t, XXH3_state_t *total, char out[33])
+/* Columns whose derivation changed with a schema version: a projection of
+ * an older schema holds the old meaning, so a comparison in its shape leaves
+ * them out (schema 4: the earliest event time, not the first applied). */
+static const struct { const char *table, *column; int changed_in; } CHANGED[] = {
+	{ "users", "first_seen_ms", 4 }, { "users", "first_seen", 4 },
+	{ "threads", "created_ms", 4 }, { "threads", "created", 4 },
+};
+
+static int changed_since(const char *table, const char *column, int shape_version)
 {
+	for (size_t i = 0; i < sizeof CHANGED / sizeof CHANGED[0]; i++)
+		if (shape_version < CHANGED[i].changed_in && strcmp(CHANGED[i].table, table) == 0 &&
+		    strcmp(CHANGED[i].column, column) == 0)
+			return 1;
+	return 0;
+}
+
+/* The SELECT of table t; with shape (an attached schema "shape"), only the
+ * columns that schema's table has, in its order (*skip = 1 when it has no
+ * such table): a projection of an older schema hashed as that schema sees it. */
+static int select_of(sqlite3 *db, const hashed_table *t, int shape, char *sql, size_t n, int *skip)
+{
+	*skip = 0;
+	if (!shape || strncmp(t->select, "SELECT * ", 9) != 0) {
+		snprintf(sql, n, "%s", t->select);
+		return 0;
+	}
+	int version = 0;
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, t->select, -1, &st, NULL);
+	if (sqlite3_prepare_v2(db, "PRAGMA shape.user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	char q[160];
+	snprintf(q, sizeof q, "SELECT name FROM pragma_table_info('%s', 'shape')", t->name);
+	int rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+	if (rc)
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "hash: cannot read the columns of %s", t->name);
+	size_t o = (size_t)snprintf(sql, n, "SELECT ");
+	int cols = 0;
+	while (sqlite3_step(st) == SQLITE_ROW && o < n) {
+		const char *c = (const char *)sqlite3_column_text(st, 0);
+		if (!changed_since(t->name, c, version))
+			o += (size_t)snprintf(sql + o, n - o, "%s\"%s\"", cols++ ? ", " : "", c);
+	}
+	sqlite3_finalize(st);
+	if (!cols) {
+		*skip = 1;
+		return 0;
+	}
+	if (o < n)
+		o += (size_t)snprintf(sql + o, n - o, "%s", t->select + 8);
+	if (o >= n)
+		return cji_err(CJ_EINVAL, "hash: the column list of %s is too long", t->name);
+	return 0;
+}
+
+static int hash_table(sqlite3 *db, const hashed_table *t, int shape, XXH3_state_t *total,
+                      char out[33], int *skip)
+{
+	char sql[2048];
+	int rc = select_of(db, t, shape, sql, sizeof sql, skip);
+	if (rc || *skip)
+		return rc;
+	sqlite3_stmt *st;
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc)
 		return cji_err_sqlite(rc, sqlite3_errmsg(db), "hash: cannot read %s", t->name);
 	XXH3_state_t *h = XXH3_createState();
@@ -105,7 +172,10 @@ static int hash_table(sqlite3 *db, const hashed_table *t, XXH3_state_t *total, c
 	return 0;
 }
 
-int cj_projection_hash(char hex_out[33], char **tables_out, const char *sqlite_path)
+static int uri_path(const char *p, char *out, size_t n);
+
+static int hash_file(char hex_out[33], char **tables_out, const char *sqlite_path,
+                     const char *shape_path)
 {
 	if (tables_out)
 		*tables_out = NULL;
@@ -114,6 +184,18 @@ int cj_projection_hash(char hex_out[33], char **tables_out, const char *sqlite_p
 	if (rc) {
 		sqlite3_close(db);
 		return rc;
+	}
+	if (shape_path) {
+		char uri[8900], sql[9000];
+		if (uri_path(shape_path, uri, sizeof uri)) {
+			sqlite3_close(db);
+			return cji_err(CJ_ETOOBIG, "hash: path too long");
+		}
+		snprintf(sql, sizeof sql, "ATTACH 'file:%s?mode=ro' AS shape", uri);
+		if ((rc = cji_db_exec(db, sql, "hash: cannot open the projection whose shape to follow"))) {
+			sqlite3_close(db);
+			return rc;
+		}
 	}
 	/* One read transaction: every table from the same snapshot. */
 	if ((rc = cji_db_exec(db, "BEGIN", "hash: begin"))) {
@@ -125,7 +207,8 @@ int cj_projection_hash(char hex_out[33], char **tables_out, const char *sqlite_p
 	json_t *detail = json_object();
 	for (size_t i = 0; i < NTABLES && !rc; i++) {
 		char hx[33];
-		if ((rc = hash_table(db, &TABLES[i], total, hx)) == 0)
+		int skip = 0;
+		if ((rc = hash_table(db, &TABLES[i], shape_path != NULL, total, hx, &skip)) == 0 && !skip)
 			json_object_set_new(detail, TABLES[i].name, json_string(hx));
 	}
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -138,6 +221,16 @@ int cj_projection_hash(char hex_out[33], char **tables_out, const char *sqlite_p
 	XXH3_freeState(total);
 	json_decref(detail);
 	return rc;
+}
+
+int cj_projection_hash(char hex_out[33], char **tables_out, const char *sqlite_path)
+{
+	return hash_file(hex_out, tables_out, sqlite_path, NULL);
+}
+
+int cji_projection_hash_like(char hex_out[33], const char *sqlite_path, const char *shape_path)
+{
+	return hash_file(hex_out, NULL, sqlite_path, shape_path);
 }
 
 /* First row of `a` not in `b` or the other way, for one table. */

@@ -82,6 +82,10 @@ void cji_rowagg_touch(cji_rowagg *e, int64_t ms, const char *text, int64_t seq)
 		e->act_ms = ms;
 		memcpy(e->act, text, sizeof e->act);
 	}
+	if (!e->dirty || ms < e->first_ms) {
+		e->first_ms = ms;
+		memcpy(e->first, text, sizeof e->first);
+	}
 	e->seq = seq;
 	e->dirty = 1;
 }

@@ -18,6 +18,8 @@ typedef struct cji_rowagg {
 	int64_t count;        /* messages added since the last flush */
 	int64_t act_ms;       /* latest activity / last seen */
 	char act[32];
+	int64_t first_ms;     /* earliest event time (threads.created, users.first_seen) */
+	char first[32];
 	int64_t seq;          /* latest event */
 	char *server, *channel; /* latest non-null values (threads) */
 } cji_rowagg;
@@ -36,7 +38,8 @@ cji_rowagg *cji_rowcache_put(cji_rowcache *c, const char *key, int64_t rowid);
 /* Forget everything. */
 void cji_rowcache_clear(cji_rowcache *c);
 void cji_rowcache_free(cji_rowcache *c);
-/* Remember a newer activity on e (ms, ISO text) and seq. */
+/* Remember an activity on e (ms, ISO text) and seq: the latest and the
+ * earliest time seen. */
 void cji_rowagg_touch(cji_rowagg *e, int64_t ms, const char *text, int64_t seq);
 
 #endif

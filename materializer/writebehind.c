@@ -109,6 +109,8 @@ static void bind_thread_agg(sqlite3_stmt *st, const cji_rowagg *e)
 	cji_bind_str(st, 5, e->server);
 	cji_bind_str(st, 6, e->channel);
 	sqlite3_bind_int64(st, 7, e->seq);
+	sqlite3_bind_int64(st, 8, e->first_ms);
+	cji_bind_str(st, 9, e->first);
 }
 
 static void bind_user_agg(sqlite3_stmt *st, const cji_rowagg *e)
@@ -117,6 +119,8 @@ static void bind_user_agg(sqlite3_stmt *st, const cji_rowagg *e)
 	sqlite3_bind_int64(st, 2, e->act_ms);
 	cji_bind_str(st, 3, e->act);
 	sqlite3_bind_int64(st, 4, e->seq);
+	sqlite3_bind_int64(st, 5, e->first_ms);
+	cji_bind_str(st, 6, e->first);
 }
 
 static void bind_user_thread_agg(sqlite3_stmt *st, const cji_rowagg *e)

@@ -426,7 +426,7 @@ static void print_image(json_t *row)
 
 static void print_message(json_t *row)
 {
-	/* Roles are one of four words; padding keeps contents in a column. */
+	/* Roles are one of five words; padding keeps contents in a column. */
 	const char *role = str_or(row, "role", "-");
 	cli_put_oneline(stdout, role);
 	size_t len = strlen(role);

@@ -37,10 +37,12 @@ static int print_json(const cj_compact_report *r, int dry_run)
 	if (o) {
 		json_object_set_new(o, "dry_run", json_boolean(dry_run));
 		json_object_set_new(o, "position", cli_json_u64(r->position));
-		json_object_set_new(o, "records", cli_json_u64(r->messages + r->images + r->settings));
+		json_object_set_new(o, "records", cli_json_u64(r->messages + r->images + r->settings +
+		                                                    r->edits));
 		json_object_set_new(o, "messages", cli_json_u64(r->messages));
 		json_object_set_new(o, "images", cli_json_u64(r->images));
 		json_object_set_new(o, "settings", cli_json_u64(r->settings));
+		json_object_set_new(o, "edits", cli_json_u64(r->edits));
 		json_object_set_new(o, "record_bytes_before", cli_json_u64(r->record_bytes_before));
 		json_object_set_new(o, "record_bytes_after", cli_json_u64(r->record_bytes_after));
 		json_object_set_new(o, "blobs", cli_json_u64(r->blobs));
@@ -60,19 +62,21 @@ static int print_json(const cj_compact_report *r, int dry_run)
 static void print_text(const char *store, const cj_compact_report *r, int dry_run)
 {
 	char a[64], b[64];
-	uint64_t n = r->messages + r->images + r->settings;
+	uint64_t n = r->messages + r->images + r->settings + r->edits;
 	printf("%s %s (position %llu)\n", dry_run ? "would compact" : "compacted", store,
 	       (unsigned long long)r->position);
 	cli_format_bytes(r->record_bytes_before, a);
 	cli_format_bytes(r->record_bytes_after, b);
 	if (dry_run)
-		printf("records     %llu would be redacted (%llu messages, %llu images, %llu settings; %s)\n",
-		       (unsigned long long)n, (unsigned long long)r->messages,
-		       (unsigned long long)r->images, (unsigned long long)r->settings, a);
+		printf("records     %llu would be redacted (%llu messages, %llu images, %llu settings, "
+		       "%llu edits; %s)\n", (unsigned long long)n, (unsigned long long)r->messages,
+		       (unsigned long long)r->images, (unsigned long long)r->settings,
+		       (unsigned long long)r->edits, a);
 	else
-		printf("records     %llu redacted (%llu messages, %llu images, %llu settings; %s -> %s)\n",
-		       (unsigned long long)n, (unsigned long long)r->messages,
-		       (unsigned long long)r->images, (unsigned long long)r->settings, a, b);
+		printf("records     %llu redacted (%llu messages, %llu images, %llu settings, %llu edits; "
+		       "%s -> %s)\n", (unsigned long long)n, (unsigned long long)r->messages,
+		       (unsigned long long)r->images, (unsigned long long)r->settings,
+		       (unsigned long long)r->edits, a, b);
 	cli_format_bytes(r->blob_bytes, a);
 	printf("blobs       %llu %s (%s)\n", (unsigned long long)r->blobs,
 	       dry_run ? "would be deleted" : "deleted", a);

@@ -3,34 +3,40 @@
  * read-only, so it neither starts a writer nor disturbs a running server;
  * the projection figures are therefore those of its last materialization. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "chatjournal/chatjournal.h"
 #include "cli.h"
 
 static const cli_help help = {
-	"stats", "STORE [--json]",
+	"stats", "STORE [--tz ZONE] [--json]",
 	"Show the journal's figures: events, last sequence number, blobs, blob\n"
 	"bytes, idempotency keys, LMDB map size, map in use, map ceiling and\n"
 	"data file size; then the projection's: messages, threads, users,\n"
-	"servers, images, messages today (UTC), the position it has applied, its\n"
+	"servers, images, messages today (since midnight in ZONE, default UTC),\n"
+	"the position it has applied, its\n"
 	"lag behind the journal and its size on disk. The store is opened\n"
 	"read-only: when the projection lags, a note on stderr says so (text\n"
 	"output only); 'chatjournal serve' or any read-write open catches it up.\n"
 	"A damaged projection is reported as such (with --json, the key\n"
 	"projection_error) and the exit status is 1: run 'chatjournal replay'.\n\n"
 	"Options:\n"
+	"  --tz ZONE count 'messages today' from midnight in ZONE, an IANA time\n"
+	"            zone of the system's tz database (Europe/Berlin); default UTC\n"
 	"  --json    print one JSON object with the keys events, last_seq, blobs,\n"
 	"            blob_bytes, idempotency_keys, map_size, map_used,\n"
 	"            map_ceiling, file_size, then messages, threads, users,\n"
 	"            servers, images, messages_today, position, lag,\n"
-	"            projection_bytes, journal_bytes (integers; sizes in bytes)\n"
+	"            projection_bytes, journal_bytes (integers; sizes in bytes),\n"
+	"            timezone and day_start (where today began, UTC)\n"
 };
 
 /* Projection keys in the order printed; cj_query_stats repeats the journal
  * figures too, those stay first with their own names. */
 static const char *const PROJECTION_KEYS[] = {
 	"messages", "threads", "users", "servers", "images", "messages_today",
-	"position", "lag", "projection_bytes", "journal_bytes",
+	"timezone", "day_start", "position", "lag", "projection_bytes", "journal_bytes",
 };
 #define NPROJECTION (sizeof PROJECTION_KEYS / sizeof PROJECTION_KEYS[0])
 
@@ -104,7 +110,10 @@ static void print_text(const char *path, const cj_journal_stats *st, json_t *pro
 	print_count("users", figure(proj, "users"));
 	print_count("servers", figure(proj, "servers"));
 	print_count("images", figure(proj, "images"));
-	print_count("messages today", figure(proj, "messages_today"));
+	printf("%-18s %llu (since %s, %s)\n", "messages today",
+	       (unsigned long long)figure(proj, "messages_today"),
+	       json_string_value(json_object_get(proj, "day_start")),
+	       json_string_value(json_object_get(proj, "timezone")));
 	print_count("position", figure(proj, "position"));
 	print_count("lag", figure(proj, "lag"));
 	print_bytes("projection size", figure(proj, "projection_bytes"));
@@ -116,11 +125,25 @@ static void print_text(const char *path, const cj_journal_stats *st, json_t *pro
 	}
 }
 
+/* Midnight of the current day in zone, as ms since the epoch. The CLI is
+ * one thread here (before the store opens), so switching TZ is safe. */
+static int64_t local_midnight(const char *zone)
+{
+	setenv("TZ", zone, 1);
+	tzset();
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1; /* a zone whose midnight is skipped by DST: mktime moves it on */
+	return (int64_t)mktime(&tm) * 1000;
+}
+
 /* cj_query_stats as a JSON object (new reference), or NULL after an error. */
-static json_t *projection_stats(cj_store *s, const char *path)
+static json_t *projection_stats(cj_store *s, const char *path, const cj_stats_options *so)
 {
 	char *text = NULL;
-	int rc = cj_query_stats(&text, s);
+	int rc = cj_query_stats_opts(&text, s, so);
 	if (rc != 0) {
 		cli_fail_lib("stats", rc, "%s", path);
 		return NULL;
@@ -139,12 +162,20 @@ static json_t *projection_stats(cj_store *s, const char *path)
 int cmd_stats(int argc, char **argv)
 {
 	int json = 0;
-	const cli_opt opts[] = { { "--json", NULL, &json, NULL } };
+	const char *tz = NULL;
+	const cli_opt opts[] = { { "--json", NULL, &json, NULL }, { "--tz", "ZONE", NULL, &tz } };
 	const char *pos[1];
 	size_t npos;
-	int rc = cli_parse(&help, argc, argv, opts, 1, pos, 1, 1, &npos);
+	int rc = cli_parse(&help, argc, argv, opts, 2, pos, 1, 1, &npos);
 	if (rc != CLI_CONTINUE)
 		return rc;
+	cj_stats_options so = CJ_STATS_OPTIONS_INIT;
+	if (tz) {
+		if (cj_timezone_check(tz) != 0)
+			return cli_usage_error(&help, "--tz: %s", cj_error_last());
+		so.day_start_ms = local_midnight(tz);
+		so.timezone = tz;
+	}
 
 	cj_store *s = NULL;
 	if (cli_open_store("stats", pos[0], 1, &s) != 0)
@@ -157,7 +188,7 @@ int cmd_stats(int argc, char **argv)
 		cj_store_close(s);
 		return CLI_EXIT_FAIL;
 	}
-	json_t *proj = projection_stats(s, pos[0]);
+	json_t *proj = projection_stats(s, pos[0], &so);
 	cj_store_close(s);
 	if (!proj)
 		return CLI_EXIT_FAIL;

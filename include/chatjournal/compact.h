@@ -61,6 +61,10 @@ typedef struct cj_compact_report {
 	int projection_scrubbed;    /* 1: scrubbed by this process; 0: another process
 	                               materializes and scrubs when it sees the swap */
 	double seconds;
+	/* 0.3 */
+	uint64_t edits;             /* superseded or deleted texts of edited messages redacted:
+	                               edit_message records, and originals of edited messages
+	                               (partial tombstones, CJ_RECORD_PARTIAL) */
 } cj_compact_report;
 
 /* Compact the store (opened read-write). One compaction at a time per store

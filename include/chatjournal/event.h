@@ -32,7 +32,13 @@ typedef enum cj_event_type {
 	CJ_EVENT_CLEAR_HISTORY = 6,
 	CJ_EVENT_PURGE         = 7,
 	CJ_EVENT_SETTING       = 8,
-	CJ_EVENT_METRIC        = 9
+	CJ_EVENT_METRIC        = 9,
+	/* 0.3: the chat model (docs/events.md) */
+	CJ_EVENT_EDIT_MESSAGE   = 10,
+	CJ_EVENT_DELETE_MESSAGE = 11,
+	CJ_EVENT_REACTION       = 12,
+	CJ_EVENT_THREAD         = 13,
+	CJ_EVENT_REDACT_EDITS   = 14   /* appended by compaction (docs/events.md) */
 } cj_event_type;
 
 /* Size limits applied by validation. A store applies its own (chatjournal.conf). */
@@ -134,6 +140,12 @@ CJ_API void cj_event_free(cj_event *ev);
  * U+10FFFF; NUL counts as valid here), or len if the whole text is valid.
  * The rule every event string is checked against (which also refuses NUL). */
 CJ_API size_t cj_utf8_check(const char *s, size_t len);
+
+/* 0 if name is an IANA time zone of the system's tz database ($TZDIR, else
+ * /usr/share/zoneinfo), CJ_EINVAL naming it otherwise: the rule of
+ * user.timezone (docs/events.md, "Time zones"; without a database any name
+ * of the right shape passes). */
+CJ_API int cj_timezone_check(const char *name);
 
 #ifdef __cplusplus
 }

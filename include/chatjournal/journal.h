@@ -83,6 +83,8 @@ typedef struct cj_record {
 } cj_record;
 
 #define CJ_RECORD_REDACTED 0x1u  /* content removed by compaction after a deletion */
+#define CJ_RECORD_PARTIAL  0x2u  /* with REDACTED: only superseded text removed (a message
+                                    that was edited, still live); docs/format.md */
 
 /* Iterate records with seq >= from_seq in order, using short read transactions
  * (never holding one between calls). next returns 1 and fills rec, 0 at the end,

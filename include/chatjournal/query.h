@@ -87,6 +87,21 @@ CJ_API int cj_query_effective_config(char **json_out, cj_store *s, const char *t
  * lag (events not yet applied). */
 CJ_API int cj_query_stats(char **json_out, cj_store *s);
 
+/* cj_query_stats with options: "messages today" counted from day_start_ms
+ * (ms since the epoch; < 0: midnight UTC of the current day), and the
+ * result also names the zone (key "timezone": the label given, default
+ * "UTC") and the start used ("day_start", RFC 3339 UTC). The caller
+ * computes the local midnight of its zone (the library cannot switch the
+ * process's TZ under other threads); `chatjournal stats --tz` does. */
+#define CJ_STATS_OPTIONS_VERSION 1
+typedef struct cj_stats_options {
+	unsigned version;          /* CJ_STATS_OPTIONS_VERSION */
+	int64_t day_start_ms;      /* < 0: midnight UTC today */
+	const char *timezone;      /* label for the output; NULL: "UTC" */
+} cj_stats_options;
+#define CJ_STATS_OPTIONS_INIT { CJ_STATS_OPTIONS_VERSION, -1, NULL }
+CJ_API int cj_query_stats_opts(char **json_out, cj_store *s, const cj_stats_options *opts);
+
 /* Canonical state hash of a projection file (every table in primary-key
  * order and the FTS indexes' logical contents via fts5vocab; not
  * journal_position.updated_ms). hex_out: 32 hex characters + NUL. tables_out

@@ -457,8 +457,8 @@ class TestStats(CliCase):
     KEYS = ["events", "last_seq", "blobs", "blob_bytes", "idempotency_keys",
             "map_size", "map_used", "map_ceiling", "file_size"]
     PROJECTION_KEYS = ["messages", "threads", "users", "servers", "images",
-                       "messages_today", "position", "lag", "projection_bytes",
-                       "journal_bytes"]
+                       "messages_today", "timezone", "day_start", "position", "lag",
+                       "projection_bytes", "journal_bytes"]
 
     def test_json_keys_and_values(self):
         store = self.new_store()
@@ -492,7 +492,8 @@ class TestStats(CliCase):
              "ts": today},
             {"type": "image", "thread": "T1", "url": "https://example.invalid/x.png"})
         st = self.stats(store)
-        self.assertEqual({k: st[k] for k in self.PROJECTION_KEYS[:8]},
+        self.assertEqual({k: st[k] for k in ["messages", "threads", "users", "servers", "images",
+                                             "messages_today", "position", "lag"]},
                          {"messages": 2, "threads": 2, "users": 1, "servers": 2, "images": 1,
                           "messages_today": 1, "position": 4, "lag": 0})
         self.assertEqual(st["journal_bytes"], st["file_size"])
@@ -531,6 +532,33 @@ class TestStats(CliCase):
         self.assertRegex(out, r"(?m)^last sequence +2$")
         self.assertRegex(out, r"(?m)^map size +64\.0 MiB \(67108864 bytes\)$")
         self.assertRegex(out, r"(?m)^map ceiling +64\.0 GiB \(68719476736 bytes\)$")
+
+    def test_messages_today_in_a_time_zone(self):
+        # Messages just before and after the last midnight in Berlin and in
+        # UTC: each zone counts from its own midnight.
+        from zoneinfo import ZoneInfo
+        now = datetime.datetime.now(datetime.timezone.utc)
+        def midnight(zone):
+            local = now.astimezone(zone)
+            return local.replace(hour=0, minute=0, second=0, microsecond=0)
+        utc0, berlin0 = midnight(datetime.timezone.utc), midnight(ZoneInfo("Europe/Berlin"))
+        times = sorted({t + d for t in (utc0, berlin0)
+                        for d in (datetime.timedelta(minutes=-1), datetime.timedelta(minutes=1))})
+        store = self.store_with(*[{"type": "message", "thread": "T", "role": "user",
+                                   "content": "m", "ts": int(t.timestamp() * 1000)}
+                                  for t in times])
+        for args, zone, start in (((), "UTC", utc0),
+                                  (("--tz", "Europe/Berlin"), "Europe/Berlin", berlin0)):
+            st = json.loads(self.ok("stats", store, "--json", *args))
+            self.assertEqual(st["timezone"], zone)
+            self.assertEqual(st["day_start"], start.astimezone(datetime.timezone.utc)
+                             .strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+            self.assertEqual(st["messages_today"], sum(1 for t in times if t >= start), zone)
+        out = self.ok("stats", store, "--tz", "Europe/Berlin")
+        self.assertRegex(out, r"(?m)^messages today +\d+ \(since [0-9T:.-]+Z, Europe/Berlin\)$")
+        err = self.fails("stats", store, "--tz", "Not/AZone", code=2)
+        self.assertIn("chatjournal: stats: --tz: 'Not/AZone' is not a time zone of the tz "
+                      "database (like Europe/Berlin or UTC)\n", err)
 
     def test_not_a_store(self):
         err = self.fails("stats", self.dir)
@@ -945,7 +973,7 @@ class TestCompact(CliCase):
         self.assertTrue(any(b"zebracanary" in p.read_bytes() for p in store.rglob("*") if p.is_file()))
         out = self.ok("compact", store)
         self.assertTrue(out.startswith(f"compacted {store} (position 3)\n"), out)
-        self.assertIn("records     1 redacted (1 messages, 0 images, 0 settings;", out)
+        self.assertIn("records     1 redacted (1 messages, 0 images, 0 settings, 0 edits;", out)
         self.assertIn("(scrubbed)", out)
         self.assertFalse([p for p in store.rglob("*") if p.is_file() and b"zebracanary" in p.read_bytes()])
         self.assertTrue(json.loads(self.ok("verify", store, "--json"))["ok"])

@@ -37,12 +37,15 @@ def run(*args, check=True):
     return r
 
 
-class Release010(unittest.TestCase):
+class StoreFixture(unittest.TestCase):
+    """A private copy of tests/data/FIXTURE, with the modes a store wants."""
+    FIXTURE = ""
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="cj-fixture-")
         self.store = Path(self.tmp.name) / "store"
         # git keeps no modes: a checkout is 0644/0755, the store wants 0600/0700.
-        shutil.copytree(DATA / "store-0.1.0", self.store)
+        shutil.copytree(DATA / self.FIXTURE, self.store)
         for root, dirs, files in os.walk(self.store):
             os.chmod(root, 0o700)
             for f in files:
@@ -57,6 +60,10 @@ class Release010(unittest.TestCase):
             return db.execute(query).fetchall()
         finally:
             db.close()
+
+
+class Release010(StoreFixture):
+    FIXTURE = "store-0.1.0"
 
     def test_opens_upgrades_and_verifies(self):
         self.assertEqual(self.sql("PRAGMA user_version"), [(1,)])
@@ -77,11 +84,11 @@ class Release010(unittest.TestCase):
         self.assertGreaterEqual(migrations, 2)
         self.assertEqual(self.sql("PRAGMA user_version"), [(migrations,)])
         self.assertEqual(self.sql("SELECT count(*) FROM damaged_records"), [(0,)])
-        # The journal was upgraded to format 3: format_version 3 and a commits
+        # The journal was upgraded to format 4: format_version 4 and a commits
         # table holding the new group commit (lmdb-utils reads it as is).
         meta = subprocess.run(["mdb_dump", "-s", "meta", str(self.store / "journal")],
                               capture_output=True, text=True, check=True).stdout.split()
-        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000003")
+        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000004")
         # commits_from: the 21 events of 0.1.0 have no commit time, from 22 on they do.
         self.assertEqual(meta[meta.index(b"commits_from".hex()) + 1], "%016x" % 22)
         commits = subprocess.run(["mdb_stat", "-s", "commits", str(self.store / "journal")],
@@ -125,7 +132,9 @@ class Release010(unittest.TestCase):
             self.assertTrue(found(k), k)
         v = json.loads(run("verify", self.store, "--json").stdout)
         self.assertTrue(v["ok"], v)
-        self.assertEqual(v["state"]["live_hash"], "4a53b80b48ec9e164471ba86c9c47408")
+        # 0.1.0 computed 4a53b80b48ec9e164471ba86c9c47408; the schema of 0.3
+        # (004_chat_model.sql) has more tables and columns to hash.
+        self.assertEqual(v["state"]["live_hash"], "e6ca2068e8fa18cc502147ad87faf753")
 
     def test_backup_after_upgrade_and_restore(self):
         # Release 0.1.0 had no backup command: no 0.1.0 backup exists. Its
@@ -133,7 +142,7 @@ class Release010(unittest.TestCase):
         # build, verified and restored.
         run("append", self.store, "-", check=True)  # no event: the open upgrades
         m = json.loads(run("backup", self.store, "--json").stdout)
-        self.assertEqual(m["journal"], {"last_seq": 21, "format_version": 3})
+        self.assertEqual(m["journal"], {"last_seq": 21, "format_version": 4})
         migrations = len(list(MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql")))
         self.assertEqual(m["projection"], {"position": 21, "schema_version": migrations})
         self.assertTrue(json.loads(run("backup", "verify", m["path"], "--json").stdout)["ok"])
@@ -187,12 +196,12 @@ class Release010(unittest.TestCase):
         self.assertTrue(json.loads(run("verify", dest, "--json").stdout)["ok"])
         found = json.loads(run("search", dest, "lighthouse", "--json").stdout)
         self.assertEqual({m["seq"] for m in found}, {3, 4})
-        # Its journal is format 2 with commits_from 22: the upgrade to 3 at the
+        # Its journal is format 2 with commits_from 22: the upgrade to 4 at the
         # first read-write open keeps it (events 1..21 have no commit time).
         run("append", dest, "-")
         meta = subprocess.run(["mdb_dump", "-s", "meta", str(dest / "journal")],
                               capture_output=True, text=True, check=True).stdout.split()
-        self.assertEqual(meta[meta.index(b"format_version".hex()) + 1], "00000003")
+        self.assertEqual(meta[meta.index(b"format_version".hex()) + 1], "00000004")
         self.assertEqual(meta[meta.index(b"commits_from".hex()) + 1], "%016x" % 22)
 
     def test_replay_of_the_old_journal(self):
@@ -205,6 +214,86 @@ class Release010(unittest.TestCase):
                              [(3,), (4,), (9,), (10,)])
         finally:
             db.close()
+
+
+class StoreBeforeChatModel(StoreFixture):
+    """tests/data/store-main-717fc9f: journal format 3 (with tombstones),
+    projection schema 3, written by the last build before event schema 0.3."""
+    FIXTURE = "store-main-717fc9f"
+
+    def append(self, *events, check=True):
+        r = subprocess.run([BIN, "append", str(self.store), "--json", "-"],
+                           input="".join(json.dumps(e) + "\n" for e in events),
+                           capture_output=True, text=True, timeout=60)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def test_upgrades_rebuilds_and_takes_the_new_events(self):
+        self.assertEqual(self.sql("PRAGMA user_version"), [(3,)])
+        self.assertEqual(json.loads(run("stats", self.store, "--json").stdout)["last_seq"], 18)
+        # The first read-write open migrates (schema 4: the projection is
+        # re-applied from the journal, tombstones included) and upgrades the
+        # journal to format 4.
+        self.append({"type": "edit_message", "thread": "T2", "target": "m7",
+                     "content": "after the deletions (edited)", "editor": "U2",
+                     "ts": "2025-03-04T00:00:00Z"},
+                    {"type": "reaction", "thread": "T1", "target": "m1", "emoji": "wave",
+                     "user": "U2", "ts": "2025-03-04T00:00:01Z"},
+                    {"type": "delete_message", "thread": "T1", "target": "m2",
+                     "ts": "2025-03-04T00:00:02Z"})
+        self.assertEqual(self.sql("PRAGMA user_version"),
+                         [(len(list(MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql"))),)])
+        meta = subprocess.run(["mdb_dump", "-s", "meta", str(self.store / "journal")],
+                              capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(meta[meta.index("666f726d61745f76657273696f6e") + 1], "00000004")
+        v = json.loads(run("verify", self.store, "--json").stdout)
+        self.assertTrue(v["ok"], v)
+        self.assertEqual(v["state"]["position"], 21)
+
+        # Every row of the old store is back, deletions still in effect.
+        t1 = json.loads(run("history", self.store, "T1", "--json").stdout)
+        self.assertEqual([(m["seq"], m["role"], m.get("content")) for m in t1],
+                         [(4, "user", "the lighthouse keeper waves"), (6, "tool", '{"temp":21}')])
+        self.assertEqual(t1[0]["reactions"], {"wave": 1})
+        t2 = json.loads(run("history", self.store, "T2", "--json").stdout)
+        self.assertEqual([(m["content"], m.get("edited_ts")) for m in t2],
+                         [("Grüße aus Köln, 日本語", None),
+                          ("after the deletions (edited)", "2025-03-04T00:00:00.000Z")])
+        self.assertEqual(json.loads(run("history", self.store, "T4", "--json").stdout), [])
+        self.assertEqual(json.loads(run("history", self.store, "T3", "--json").stdout), [])
+        # The time zone 0.3 refuses at append stays what the stored event said.
+        # first_seen is the earliest event time (0.3): U1's backdated message
+        # of 2024-01-01 (purged since, a tombstone now) was appended after
+        # U1's profile of 2025-03-01; the old rule kept the latter.
+        self.assertEqual(self.sql("SELECT user, timezone, first_seen FROM users ORDER BY user"),
+                         [("U1", "Europe/Paris", "2024-01-01T00:00:00.000Z"),
+                          ("U2", "Not/AZone", "2025-03-01T09:00:01.000Z")])
+        self.assertEqual(self.sql("SELECT value FROM settings WHERE key = 'api.key'"), [('"***"',)])
+        self.assertEqual(self.sql("SELECT size FROM blobs"), [(32,)])
+        r = self.append({"type": "user", "user": "U2", "timezone": "Not/AZone"}, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("field 'timezone': 'Not/AZone' is not a time zone of the tz database",
+                      r.stderr)
+
+        # Compaction redacts the deleted message and the pre-edit text.
+        # Compaction redacts the deleted message (m2) and the pre-edit text of
+        # m7 (a partial tombstone: the rest of the message stays).
+        before = (self.store / "journal" / "data.mdb").read_bytes()
+        self.assertIn(b"ahoy from the tower", before)
+        r = json.loads(run("compact", self.store, "--json").stdout)
+        self.assertEqual((r["messages"], r["edits"]), (1, 1), r)
+        # the store's own files (events.jsonl and the README beside them hold the text)
+        after = b"".join(p.read_bytes() for p in self.store.rglob("*") if p.is_file()
+                         and (p.parent.name == "journal" or p.name.startswith("chat.sqlite")))
+        self.assertFalse(b"ahoy from the tower" in after, "a deleted message's text survived")
+        self.assertTrue(b"after the deletions (edited)" in after)
+        self.assertEqual(after.count(b"after the deletions"),
+                         after.count(b"after the deletions (edited)"), "pre-edit text survived")
+        v = json.loads(run("verify", self.store, "--json").stdout)
+        self.assertTrue(v["ok"], v)
+        self.assertEqual(self.sql("SELECT old_content, content FROM message_edits"),
+                         [("", "after the deletions (edited)")])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,13 @@
  *     "duplicate" (their status says deleted), a blob only deleted images
  *     named is gone, an image naming it is refused, and a second compaction
  *     finds nothing to do.
+ * The chat model (0.3) has a case of its own: a message deleted by
+ * delete_message with its attachments (blob bytes, name, url), tool call
+ * arguments and edits; the texts an edit superseded (the original and
+ * older edits of a live message); a message first redacted partially (only
+ * its superseded text) and deleted later, whose second compaction removes
+ * the rest. There the live hash changes (the redact_edits mark blanks the
+ * superseded texts in message_edits too) and must equal a replay's.
  * A second case compacts from a passive process while another process
  * (a forked child, like `serve`) materializes the store: the compactor
  * reports the scrub as the other process's, and that process scrubs the
@@ -209,6 +216,103 @@ static void test_canaries(void **state)
 	assert_int_equal(r.messages + r.images + r.settings + r.blobs, 0);
 }
 
+static void expect_gone(const char *store, const char *const *gone, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char where[PATH_MAX] = "";
+		long k = cs_count(store, gone[i], where, sizeof where);
+		if (k != 0)
+			fail_msg("after compaction, %s is still found %ld times (first in %s)", gone[i], k, where);
+	}
+}
+
+static void expect_found(const char *store, const char *const *kept, size_t n, const char *when)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cs_count(store, kept[i], NULL, 0) <= 0)
+			fail_msg("%s, %s is not found", when, kept[i]);
+}
+
+static void live_equals_replay(tu_fixture *f, const char *db, const char *name)
+{
+	char live[33], replayed[33], out[PATH_MAX];
+	tu_path(out, sizeof out, f->dir, name);
+	cj_replay_options ro = CJ_REPLAY_OPTIONS_INIT;
+	ro.out_path = out;
+	TU_OK(cj_projection_replay(f->s, &ro));
+	hash_of(db, live);
+	hash_of(out, replayed);
+	assert_string_equal(live, replayed);
+}
+
+static void test_chat_model_canaries(void **state)
+{
+	tu_fixture *f = *state;
+	cj_store *s = f->s;
+	char db[PATH_MAX];
+	pu_sqlite_path(db, sizeof db, f->store);
+	static const char *const gone[] = {
+		"gone_canary_att_blob_bytes", "gone_canary_att_name", "gone_canary_att_url",
+		"gone_canary_tool_args", "gone_canary_deleted_msg", "gone_canary_edit_of_deleted",
+		"gone_canary_pre_edit", "gone_canary_edit_one",
+	};
+	static const char *const kept[] = {
+		"keepcanary_latest_edit", "keepcanary_live_att_name", "keepcanary_live_meta",
+	};
+	char blob[CJ_BLOB_HASH_LEN + 1];
+	const char bytes[] = "%PDF-1.4 gone_canary_att_blob_bytes 0123456789";
+	TU_OK(cj_blob_put(blob, s, bytes, sizeof bytes - 1));
+
+	add(s, "{\"type\":\"message\",\"id\":\"d1\",\"thread\":\"T\",\"role\":\"assistant\","
+	       "\"content\":\"gone_canary_deleted_msg\",\"attachments\":[{\"blob\":\"%s\","
+	       "\"name\":\"gone_canary_att_name.pdf\"},{\"url\":\"https://x/gone_canary_att_url\"}],"
+	       "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+	       "\"arguments\":\"gone_canary_tool_args\"}}]}", blob);
+	add(s, "{\"type\":\"edit_message\",\"thread\":\"T\",\"target\":\"d1\","
+	       "\"content\":\"gone_canary_edit_of_deleted\"}");
+	add(s, "{\"type\":\"reaction\",\"thread\":\"T\",\"target\":\"d1\",\"emoji\":\"e\",\"user\":\"U\"}");
+	add(s, "{\"type\":\"message\",\"id\":\"e1\",\"thread\":\"T\",\"role\":\"user\","
+	       "\"content\":\"gone_canary_pre_edit\",\"metadata\":{\"k\":\"keepcanary_live_meta\"},"
+	       "\"attachments\":[{\"url\":\"https://x/a\",\"name\":\"keepcanary_live_att_name\"}]}");
+	add(s, "{\"type\":\"edit_message\",\"thread\":\"T\",\"target\":\"e1\",\"content\":\"gone_canary_edit_one\"}");
+	add(s, "{\"type\":\"edit_message\",\"thread\":\"T\",\"target\":\"e1\",\"content\":\"keepcanary_latest_edit\"}");
+	uint64_t last = add(s, "{\"type\":\"delete_message\",\"thread\":\"T\",\"target\":\"d1\"}");
+	TU_OK(cj_wait_applied(s, last, WAIT_MS));
+	expect_found(f->store, gone, sizeof gone / sizeof gone[0], "before compaction");
+
+	cj_compact_report r;
+	TU_OK(cj_compact(&r, s, NULL));
+	/* d1; e1's original (partial), the deleted message's edit, e1's first edit */
+	assert_int_equal(r.messages, 1);
+	assert_int_equal(r.edits, 3);
+	assert_int_equal(r.blobs, 1);
+	expect_gone(f->store, gone, sizeof gone / sizeof gone[0]);
+	expect_found(f->store, kept, sizeof kept / sizeof kept[0], "after compaction");
+	live_equals_replay(f, db, "replay1.sqlite");
+	PU_ROWS(db, "SELECT old_content, content FROM message_edits ORDER BY seq", "|\n|keepcanary_latest_edit");
+	assert_int_equal(cj_blob_exists(s, blob), 0);
+	cj_event *ev;
+	cj_record rec;
+	TU_OK(cj_journal_get(&ev, &rec, s, 4)); /* e1: a partial tombstone */
+	assert_int_equal(rec.flags, CJ_RECORD_REDACTED | CJ_RECORD_PARTIAL);
+	assert_string_equal(cj_event_get_string(ev, "content"), "");
+	cj_event_free(ev);
+
+	/* Deleted later: the partial tombstone becomes a whole one. */
+	last = add(s, "{\"type\":\"delete_message\",\"thread\":\"T\",\"target\":\"e1\"}");
+	TU_OK(cj_wait_applied(s, last, WAIT_MS));
+	TU_OK(cj_compact(&r, s, NULL));
+	assert_int_equal(r.messages, 1);
+	assert_int_equal(r.edits, 1); /* the latest edit, its message gone */
+	expect_gone(f->store, kept, sizeof kept / sizeof kept[0]);
+	TU_OK(cj_journal_get(&ev, &rec, s, 4));
+	assert_int_equal(rec.flags, CJ_RECORD_REDACTED);
+	cj_event_free(ev);
+	live_equals_replay(f, db, "replay2.sqlite");
+	TU_OK(cj_compact(&r, s, NULL));
+	assert_int_equal(r.messages + r.edits + r.blobs, 0);
+}
+
 /* The materializing process: opens the store first, says "R", waits. */
 static void materializer_body(void *arg, int fd)
 {
@@ -271,6 +375,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_canaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chat_model_canaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scrub_by_the_materializing_process, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

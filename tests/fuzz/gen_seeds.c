@@ -41,6 +41,36 @@ static const struct { const char *name, *json; } texts[] = {
 	{ "deep-32", "{\"type\":\"user\",\"user\":\"u\",\"config\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
 	  "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]"
 	  "}}}}}}}}}}}}}}}}}" },
+	/* 0.3: the chat model */
+	{ "message-attachments", "{\"type\":\"message\",\"id\":\"m-2\",\"thread\":\"T1\",\"role\":\"user\","
+	  "\"reply_to\":\"m-1\",\"parent\":\"m-0\",\"attachments\":[{\"blob\":\"0123456789abcdef0123456789abcdef\","
+	  "\"name\":\"a.pdf\",\"mime\":\"application/pdf\",\"size\":1234},{\"url\":\"https://x/y.png\"}]}" },
+	{ "message-tool-calls", "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"assistant\",\"name\":\"bot\","
+	  "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+	  "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},{\"id\":\"call_2\",\"type\":\"function\","
+	  "\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}" },
+	{ "message-tool-result", "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"tool\","
+	  "\"tool_call_id\":\"call_1\",\"content\":\"21C\"}" },
+	{ "message-developer", "{\"type\":\"message\",\"thread\":\"T1\",\"role\":\"developer\",\"content\":\"be brief\"}" },
+	{ "image-of-message", "{\"type\":\"image\",\"thread\":\"T1\",\"url\":\"u\",\"message\":\"m-2\"}" },
+	{ "user-profile", "{\"type\":\"user\",\"user\":\"U1\",\"display_name\":\"Ann\",\"is_bot\":true,"
+	  "\"avatar_url\":\"https://a/b.png\",\"metadata\":{\"team\":[1]},\"timezone\":\"UTC\","
+	  "\"config_patch\":{\"a\":null,\"b\":{\"c\":1}}}" },
+	{ "thread-config-patch", "{\"type\":\"thread_config\",\"thread\":\"T1\",\"config_patch\":{\"x\":null}}" },
+	{ "thread", "{\"type\":\"thread\",\"thread\":\"T1\",\"title\":\"Lights\",\"topic\":\"\","
+	  "\"metadata\":{\"k\":1},\"server\":\"S\",\"channel\":\"C\"}" },
+	{ "edit-message", "{\"type\":\"edit_message\",\"id\":\"m-1:edit:1\",\"thread\":\"T1\",\"target\":\"m-1\","
+	  "\"content\":\"fixed\",\"editor\":\"U1\",\"ts\":1714557600000}" },
+	{ "delete-message", "{\"type\":\"delete_message\",\"thread\":\"T1\",\"target\":\"m-1\"}" },
+	{ "reaction", "{\"type\":\"reaction\",\"thread\":\"T1\",\"target\":\"m-1\",\"emoji\":\"+1\","
+	  "\"user\":\"U2\",\"op\":\"remove\"}" },
+	{ "redact-edits", "{\"type\":\"redact_edits\",\"through_seq\":42}" },
+	{ "bad-attachment", "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"user\",\"attachments\":[{\"name\":\"x\"},7]}" },
+	{ "bad-tool-call", "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\","
+	  "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":{}}}]}" },
+	{ "bad-timezone", "{\"type\":\"user\",\"user\":\"U\",\"timezone\":\"../../etc/passwd\"}" },
+	{ "bad-config-both", "{\"type\":\"user\",\"user\":\"U\",\"config\":{},\"config_patch\":{}}" },
+	{ "bad-no-target", "{\"type\":\"reaction\",\"thread\":\"T\",\"emoji\":\"e\",\"user\":\"U\"}" },
 	/* refused */
 	{ "bad-role", "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"bot\",\"content\":\"x\"}" },
 	{ "bad-unknown-field", "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"user\",\"content\":\"x\",\"extra\":1}" },

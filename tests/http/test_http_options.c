@@ -109,10 +109,21 @@ int main(void)
 	close(p[0]);
 	close(p[1]);
 
-	/* An unknown version. */
-	o.version = 3;
+	/* Version 3 (the current one) with no housekeeping. */
+	CHECK(pipe(p) == 0, "pipe");
+	o.version = CJ_HTTP_OPTIONS_VERSION;
+	o.stop_fd = p[0];
+	o.ready_arg = &p[1];
+	o.no_maintenance = 1;
 	rc = cj_http_serve(&o);
-	CHECK(rc == CJ_EINVAL, "version 3: %d", rc);
+	CHECK(rc == 0, "v%u: %d %s", (unsigned)CJ_HTTP_OPTIONS_VERSION, rc, cj_error_last());
+	close(p[0]);
+	close(p[1]);
+
+	/* An unknown version. */
+	o.version = CJ_HTTP_OPTIONS_VERSION + 1;
+	rc = cj_http_serve(&o);
+	CHECK(rc == CJ_EINVAL, "version %u: %d", o.version, rc);
 
 	/* No shell: TMPDIR may hold any character. */
 	if (nftw(d, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)

@@ -79,12 +79,12 @@ def parse_code(validate_c, event_c, event_h):
         rules[m.group(1)] = [(n, k, flags.strip() == "REQ", arg.strip()) for n, k, flags, arg in entries]
 
     sub_schemas = {m.group(1): m.group(2) for m in re.finditer(
-        r"static\s+const\s+schema\s+(\w+)\s*=\s*SCHEMA\(\s*(\w+)\s*,", c)}
+        r"static\s+const\s+schema\s+(\w+)\s*=\s*SCHEMA(?:_X)?\(\s*(\w+)\s*,", c)}
 
     table = re.search(r"static\s+const\s+schema\s+schemas\s*\[\s*\]\s*=\s*\{(.*?)\}\s*;", c, re.S)
     if not table:
         raise ParseError(f"{VALIDATE_C}: no schemas[] table")
-    by_enum = re.findall(r"\[\s*(CJ_EVENT_\w+)\s*\]\s*=\s*SCHEMA\(\s*(\w+)\s*,", table.group(1))
+    by_enum = re.findall(r"\[\s*(CJ_EVENT_\w+)\s*\]\s*=\s*SCHEMA(?:_X)?\(\s*(\w+)\s*,", table.group(1))
 
     # The type names sit with the rules (event_validate.c); event.c is read too.
     names_m = re.search(r"type_names\s*\[\s*\]\s*=\s*\{(.*?)\}\s*;",
@@ -105,7 +105,7 @@ def parse_code(validate_c, event_c, event_h):
                     raise ParseError(f"{VALIDATE_C}: {path}: enum {arg} not found")
                 enum = frozenset(enums[arg])
             out[path] = (kind, req, enum)
-            if kind == "K_STRUCT":
+            if kind in ("K_STRUCT", "K_LIST"):
                 sub = arg.lstrip("&").strip()
                 if sub not in sub_schemas:
                     raise ParseError(f"{VALIDATE_C}: {path}: sub-schema {arg} not found")
@@ -117,7 +117,7 @@ def parse_code(validate_c, event_c, event_h):
         if enum_name not in type_name:
             raise ParseError(f"{EVENT_C}: no name for {enum_name}")
         types[type_name[enum_name]] = fields(rules_name)
-    if len(types) < 10 or "role" not in types.get("message", {}):
+    if len(types) < 15 or "role" not in types.get("message", {}):
         raise ParseError(f"{VALIDATE_C}: the rule tables did not parse as expected: {sorted(types)}")
 
     limits = {}
@@ -161,9 +161,12 @@ def doc_kind(kind, path, caps):
         "K_ANY": "any JSON (`null` included)",
         "K_ENUM": "one of",
         "K_ENUM_SET": "set of",
+        "K_TZ": "time zone",
     }
     if kind == "K_STRUCT":
         return "object holding only the `%s.*` fields below" % path.rsplit(".", 1)[-1]
+    if kind == "K_LIST":
+        return "array of objects holding only the `%s.*` fields below" % path
     if kind not in words:
         raise ParseError(f"{VALIDATE_C}: kind {kind} ({path}) has no wording in this test: add it")
     return words[kind]
@@ -378,13 +381,16 @@ class EventsDoc(unittest.TestCase):
             # a sub-field of cost left out
             (drop_line(md, r"^\| \| `cost\.usd`"), "message.cost.usd: validated but not documented"),
             # required flipped, both ways
-            (doctor(md, "| | `config` | object | yes |", "| | `config` | object | |"),
-             "thread_config.config: required in the code, optional in the doc"),
+            (doctor(md, "| | `target` | id | yes |", "| | `target` | id | |"),
+             "edit_message.target: required in the code, optional in the doc"),
             (doctor(md, "| | `unit` | text | |", "| | `unit` | text | yes |"),
              "metric.unit: optional in the code, required in the doc"),
             # an enum value dropped, one added
-            (doctor(md, "`system`, `tool` |", "`system` |"),
-             "message.role: enum value 'tool' validated but not documented"),
+            (doctor(md, "`tool`, `developer` |", "`tool` |"),
+             "message.role: enum value 'developer' validated but not documented"),
+            # a field of an array element left out
+            (drop_line(md, r"^\| \| `attachments\.size`"),
+             "message.attachments.size: validated but not documented"),
             (doctor(md, "`generated`, `edited` |", "`generated`, `edited`, `drawn` |"),
              "image.kind: enum value 'drawn' documented but not validated"),
             # a kind changed
@@ -407,7 +413,7 @@ class EventsDoc(unittest.TestCase):
              "metric.scale: validated but not documented"),
             (doctor(c, '{ "prompt", K_CONTENT, 0, NULL },', '{ "prompt", K_CONTENT, REQ, NULL },'),
              "image.prompt: required in the code, optional in the doc"),
-            (doctor(c, '"system", "tool", NULL', '"system", "tool", "bot", NULL'),
+            (doctor(c, '"tool", "developer", NULL', '"tool", "developer", "bot", NULL'),
              "message.role: enum value 'bot' validated but not documented"),
             (doctor(c, "#define ID_MAX     256", "#define ID_MAX     128"), "Kinds: 'id' should say"),
         ]

@@ -160,7 +160,8 @@ static char *untouched(fixture *f, const char *msg_pred, const char *img_pred, c
 {
 	char sql[2048];
 	snprintf(sql, sizeof sql,
-	         "SELECT 'm', * FROM messages m WHERE %s"
+	         "SELECT 'm', seq, thread_rowid, user_rowid, role, content, server, channel, message_ts,"
+	         "   metadata, id, ts_ms, ts FROM messages m WHERE %s"
 	         " UNION ALL SELECT 'c', c.*, NULL, NULL, NULL, NULL FROM message_costs c"
 	         "   WHERE c.seq IN (SELECT seq FROM messages m WHERE %s)"
 	         " UNION ALL SELECT 'i', seq, thread_rowid, url, kind, prompt, analysis, original_analysis,"

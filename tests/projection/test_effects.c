@@ -63,23 +63,34 @@ static uint64_t step(fixture *f, const char *json)
 	return seq;
 }
 
-static void table_is(fixture *f, const char *table, const char *order, const char *want)
+/* cols: the columns this test asserts (the schema of 0.2; the columns 0.3
+ * added are asserted by test_chat_model.c). */
+static void table_is(fixture *f, const char *cols, const char *table, const char *order,
+                     const char *want)
 {
-	char sql[256];
-	snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", table, order);
+	char sql[512];
+	snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY %s", cols, table, order);
 	PU_ROWS(f->db, sql, want);
 }
 
-#define USERS(f, want) table_is(f, "users", "user_rowid", want)
-#define THREADS(f, want) table_is(f, "threads", "thread_rowid", want)
-#define USER_THREADS(f, want) table_is(f, "user_threads", "user_rowid, thread_rowid", want)
-#define MESSAGES(f, want) table_is(f, "messages", "seq", want)
-#define COSTS(f, want) table_is(f, "message_costs", "seq", want)
-#define IMAGES(f, want) table_is(f, "images", "seq", want)
-#define BLOBS(f, want) table_is(f, "blobs", "blob", want)
-#define SETTINGS(f, want) table_is(f, "settings", "key", want)
-#define CHANGES(f, want) table_is(f, "config_changes", "seq", want)
-#define METRICS(f, want) table_is(f, "metrics", "seq", want)
+#define USER_COLS "user_rowid, user, username, timezone, tz_label, tz_offset, config," \
+	" first_seen_ms, first_seen, last_seen_ms, last_seen, seq"
+#define THREAD_COLS "thread_rowid, thread, server, channel, config, created_ms, created," \
+	" last_activity_ms, last_activity, message_count, seq"
+#define MESSAGE_COLS "seq, thread_rowid, user_rowid, role, content, server, channel, message_ts," \
+	" metadata, id, ts_ms, ts"
+#define IMAGE_COLS "seq, thread_rowid, url, kind, prompt, analysis, original_analysis, metadata," \
+	" blob, thumbnail, has_thumbnail, id, ts_ms, ts"
+#define USERS(f, want) table_is(f, USER_COLS, "users", "user_rowid", want)
+#define THREADS(f, want) table_is(f, THREAD_COLS, "threads", "thread_rowid", want)
+#define USER_THREADS(f, want) table_is(f, "*", "user_threads", "user_rowid, thread_rowid", want)
+#define MESSAGES(f, want) table_is(f, MESSAGE_COLS, "messages", "seq", want)
+#define COSTS(f, want) table_is(f, "*", "message_costs", "seq", want)
+#define IMAGES(f, want) table_is(f, IMAGE_COLS, "images", "seq", want)
+#define BLOBS(f, want) table_is(f, "*", "blobs", "blob", want)
+#define SETTINGS(f, want) table_is(f, "*", "settings", "key", want)
+#define CHANGES(f, want) table_is(f, "*", "config_changes", "seq", want)
+#define METRICS(f, want) table_is(f, "*", "metrics", "seq", want)
 
 static void effective_is(fixture *f, const char *thread, const char *user, const char *want)
 {
@@ -238,12 +249,12 @@ static void test_every_event_type(void **state)
 	step(f, want);
 	snprintf(want, sizeof want, "6|2|https://cdn.example/b.gif|NULL|NULL|NULL|NULL|NULL|%s|NULL|0|NULL"
 	         "|1714557605000|2024-05-01T10:00:05.000Z", f->gif);
-	PU_ROWS(f->db, "SELECT * FROM images WHERE seq = 6", want);
+	PU_ROWS(f->db, "SELECT " IMAGE_COLS " FROM images WHERE seq = 6", want);
 	snprintf(sql, sizeof sql, "SELECT * FROM blobs WHERE blob = '%s'", f->gif);
 	snprintf(want, sizeof want, "%s|16|image/gif|6", f->gif);
 	PU_ROWS(f->db, sql, want);
 	PU_ROWS(f->db, "SELECT count(*) FROM blobs", "3");
-	PU_ROWS(f->db, "SELECT * FROM threads WHERE thread = 'T2'",
+	PU_ROWS(f->db, "SELECT " THREAD_COLS " FROM threads WHERE thread = 'T2'",
 	        "2|T2|NULL|NULL|NULL|1714557605000|2024-05-01T10:00:05.000Z|1714557605000"
 	        "|2024-05-01T10:00:05.000Z|0|6");
 
@@ -303,7 +314,7 @@ static void test_every_event_type(void **state)
 	/* 15: the thread's config is replaced (not merged) and audited. */
 	step(f, "{\"type\":\"thread_config\",\"thread\":\"T1\",\"config\":{\"model\":\"gpt-z\"},"
 	        "\"ts\":1714557614000}");
-	PU_ROWS(f->db, "SELECT * FROM threads WHERE thread_rowid = 1",
+	PU_ROWS(f->db, "SELECT " THREAD_COLS " FROM threads WHERE thread_rowid = 1",
 	        "1|T1|S1|C1|{\"model\":\"gpt-z\"}|1714557601000|2024-05-01T10:00:01.000Z|1714608000000"
 	        "|2024-05-02T00:00:00.000Z|2|15");
 	PU_ROWS(f->db, "SELECT * FROM config_changes WHERE seq > 13",

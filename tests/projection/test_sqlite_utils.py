@@ -38,7 +38,10 @@ def message(seq, thread, thread_rowid, user_rowid, role, content, ts, server=Non
     """A messages row as sqlite-utils prints it (columns in table order)."""
     return {"seq": seq, "thread_rowid": thread_rowid, "user_rowid": user_rowid, "role": role,
             "content": content, "server": server, "channel": None, "message_ts": None,
-            "metadata": metadata, "id": msg_id, "ts_ms": ts, "ts": ts_text(ts)}
+            "metadata": metadata, "id": msg_id, "ts_ms": ts, "ts": ts_text(ts),
+            # the columns 0.3 added (004_chat_model.sql), none of them set here
+            "reply_to": None, "parent": None, "name": None, "tool_call_id": None,
+            "tool_calls": None, "edited_ts_ms": None, "edited_ts": None}
 
 
 EVENTS = [

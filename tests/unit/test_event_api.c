@@ -8,13 +8,14 @@ static void test_type_names(void **state)
 	(void)state;
 	static const char *names[] = { "unknown", "message", "image", "user", "thread_config",
 	                               "delete_thread", "clear_history", "purge", "setting",
-	                               "metric" };
-	for (int t = 0; t <= 9; t++) {
+	                               "metric", "edit_message", "delete_message", "reaction",
+	                               "thread", "redact_edits" };
+	for (int t = 0; t <= 14; t++) {
 		assert_string_equal(cj_event_type_name((cj_event_type)t), names[t]);
 		if (t > 0)
 			assert_int_equal(cj_event_type_from_name(names[t]), t);
 	}
-	assert_string_equal(cj_event_type_name((cj_event_type)10), "unknown");
+	assert_string_equal(cj_event_type_name((cj_event_type)15), "unknown");
 	assert_string_equal(cj_event_type_name((cj_event_type)-1), "unknown");
 	assert_int_equal(cj_event_type_from_name("unknown"), CJ_EVENT_UNKNOWN);
 	assert_int_equal(cj_event_type_from_name("Message"), CJ_EVENT_UNKNOWN);
@@ -234,7 +235,7 @@ static void test_parse_validates(void **state)
 	parse_err("{\"type\":\"message\",\"thread\":\"T\",\"role\":\"bot\",\"content\":\"x\"}",
 	          CJ_EINVAL, "role");
 	assert_string_equal(cj_error_last(),
-	                    "field 'role': must be one of user, assistant, system, tool");
+	                    "field 'role': must be one of user, assistant, system, tool, developer");
 	parse_err("{\"thread\":\"T\"}", CJ_EINVAL, "type");
 	assert_string_equal(cj_error_last(), "field 'type': required");
 }
