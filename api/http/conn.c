@@ -252,6 +252,12 @@ void cjh_conn_rearm(cjh_server *sv, cjh_conn *cn)
 const char *cjh_conn_peer(const cjh_conn *cn) { return cn ? cn->peer : ""; }
 int cjh_conn_from_proxy(const cjh_conn *cn) { return cn ? cn->from_proxy : 0; }
 
+void cjh_conn_sndbuf(cjh_conn *cn, int bytes)
+{
+	if (cn && cn->fd >= 0)
+		(void)setsockopt(cn->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
 void cjh_conn_shutdown(cjh_server *sv, cjh_conn *cn)
 {
 	if (!cn)

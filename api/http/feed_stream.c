@@ -10,7 +10,8 @@
  * store's hub (feed_hub.c), which queues the next fill on a commit, when a
  * keep-alive is due, or at the stop. The journal is the stream's buffer:
  * a stream holds at most one fill's frames (FILL_BYTES, or one event if
- * larger), so a consumer that reads slowly costs memory that does not grow,
+ * larger) and a socket send buffer of STREAM_SNDBUF, so a consumer that
+ * reads slowly costs memory that does not grow,
  * and never holds up an append or another stream. One that takes nothing
  * for http.stream_stall_ms is ended with a resume frame; so is every
  * stream at the stop. docs/http.md, "Change feed", has the frames. */
@@ -24,6 +25,10 @@
  * (the filters may let few through: the worker is handed back meanwhile). */
 #define FILL_BYTES ((size_t)64 << 10)
 #define FILL_RECORDS 10000
+/* A stream's socket send buffer: without a bound the kernel grows it to
+ * net.ipv4.tcp_wmem's maximum (4 MiB by default) for a consumer that reads
+ * slowly, per stream. */
+#define STREAM_SNDBUF (64 << 10)
 /* An idle stream's out buffer larger than this is freed when it parks. */
 #define KEEP_BYTES ((size_t)4 << 10)
 
@@ -249,6 +254,7 @@ enum MHD_Result cjh_feed_stream_queue(cjh_request *r)
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
 	/* The connection ends with the stream (a resume frame, the stop). */
 	MHD_add_response_header(resp, "Connection", "close");
+	cjh_conn_sndbuf(r->conn, STREAM_SNDBUF);
 	cjh_hub_add(st->hub, st);
 	atomic_fetch_add(&sv->stores[r->auth.store].m.streams_open, 1);
 	enum MHD_Result res = MHD_queue_response(r->c, 200, resp);

@@ -289,6 +289,9 @@ void cjh_conn_head_done(cjh_conn *cn);
 void cjh_conn_rearm(cjh_server *sv, cjh_conn *cn);
 const char *cjh_conn_peer(const cjh_conn *cn);
 int cjh_conn_from_proxy(const cjh_conn *cn);
+/* Fix the socket's send buffer (the kernel then stops growing it on its
+ * own; Linux keeps twice the value). Best effort. */
+void cjh_conn_sndbuf(cjh_conn *cn, int bytes);
 /* Shut the connection's socket down (at most once; libmicrohttpd then
  * closes it). cn must still be open (its request not completed). */
 void cjh_conn_shutdown(cjh_server *sv, cjh_conn *cn);
