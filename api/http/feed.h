@@ -45,6 +45,21 @@ struct cjh_stream {
 	cjh_stream *anext, *aprev;
 };
 
+/* The frames of recent events, shared by the store's streams: N streams
+ * following live write each event's frame once, not N times (its
+ * canonical JSON costs more than reading it). A slot is found by seq and
+ * is valid only for the same record header (flags, body length: a
+ * compaction that redacts a record changes them). Frames over
+ * CJH_FRAME_CACHE_MAX bytes are not kept. */
+#define CJH_FRAME_CACHE 4096u           /* slots, a power of two */
+#define CJH_FRAME_CACHE_MAX (4u << 10)
+typedef struct cjh_frame {
+	uint64_t seq;                   /* 0: empty */
+	uint32_t flags, body_len;
+	char *p;
+	size_t len;
+} cjh_frame;
+
 struct cjh_hub {
 	cjh_server *sv;
 	cjh_store *st;
@@ -56,12 +71,17 @@ struct cjh_hub {
 	int stop;
 	int started;
 	pthread_t th;
+	pthread_mutex_t cache_mu;
+	cjh_frame cache[CJH_FRAME_CACHE];
 };
 
 /* feed_stream.c: the worker step that fills a stream. */
 void cjh_stream_fill_step(cjh_request *r);
 
 /* feed_hub.c */
+/* rec's SSE frame appended to out, from the cache or written (and kept). 0
+ * or the error of cjh_sse_event. */
+int cjh_hub_frame(cjh_hub *h, cjh_buf *out, const cj_record *rec);
 void cjh_hub_add(cjh_hub *h, cjh_stream *st);
 void cjh_hub_remove(cjh_hub *h, cjh_stream *st);
 /* A stream with nothing to send: 1 parked (the caller must not touch it

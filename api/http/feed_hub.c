@@ -14,7 +14,8 @@
  * keep-alive is due is woken the same way; a stream in SEND that has
  * handed nothing to its socket for http.stream_stall_ms is flagged slow
  * (its reader ends it with a resume frame); while stopping, every parked
- * stream is woken to end. Locks: hub->mu, then the pool's or the
+ * stream is woken to end. The hub also keeps the frames of recent events
+ * (cjh_hub_frame), so that streams following together write each once. Locks: hub->mu, then the pool's or the
  * connections' (never the other way); MHD_resume_connection is never
  * called holding hub->mu. */
 #include <stdio.h>
@@ -131,6 +132,32 @@ int cjh_hub_park(cjh_hub *h, cjh_stream *st)
 	return 1;
 }
 
+int cjh_hub_frame(cjh_hub *h, cjh_buf *out, const cj_record *rec)
+{
+	cjh_frame *f = &h->cache[rec->seq & (CJH_FRAME_CACHE - 1)];
+	pthread_mutex_lock(&h->cache_mu);
+	if (f->seq == rec->seq && f->flags == rec->flags && f->body_len == rec->body_len) {
+		cjh_buf_add(out, f->p, f->len);
+		pthread_mutex_unlock(&h->cache_mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&h->cache_mu);
+	size_t at = out->len;
+	int rc = cjh_sse_event(out, rec);
+	size_t len = out->len - at;
+	if (rc || out->oom || len > CJH_FRAME_CACHE_MAX)
+		return rc;
+	char *copy = malloc(len);
+	if (!copy)
+		return 0; /* not kept: the frame itself is fine */
+	memcpy(copy, out->p + at, len);
+	pthread_mutex_lock(&h->cache_mu);
+	free(f->p);
+	*f = (cjh_frame){ rec->seq, rec->flags, rec->body_len, copy, len };
+	pthread_mutex_unlock(&h->cache_mu);
+	return 0;
+}
+
 /* A line for the operator: which stream was dropped, never its data. */
 static void log_slow(cjh_server *sv, const cjh_stream *st, uint64_t stalled_ns)
 {
@@ -196,6 +223,7 @@ int cjh_feed_start(cjh_server *sv)
 		h->sv = sv;
 		h->st = &sv->stores[i];
 		pthread_mutex_init(&h->mu, NULL);
+		pthread_mutex_init(&h->cache_mu, NULL);
 		pthread_cond_init(&h->cv, NULL);
 		sv->stores[i].hub = h;
 		if (pthread_create(&h->th, NULL, notifier_main, h) != 0)
@@ -220,7 +248,10 @@ void cjh_feed_stop(cjh_server *sv)
 			pthread_join(h->th, NULL);
 		}
 		pthread_mutex_destroy(&h->mu);
+		pthread_mutex_destroy(&h->cache_mu);
 		pthread_cond_destroy(&h->cv);
+		for (size_t k = 0; k < CJH_FRAME_CACHE; k++)
+			free(h->cache[k].p);
 		free(h);
 		sv->stores[i].hub = NULL;
 	}

@@ -83,7 +83,7 @@ static int fill(cjh_stream *st)
 		}
 		read++;
 		if (cjh_feed_match(&st->args, rec.type, cj_event_get_string(rec.event, "thread"))) {
-			if ((rc = cjh_sse_event(&st->out, &rec)))
+			if ((rc = cjh_hub_frame(st->hub, &st->out, &rec)))
 				break;
 			st->last_id = rec.seq;
 			sent++;
