@@ -131,7 +131,9 @@ CJ_API int cj_journal_iter_wait(cj_journal_iter *it, int timeout_ms);
  * the same rules (any number of threads; every wait returned before
  * cj_store_close). For one thread that serves many followers (the HTTP
  * change feed: one wait per store, then each follower reads on its own),
- * where cj_journal_iter_wait would need a thread per follower. */
+ * where cj_journal_iter_wait would need a thread per follower.
+ * docs/feed.md shows a consumer's whole loop and how it keeps its position
+ * so that every event is handled exactly once. */
 CJ_API int cj_journal_wait(uint64_t *last_out, cj_store *s, uint64_t after, int timeout_ms);
 
 /* Read one record by sequence number; *ev_out is a new event the caller frees.
