@@ -61,7 +61,8 @@ static const cli_help help = {
 	"  --workers N                   threads for blocking work (default 8 x cores,\n"
 	"                                4 to 16)\n"
 	"  --stream-ping-ms MS           a change-feed stream with nothing to send gets\n"
-	"                                a ': ping' this often (default 15000)\n"
+	"                                a ': ping' this often (default 15000; 10\n"
+	"                                to 25000)\n"
 	"  --stream-stall-ms MS          a stream whose consumer takes nothing this\n"
 	"                                long is ended with a resume frame (default\n"
 	"                                10000; 10 to 25000)\n"
@@ -266,7 +267,7 @@ int cmd_serve(int argc, char **argv)
 		{ "--max-per-ip", per_ip_s, 1, 1000000, &o.max_per_ip },
 		{ "--head-timeout-ms", head_s, 1, 3600000, &o.head_timeout_ms },
 		{ "--workers", workers_s, 1, 1024, &o.workers },
-		{ "--stream-ping-ms", ping_s, 10, 3600000, &o.stream_ping_ms },
+		{ "--stream-ping-ms", ping_s, 10, CJ_HTTP_MAX_STREAM_STALL_MS, &o.stream_ping_ms },
 		{ "--stream-stall-ms", stall_s, 10, CJ_HTTP_MAX_STREAM_STALL_MS, &o.stream_stall_ms },
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {

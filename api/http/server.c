@@ -47,9 +47,11 @@ static int check_options(cj_http_options *out, const cj_http_options *in)
 		                    "use stop_fd");
 	if (!out->nstores || !out->stores)
 		return cj_error_set(CJ_EINVAL, NULL, "serve: no store given");
-	if (out->stream_ping_ms && out->stream_ping_ms < 10)
-		return cj_error_set(CJ_EINVAL, NULL, "serve: stream_ping_ms %u is under 10",
-		                    out->stream_ping_ms);
+	if (out->stream_ping_ms && (out->stream_ping_ms < 10 ||
+	                            out->stream_ping_ms > CJ_HTTP_MAX_STREAM_STALL_MS))
+		return cj_error_set(CJ_EINVAL, NULL, "serve: stream_ping_ms %u is not from 10 to %u "
+		                    "(libmicrohttpd closes a connection idle for 30 s)",
+		                    out->stream_ping_ms, CJ_HTTP_MAX_STREAM_STALL_MS);
 	if (out->stream_stall_ms && (out->stream_stall_ms < 10 ||
 	                             out->stream_stall_ms > CJ_HTTP_MAX_STREAM_STALL_MS))
 		return cj_error_set(CJ_EINVAL, NULL, "serve: stream_stall_ms %u is not from 10 to %u "

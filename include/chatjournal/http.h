@@ -23,7 +23,8 @@ extern "C" {
 #define CJ_HTTP_DEFAULT_MAX_CONNECTIONS   4096u
 #define CJ_HTTP_DEFAULT_STREAM_PING_MS    15000u  /* an idle change-feed stream gets a keep-alive */
 #define CJ_HTTP_DEFAULT_STREAM_STALL_MS   10000u  /* a stream's consumer taking nothing this long is dropped */
-#define CJ_HTTP_MAX_STREAM_STALL_MS       25000u  /* below libmicrohttpd's 30 s inactivity timeout */
+#define CJ_HTTP_MAX_STREAM_STALL_MS       25000u  /* below libmicrohttpd's 30 s inactivity timeout;
+                                                     the longest stream_ping_ms too */
 
 #define CJ_HTTP_OPTIONS_VERSION 4
 typedef struct cj_http_options {
@@ -69,7 +70,8 @@ typedef struct cj_http_options {
 	/* version 4: the change feed's streams (GET /v1/events/stream); 0: the
 	 * CJ_HTTP_DEFAULT_STREAM_* value. */
 	unsigned stream_ping_ms;      /* a stream with no frame for this long gets a keep-alive
-	                                 (a ping, or a position frame); at least 10 */
+	                                 (a ping, or a position frame); 10 to
+	                                 CJ_HTTP_MAX_STREAM_STALL_MS */
 	unsigned stream_stall_ms;     /* a stream whose consumer takes no byte for this long while
 	                                 frames wait is ended with a resume frame; 10 to
 	                                 CJ_HTTP_MAX_STREAM_STALL_MS */
