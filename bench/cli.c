@@ -29,7 +29,7 @@ static const char usage_line[] =
 	"       chatjournal bench materialize|query [--events N] [--quick] [--json]\n"
 	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
 	"       chatjournal bench feed [--consumers N] [--events E] [--threads T] [--seconds S]\n"
-	"                              [--quick] [--json]\n"
+	"                              [--rounds R] [--quick] [--json]\n"
 	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n"
 	"       chatjournal bench backup [--events N] [--rounds R] [--seconds S] [--writers W]\n"
 	"                                [--quick] [--json] [--dir DIR]\n"

@@ -1,12 +1,14 @@
 /* bench/feed.c — `chatjournal bench feed`: the change feed's delivery
  * against the journal iterator, in one run.
  *
- * A store is filled with E messages (cj_journal_append_batch of 1000).
- * Baselines, in this process: the journal iterator over the E records, and
+ * A store is filled with E messages (cj_journal_append_batch of 1000) and
+ * its projection left caught up.
+ * Baselines, in this process (the store opened read-only): the journal iterator over the E records, and
  * the iterator plus the canonical JSON of each event (what the feed writes
- * per event). Then a server (cj_http_serve on a thread, 127.0.0.1:0):
+ * per event), R rounds each after a warm-up pass (medians). Then a server (cj_http_serve on a thread, 127.0.0.1:0):
  * catch-up, 1 and then N consumers each read GET /v1/events/stream?after=0
- * until they have E frames (events/s per consumer and delivered in all);
+ * until they have E frames, R rounds (events/s per consumer and delivered
+ * in all);
  * live, T threads append batches of 100 over HTTP for S seconds with no
  * consumer, then again with N consumers following live: the append rates
  * and their ratio, the events/s delivered, and how long after the last
@@ -30,6 +32,20 @@
 #define FILL_BATCH 1000u
 #define APPEND_BATCH 100u
 #define MAX_CONSUMERS 256u
+#define MAX_ROUNDS 9u
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median of n values (n >= 1; sorts v). */
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof *v, cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 typedef struct shared {
 	int port;
@@ -157,8 +173,15 @@ static int fill(const char *store, uint64_t events)
 		}
 	}
 	free(body);
+	/* The projection caught up before the measurements: else the
+	 * materializer of the next open competes with them. */
+	uint64_t pos = 0;
+	for (int tries = 0; !rc && tries < 60000 && pos < events; tries++) {
+		if ((rc = cj_projection_position(&pos, s)) == 0 && pos < events)
+			usleep(10000);
+	}
 	cj_store_close(s);
-	return rc ? -1 : 0;
+	return rc || pos < events ? -1 : 0;
 }
 
 /* The baseline: read every record with the iterator (json: and make each
@@ -166,7 +189,9 @@ static int fill(const char *store, uint64_t events)
 static double iterate(const char *store, uint64_t events, int json)
 {
 	cj_store *s;
-	if (cj_store_open(&s, store, NULL))
+	cj_store_options so = CJ_STORE_OPTIONS_INIT;
+	so.read_only = 1;
+	if (cj_store_open(&s, store, &so))
 		return -1;
 	cj_journal_iter *it;
 	double t0 = cjb_now_s();
@@ -224,21 +249,22 @@ static double appenders_run(shared *sh, unsigned threads)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: chatjournal bench feed [--consumers N (10)] [--events E (100000)]\n"
-	           "                              [--threads T (4)] [--seconds S (3)] [--quick] [--json]\n");
+	fprintf(f, "usage: chatjournal bench feed [--consumers N (10)] [--events E (50000)]\n"
+	           "                              [--threads T (4)] [--seconds S (3)] [--rounds R (3)]\n"
+	           "                              [--quick] [--json]\n");
 }
 
 int cjb_feed_main(int argc, char **argv)
 {
 	int json = 0, quick = 0;
-	unsigned consumers = 10, threads = 4;
+	unsigned consumers = 10, threads = 4, rounds = 0;
 	uint64_t events = 0;
 	double seconds = 0;
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' }, { "quick", no_argument, NULL, 'q' },
 		{ "consumers", required_argument, NULL, 'c' }, { "events", required_argument, NULL, 'e' },
 		{ "threads", required_argument, NULL, 't' }, { "seconds", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+		{ "rounds", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	optind = 2;
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -249,17 +275,20 @@ int cjb_feed_main(int argc, char **argv)
 		case 'e': events = strtoull(optarg, NULL, 10); break;
 		case 't': threads = (unsigned)atoi(optarg); break;
 		case 's': seconds = atof(optarg); break;
+		case 'r': rounds = (unsigned)atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!consumers || consumers > MAX_CONSUMERS || !threads || threads > 64) {
-		fprintf(stderr, "chatjournal: bench feed: --consumers 1 to %u, --threads 1 to 64\n",
-		        MAX_CONSUMERS);
+	if (!rounds)
+		rounds = quick ? 1 : 3;
+	if (!consumers || consumers > MAX_CONSUMERS || !threads || threads > 64 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "chatjournal: bench feed: --consumers 1 to %u, --threads 1 to 64, "
+		        "--rounds 1 to %u\n", MAX_CONSUMERS, MAX_ROUNDS);
 		return 2;
 	}
 	if (!events)
-		events = quick ? 10000 : 100000;
+		events = quick ? 10000 : 50000;
 	if (!(seconds > 0))
 		seconds = quick ? 0.5 : 3;
 	char dir[256], err[400], store[300], token[CJ_TOKEN_MAX];
@@ -276,16 +305,32 @@ int cjb_feed_main(int argc, char **argv)
 		fprintf(stderr, "chatjournal: bench feed: %s\n", cj_error_last());
 		goto done;
 	}
-	double iter = iterate(store, events, 0), iter_json = iterate(store, events, 1);
+	/* Baselines: a pass to warm the page cache, then `rounds` of each,
+	 * interleaved; medians. */
+	double it_r[MAX_ROUNDS], js_r[MAX_ROUNDS], one_r[MAX_ROUNDS], all_r[MAX_ROUNDS];
+	double iter = iterate(store, events, 0), iter_json = 0;
+	for (unsigned k = 0; k < rounds && iter >= 0; k++) {
+		it_r[k] = iterate(store, events, 0);
+		js_r[k] = iterate(store, events, 1);
+		if (it_r[k] < 0 || js_r[k] < 0)
+			iter = -1;
+	}
 	cjb_server sv = { .store = store };
-	if (iter < 0 || iter_json < 0 || cjb_server_start(&sv, NULL) != 0)
+	if (iter < 0 || cjb_server_start(&sv, NULL) != 0)
 		goto done;
+	iter = median(it_r, rounds);
+	iter_json = median(js_r, rounds);
 	shared sh = { .port = sv.port, .token = token, .seconds = seconds,
 	              .next_id = events };
-	/* catch-up: 1 consumer, then N */
+	/* catch-up: 1 consumer, then N (rounds of each, interleaved; the
+	 * server's frame cache holds the last 4096 events, so a round starts
+	 * cold: it reads from 0) */
 	sh.target = events;
-	double one = consumers_run(&sh, cs, 1, 1);
-	double all = consumers_run(&sh, cs, consumers, 1);
+	for (unsigned k = 0; k < rounds; k++) {
+		one_r[k] = consumers_run(&sh, cs, 1, 1);
+		all_r[k] = consumers_run(&sh, cs, consumers, 1);
+	}
+	double one = median(one_r, rounds), all = median(all_r, rounds);
 	/* live: appends alone, then with N consumers following */
 	sh.target = UINT64_MAX;
 	double alone = appenders_run(&sh, threads);
@@ -307,9 +352,9 @@ int cjb_feed_main(int argc, char **argv)
 	int ok = !atomic_load(&sh.failed) && one > 0 && all > 0;
 	double live_secs = done_at - t0 - 0.2;
 	json_object_set_new(out, "benchmark", json_string("feed"));
-	json_t *p = json_pack("{s:I,s:i,s:i,s:f,s:f}", "events", (json_int_t)events, "consumers",
+	json_t *p = json_pack("{s:I,s:i,s:i,s:f,s:i}", "events", (json_int_t)events, "consumers",
 	                      (int)consumers, "append_threads", (int)threads, "seconds", seconds,
-	                      "fill_batch", (double)FILL_BATCH);
+	                      "rounds", (int)rounds);
 	json_object_set_new(out, "params", p);
 	json_object_set_new(out, "iterator_events_per_s", json_real(iter));
 	json_object_set_new(out, "iterator_json_events_per_s", json_real(iter_json));
@@ -337,8 +382,9 @@ int cjb_feed_main(int argc, char **argv)
 		puts(t);
 		free(t);
 	} else {
-		printf("chatjournal bench feed (%llu events, %u consumers, %u appenders x %.1f s)\n",
-		       (unsigned long long)events, consumers, threads, seconds);
+		printf("chatjournal bench feed (%llu events, %u consumers, %u appenders x %.1f s; "
+		       "medians of %u rounds)\n", (unsigned long long)events, consumers, threads, seconds,
+		       rounds);
 		printf("  journal iterator             %10.0f events/s\n", iter);
 		printf("  iterator + canonical JSON    %10.0f events/s\n", iter_json);
 		printf("  catch-up, 1 stream           %10.0f events/s   (%.2f x iterator)\n",
