@@ -28,24 +28,13 @@
 #include "feed.h"
 #include "loopback.h"
 #include "scratch.h"
+#include "rounds.h"
 
 #define FILL_BATCH 1000u
 #define APPEND_BATCH 100u
 #define MAX_CONSUMERS 256u
 #define MAX_ROUNDS 9u
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The median of n values (n >= 1; sorts v). */
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof *v, cmp_d);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 typedef struct shared {
 	int port;
@@ -318,8 +307,8 @@ int cjb_feed_main(int argc, char **argv)
 	cjb_server sv = { .store = store };
 	if (iter < 0 || cjb_server_start(&sv, NULL) != 0)
 		goto done;
-	iter = median(it_r, rounds);
-	iter_json = median(js_r, rounds);
+	iter = cjb_median(it_r, rounds);
+	iter_json = cjb_median(js_r, rounds);
 	shared sh = { .port = sv.port, .token = token, .seconds = seconds,
 	              .next_id = events };
 	/* catch-up: 1 consumer, then N (rounds of each, interleaved; the
@@ -330,7 +319,7 @@ int cjb_feed_main(int argc, char **argv)
 		one_r[k] = consumers_run(&sh, cs, 1, 1);
 		all_r[k] = consumers_run(&sh, cs, consumers, 1);
 	}
-	double one = median(one_r, rounds), all = median(all_r, rounds);
+	double one = cjb_median(one_r, rounds), all = cjb_median(all_r, rounds);
 	/* live: appends alone, then with N consumers following */
 	sh.target = UINT64_MAX;
 	double alone = appenders_run(&sh, threads);

@@ -23,6 +23,7 @@
 #include "chatjournal/http.h"
 #include "http.h"
 #include "scratch.h"
+#include "rounds.h"
 #include "loopback.h"
 
 typedef struct run {
@@ -108,11 +109,6 @@ static void *api_worker(void *arg)
 	return NULL;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 {
@@ -149,7 +145,7 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	for (unsigned i = 0; i < threads; i++)
 		for (size_t j = 0; j < r->nlat[i]; j++)
 			all[k++] = r->lat[i * r->lat_cap + j];
-	qsort(all, total, sizeof *all, cmp_d);
+	qsort(all, total, sizeof *all, cjb_cmp_double);
 	json_t *o = json_pack("{s:i,s:i,s:f,s:f,s:f,s:b}", "threads", (int)threads, "batch",
 	                      (int)r->batch, "events_per_s", (double)r->events / secs, "p50_ms",
 	                      total ? all[total / 2] * 1e3 : 0.0, "p99_ms",

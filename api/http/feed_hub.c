@@ -30,8 +30,8 @@
 /* After a failed look at the journal, the notifier waits this long. */
 #define RETRY_MS 100
 
-/* hub->mu held: take st off the parked list and queue its fill. */
-static void wake_locked(cjh_hub *h, cjh_stream *st)
+/* hub->mu held: take st off the parked list. */
+static void unpark_locked(cjh_hub *h, cjh_stream *st)
 {
 	if (st->pprev)
 		st->pprev->pnext = st->pnext;
@@ -41,6 +41,12 @@ static void wake_locked(cjh_hub *h, cjh_stream *st)
 		st->pnext->pprev = st->pprev;
 	st->pnext = st->pprev = NULL;
 	st->in_parked = 0;
+}
+
+/* hub->mu held: take st off the parked list and queue its fill. */
+static void wake_locked(cjh_hub *h, cjh_stream *st)
+{
+	unpark_locked(h, st);
 	atomic_store(&st->state, CJH_ST_FILL);
 	cjh_pool_push(h->sv->pool, st->r);
 }
@@ -94,15 +100,8 @@ void cjh_hub_add(cjh_hub *h, cjh_stream *st)
 void cjh_hub_remove(cjh_hub *h, cjh_stream *st)
 {
 	pthread_mutex_lock(&h->mu);
-	if (st->in_parked) { /* not expected: a parked stream's connection is suspended */
-		if (st->pprev)
-			st->pprev->pnext = st->pnext;
-		else
-			h->parked = st->pnext;
-		if (st->pnext)
-			st->pnext->pprev = st->pprev;
-		st->in_parked = 0;
-	}
+	if (st->in_parked) /* not expected: a parked stream's connection is suspended */
+		unpark_locked(h, st);
 	if (st->aprev)
 		st->aprev->anext = st->anext;
 	else

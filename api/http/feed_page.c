@@ -5,26 +5,12 @@
  * (at least one event) or, with filters, PAGE_RECORDS records read;
  * next_after says where the next page starts (past events the filters
  * skipped). docs/http.md, "Change feed". */
-#include <stdio.h>
 #include <stdlib.h>
-#include <jansson.h>
 #include "service.h"
 #include "feed_json.h"
 
 #define PAGE_BYTES ((size_t)8 << 20)
 #define PAGE_RECORDS 100000u
-
-static void beyond_end(cjh_request *r, uint64_t after, uint64_t last)
-{
-	char msg[200];
-	snprintf(msg, sizeof msg, "after %llu is beyond the journal's last sequence number %llu",
-	         (unsigned long long)after, (unsigned long long)last);
-	json_t *o = json_pack("{s:s,s:s,s:I}", "error", msg, "field", "after", "last_seq",
-	                      (json_int_t)last);
-	char *text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	cjh_set_json(r, 400, text);
-}
 
 /* The page into b; 0 or an error code (the journal's, or CJ_ENOMEM). */
 static int page(cjh_buf *b, cjh_request *r, const cjh_feed_args *a, uint64_t last, unsigned *count)
@@ -82,7 +68,7 @@ void cjh_feed_page(cjh_request *r)
 	if ((rc = cj_journal_last_seq(&last, r->sv->stores[r->auth.store].s)) != 0)
 		cjh_set_cj(r, rc);
 	else if (a.after > last)
-		beyond_end(r, a.after, last);
+		cjh_set_beyond_end(r, "after", a.after, last);
 	else if ((rc = page(&b, r, &a, last, &count)) != 0)
 		cjh_set_cj(r, rc); /* CJ_ECORRUPT: 500, naming the record */
 	else {

@@ -15,10 +15,8 @@
  * and never holds up an append or another stream. One that takes nothing
  * for http.stream_stall_ms is ended with a resume frame; so is every
  * stream at the stop. docs/http.md, "Change feed", has the frames. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
 #include "feed.h"
 
 /* A fill stops once it has written this much, or read this many records
@@ -200,17 +198,8 @@ void cjh_feed_stream_start(cjh_request *r)
 	if (a.after > last) {
 		/* The consumer is ahead of this journal: another store's position,
 		 * or a store restored to an earlier point. Waiting would hide it. */
-		char msg[200];
-		snprintf(msg, sizeof msg, "%s %llu is beyond the journal's last sequence number %llu",
-		         a.from_last_event_id ? "Last-Event-ID" : "after", (unsigned long long)a.after,
-		         (unsigned long long)last);
-		json_t *o = json_pack("{s:s,s:s,s:I}", "error", msg, "field",
-		                      a.from_last_event_id ? "Last-Event-ID" : "after", "last_seq",
-		                      (json_int_t)last);
-		char *text = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
+		cjh_set_beyond_end(r, a.from_last_event_id ? "Last-Event-ID" : "after", a.after, last);
 		cjh_feed_args_free(&a);
-		cjh_set_json(r, 400, text);
 		cjh_finish(r);
 		return;
 	}

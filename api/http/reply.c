@@ -92,6 +92,21 @@ enum MHD_Result cjh_queue(cjh_request *r)
 	return res;
 }
 
+void cjh_set_beyond_end(cjh_request *r, const char *field, uint64_t value, uint64_t last)
+{
+	char msg[200];
+	snprintf(msg, sizeof msg, "%s %llu is beyond the journal's last sequence number %llu", field,
+	         (unsigned long long)value, (unsigned long long)last);
+	json_t *o = json_pack("{s:s,s:s,s:I}", "error", msg, "field", field, "last_seq",
+	                      (json_int_t)last);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text)
+		cjh_set_json(r, 400, text);
+	else
+		cjh_set_error(r, 400, msg, field);
+}
+
 typedef struct collect {
 	cjh_kv *kv;
 	size_t n, cap;

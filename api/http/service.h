@@ -223,6 +223,9 @@ enum MHD_Result cjh_queue(cjh_request *r);
  * -1 malformed (an error reply was set). */
 int cjh_arg_u64(cjh_request *r, const char *name, uint64_t max, uint64_t *out);
 const char *cjh_arg(cjh_request *r, const char *name);
+/* 400: a position (min_seq, after, Last-Event-ID: field) past the
+ * journal's last sequence number, which the body carries as "last_seq". */
+void cjh_set_beyond_end(cjh_request *r, const char *field, uint64_t value, uint64_t last);
 /* The query parameters of r, in order: up to cap of them into kv (valid
  * while r's connection is); returns how many there are (may exceed cap). */
 size_t cjh_args_collect(cjh_request *r, cjh_kv *kv, size_t cap);
