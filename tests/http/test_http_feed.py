@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from httptest import BIN, HttpCase, Server, log, message
+from httptest import BIN, Client, HttpCase, Server, log, message
 
 CONSUMERS = int(os.environ.get("CJ_FEED_CONSUMERS", "10"))
 EVENTS = int(os.environ.get("CJ_FEED_EVENTS", "3000"))
@@ -398,6 +398,50 @@ class TestStream(FeedCase):
         for s in streams:
             f = s.events_until(1)[0]
             self.assertEqual(f["id"], str(seq))
+
+
+class TestScope(FeedCase):
+    def test_a_token_sees_its_own_stores_feed_only(self):
+        """Two stores behind one serve: each token's page and stream hold
+        its store's events only; a read-only token may follow."""
+        self.server.kill()
+        other = self.store.parent / "other-store"
+        r = subprocess.run([BIN, "init", str(other)], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run([BIN, "token", "add", str(other), "--read-only"], capture_output=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        reader = r.stdout.decode().strip()
+        r = subprocess.run([BIN, "token", "add", str(other)], capture_output=True, timeout=60)
+        writer = r.stdout.decode().strip()
+        sv = Server(self.store, *self.server_args, stores=[other])
+        self.servers.append(sv)
+        self.server = sv
+        self.append([message("mine", f"a{i}") for i in range(3)])
+        c = Client(sv, writer)
+        st, body = c.request("POST", "/v1/events", [message("theirs", "b0")])
+        self.assertEqual(st, 200, body)
+        c.close()
+        c = Client(sv, reader)
+        st, body = feed(c, "")
+        c.close()
+        self.assertEqual(st, 200)
+        self.assertEqual([(e["seq"], e["content"]) for e in body["events"]], [(1, "b0")])
+        self.assertEqual(body["last_seq"], 1)
+        s = Stream(sv, reader)
+        self.addCleanup(s.close)
+        self.assertEqual([(f["id"], f["data"]["content"]) for f in s.events_until(1)],
+                         [("1", "b0")])
+        self.append([message("mine", "a3")])
+        c = Client(sv, writer)
+        c.request("POST", "/v1/events", [message("theirs", "b1")])
+        c.close()
+        self.assertEqual([(f["id"], f["data"]["content"]) for f in s.events_until(1)],
+                         [("2", "b1")])
+        mine = Stream(sv, self.token)
+        self.addCleanup(mine.close)
+        self.assertEqual([f["data"]["content"] for f in mine.events_until(4)],
+                         ["a0", "a1", "a2", "a3"])
 
 
 class TestExactlyOnceAcrossKill9(FeedCase):
