@@ -200,6 +200,9 @@ void cji_follow_committed(cji_journal *j, uint64_t seq);
  * when timeout_ms passed first (timeout_ms < 0: no bound); or an error
  * reading the journal. */
 int cji_journal_wait_past(cji_journal *j, uint64_t seq, int timeout_ms);
+/* The public cj_journal_wait (journal.h): the journal's last sequence
+ * number read first, then cji_journal_wait_past if it is not past after. */
+int cji_journal_wait_after(uint64_t *last_out, cji_journal *j, uint64_t after, int timeout_ms);
 /* Iterator side: 1 if cji_journal_iter_next has a record to return now (or
  * an error about one), 0 if the iterator is at the end of the journal. */
 int cji_journal_iter_ready(cj_journal_iter *it);

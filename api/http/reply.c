@@ -107,6 +107,44 @@ enum MHD_Result cjh_queue(cjh_request *r)
 	return res;
 }
 
+void cjh_set_beyond_end(cjh_request *r, const char *field, uint64_t value, uint64_t last)
+{
+	char msg[200];
+	snprintf(msg, sizeof msg, "%s %llu is beyond the journal's last sequence number %llu", field,
+	         (unsigned long long)value, (unsigned long long)last);
+	json_t *o = json_pack("{s:s,s:s,s:I}", "error", msg, "field", field, "last_seq",
+	                      (json_int_t)last);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text)
+		cjh_set_json(r, 400, text);
+	else
+		cjh_set_error(r, 400, msg, field);
+}
+
+typedef struct collect {
+	cjh_kv *kv;
+	size_t n, cap;
+} collect;
+
+static enum MHD_Result collect_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+	(void)kind;
+	collect *c = cls;
+	if (c->n < c->cap)
+		c->kv[c->n] = (cjh_kv){ key, value };
+	c->n++;
+	return MHD_YES;
+}
+
+size_t cjh_args_collect(cjh_request *r, cjh_kv *kv, size_t cap)
+{
+	collect c = { kv, 0, cap };
+	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, collect_one, &c);
+	return c.n;
+}
+
 const char *cjh_arg(cjh_request *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, name);

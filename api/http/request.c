@@ -253,7 +253,7 @@ enum MHD_Result cjh_handle(void *cls, struct MHD_Connection *c, const char *url,
 		return cjh_queue(r);
 	case CJH_READY:
 		atomic_fetch_sub(&sv->suspended, 1);
-		return cjh_queue(r);
+		return r->stream ? cjh_feed_stream_queue(r) : cjh_queue(r);
 	default:
 		return MHD_YES;
 	}
@@ -274,6 +274,7 @@ void cjh_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		atomic_fetch_add(&sv->sm.parser_refused, 1);
 	if (r->authed && r->status > 0 && r->status < CJH_STATUS_MAX)
 		atomic_fetch_add(&sv->stores[r->auth.store].m.status[r->status], 1);
+	cjh_feed_stream_end(r);
 	log_request(sv, r, cjh_now_ns());
 	cjh_body_release(r);
 	if (r->ip_held)

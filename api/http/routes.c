@@ -38,6 +38,10 @@ const cjh_route cjh_routes[CJH_ROUTES] = {
 	[CJH_R_COSTS]         = { "/v1/costs", "GET", "user thread from to min_seq" },
 	[CJH_R_METRIC_ROWS]   = { "/v1/metrics", "GET", "name since limit after min_seq" },
 	[CJH_R_SETTINGS]      = { "/v1/settings", "GET", "category min_seq" },
+	/* The change feed checks its own parameters (feed_args.c: type= and
+	 * thread= may repeat); these lists are what it takes. */
+	[CJH_R_FEED]          = { "/v1/events", "GET", "after limit type thread" },
+	[CJH_R_STREAM]        = { "/v1/events/stream", "GET", "after type thread" },
 };
 
 /* Blobs larger than this are refused from the head when the store's conf
@@ -136,6 +140,7 @@ static int take_id(char *out, size_t cap, const char *id, size_t n)
 static int match(cjh_request *r, const char *url)
 {
 	if (!strcmp(url, "/v1/events")) return CJH_R_EVENTS;
+	if (!strcmp(url, "/v1/events/stream")) return CJH_R_STREAM;
 	if (!strcmp(url, "/v1/blobs")) return CJH_R_BLOB_PUT;
 	if (!strcmp(url, "/v1/stats")) return CJH_R_STATS;
 	if (!strcmp(url, "/v1/search")) return CJH_R_SEARCH;
@@ -267,9 +272,15 @@ unsigned cjh_route_head(cjh_request *r, const char *url, const char *method)
 		return 400;
 	}
 	r->route = route;
+	if (route == CJH_R_EVENTS && get) {
+		r->route = CJH_R_FEED; /* the change feed, a page (any token of the store) */
+		return 0;
+	}
+	if (route == CJH_R_STREAM) /* HEAD too: a stream has no end to measure */
+		return strcmp(method, "GET") ? fail(r, 405, "use GET") : 0;
 	if (route == CJH_R_EVENTS) {
 		if (strcmp(method, "POST"))
-			return fail(r, 405, "use POST");
+			return fail(r, 405, "use POST to append, GET to read the change feed");
 		if (!r->auth.grant.write)
 			return fail(r, 403, "this token is read-only");
 		const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
@@ -671,6 +682,12 @@ void cjh_route_run(cjh_request *r)
 	case CJH_R_EVENTS:
 		post_events(r);
 		return; /* finishes itself, or resumes once the ticket is decided */
+	case CJH_R_FEED:
+		cjh_feed_page(r);
+		return;
+	case CJH_R_STREAM:
+		cjh_feed_stream_start(r);
+		return;
 	case CJH_R_BLOB_PUT:
 		put_blob(r);
 		break;

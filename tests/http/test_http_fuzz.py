@@ -42,6 +42,8 @@ def corpus(token):
         b"X-Forwarded-For: 198.51.100.1, 127.0.0.2\r\n\r\n",
         b"GET /v1/search?q=fuzz%20ed&thread=fz&limit=3 HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
         b"GET /v1/threads/fz/config?user=u HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
+        b"GET /v1/events?after=0&limit=3&type=message,metric&thread=fz HTTP/1.1\r\nHost: x\r\n" +
+        auth + b"\r\n",
         b"GET /v1/blobs/" + b"0" * 32 + b" HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
         b"POST /v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % len(ev) + ev,
