@@ -184,6 +184,8 @@ fail:
 	return rc;
 }
 
+#define CLOSE_CATCH_UP_MAX 50000u  /* events the close waits for: ~1-2 s of projecting */
+
 int cj_store_defer_projection(cj_store *s, int defer)
 {
 	if (!s)
@@ -206,7 +208,11 @@ void cj_store_close(cj_store *s)
 		 * a CLI append then leaves an up-to-date projection behind. (A
 		 * paused materializer would only make us wait 2 s.) */
 		uint64_t last = 0;
-		if (cji_journal_last_seq(&last, &s->journal) == 0 && cji_mat_wait(s->mat, last, 2000) != 0)
+		/* Only when it can: past ~50k events (a bulk load that held its
+		 * projection) 2 s would do a fraction, and the next open does it. */
+		if (cji_journal_last_seq(&last, &s->journal) == 0 &&
+		    last - cji_mat_position(s->mat) <= CLOSE_CATCH_UP_MAX &&
+		    cji_mat_wait(s->mat, last, 2000) != 0)
 			cj_error_clear();
 	}
 	cji_mat_free(s->mat);

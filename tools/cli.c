@@ -339,7 +339,7 @@ bad:
 
 int cli_parse_limit(const cli_help *help, const char *text, unsigned *out)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	if (!text)
 		return CLI_CONTINUE;
 	int rc = cli_parse_u64(help, "--limit", text, 1, 1000, &v);

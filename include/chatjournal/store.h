@@ -66,7 +66,8 @@ CJ_API void cj_store_close(cj_store *s);
 /* Hold (defer = 1) or release (0) this process's projection work: while
  * held, appends go on and are durable as always, but this handle's
  * materializer applies nothing, so a bulk load has both CPUs; released, it
- * catches up from where it stopped (cj_store_close waits up to 2 s for it).
+ * catches up from where it stopped (cj_store_close waits up to 2 s for it
+ * when at most 50,000 events are left, else the next open does the rest).
  * No effect when another process projects the store, nor on a store opened
  * read-only or with no_materializer. Reads that wait for a position (min_seq)
  * wait meanwhile. Returns 0, or CJ_EINVAL (NULL store). Thread-safe. */
