@@ -12,6 +12,7 @@ PKGS=(build-essential meson ninja-build pkg-config clang
       libpq-dev       # the PostgreSQL sink (sink/)
       postgresql      # tests/sink/test_sink.py runs a throwaway server with its binaries
       tzdata      # time zone names are checked against it (docs/events.md, "Time zones")
+      python3-jsonschema # tests/cli/test_export.py checks the openai format against docs/schemas/
       sqlite-utils) # tests/projection/test_sqlite_utils.py skips without it
 
 missing=()

@@ -11,6 +11,7 @@ int cmd_init(int argc, char **argv);
 int cmd_append(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
@@ -38,6 +39,7 @@ static const command commands[] = {
 	{ "serve",   "run the HTTP/JSON service",                         cmd_serve },
 	{ "history", "print a thread's messages",                         cmd_history },
 	{ "search",  "full-text search of messages or images",            cmd_search },
+	{ "export",  "write a thread, a user or the store: jsonl, markdown, openai", cmd_export },
 	{ "replay",  "rebuild the projection from the journal",           cmd_replay },
 	{ "verify",  "check the journal, the projection and their state", cmd_verify },
 	{ "vacuum",  "compact the projection",                            cmd_vacuum },

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include "service.h"
 #include "body.h"
+#include "chatjournal/export.h"
 
 const char *const cjh_route_names[CJH_ROUTES] = {
 	"unknown", "/healthz", "/metrics", "/v1/events", "/v1/blobs", "/v1/blobs/{hash}",
@@ -314,6 +315,15 @@ void cjh_route_query(cjh_request *r)
 		cj_history_query q = CJ_HISTORY_QUERY_INIT;
 		uint64_t limit = 0;
 		q.thread = r->thread;
+		/* format=openai: the same rows as the chat-completions messages
+		 * array (cj_export_openai_messages, the export library's). */
+		const char *format = cjh_arg(r, "format");
+		if (format && (r->route != CJH_R_MESSAGES || strcmp(format, "openai"))) {
+			cjh_set_error(r, 400, r->route == CJH_R_MESSAGES ? "parameter 'format' must be "
+			              "'openai' (or absent: message rows)" : "parameter 'format' applies to "
+			              "/messages only", "format");
+			goto done;
+		}
 		if (cjh_arg_u64(r, "limit", 1000, &limit) < 0 ||
 		    cjh_arg_u64(r, "before", INT64_MAX, &q.before) < 0 ||
 		    cjh_arg_u64(r, "after", INT64_MAX, &q.after) < 0)
@@ -325,6 +335,11 @@ void cjh_route_query(cjh_request *r)
 		q.server = cjh_arg(r, "server");
 		t0 = cjh_now_ns();
 		rc = r->route == CJH_R_IMAGES ? cj_query_images(&out, s, &q) : cj_query_history(&out, s, &q);
+		if (!rc && format) {
+			char *rows = out;
+			rc = cj_export_openai_messages(&out, rows);
+			cj_free(rows);
+		}
 	}
 	slow_query(r, cjh_now_ns() - t0);
 	if (rc)
