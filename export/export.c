@@ -1,33 +1,9 @@
 /* export/export.c — cj_export: the options checked (every error names its
- * field), the output buffered into pieces for the caller's callback, and
- * the format's walk. */
+ * field), then the format's walk writing through the output buffer
+ * (out.c). */
 #include <stdlib.h>
 #include <string.h>
 #include "export_internal.h"
-
-void ex_put(ex_out *w, const char *s, size_t n)
-{
-	while (n && !w->rc) {
-		size_t room = EX_CHUNK - w->len;
-		size_t k = n < room ? n : room;
-		memcpy(w->buf + w->len, s, k);
-		w->len += k;
-		s += k;
-		n -= k;
-		if (w->len == EX_CHUNK)
-			ex_flush(w);
-	}
-}
-
-void ex_puts(ex_out *w, const char *s) { ex_put(w, s, strlen(s)); }
-
-int ex_flush(ex_out *w)
-{
-	if (!w->rc && w->len)
-		w->rc = w->o->write(w->o->write_arg, w->buf, w->len);
-	w->len = 0;
-	return w->rc;
-}
 
 static int check(const cj_export_options *o)
 {

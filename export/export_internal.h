@@ -2,7 +2,8 @@
  * The library uses the public API (include/chatjournal/), jansson and, to
  * list threads with their titles, the projection's documented tables
  * (docs/schema.md) through a read-only SQLite connection.
- *   export.c         options, the output buffer, dispatch
+ *   export.c         options, dispatch
+ *   out.c            the output buffer
  *   jsonl.c          the journal's events as JSON Lines
  *   conversations.c  threads in scope, their messages a page at a time
  *   openai.c         a message row -> an OpenAI chat-completions message

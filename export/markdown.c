@@ -123,8 +123,8 @@ void ex_md_message(ex_out *w, const json_t *row)
 {
 	const char *who = str(row, "display_name"), *user = str(row, "user"), *name = str(row, "name");
 	const char *role = str(row, "role"), *ts = str(row, "ts"), *text = str(row, "content");
-	/* "### Who (user) · role · time"; role and times are the projection's
-	 * own values (an enum, ISO 8601), written as they are */
+	/* "### Who (user) · role · time" (role and times pass the escaping
+	 * unchanged: an enum, ISO 8601) */
 	ex_puts(w, "\n### ");
 	const char *shown = who ? who : name ? name : user;
 	if (shown) {
@@ -136,10 +136,10 @@ void ex_md_message(ex_out *w, const json_t *row)
 		}
 		ex_puts(w, " · ");
 	}
-	ex_puts(w, role ? role : "?");
+	inline_text(w, role ? role : "?");
 	if (ts) {
 		ex_puts(w, " · ");
-		ex_puts(w, ts);
+		inline_text(w, ts);
 	}
 	ex_puts(w, "\n");
 	if (text && *text)
@@ -147,7 +147,7 @@ void ex_md_message(ex_out *w, const json_t *row)
 	const char *edited = str(row, "edited_ts");
 	if (edited) {
 		ex_puts(w, "\n*edited ");
-		ex_puts(w, edited);
+		inline_text(w, edited);
 		ex_puts(w, "*\n");
 	}
 	const json_t *calls = json_object_get(row, "tool_calls");

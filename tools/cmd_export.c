@@ -126,8 +126,13 @@ int cmd_export(int argc, char **argv)
 	o.write = write_all;
 	o.write_arg = &f;
 	cj_export_stats st;
+	uint64_t position = 0, last = 0, lag = 0;
+	int lagging = o.format != CJ_EXPORT_JSONL && cli_projection_lag(s, &position, &last, &lag) == 0 &&
+	              lag > 0;
 	rc = cj_export(&st, s, &o);
 	cj_store_close(s);
+	if (lagging)
+		cli_note_lag("export", position, last); /* markdown and openai read the projection */
 	if (!rc && out && (fsync(f.fd) != 0 || close(f.fd) != 0 || rename(tmp, out) != 0)) {
 		rc = cj_error_set(CJ_EIO, NULL, "finishing %s: %s", out, strerror(errno));
 		f.fd = -1;
@@ -137,7 +142,7 @@ int cmd_export(int argc, char **argv)
 	if (rc) {
 		if (out)
 			unlink(tmp);
-		return cli_fail_lib("export", rc, NULL);
+		return cli_fail("export", "%s", cli_error_text_after(rc, "export"));
 	}
 	if (out) {
 		if (o.format == CJ_EXPORT_JSONL)

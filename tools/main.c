@@ -31,7 +31,7 @@ typedef struct command {
 	cli_run_fn run;
 } command;
 
-/* docs/product.md lists more commands (export, import, purge, ...); they join this
+/* docs/product.md lists more commands (import, ...); they join this
  * table as their issues land, and docs/cli.md with them. */
 static const command commands[] = {
 	{ "init",    "create a new store",                                cmd_init },
