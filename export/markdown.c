@@ -91,6 +91,17 @@ static void quoted(ex_out *w, const char *s)
 	ex_puts(w, "\n");
 }
 
+/* "*WHAT VALUE*" on a paragraph of its own, if there is a value. */
+static void note(ex_out *w, const char *what, const char *value)
+{
+	if (!value)
+		return;
+	ex_puts(w, "\n*");
+	ex_puts(w, what);
+	inline_text(w, value);
+	ex_puts(w, "*\n");
+}
+
 static void attachment(ex_out *w, const json_t *a)
 {
 	const char *name = str(a, "name"), *mime = str(a, "mime"), *url = str(a, "url");
@@ -144,18 +155,10 @@ void ex_md_message(ex_out *w, const json_t *row)
 	ex_puts(w, "\n");
 	if (text && *text)
 		quoted(w, text);
-	const char *edited = str(row, "edited_ts");
-	if (edited) {
-		ex_puts(w, "\n*edited ");
-		inline_text(w, edited);
-		ex_puts(w, "*\n");
-	}
+	note(w, "edited ", str(row, "edited_ts"));
 	const json_t *calls = json_object_get(row, "tool_calls");
-	json_t *parsed = json_is_string(calls) ? json_loads(json_string_value(calls), 0, NULL) : NULL;
 	size_t i;
 	const json_t *c;
-	if (parsed)
-		calls = parsed;
 	if (json_is_array(calls) && json_array_size(calls))
 		ex_puts(w, "\n");
 	json_array_foreach(calls, i, c) {
@@ -168,13 +171,7 @@ void ex_md_message(ex_out *w, const json_t *row)
 		inline_text(w, str(f, "arguments") ? str(f, "arguments") : "");
 		ex_puts(w, "\n");
 	}
-	json_decref(parsed);
-	const char *answers = str(row, "tool_call_id");
-	if (answers) {
-		ex_puts(w, "\n*answers tool call ");
-		inline_text(w, answers);
-		ex_puts(w, "*\n");
-	}
+	note(w, "answers tool call ", str(row, "tool_call_id"));
 	const json_t *atts = json_object_get(row, "attachments");
 	if (json_is_array(atts) && json_array_size(atts))
 		ex_puts(w, "\n");

@@ -84,12 +84,8 @@ int ex_openai_message(json_t **out, const json_t *row)
 	else
 		json_object_set_new(m, "content", assistant ? json_null() : json_string(""));
 	const json_t *calls = json_object_get(row, "tool_calls");
-	json_t *parsed = json_is_string(calls) ? json_loads(json_string_value(calls), 0, NULL) : NULL;
-	if (parsed)
-		calls = parsed;
 	if (assistant && json_is_array(calls) && json_array_size(calls))
 		json_object_set(m, "tool_calls", (json_t *)calls);
-	json_decref(parsed);
 	if (tool) {
 		const char *id = json_string_value(json_object_get(row, "tool_call_id"));
 		json_object_set_new(m, "tool_call_id", json_string(id ? id : ""));

@@ -19,12 +19,6 @@
 /* The target message of e (same id, same thread), $1 store, $2 id, $3 thread. */
 #define TARGET S "messages m WHERE m.store_id = $1 AND m.id = $2 AND m.thread = $3"
 
-static const char *num(char *buf, size_t n, int64_t v)
-{
-	snprintf(buf, n, "%lld", (long long)v);
-	return buf;
-}
-
 /* The content becomes the edit's (the generated tsvector follows), and the
  * edit is a message_edits row with the text it replaced. */
 int sk_apply_edit_message(cj_sink *k, const sk_event *e)
@@ -39,7 +33,7 @@ int sk_apply_edit_message(cj_sink *k, const sk_event *e)
 	char ms[32], seq[32];
 	const char *p[9] = {
 		k->store_id, sk_str(e->o, "target"), sk_str(e->o, "thread"), sk_str(e->o, "content"),
-		num(ms, sizeof ms, e->ts_ms), e->ts, num(seq, sizeof seq, (int64_t)e->seq),
+		sk_num(ms, sizeof ms, e->ts_ms), e->ts, sk_num(seq, sizeof seq, (int64_t)e->seq),
 		sk_str(e->o, "editor"), sk_str(e->o, "id"),
 	};
 	return sk_exec(NULL, k, "edit_message", e->seq, sql, 9, p);
@@ -93,7 +87,7 @@ int sk_apply_reaction(cj_sink *k, const sk_event *e)
 	char ms[32], seq[32];
 	const char *p[8] = {
 		k->store_id, sk_str(e->o, "target"), sk_str(e->o, "thread"), sk_str(e->o, "emoji"),
-		sk_str(e->o, "user"), num(seq, sizeof seq, (int64_t)e->seq), num(ms, sizeof ms, e->ts_ms),
+		sk_str(e->o, "user"), sk_num(seq, sizeof seq, (int64_t)e->seq), sk_num(ms, sizeof ms, e->ts_ms),
 		e->ts,
 	};
 	if (op && !strcmp(op, "remove"))
@@ -113,7 +107,7 @@ int sk_apply_redact_edits(cj_sink *k, const sk_event *e)
 {
 	char through[32];
 	const json_t *t = json_object_get(e->o, "through_seq");
-	num(through, sizeof through, json_is_integer(t) ? json_integer_value(t) : 0);
+	sk_num(through, sizeof through, json_is_integer(t) ? json_integer_value(t) : 0);
 	const char *p[2] = { k->store_id, through };
 	sk_del w = { k, "redact_edits", e->seq, 0, 2, p };
 	sk_del_step(&w, "UPDATE " S "message_edits SET old_content = '' WHERE store_id = $1"

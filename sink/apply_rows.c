@@ -13,18 +13,15 @@
 
 #define S SK_PG_SCHEMA "."
 
-static const char *num(char *buf, size_t n, int64_t v)
-{
-	snprintf(buf, n, "%lld", (long long)v);
-	return buf;
-}
-
-/* The config column of one row ($1 store id, $2 key) as JSON text into
- * *old (NULL: no row or no config). */
-static int read_config(char **old, cj_sink *k, const sk_event *e, const char *sql,
-                       const char *key)
+/* The config of one row of table (key column keycol = key) as JSON text
+ * into *old (NULL: no row or no config). */
+static int read_config(char **old, cj_sink *k, const sk_event *e, const char *table,
+                       const char *keycol, const char *key)
 {
 	*old = NULL;
+	char sql[160];
+	snprintf(sql, sizeof sql, "SELECT config::text FROM " S "%s WHERE store_id = $1 AND %s = $2",
+	         table, keycol);
 	const char *p[2] = { k->store_id, key };
 	PGresult *res;
 	int rc = sk_exec(&res, k, "read the config to patch", e->seq, sql, 2, p);
@@ -62,13 +59,13 @@ int sk_new_config(char **out, const sk_event *e, const char *old)
 
 /* The old config a config_patch merges into (the sink's own row: the
  * batch's buffered rows were written before, apply.c). */
-static int config_for(char **cfg, cj_sink *k, const sk_event *e, const char *select,
-                      const char *key)
+static int config_for(char **cfg, cj_sink *k, const sk_event *e, const char *table,
+                      const char *keycol, const char *key)
 {
 	char *old = NULL;
 	int rc = 0;
 	if (json_object_get(e->o, "config_patch"))
-		rc = read_config(&old, k, e, select, key);
+		rc = read_config(&old, k, e, table, keycol, key);
 	if (!rc)
 		rc = sk_new_config(cfg, e, old);
 	free(old);
@@ -107,8 +104,7 @@ int sk_apply_user(cj_sink *k, const sk_event *e)
 		"   $9::bigint, $10::timestamptz WHERE $7::boolean";
 	const char *user = sk_str(e->o, "user");
 	char *cfg_text;
-	int rc = config_for(&cfg_text, k, e, "SELECT config::text FROM " S "users WHERE store_id = $1"
-	                    " AND \"user\" = $2", user);
+	int rc = config_for(&cfg_text, k, e, "users", "\"user\"", user);
 	if (rc)
 		return rc;
 	const json_t *tz = json_object_get(e->o, "tz_offset");
@@ -117,9 +113,9 @@ int sk_apply_user(cj_sink *k, const sk_event *e)
 	char tzb[32], ms[32], seq[32];
 	const char *p[15] = {
 		k->store_id, user, sk_str(e->o, "username"), sk_str(e->o, "timezone"),
-		sk_str(e->o, "tz_label"), json_is_integer(tz) ? num(tzb, sizeof tzb, json_integer_value(tz)) : NULL,
-		cfg_text ? "true" : "false", cfg_text, num(ms, sizeof ms, e->ts_ms), e->ts,
-		num(seq, sizeof seq, (int64_t)e->seq), sk_str(e->o, "display_name"),
+		sk_str(e->o, "tz_label"), json_is_integer(tz) ? sk_num(tzb, sizeof tzb, json_integer_value(tz)) : NULL,
+		cfg_text ? "true" : "false", cfg_text, sk_num(ms, sizeof ms, e->ts_ms), e->ts,
+		sk_num(seq, sizeof seq, (int64_t)e->seq), sk_str(e->o, "display_name"),
 		json_is_boolean(bot) ? (json_is_true(bot) ? "true" : "false") : NULL,
 		sk_str(e->o, "avatar_url"), meta,
 	};
@@ -155,14 +151,13 @@ int sk_apply_thread_config(cj_sink *k, const sk_event *e)
 		"   $5::bigint, $6::timestamptz)";
 	const char *thread = sk_str(e->o, "thread");
 	char *cfg_text;
-	int rc = config_for(&cfg_text, k, e, "SELECT config::text FROM " S "threads WHERE"
-	                    " store_id = $1 AND thread = $2", thread);
+	int rc = config_for(&cfg_text, k, e, "threads", "thread", thread);
 	if (rc)
 		return rc;
 	char ms[32], seq[32];
 	const char *p[8] = {
 		k->store_id, thread, sk_str(e->o, "server"), sk_str(e->o, "channel"),
-		num(ms, sizeof ms, e->ts_ms), e->ts, num(seq, sizeof seq, (int64_t)e->seq), cfg_text,
+		sk_num(ms, sizeof ms, e->ts_ms), e->ts, sk_num(seq, sizeof seq, (int64_t)e->seq), cfg_text,
 	};
 	rc = sk_exec(NULL, k, "thread_config", e->seq, sql, 8, p);
 	free(cfg_text);
@@ -181,7 +176,7 @@ int sk_apply_thread(cj_sink *k, const sk_event *e)
 	char ms[32], seq[32];
 	const char *p[10] = {
 		k->store_id, sk_str(e->o, "thread"), sk_str(e->o, "server"), sk_str(e->o, "channel"),
-		num(ms, sizeof ms, e->ts_ms), e->ts, num(seq, sizeof seq, (int64_t)e->seq),
+		sk_num(ms, sizeof ms, e->ts_ms), e->ts, sk_num(seq, sizeof seq, (int64_t)e->seq),
 		sk_str(e->o, "title"), sk_str(e->o, "topic"), meta,
 	};
 	int rc = sk_exec(NULL, k, "thread", e->seq, sql, 10, p);
@@ -215,8 +210,8 @@ int sk_apply_setting(cj_sink *k, const sk_event *e)
 	const char *p[10] = {
 		k->store_id, sk_str(e->o, "key"), value, sk_str(e->o, "category"),
 		json_is_true(json_object_get(e->o, "sensitive")) ? "true" : "false", sk_str(e->o, "actor"),
-		sk_str(e->o, "description"), num(ms, sizeof ms, e->ts_ms), e->ts,
-		num(seq, sizeof seq, (int64_t)e->seq),
+		sk_str(e->o, "description"), sk_num(ms, sizeof ms, e->ts_ms), e->ts,
+		sk_num(seq, sizeof seq, (int64_t)e->seq),
 	};
 	int rc = sk_exec(NULL, k, "setting", e->seq, sql, 10, p);
 	free(value);

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include "chatjournal/chatjournal.h"
@@ -164,6 +165,13 @@ void sk_del_orphan_blobs(sk_del *w);
  * when it changes none): "config" replaces, "config_patch" merges into
  * old (JSON text or NULL) with RFC 7396 (cj_json_merge_patch). */
 int sk_new_config(char **out, const sk_event *e, const char *old);
+
+/* v in decimal into buf (n bytes); returns buf (a statement parameter). */
+static inline const char *sk_num(char *buf, size_t n, int64_t v)
+{
+	snprintf(buf, n, "%lld", (long long)v);
+	return buf;
+}
 
 /* Canonical JSON text of v (sorted keys), NULL for NULL; free(). */
 char *sk_json_text(const json_t *v);
