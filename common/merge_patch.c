@@ -16,7 +16,10 @@
  *       return Patch
  *
  * tests/unit/test_merge_patch.c runs every example of the RFC's Appendix A. */
+#include <stdlib.h>
+#include "chatjournal/event.h"
 #include "common/merge_patch.h"
+#include "common/err.h"
 
 json_t *cji_merge_patch(json_t *target, const json_t *patch)
 {
@@ -44,4 +47,28 @@ json_t *cji_merge_patch(json_t *target, const json_t *patch)
 		}
 	}
 	return target;
+}
+
+/* The public form (chatjournal/event.h): texts in, canonical text out. */
+int cj_json_merge_patch(char **out, const char *target, const char *patch)
+{
+	*out = NULL;
+	json_error_t e;
+	json_t *t = NULL, *p = patch ? json_loads(patch, JSON_DECODE_ANY, &e) : NULL;
+	if (!p)
+		return cji_err(CJ_EINVAL, "merge patch: the patch is not JSON%s%s", patch ? ": " : "",
+		               patch ? e.text : " (NULL)");
+	if (target && !(t = json_loads(target, JSON_DECODE_ANY, &e))) {
+		json_decref(p);
+		return cji_err(CJ_EINVAL, "merge patch: the target is not JSON: %s", e.text);
+	}
+	json_t *r = cji_merge_patch(t, p);
+	json_decref(p);
+	char *text = r ? json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	json_decref(r);
+	if (!text)
+		return cji_err(CJ_ENOMEM, "merge patch: out of memory");
+	/* cj_free releases with free(): jansson's allocator is the default. */
+	*out = text;
+	return 0;
 }

@@ -13,7 +13,7 @@ PKGS=(build-essential meson ninja-build pkg-config clang
       postgresql      # tests/sink/test_sink.py runs a throwaway server with its binaries
       tzdata      # time zone names are checked against it (docs/events.md, "Time zones")
       sqlite-utils  # tests/projection/test_sqlite_utils.py skips without it
-      python3-yaml python3-jsonschema) # tests/http/test_openapi.py: docs/openapi.yaml against the server
+      python3-yaml python3-jsonschema) # tests/http/test_openapi.py (docs/openapi.yaml), tests/cli/test_export.py (docs/schemas/)
 
 # The clients' tests (tests/clients): pip install in a venv, node --test, tsc
 # on the declarations; npm packs the Node client: Debian's npm, unless the

@@ -43,6 +43,12 @@ static const struct sk_type {
 	{ CJ_EVENT_DELETE_THREAD, 1, sk_apply_delete_thread },
 	{ CJ_EVENT_CLEAR_HISTORY, 1, sk_apply_clear_history },
 	{ CJ_EVENT_PURGE, 1, sk_apply_purge },
+	/* 0.3: they read or change messages and threads (apply_chat.c) */
+	{ CJ_EVENT_EDIT_MESSAGE, 1, sk_apply_edit_message },
+	{ CJ_EVENT_DELETE_MESSAGE, 1, sk_apply_delete_message },
+	{ CJ_EVENT_REACTION, 1, sk_apply_reaction },
+	{ CJ_EVENT_THREAD, 1, sk_apply_thread },
+	{ CJ_EVENT_REDACT_EDITS, 0, sk_apply_redact_edits },  /* message_edits only */
 };
 
 /* ---- values of bulk rows ---------------------------------------------------- */
@@ -62,6 +68,12 @@ static const char *col_value(const sk_col *c, const sk_event *e, char *tmp, size
 	}
 	if (!strcmp(src, SK_SRC_TS))
 		return e->ts;
+	if (!strcmp(src, SK_SRC_NONE))
+		return NULL;
+	if (!strcmp(src, SK_SRC_IDX)) {
+		snprintf(tmp, n, "%lld", (long long)e->idx);
+		return tmp;
+	}
 	if (!strcmp(src, SK_SRC_DAY)) {
 		snprintf(tmp, n, "%.10s", e->ts);
 		return tmp;
@@ -143,6 +155,15 @@ static int keep_latest(char **slot, const char *v)
 
 static int oom(void) { return cj_error_set(CJ_ENOMEM, NULL, "sink: out of memory"); }
 
+/* The batch's earliest and latest event time of an aggregate's row. */
+static void touch_times(sk_agg *a, int64_t ms)
+{
+	if (ms > a->max_ms)
+		a->max_ms = ms;
+	if (ms < a->first_ms)
+		a->first_ms = ms;
+}
+
 /* A message or image touches its thread (activity; messages count). */
 static int touch_thread(cj_sink *k, const sk_event *e, int message)
 {
@@ -150,8 +171,7 @@ static int touch_thread(cj_sink *k, const sk_event *e, int message)
 	sk_agg *a = sk_map_get(&k->threads, sk_str(e->o, "thread"), e->ts_ms, &is_new);
 	if (!a)
 		return oom();
-	if (e->ts_ms > a->max_ms)
-		a->max_ms = e->ts_ms;
+	touch_times(a, e->ts_ms);
 	a->seq = (int64_t)e->seq;
 	if (message) {
 		a->count++;
@@ -168,8 +188,7 @@ static int touch_user(cj_sink *k, const sk_event *e, const char *user)
 	sk_agg *a = sk_map_get(&k->users, user, e->ts_ms, &is_new);
 	if (!a)
 		return oom();
-	if (e->ts_ms > a->max_ms)
-		a->max_ms = e->ts_ms;
+	touch_times(a, e->ts_ms);
 	a->seq = (int64_t)e->seq;
 	sk_buf *key = &k->sql;
 	sk_buf_reset(key);
@@ -221,6 +240,18 @@ static int bulk_message(cj_sink *k, const sk_event *e)
 		rc = add_row(k, SK_T_MESSAGES, e);
 	if (!rc && json_is_object(json_object_get(e->o, "cost")))
 		rc = add_row(k, SK_T_MESSAGE_COSTS, e);
+	/* Its files, in order; a stored one gets its blobs row. */
+	const json_t *att = json_object_get(e->o, "attachments");
+	size_t i;
+	const json_t *el;
+	json_array_foreach(att, i, el) {
+		sk_event row = { e->seq, e->ts_ms, "", (json_t *)el, (int64_t)i };
+		memcpy(row.ts, e->ts, sizeof row.ts);
+		if (!rc)
+			rc = touch_blob(k, e, sk_str(el, "blob"));
+		if (!rc)
+			rc = add_row(k, SK_T_ATTACHMENTS, &row);
+	}
 	return rc;
 }
 
@@ -338,6 +369,9 @@ static int flush_threads(cj_sink *k)
 	                      " ON CONFLICT (store_id, thread) DO UPDATE SET"
 	                      " server = coalesce(excluded.server, t.server),"
 	                      " channel = coalesce(excluded.channel, t.channel),"
+	                      " created = CASE WHEN excluded.created_ms < t.created_ms"
+	                      "   THEN excluded.created ELSE t.created END,"
+	                      " created_ms = least(t.created_ms, excluded.created_ms),"
 	                      " last_activity = CASE WHEN excluded.last_activity_ms > t.last_activity_ms"
 	                      "   THEN excluded.last_activity ELSE t.last_activity END,"
 	                      " last_activity_ms = greatest(t.last_activity_ms, excluded.last_activity_ms),"
@@ -372,6 +406,9 @@ static int flush_users(cj_sink *k)
 		rc = multi_insert(k, "users", "INSERT INTO " S "users AS u (store_id, \"user\","
 		                  " first_seen_ms, first_seen, last_seen_ms, last_seen, seq)",
 		                  " ON CONFLICT (store_id, \"user\") DO UPDATE SET"
+		                  " first_seen = CASE WHEN excluded.first_seen_ms < u.first_seen_ms"
+		                  "   THEN excluded.first_seen ELSE u.first_seen END,"
+		                  " first_seen_ms = least(u.first_seen_ms, excluded.first_seen_ms),"
 		                  " last_seen = CASE WHEN excluded.last_seen_ms > u.last_seen_ms"
 		                  "   THEN excluded.last_seen ELSE u.last_seen END,"
 		                  " last_seen_ms = greatest(u.last_seen_ms, excluded.last_seen_ms),"
@@ -528,7 +565,7 @@ int sk_apply_event(cj_sink *k, const cj_record *rec)
 	if (rc)
 		return rc;
 	json_error_t jerr;
-	sk_event e = { rec->seq, rec->ts_ms, "", json_loadb(text, len, 0, &jerr) };
+	sk_event e = { rec->seq, rec->ts_ms, "", json_loadb(text, len, 0, &jerr), 0 };
 	cj_free(text);
 	if (!json_is_object(e.o)) {
 		json_decref(e.o);

@@ -1,8 +1,10 @@
 /* sink/apply_delete.c — delete_thread, clear_history and purge, with the
  * semantics of materializer/apply_delete.c: the same rows go (messages with
- * their costs, images, metrics, user_threads, the thread), the same counts
- * are recomputed, blob rows no image names any more are dropped, and a
- * scope naming a thread or user never seen removes nothing.
+ * their costs, edits, reactions and attachments, images, metrics,
+ * user_threads, the thread), the same counts are recomputed, blob rows no
+ * image or attachment names any more are dropped, and a scope naming a
+ * thread or user never seen removes nothing. delete_message (apply_chat.c)
+ * uses the same unit of work.
  *
  * A deletion is a unit of work of several statements with a sticky error:
  * the first failure is kept and later steps do nothing (the batch then
@@ -14,23 +16,16 @@
 
 #define S SK_PG_SCHEMA "."
 
-typedef struct del_work {
-	cj_sink *k;
-	const char *what;
-	uint64_t seq;
-	int rc;
-	int n;
-	const char *const *p;
-} del_work;
 
-static void step(del_work *w, const char *sql)
+void sk_del_step(sk_del *w, const char *sql)
 {
 	if (!w->rc)
 		w->rc = sk_exec(NULL, w->k, w->what, w->seq, sql, w->n, w->p);
 }
 
+
 /* 1 if the query (over the unit's parameters) returns a row, 0 if not. */
-static int exists(del_work *w, const char *sql)
+static int exists(sk_del *w, const char *sql)
 {
 	PGresult *res;
 	if (w->rc || (w->rc = sk_exec(&res, w->k, w->what, w->seq, sql, w->n, w->p)))
@@ -40,79 +35,91 @@ static int exists(del_work *w, const char *sql)
 	return found;
 }
 
-static void drop_orphan_blobs(del_work *w)
+/* Blob rows no image and no attachment names any more. */
+void sk_del_orphan_blobs(sk_del *w)
 {
-	step(w, "DELETE FROM " S "blobs b WHERE b.store_id = $1 AND NOT EXISTS (SELECT 1 FROM "
+	sk_del_step(w, "DELETE FROM " S "blobs b WHERE b.store_id = $1 AND NOT EXISTS (SELECT 1 FROM "
 	        S "images i WHERE i.store_id = $1 AND i.blob = b.blob) AND NOT EXISTS (SELECT 1 FROM "
-	        S "images i WHERE i.store_id = $1 AND i.thumbnail = b.blob)");
+	        S "images i WHERE i.store_id = $1 AND i.thumbnail = b.blob) AND NOT EXISTS (SELECT 1"
+	        " FROM " S "attachments a WHERE a.store_id = $1 AND a.blob = b.blob)");
 }
 
-/* Messages matching where (over the unit's parameters) with their costs. */
-static void delete_messages(del_work *w, const char *where)
+/* Messages matching where (over the unit's parameters) with their costs,
+ * edits, reactions and attachments (the SQLite projection's ON DELETE
+ * CASCADE). */
+void sk_del_messages(sk_del *w, const char *where)
 {
+	static const char *const deps[][2] = {
+		{ "message_costs", "seq" }, { "message_edits", "message_seq" },
+		{ "reactions", "message_seq" }, { "attachments", "message_seq" },
+	};
 	char sql[1024];
-	snprintf(sql, sizeof sql, "DELETE FROM " S "message_costs c USING " S "messages m WHERE"
-	         " c.store_id = $1 AND m.store_id = $1 AND c.seq = m.seq AND %s", where);
-	step(w, sql);
+	for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++) {
+		snprintf(sql, sizeof sql, "DELETE FROM " S "%s c USING " S "messages m WHERE"
+		         " c.store_id = $1 AND m.store_id = $1 AND c.%s = m.seq AND %s", deps[i][0],
+		         deps[i][1], where);
+		sk_del_step(w, sql);
+	}
 	snprintf(sql, sizeof sql, "DELETE FROM " S "messages m WHERE m.store_id = $1 AND %s", where);
-	step(w, sql);
+	sk_del_step(w, sql);
 }
+
 
 /* Counts of one user's threads and (user, thread) pairs; the user is $2. */
-static void fix_user_counts(del_work *w)
+static void fix_user_counts(sk_del *w)
 {
-	step(w, "UPDATE " S "threads t SET message_count = (SELECT count(*) FROM " S "messages m"
+	sk_del_step(w, "UPDATE " S "threads t SET message_count = (SELECT count(*) FROM " S "messages m"
 	        " WHERE m.store_id = $1 AND m.thread = t.thread) WHERE t.store_id = $1 AND t.thread IN"
 	        " (SELECT thread FROM " S "user_threads WHERE store_id = $1 AND \"user\" = $2)");
-	step(w, "UPDATE " S "user_threads x SET message_count = (SELECT count(*) FROM " S "messages m"
+	sk_del_step(w, "UPDATE " S "user_threads x SET message_count = (SELECT count(*) FROM " S "messages m"
 	        " WHERE m.store_id = $1 AND m.\"user\" = $2 AND m.thread = x.thread)"
 	        " WHERE x.store_id = $1 AND x.\"user\" = $2");
-	step(w, "DELETE FROM " S "user_threads WHERE store_id = $1 AND \"user\" = $2 AND message_count = 0");
+	sk_del_step(w, "DELETE FROM " S "user_threads WHERE store_id = $1 AND \"user\" = $2 AND message_count = 0");
 }
 
 /* Every count of the store, recounted; only rows whose count changed are
  * written. */
-static void fix_all_counts(del_work *w)
+static void fix_all_counts(sk_del *w)
 {
-	step(w, "UPDATE " S "threads t SET message_count = c.n FROM (SELECT t2.thread, count(m.seq) AS n"
+	sk_del_step(w, "UPDATE " S "threads t SET message_count = c.n FROM (SELECT t2.thread, count(m.seq) AS n"
 	        " FROM " S "threads t2 LEFT JOIN " S "messages m ON m.store_id = t2.store_id"
 	        " AND m.thread = t2.thread WHERE t2.store_id = $1 GROUP BY t2.thread) AS c"
 	        " WHERE t.store_id = $1 AND t.thread = c.thread AND t.message_count <> c.n");
-	step(w, "UPDATE " S "user_threads x SET message_count = c.n FROM (SELECT x2.\"user\", x2.thread,"
+	sk_del_step(w, "UPDATE " S "user_threads x SET message_count = c.n FROM (SELECT x2.\"user\", x2.thread,"
 	        " count(m.seq) AS n FROM " S "user_threads x2 LEFT JOIN " S "messages m"
 	        " ON m.store_id = x2.store_id AND m.\"user\" = x2.\"user\" AND m.thread = x2.thread"
 	        " WHERE x2.store_id = $1 GROUP BY x2.\"user\", x2.thread) AS c WHERE x.store_id = $1"
 	        " AND x.\"user\" = c.\"user\" AND x.thread = c.thread AND x.message_count <> c.n");
-	step(w, "DELETE FROM " S "user_threads WHERE store_id = $1 AND message_count = 0");
+	sk_del_step(w, "DELETE FROM " S "user_threads WHERE store_id = $1 AND message_count = 0");
 }
 
 int sk_apply_delete_thread(cj_sink *k, const sk_event *e)
 {
 	const char *p[2] = { k->store_id, sk_str(e->o, "thread") };
-	del_work w = { k, "delete_thread", e->seq, 0, 2, p };
+	sk_del w = { k, "delete_thread", e->seq, 0, 2, p };
 	if (!exists(&w, "SELECT 1 FROM " S "threads WHERE store_id = $1 AND thread = $2"))
 		return w.rc;
-	delete_messages(&w, "m.thread = $2");
-	step(&w, "DELETE FROM " S "images WHERE store_id = $1 AND thread = $2");
-	step(&w, "DELETE FROM " S "user_threads WHERE store_id = $1 AND thread = $2");
-	step(&w, "DELETE FROM " S "threads WHERE store_id = $1 AND thread = $2");
+	sk_del_messages(&w, "m.thread = $2");
+	sk_del_step(&w, "DELETE FROM " S "images WHERE store_id = $1 AND thread = $2");
+	sk_del_step(&w, "DELETE FROM " S "user_threads WHERE store_id = $1 AND thread = $2");
+	sk_del_step(&w, "DELETE FROM " S "threads WHERE store_id = $1 AND thread = $2");
 	w.n = 1;
-	drop_orphan_blobs(&w);
+	sk_del_orphan_blobs(&w);
 	return w.rc;
 }
 
 int sk_apply_clear_history(cj_sink *k, const sk_event *e)
 {
 	const char *p[3] = { k->store_id, sk_str(e->o, "user"), sk_str(e->o, "server") };
-	del_work w = { k, "clear_history", e->seq, 0, 2, p };
+	sk_del w = { k, "clear_history", e->seq, 0, 2, p };
 	if (!exists(&w, "SELECT 1 FROM " S "users WHERE store_id = $1 AND \"user\" = $2"))
 		return w.rc;
 	w.n = 3;
-	delete_messages(&w, "m.\"user\" = $2 AND ($3::text IS NULL OR m.server = $3)");
+	sk_del_messages(&w, "m.\"user\" = $2 AND ($3::text IS NULL OR m.server = $3)");
 	w.n = 2;
 	fix_user_counts(&w);
 	w.n = 1;
-	drop_orphan_blobs(&w);
+	sk_del_orphan_blobs(&w);
 	return w.rc;
 }
 
@@ -149,7 +156,7 @@ int sk_apply_purge(cj_sink *k, const sk_event *e)
 	char bms[32];
 	snprintf(bms, sizeof bms, "%lld", (long long)before);
 	const char *pt[2] = { k->store_id, thread }, *pu[2] = { k->store_id, user };
-	del_work w = { k, "purge", e->seq, 0, 2, pt };
+	sk_del w = { k, "purge", e->seq, 0, 2, pt };
 	if (thread && !exists(&w, "SELECT 1 FROM " S "threads WHERE store_id = $1 AND thread = $2"))
 		return w.rc;
 	w.p = pu;
@@ -160,7 +167,7 @@ int sk_apply_purge(cj_sink *k, const sk_event *e)
 	w.p = pm;
 	w.n = 5;
 	if (kinds & P_MESSAGES)
-		delete_messages(&w, "m.ts_ms < $2::bigint AND ($3::text IS NULL OR m.thread = $3)"
+		sk_del_messages(&w, "m.ts_ms < $2::bigint AND ($3::text IS NULL OR m.thread = $3)"
 		                    " AND ($4::text IS NULL OR m.\"user\" = $4)"
 		                    " AND ($5::text IS NULL OR m.server = $5)");
 	/* Images have no user (a user-scoped purge keeps them); metrics have no
@@ -169,13 +176,13 @@ int sk_apply_purge(cj_sink *k, const sk_event *e)
 	w.p = pi;
 	w.n = 4;
 	if ((kinds & P_IMAGES) && !user)
-		step(&w, "DELETE FROM " S "images m WHERE m.store_id = $1 AND m.ts_ms < $2::bigint"
+		sk_del_step(&w, "DELETE FROM " S "images m WHERE m.store_id = $1 AND m.ts_ms < $2::bigint"
 		         " AND ($3::text IS NULL OR m.thread = $3)"
 		         " AND ($4::text IS NULL OR m.thread IN (SELECT thread FROM " S "threads"
 		         " WHERE store_id = $1 AND server = $4))");
 	w.n = 2;
 	if ((kinds & P_METRICS) && !thread && !user && !server)
-		step(&w, "DELETE FROM " S "metrics WHERE store_id = $1 AND ts_ms < $2::bigint");
+		sk_del_step(&w, "DELETE FROM " S "metrics WHERE store_id = $1 AND ts_ms < $2::bigint");
 	if (user && !thread && !server) {
 		w.p = pu;
 		w.n = 2;
@@ -185,6 +192,6 @@ int sk_apply_purge(cj_sink *k, const sk_event *e)
 		fix_all_counts(&w);
 	}
 	w.n = 1;
-	drop_orphan_blobs(&w);
+	sk_del_orphan_blobs(&w);
 	return w.rc;
 }

@@ -18,6 +18,8 @@
 #include <xxhash.h>
 #include "sink_internal.h"
 
+#define SK_SQLITE_SCHEMA 4   /* materializer/migrations/004_chat_model.sql */
+
 typedef struct table_sum {
 	uint64_t rows;
 	uint64_t lo, hi;
@@ -154,6 +156,24 @@ int cj_sink_compare(char **report, cj_sink *k, const char *sqlite_path)
 		return rc;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	/* The columns of rows.c are those of projection schema 4 (event schema
+	 * 0.3); an older projection is upgraded by opening the store read-write. */
+	sqlite3_stmt *vs;
+	int version = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &vs, NULL) == SQLITE_OK) {
+		if (sqlite3_step(vs) == SQLITE_ROW)
+			version = sqlite3_column_int(vs, 0);
+		sqlite3_finalize(vs);
+	}
+	if (version != SK_SQLITE_SCHEMA) {
+		int rc = cj_error_set(CJ_EVERSION, NULL, "compare %s: the SQLite projection %s is at "
+		                      "schema version %d, the sink compares with version %d%s",
+		                      k->store_id, sqlite_path, version, SK_SQLITE_SCHEMA,
+		                      version >= 0 && version < SK_SQLITE_SCHEMA ? " (open the store with "
+		                      "this build once, e.g. chatjournal stats, to upgrade it)" : "");
+		sqlite3_close(db);
+		return rc;
+	}
 	sk_buf out = { 0 };
 	int rc = 0, differ = 0;
 	/* One snapshot on each side. */

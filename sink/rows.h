@@ -1,8 +1,9 @@
 /* sink/rows.h — the sink's tables as data: every logical column of every
  * table the SQLite projection and the PostgreSQL sink both have, with its
  * kind, its expression on the SQLite side and, for the tables whose rows
- * come one per event (messages, message_costs, images, metrics), where in
- * the event each value comes from. The bulk apply (apply.c) writes COPY or
+ * come one per event (messages, message_costs, images, metrics; attachments:
+ * one per element of a message's array), where in the event each value
+ * comes from. The bulk apply (apply.c) writes COPY or
  * INSERT rows from these lists and the comparison (compare.c) reads both
  * sides through them, so a column is named once. Row ids are not columns
  * here: the PostgreSQL tables key on text (store_id, thread, user), and the
@@ -29,6 +30,8 @@ typedef enum sk_kind {
 #define SK_SRC_TS     "$ts"
 #define SK_SRC_DAY    "$day"          /* YYYY-MM-DD of ts */
 #define SK_SRC_HAS    "$has:"         /* "$has:thumbnail": the field is present */
+#define SK_SRC_IDX    "$idx"          /* attachments: the position in the event's array */
+#define SK_SRC_NONE   "$none"         /* NULL when the row is loaded; a later event sets it */
 
 typedef struct sk_col {
 	const char *name;     /* the PostgreSQL column (quoted in SQL: "user" is reserved) */
@@ -37,7 +40,7 @@ typedef struct sk_col {
 	const char *src;      /* bulk tables: where the value comes from; else NULL */
 } sk_col;
 
-#define SK_MAX_COLS 16
+#define SK_MAX_COLS 24
 
 typedef struct sk_table {
 	const char *name;         /* the table, in both databases */
@@ -49,7 +52,8 @@ typedef struct sk_table {
 
 enum {
 	SK_T_USERS, SK_T_THREADS, SK_T_USER_THREADS, SK_T_MESSAGES, SK_T_MESSAGE_COSTS, SK_T_BLOBS,
-	SK_T_IMAGES, SK_T_SETTINGS, SK_T_CONFIG_CHANGES, SK_T_METRICS, SK_NTABLES
+	SK_T_IMAGES, SK_T_SETTINGS, SK_T_CONFIG_CHANGES, SK_T_METRICS, SK_T_MESSAGE_EDITS,
+	SK_T_REACTIONS, SK_T_ATTACHMENTS, SK_NTABLES
 };
 
 extern const sk_table sk_tables[SK_NTABLES];

@@ -83,7 +83,57 @@ static const char *const V1[] = {
 	NULL,
 };
 
-static const char *const *const MIGRATIONS[SK_SCHEMA_VERSION] = { V1 };
+/* Version 2: event schema 0.3, the chat model (docs/events.md; the SQLite
+ * side is materializer/migrations/004_chat_model.sql). New columns, the
+ * tables message_edits, reactions and attachments, and, as there, the rows
+ * are rebuilt: every store's rows are emptied and its position set to 0, so
+ * each sink re-applies its journal from the first event on its next start
+ * (first_seen and created are now the EARLIEST event time, and events of
+ * 0.3 a version-1 sink met would have stopped it). */
+static const char *const V2[] = {
+	"ALTER TABLE " S "messages ALTER COLUMN content DROP NOT NULL,"
+	" ADD COLUMN reply_to text, ADD COLUMN parent text, ADD COLUMN name text,"
+	" ADD COLUMN tool_call_id text, ADD COLUMN tool_calls jsonb,"
+	" ADD COLUMN edited_ts_ms bigint, ADD COLUMN edited_ts timestamptz",
+	/* edit_message, delete_message and reaction name their message by id */
+	"CREATE INDEX messages_by_id ON " S "messages (store_id, id) WHERE id IS NOT NULL",
+	"ALTER TABLE " S "images ADD COLUMN message text",
+	"ALTER TABLE " S "users ADD COLUMN display_name text, ADD COLUMN is_bot boolean,"
+	" ADD COLUMN avatar_url text, ADD COLUMN metadata jsonb",
+	"ALTER TABLE " S "threads ADD COLUMN title text, ADD COLUMN topic text,"
+	" ADD COLUMN metadata jsonb",
+	"CREATE TABLE " S "message_edits (store_id text NOT NULL, seq bigint NOT NULL,"
+	" message_seq bigint NOT NULL, editor text, old_content text, content text NOT NULL,"
+	" id text, ts_ms bigint NOT NULL, ts timestamptz NOT NULL, PRIMARY KEY (store_id, seq))",
+	"CREATE INDEX message_edits_by_message ON " S "message_edits (store_id, message_seq, seq)",
+	"CREATE TABLE " S "reactions (store_id text NOT NULL, message_seq bigint NOT NULL,"
+	" emoji text NOT NULL, \"user\" text NOT NULL, seq bigint NOT NULL, ts_ms bigint NOT NULL,"
+	" ts timestamptz NOT NULL, PRIMARY KEY (store_id, message_seq, emoji, \"user\"))",
+	"CREATE TABLE " S "attachments (store_id text NOT NULL, message_seq bigint NOT NULL,"
+	" idx integer NOT NULL, blob text, url text, name text, mime text, size bigint,"
+	" PRIMARY KEY (store_id, message_seq, idx))",
+	"CREATE INDEX attachments_by_blob ON " S "attachments (store_id, blob) WHERE blob IS NOT NULL",
+	"CREATE VIEW " S "reaction_counts AS SELECT store_id, message_seq, emoji, count(*) AS count"
+	" FROM " S "reactions GROUP BY store_id, message_seq, emoji",
+	"CREATE VIEW " S "costs_by_thread_day AS SELECT c.store_id, m.thread, c.day,"
+	" count(*) AS messages, sum(c.input_tokens) AS input_tokens,"
+	" sum(c.output_tokens) AS output_tokens, sum(c.usd) AS usd FROM " S "message_costs c"
+	" JOIN " S "messages m ON m.store_id = c.store_id AND m.seq = c.seq"
+	" GROUP BY c.store_id, m.thread, c.day",
+	"CREATE VIEW " S "thread_titles AS SELECT t.store_id, t.thread,"
+	" coalesce(nullif(t.title, ''), (SELECT left(split_part(m.content, E'\\n', 1), 80)"
+	"   FROM " S "messages m WHERE m.store_id = t.store_id AND m.thread = t.thread"
+	"   AND m.role = 'user' AND m.content IS NOT NULL AND m.content <> ''"
+	"   ORDER BY m.seq LIMIT 1)) AS title,"
+	" nullif(t.title, '') IS NOT NULL AS title_set, t.topic FROM " S "threads t",
+	/* Rebuild (see above). */
+	"TRUNCATE " S "users, " S "threads, " S "user_threads, " S "messages, " S "message_costs, "
+	S "blobs, " S "images, " S "settings, " S "config_changes, " S "metrics",
+	"UPDATE " S "sink_position SET seq = 0, updated = now()",
+	NULL,
+};
+
+static const char *const *const MIGRATIONS[SK_SCHEMA_VERSION] = { V1, V2 };
 
 /* The version applied, 0 for none; -1 when the schema exists but is not ours. */
 static int read_version(cj_sink *k, int *ver)

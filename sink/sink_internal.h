@@ -9,6 +9,7 @@
  *   apply.c         events -> rows: the per-type table, bulk rows, aggregates
  *   apply_rows.c    user, thread_config, setting (one statement each)
  *   apply_delete.c  delete_thread, clear_history, purge
+ *   apply_chat.c    edit_message, delete_message, reaction, thread, redact_edits
  *   compare.c       the canonical per-store hash on both sides
  *   pg.c, util.c    libpq helpers; buffer and map */
 #ifndef CJ_SINK_INTERNAL_H
@@ -17,6 +18,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include "chatjournal/chatjournal.h"
@@ -107,7 +109,7 @@ int sk_pg_error(cj_sink *k, const PGresult *res, const char *what, uint64_t seq)
 
 /* ---- schema (schema.c) ---- */
 
-#define SK_SCHEMA_VERSION 1
+#define SK_SCHEMA_VERSION 2
 #define SK_MIN_SERVER 120000   /* PostgreSQL 12: generated columns */
 /* Check the server, create or migrate the schema (one transaction, under a
  * transaction-level advisory lock so two sinks starting at once migrate
@@ -131,6 +133,7 @@ typedef struct sk_event {
 	int64_t ts_ms;
 	char ts[32];             /* ISO 8601 UTC of ts_ms */
 	json_t *o;
+	int64_t idx;             /* attachments rows: the element's position */
 } sk_event;
 
 int sk_apply_user(cj_sink *k, const sk_event *e);
@@ -139,6 +142,36 @@ int sk_apply_setting(cj_sink *k, const sk_event *e);
 int sk_apply_delete_thread(cj_sink *k, const sk_event *e);
 int sk_apply_clear_history(cj_sink *k, const sk_event *e);
 int sk_apply_purge(cj_sink *k, const sk_event *e);
+int sk_apply_edit_message(cj_sink *k, const sk_event *e);
+int sk_apply_delete_message(cj_sink *k, const sk_event *e);
+int sk_apply_reaction(cj_sink *k, const sk_event *e);
+int sk_apply_thread(cj_sink *k, const sk_event *e);
+int sk_apply_redact_edits(cj_sink *k, const sk_event *e);
+/* Rows of one message's dependents (costs, edits, reactions, attachments)
+ * and the message rows themselves, for messages m matching where (over
+ * the parameters of the unit of work: $1 the store id). apply_delete.c. */
+typedef struct sk_del {
+	cj_sink *k;
+	const char *what;
+	uint64_t seq;
+	int rc;                  /* sticky: the first failure; later steps do nothing */
+	int n;
+	const char *const *p;
+} sk_del;
+void sk_del_step(sk_del *w, const char *sql);
+void sk_del_messages(sk_del *w, const char *where);
+void sk_del_orphan_blobs(sk_del *w);
+/* The config a user or thread_config event leaves (canonical text, or NULL
+ * when it changes none): "config" replaces, "config_patch" merges into
+ * old (JSON text or NULL) with RFC 7396 (cj_json_merge_patch). */
+int sk_new_config(char **out, const sk_event *e, const char *old);
+
+/* v in decimal into buf (n bytes); returns buf (a statement parameter). */
+static inline const char *sk_num(char *buf, size_t n, int64_t v)
+{
+	snprintf(buf, n, "%lld", (long long)v);
+	return buf;
+}
 
 /* Canonical JSON text of v (sorted keys), NULL for NULL; free(). */
 char *sk_json_text(const json_t *v);

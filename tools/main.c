@@ -11,6 +11,7 @@ int cmd_init(int argc, char **argv);
 int cmd_append(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_threads(int argc, char **argv);
 int cmd_user(int argc, char **argv);
@@ -33,7 +34,7 @@ typedef struct command {
 	cli_run_fn run;
 } command;
 
-/* docs/product.md lists more commands (export, import, purge, ...); they join this
+/* docs/product.md lists more commands (import, ...); they join this
  * table as their issues land, and docs/cli.md with them. */
 static const command commands[] = {
 	{ "init",    "create a new store",                                cmd_init },
@@ -44,6 +45,7 @@ static const command commands[] = {
 	{ "threads", "list threads by last activity",                     cmd_threads },
 	{ "user",    "print a user's profile",                            cmd_user },
 	{ "costs",   "sum message costs by day, model and thread",        cmd_costs },
+	{ "export",  "write a thread, a user or the store: jsonl, markdown, openai", cmd_export },
 	{ "replay",  "rebuild the projection from the journal",           cmd_replay },
 	{ "verify",  "check the journal, the projection and their state", cmd_verify },
 	{ "vacuum",  "compact the projection",                            cmd_vacuum },

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include "service.h"
 #include "body.h"
+#include "chatjournal/export.h"
 
 /* The route table (docs/http.md; docs/openapi.yaml describes the same
  * routes and parameters, and tests/http/test_openapi.py compares the two).
@@ -27,7 +28,7 @@ const cjh_route cjh_routes[CJH_ROUTES] = {
 	[CJH_R_SEARCH]        = { "/v1/search", "GET",
 	                          "q thread user server limit images rank min_seq" },
 	[CJH_R_MESSAGES]      = { "/v1/threads/{thread}/messages", "GET",
-	                          "limit before after user server min_seq" },
+	                          "limit before after user server min_seq format" },
 	[CJH_R_IMAGES]        = { "/v1/threads/{thread}/images", "GET", "limit before after min_seq" },
 	[CJH_R_CONFIG]        = { "/v1/threads/{thread}/config", "GET", "user min_seq" },
 	[CJH_R_THREADS]       = { "/v1/threads", "GET", "user server limit after min_seq" },
@@ -599,13 +600,30 @@ static int read_route(cjh_request *r, cj_store *s, char **out, cj_page *page, ui
 	default: { /* a thread's messages or images */
 		cj_history_query q = CJ_HISTORY_QUERY_INIT;
 		q.thread = r->thread;
+		/* format=openai (messages only: the route table refuses it on
+		 * images): the same rows as the chat-completions messages array
+		 * (cj_export_openai_messages, the export library's). */
+		const char *format = cjh_arg(r, "format");
+		if (format && strcmp(format, "openai")) {
+			cjh_set_error(r, 400, "parameter 'format' must be 'openai' (or absent: message rows)",
+			              "format");
+			return 1;
+		}
 		if (seq_paging(r, &q.limit, &q.before, &q.after, &q.forward) < 0)
 			return 1;
 		q.user = cjh_arg(r, "user");
 		q.server = cjh_arg(r, "server");
 		*t0 = cjh_now_ns();
-		return r->route == CJH_R_IMAGES ? cj_query_images_page(out, page, s, &q)
-		                                : cj_query_history_page(out, page, s, &q);
+		if (r->route == CJH_R_IMAGES)
+			return cj_query_images_page(out, page, s, &q);
+		int rc = cj_query_history_page(out, page, s, &q);
+		if (!rc && format) {
+			char *rows = *out;
+			*out = NULL;
+			rc = cj_export_openai_messages(out, rows);
+			cj_free(rows);
+		}
+		return rc;
 	}
 	}
 }

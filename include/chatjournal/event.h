@@ -130,6 +130,15 @@ CJ_API char *cj_event_to_json(const cj_event *ev);
  * "ts" that is not a valid time), CJ_ENOMEM. */
 CJ_API int cj_event_to_canonical_json(char **out, size_t *len_out, const cj_event *ev);
 
+/* JSON Merge Patch (RFC 7396), the rule of "config_patch": target (JSON
+ * text, or NULL for absent) patched with patch (JSON text); *out (free with
+ * cj_free) gets the result as canonical JSON text (compact, keys sorted).
+ * The library's one implementation (the projection and the effective config
+ * use it too), for programs that keep a projection of their own (the
+ * PostgreSQL sink). Errors: CJ_EINVAL (either text is not JSON; the message
+ * says which and where), CJ_ENOMEM. Thread-safe. */
+CJ_API int cj_json_merge_patch(char **out, const char *target, const char *patch);
+
 /* Deep copy. */
 CJ_API int cj_event_clone(cj_event **out, const cj_event *ev);
 

@@ -12,7 +12,7 @@
   (the names OUTSIDE matches), and every relative link in a Markdown file
   names a file of the repository.
 Usage: test_meta.py SOURCE_ROOT LIBCHATJOURNAL_SO LIBCHATJOURNAL_HTTP_SO CHATJOURNAL_BIN
-       LIBCHATJOURNAL_SINK_SO
+       LIBCHATJOURNAL_SINK_SO LIBCHATJOURNAL_EXPORT_SO
 """
 import os
 import re
@@ -20,11 +20,12 @@ import subprocess
 import sys
 import unittest
 
-SRC, LIB, HTTP_LIB, BIN, SINK_LIB = sys.argv[1:6]
-del sys.argv[1:6]
+SRC, LIB, HTTP_LIB, BIN, SINK_LIB, EXPORT_LIB = sys.argv[1:7]
+del sys.argv[1:7]
 HTTP_HEADERS = {"http.h"}
 SINK_HEADERS = {"sink.h"}
-OWN_LIBRARY = HTTP_HEADERS | SINK_HEADERS  # headers of libraries of their own
+EXPORT_HEADERS = {"export.h"}
+OWN_LIBRARY = HTTP_HEADERS | SINK_HEADERS | EXPORT_HEADERS  # headers of libraries of their own
 
 
 def read(path):
@@ -84,6 +85,13 @@ class Meta(unittest.TestCase):
                          "declared in sink.h but not exported by libchatjournal-sink")
         bad = sorted(n for n in exported(SINK_LIB) if not n.startswith("cj_"))
         self.assertEqual(bad, [], "libchatjournal-sink exports symbols without the cj_ prefix")
+        export = declared(EXPORT_HEADERS)
+        self.assertIn("cj_export_openai_messages", export)
+        self.assertEqual(sorted(export - exported(EXPORT_LIB)), [],
+                         "declared in export.h but not exported by libchatjournal-export")
+        self.assertEqual(sorted(n for n in exported(EXPORT_LIB) if not n.startswith("cj_")), [],
+                         "libchatjournal-export exports symbols without the cj_ prefix")
+        self.assertEqual(sorted(export & exported(LIB)), [], "the core library exports exports")
 
     def test_core_does_not_link_microhttpd(self):
         self.assertFalse([n for n in needed(LIB) if "microhttpd" in n], needed(LIB))

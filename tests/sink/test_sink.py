@@ -114,8 +114,11 @@ class Fleet(SinkTest):
         # The FTS query documented in docs/scale-out.md works and stays in scope.
         hits = PG.psql("SELECT count(*) FROM chatjournal.messages WHERE store_id = 'fleet-0'"
                        " AND fts @@ websearch_to_tsquery('simple', 'lighthouse')")
-        rows = reports[0]["messages"][0]
-        self.assertEqual(int(hits), rows)  # every message says "lighthouse"
+        # Every message with text says "lighthouse" (edits too); messages of
+        # files or tool calls only have none (content NULL, no tsvector).
+        texts = PG.psql("SELECT count(content) FROM chatjournal.messages WHERE store_id = 'fleet-0'")
+        self.assertEqual(int(hits), int(texts))
+        self.assertGreater(int(texts), 0)
 
     def test_follow_then_sigterm(self):
         st = Store(self.root, "follow")
@@ -160,26 +163,41 @@ class NegativeControls(SinkTest):
     def test_changed_rows_are_reported(self):
         st = Store(self.root, "neg")
         st.workload(SEED + 20, 600)
+        # Whatever the seed deleted: an edited message with a reaction.
+        events = [
+            '{"type":"message","thread":"Tn","role":"user","content":"x","id":"neg-1"}',
+            '{"type":"edit_message","thread":"Tn","target":"neg-1","content":"y","editor":"U1"}',
+            '{"type":"reaction","thread":"Tn","target":"neg-1","emoji":"eyes","user":"U1"}',
+        ]
+        subprocess.run([BIN, "append", st.path, "-"], input="\n".join(events) + "\n",
+                       capture_output=True, text=True, check=True)
+        run(WORKLOAD, st.path, "1", "0")  # the SQLite projection has them
         st.sink_once("neg")
         self.assertEqual(st.verify("neg").returncode, 0)
         changes = [
             ("messages", "UPDATE chatjournal.messages SET content = content || 'x'"
                          " WHERE store_id = 'neg' AND seq = (SELECT max(seq) FROM"
-                         " chatjournal.messages WHERE store_id = 'neg')",
+                         " chatjournal.messages WHERE store_id = 'neg' AND content IS NOT NULL)",
              "UPDATE chatjournal.messages SET content = left(content, -1)"
              " WHERE store_id = 'neg' AND seq = (SELECT max(seq) FROM chatjournal.messages"
-             " WHERE store_id = 'neg')"),
+             " WHERE store_id = 'neg' AND content IS NOT NULL)"),
             ("threads", "UPDATE chatjournal.threads SET message_count = message_count + 1"
                         " WHERE store_id = 'neg'",
              "UPDATE chatjournal.threads SET message_count = message_count - 1"
              " WHERE store_id = 'neg'"),
+            ("reactions", "UPDATE chatjournal.reactions SET emoji = emoji || 'x'"
+                          " WHERE store_id = 'neg'",
+             "UPDATE chatjournal.reactions SET emoji = left(emoji, -1) WHERE store_id = 'neg'"),
             ("settings", "UPDATE chatjournal.settings SET value = '{\"x\": 1}'"
                          " WHERE store_id = 'neg' AND key = (SELECT min(key) FROM"
                          " chatjournal.settings WHERE store_id = 'neg')", None),
             ("metrics", "DELETE FROM chatjournal.metrics WHERE store_id = 'neg' AND seq ="
                         " (SELECT min(seq) FROM chatjournal.metrics WHERE store_id = 'neg')", None),
+            ("message_edits", "UPDATE chatjournal.message_edits SET editor = 'someone else'"
+                              " WHERE store_id = 'neg' AND seq = (SELECT min(seq) FROM"
+                              " chatjournal.message_edits WHERE store_id = 'neg')", None),
         ]
-        left = []  # changes not undone stay different
+        left = []  # changes not undone stay different (listed in table order)
         for table, change, undo in changes:
             PG.psql(change)
             r = st.verify("neg", check=False)
@@ -252,7 +270,7 @@ class Errors(SinkTest):
             self.assertEqual(r.returncode, 1)
             self.assertIn("schema chatjournal is at version 99, written by a newer sink", r.stderr)
         finally:
-            PG.psql("UPDATE chatjournal.schema_version SET version = 1")
+            PG.psql("UPDATE chatjournal.schema_version SET version = 2")
 
     def test_foreign_schema(self):
         PG.psql("DROP DATABASE IF EXISTS other")
@@ -280,6 +298,67 @@ class Errors(SinkTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("PostgreSQL is ahead of the journal (position 20, the journal ends at 0)",
                       r.stderr)
+
+
+class Upgrade(SinkTest):
+    """A sink database at schema 1 (tests/data/sink-schema-1.sql, written by the
+    sink before event schema 0.3, store ids old-a and old-b) is migrated to
+    schema 2: every store's rows are emptied and its position set to 0, and
+    the sink re-applies its journal (docs/scale-out.md, "Schema versions")."""
+
+    def test_schema_1_database_upgrades(self):
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+        PG.psql("DROP DATABASE IF EXISTS v1")
+        PG.psql("CREATE DATABASE v1")
+        dsn = PG.dsn.replace("dbname=postgres", "dbname=v1")
+        subprocess.run([os.path.join(PG.bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+                        dsn, "-f", os.path.join(data, "sink-schema-1.sql")], check=True,
+                       capture_output=True)
+
+        def q(sql):
+            return subprocess.run([os.path.join(PG.bin, "psql"), "-X", "-q", "-A", "-t", "-d", dsn,
+                                   "-c", sql], check=True, capture_output=True,
+                                  text=True).stdout.strip()
+        self.assertEqual(q("SELECT version FROM chatjournal.schema_version"), "1")
+        self.assertEqual(q("SELECT string_agg(store_id || ':' || seq, ' ' ORDER BY store_id)"
+                           " FROM chatjournal.sink_position"), "old-a:18 old-b:18")
+        store = os.path.join(self.root, "store")
+        shutil.copytree(os.path.join(data, "store-main-717fc9f"), store)
+        r = run(BIN, "sink", "postgres", store, "--dsn", dsn, "--store-id", "old-a", "--once")
+        self.assertIn("schema chatjournal migrated from version 1 to 2", r.stderr)
+        self.assertIn("sink old-a: connected; position 0", r.stderr)
+        self.assertIn("caught up at position 18", r.stderr)
+        self.assertEqual(q("SELECT version FROM chatjournal.schema_version"), "2")
+        # old-b was reset too: no rows, position 0, until its own sink runs.
+        self.assertEqual(q("SELECT seq FROM chatjournal.sink_position WHERE store_id = 'old-b'"), "0")
+        self.assertEqual(q("SELECT count(*) FROM chatjournal.messages WHERE store_id = 'old-b'"), "0")
+        # The fixture's SQLite projection is at schema 3: verify says so.
+        v = run(BIN, "sink", "verify", store, "--dsn", dsn, "--store-id", "old-a", check=False)
+        self.assertEqual(v.returncode, 1)
+        self.assertIn("is at schema version 3, the sink compares with version 4", v.stderr)
+        run(WORKLOAD, store, "1", "0")  # opens the store (schema 4) and waits for the projection
+        v = run(BIN, "sink", "verify", store, "--dsn", dsn, "--store-id", "old-a")
+        self.assertIn("position postgresql 18 sqlite 18", v.stdout)
+        self.assertNotIn("differs", v.stdout)
+        # The new columns and tables are there and take 0.3 events.
+        events = [
+            '{"type":"message","thread":"T9","role":"user","content":"first","id":"n1","ts":1}',
+            '{"type":"edit_message","thread":"T9","target":"n1","content":"second lighthouse"}',
+            '{"type":"reaction","thread":"T9","target":"n1","emoji":"eyes","user":"U1"}',
+        ]
+        p = subprocess.run([BIN, "append", store, "-"], input="\n".join(events) + "\n",
+                           capture_output=True, text=True, check=True)
+        run(BIN, "sink", "postgres", store, "--dsn", dsn, "--store-id", "old-a", "--once")
+        self.assertEqual(q("SELECT content || '|' || (edited_ts IS NOT NULL) FROM"
+                           " chatjournal.messages WHERE store_id = 'old-a' AND id = 'n1'"),
+                         "second lighthouse|true")
+        self.assertEqual(q("SELECT count(*) FROM chatjournal.messages WHERE store_id = 'old-a'"
+                           " AND fts @@ to_tsquery('simple', 'lighthouse') AND id = 'n1'"), "1")
+        run(WORKLOAD, store, "1", "0")  # waits for the SQLite projection
+        v = run(BIN, "sink", "verify", store, "--dsn", dsn, "--store-id", "old-a")
+        self.assertNotIn("differs", v.stdout)
+        self.assertIn("message_edits 1 ", v.stdout)
+        self.assertIn("reactions 1 ", v.stdout)
 
 
 class Crash(SinkTest):

@@ -51,7 +51,7 @@ static void test_every_known_type_has_a_handler(void **state)
 			         cj_event_type_name((cj_event_type)code), code, cj_error_last());
 		sk_apply_discard(k);
 	}
-	assert_true(known >= 9);
+	assert_true(known >= 14);
 	cj_event_free(ev);
 	sk_apply_free(k);
 	free(k);
@@ -101,12 +101,45 @@ static void test_bulk_message_rows(void **state)
 	assert_int_equal(sk_apply_event(k, &rec), 0);
 	assert_string_equal(k->bulk[SK_T_MESSAGES].p,
 	                    "unit\t7\tT\t\\N\tuser\ta\\tb\t\\N\t\\N\t\\N\t{\"a\":2,\"z\":1}\t\\N\t86400001\t"
-	                    "1970-01-02T00:00:00.001Z\n");
+	                    "1970-01-02T00:00:00.001Z\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n");
 	assert_string_equal(k->bulk[SK_T_MESSAGE_COSTS].p,
 	                    "unit\t7\t\\N\t\\N\t5\t\\N\t0.10000000000000001\t86400001\t1970-01-02\n");
 	assert_int_equal(k->threads.used, 1);
 	assert_int_equal(k->users.used, 0);
 	cj_event_free(ev);
+	sk_apply_free(k);
+	free(k);
+}
+
+/* 0.3: the new message fields, its attachments (a row each, in order, the
+ * element's fields; the message's seq) and their blobs; edited_ts stays
+ * NULL until an edit sets it. */
+static void test_bulk_message_03(void **state)
+{
+	(void)state;
+	cj_sink *k = new_sink();
+	const char *j = "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"assistant\",\"name\":\"bot\","
+	                "\"reply_to\":\"m1\",\"parent\":\"p1\",\"tool_calls\":[{\"type\":\"function\","
+	                "\"id\":\"c1\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}],"
+	                "\"attachments\":[{\"url\":\"https://x/a.pdf\",\"name\":\"a\\tb\",\"size\":3},"
+	                "{\"blob\":\"0123456789abcdef0123456789abcdef\",\"mime\":\"image/png\"}],\"ts\":1000}";
+	cj_event *ev;
+	assert_int_equal(cj_event_parse(&ev, j, strlen(j)), 0);
+	cj_record rec = { 9, CJ_EVENT_MESSAGE, 1000, 0, 0, ev };
+	assert_int_equal(sk_apply_event(k, &rec), 0);
+	assert_string_equal(k->bulk[SK_T_MESSAGES].p,
+	                    "unit\t9\tT\t\\N\tassistant\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t1000\t"
+	                    "1970-01-01T00:00:01.000Z\tm1\tp1\tbot\t\\N\t"
+	                    "[{\"function\":{\"arguments\":\"{}\",\"name\":\"f\"},\"id\":\"c1\",\"type\":\"function\"}]"
+	                    "\t\\N\t\\N\n");
+	assert_int_equal(k->bulk_rows[SK_T_ATTACHMENTS], 2);
+	assert_string_equal(k->bulk[SK_T_ATTACHMENTS].p,
+	                    "unit\t9\t0\t\\N\thttps://x/a.pdf\ta\\tb\t\\N\t3\n"
+	                    "unit\t9\t1\t0123456789abcdef0123456789abcdef\t\\N\t\\N\timage/png\t\\N\n");
+	assert_int_equal(k->bulk_rows[SK_T_MESSAGE_COSTS], 0);
+	assert_int_equal(k->blobs.used, 1); /* the stored file's blob row (first_seq 9) */
+	cj_event_free(ev);
+	sk_apply_discard(k);
 	sk_apply_free(k);
 	free(k);
 }
@@ -134,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_type_is_an_error_naming_it),
 		cmocka_unit_test(test_copy_escaping),
 		cmocka_unit_test(test_bulk_message_rows),
+		cmocka_unit_test(test_bulk_message_03),
 		cmocka_unit_test(test_row_definitions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "chatjournal/chatjournal.h"
 #include "common/merge_patch.h"
 #include "common/tz.h"
 
@@ -107,6 +108,30 @@ static void test_shared_target(void **state)
 	json_decref(p);
 }
 
+/* The public form (cj_json_merge_patch): texts in, canonical text out
+ * (sorted keys), NULL target = absent, errors name the bad side. */
+static void test_public_text_form(void **state)
+{
+	(void)state;
+	char *out;
+	assert_int_equal(cj_json_merge_patch(&out, "{\"b\":1,\"a\":{\"x\":1,\"y\":[1]}}",
+	                                     "{\"a\":{\"x\":null,\"z\":2.5},\"c\":\"\\n\"}"), 0);
+	assert_string_equal(out, "{\"a\":{\"y\":[1],\"z\":2.5},\"b\":1,\"c\":\"\\n\"}");
+	cj_free(out);
+	assert_int_equal(cj_json_merge_patch(&out, NULL, "{\"k\":null,\"m\":1}"), 0);
+	assert_string_equal(out, "{\"m\":1}");
+	cj_free(out);
+	assert_int_equal(cj_json_merge_patch(&out, "[1]", "{\"m\":1}"), 0);
+	assert_string_equal(out, "{\"m\":1}");
+	cj_free(out);
+	assert_int_equal(cj_json_merge_patch(&out, "{\"m\":1}", "{\"m\""), CJ_EINVAL);
+	assert_null(out);
+	assert_non_null(strstr(cj_error_last(), "the patch is not JSON"));
+	assert_int_equal(cj_json_merge_patch(&out, "{", "{}"), CJ_EINVAL);
+	assert_non_null(strstr(cj_error_last(), "the target is not JSON"));
+	assert_int_equal(cj_json_merge_patch(&out, NULL, NULL), CJ_EINVAL);
+}
+
 static void test_tz_names(void **state)
 {
 	(void)state;
@@ -141,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_rfc_section_3),
 		cmocka_unit_test(test_absent_target),
 		cmocka_unit_test(test_shared_target),
+		cmocka_unit_test(test_public_text_form),
 		cmocka_unit_test(test_tz_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
