@@ -168,6 +168,10 @@ class TestResponsesValidate(HttpCase):
         go("/v1/search", "GET", "/v1/search?q=", 400)
         go("/v1/threads/{thread}/messages", "GET", f"/v1/threads/t1/messages?limit=1&{m}", 200)
         go("/v1/threads/{thread}/messages", "GET", "/v1/threads/t1/messages?limit=x", 400)
+        oa = go("/v1/threads/{thread}/messages", "GET", f"/v1/threads/t1/messages?format=openai&{m}",
+                200)
+        self.assertEqual([x["role"] for x in oa["messages"]], ["user", "assistant"])
+        go("/v1/threads/{thread}/messages", "GET", "/v1/threads/t1/messages?format=xml", 400)
         go("/v1/threads/{thread}/images", "GET", f"/v1/threads/t1/images?{m}", 200)
         go("/v1/threads/{thread}/config", "GET", f"/v1/threads/t1/config?user=u1&{m}", 200)
         go("/v1/threads", "GET", f"/v1/threads?limit=1&{m}", 200)
