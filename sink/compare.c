@@ -18,7 +18,11 @@
 #include <xxhash.h>
 #include "sink_internal.h"
 
-#define SK_SQLITE_SCHEMA 4   /* materializer/migrations/004_chat_model.sql */
+/* The projection schemas whose rows rows.c reads: 4 (004_chat_model.sql)
+ * and 5 (005_read_api.sql: indexes only, the same rows). A migration that
+ * changes rows must raise SK_SQLITE_SCHEMA_MIN with rows.c. */
+#define SK_SQLITE_SCHEMA_MIN 4
+#define SK_SQLITE_SCHEMA_MAX 5
 
 typedef struct table_sum {
 	uint64_t rows;
@@ -165,11 +169,12 @@ int cj_sink_compare(char **report, cj_sink *k, const char *sqlite_path)
 			version = sqlite3_column_int(vs, 0);
 		sqlite3_finalize(vs);
 	}
-	if (version != SK_SQLITE_SCHEMA) {
+	if (version < SK_SQLITE_SCHEMA_MIN || version > SK_SQLITE_SCHEMA_MAX) {
 		int rc = cj_error_set(CJ_EVERSION, NULL, "compare %s: the SQLite projection %s is at "
-		                      "schema version %d, the sink compares with version %d%s",
-		                      k->store_id, sqlite_path, version, SK_SQLITE_SCHEMA,
-		                      version >= 0 && version < SK_SQLITE_SCHEMA ? " (open the store with "
+		                      "schema version %d, the sink compares with versions %d to %d%s",
+		                      k->store_id, sqlite_path, version, SK_SQLITE_SCHEMA_MIN,
+		                      SK_SQLITE_SCHEMA_MAX,
+		                      version >= 0 && version < SK_SQLITE_SCHEMA_MIN ? " (open the store with "
 		                      "this build once, e.g. chatjournal stats, to upgrade it)" : "");
 		sqlite3_close(db);
 		return rc;
