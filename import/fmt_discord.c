@@ -178,6 +178,14 @@ static int one_message(imp *m, dce *d, json_t *msg)
 		imp_skip(m, "message", "a message without an \"id\" or a valid \"timestamp\"");
 		return 0;
 	}
+	static const imp_shape shape[] = {
+		{ "content", JSON_STRING }, { "author", JSON_OBJECT }, { "attachments", JSON_ARRAY },
+		{ "embeds", JSON_ARRAY }, { "stickers", JSON_ARRAY }, { "reactions", JSON_ARRAY },
+		{ "mentions", JSON_ARRAY }, { "reference", JSON_OBJECT }, { "type", JSON_STRING },
+		{ "timestampEdited", JSON_STRING },
+	};
+	if (imp_bad_shape(m, msg, shape, sizeof shape / sizeof shape[0], mid))
+		return 0;
 	json_t *author = json_object_get(msg, "author");
 	int rc = author_event(m, d, author);
 	if (rc != 0)
@@ -329,8 +337,8 @@ static int one_file(imp *m, dce *d, const char *path, const char *name)
 		if (!cid || !*cid) {
 			rc = imp_fail(m, CJ_EINVAL, "%s: line %llu, byte %llu: \"messages\" before a "
 			              "\"channel\" with an \"id\" (not a DiscordChatExporter JSON export?)",
-			              name, (unsigned long long)sc.line,
-			              (unsigned long long)scan_offset(&sc));
+			              name, (unsigned long long)sc.elem_line,
+			              (unsigned long long)sc.elem_off);
 			break;
 		}
 		snprintf(d->chan, sizeof d->chan, "%s", cid);

@@ -167,6 +167,14 @@ static int one_message(imp *m, json_t *msg, void *arg)
 		imp_skip(m, "message", "a message without a valid \"ts\" (like \"1712345678.000100\")");
 		return 0;
 	}
+	/* A field of the wrong type is the item's problem, never coerced. */
+	static const imp_shape shape[] = {
+		{ "text", JSON_STRING }, { "user", JSON_STRING }, { "bot_id", JSON_STRING },
+		{ "thread_ts", JSON_STRING }, { "subtype", JSON_STRING }, { "files", JSON_ARRAY },
+		{ "reactions", JSON_ARRAY }, { "edited", JSON_OBJECT }, { "type", JSON_STRING },
+	};
+	if (imp_bad_shape(m, msg, shape, sizeof shape / sizeof shape[0], ts))
+		return 0;
 	const char *type = js(msg, "type");
 	if (type && strcmp(type, "message") != 0) {
 		imp_skip(m, "message", "type '%.40s' is not a message", type);

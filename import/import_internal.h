@@ -92,6 +92,14 @@ void imp_hash_text(char out[17], const char *s, size_t len);
  * element over the cap is skipped as `kind`. 0 or the error. */
 int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
                      int (*fn)(imp *m, json_t *el, void *arg), void *arg);
+/* The JSON type each named member must have when present (null counts as
+ * absent). imp_bad_shape skips the message `what` (1) naming the first
+ * member of another type, or returns 0. */
+typedef struct imp_shape {
+	const char *key;
+	json_type type;
+} imp_shape;
+int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what);
 /* Seconds since the epoch (a number, or Slack's "1712345678.000100") in
  * ms; -1 when it is not one. */
 int64_t imp_epoch_ms(const json_t *v);

@@ -273,3 +273,17 @@ int64_t imp_epoch_ms(const json_t *v)
 		return -1;
 	return sec * 1000 + ms;
 }
+
+int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_object_get(msg, shape[i].key);
+		if (!v || json_is_null(v) || json_typeof(v) == shape[i].type)
+			continue;
+		imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, shape[i].key,
+		         shape[i].type == JSON_STRING ? "a string" : shape[i].type == JSON_ARRAY ?
+		         "an array" : "an object");
+		return 1;
+	}
+	return 0;
+}

@@ -11,7 +11,7 @@
 
 static const cli_help help = {
 	"import", "STORE --format slack|discord|chatgpt|jsonl PATH [--server S] [--dry-run] "
-	"[--sync] [--allow-skips] [--json]",
+	"[--sync] [--allow-skips] [--max-entry N] [--max-total N] [--json]",
 	"Import chat history into STORE from PATH: a Slack export (folder or .zip),\n"
 	"DiscordChatExporter JSON (a file or a folder of them), a ChatGPT\n"
 	"conversations.json, or JSONL (one event per line, as 'append' takes it or\n"
@@ -30,6 +30,8 @@ static const cli_help help = {
 	"  --sync           also delete messages the source no longer has, within the\n"
 	"                   threads and the time span it covers\n"
 	"  --allow-skips    import the rest when some items must be skipped\n"
+	"  --max-entry N    .zip: most bytes one entry may unpack to (default 1 GiB)\n"
+	"  --max-total N    .zip: most bytes all entries may unpack to (default 16 GiB)\n"
 	"  --json           print the report as JSON (docs/import.md)\n"
 };
 
@@ -102,11 +104,12 @@ static void print_text(json_t *r, int dry_run)
 int cmd_import(int argc, char **argv)
 {
 	int json = 0, dry = 0, sync = 0, allow = 0;
-	const char *format = NULL, *server = NULL;
+	const char *format = NULL, *server = NULL, *max_entry = NULL, *max_total = NULL;
 	const cli_opt opts[] = {
 		{ "--format", "F", NULL, &format }, { "--server", "S", NULL, &server },
 		{ "--dry-run", NULL, &dry, NULL }, { "--sync", NULL, &sync, NULL },
 		{ "--allow-skips", NULL, &allow, NULL }, { "--json", NULL, &json, NULL },
+		{ "--max-entry", "N", NULL, &max_entry }, { "--max-total", "N", NULL, &max_total },
 	};
 	const char *pos[2];
 	size_t npos;
@@ -119,6 +122,13 @@ int cmd_import(int argc, char **argv)
 	if (!f)
 		return cli_usage_error(&help, "unknown --format '%s' (slack, discord, chatgpt or jsonl)",
 		                       format);
+	uint64_t cap_entry = 0, cap_total = 0;
+	if (max_entry && (rc = cli_parse_u64(&help, "--max-entry", max_entry, 1, UINT64_MAX,
+	                                     &cap_entry)) != CLI_CONTINUE)
+		return rc;
+	if (max_total && (rc = cli_parse_u64(&help, "--max-total", max_total, 1, UINT64_MAX,
+	                                     &cap_total)) != CLI_CONTINUE)
+		return rc;
 	cj_store *s = NULL;
 	if (cli_open_store("import", pos[0], 0, &s) != 0)
 		return CLI_EXIT_FAIL;
@@ -131,6 +141,8 @@ int cmd_import(int argc, char **argv)
 	o.dry_run = dry;
 	o.sync = sync;
 	o.allow_skips = allow;
+	o.max_entry = cap_entry;
+	o.max_total = cap_total;
 	o.progress = on_progress;
 	o.progress_arg = &ps;
 	cj_import_summary sum;
