@@ -193,9 +193,9 @@ static int ring_pop(imp *m)
 		}
 	} else {
 		const char *f = b->n && b->file[0] >= 0 ? m->rep.files[b->file[0]].name : "?";
-		imp_fail(m, rc, "appending events read from %s: %s (the events before are durable; "
-		         "a rerun appends the rest)", f, cj_error_last()[0] ? cj_error_last() :
-		         cj_strerror(rc));
+		imp_fail(m, rc, "appending events read from %s: %s (the events before them are "
+		         "durable, and maybe some after; a rerun appends what is missing)", f,
+		         cj_error_last()[0] ? cj_error_last() : cj_strerror(rc));
 	}
 	free(seqs);
 	free(st);

@@ -151,8 +151,8 @@ static int take_value(scan *s)
 		if (r == 0) {
 			if (scalar && depth == 0)
 				break;
-			return fail(s, "truncated JSON: the file ends inside %s that starts at "
-			            "line %llu, byte %llu", in_str ? "a string" : "a value",
+			return fail(s, "truncated JSON: the file ends inside %s, in the element that "
+			            "starts at line %llu, byte %llu", in_str ? "a string" : "a value",
 			            (unsigned long long)s->elem_line, (unsigned long long)s->elem_off);
 		}
 		size_t start = s->pos, i = s->pos;

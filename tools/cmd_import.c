@@ -66,8 +66,10 @@ static void print_counts(const char *label, json_t *c)
 static void print_text(json_t *r, int dry_run)
 {
 	json_t *tot = json_object_get(r, "totals");
+	int appended = json_is_true(json_object_get(r, "appended"));
 	printf("%s %llu item%s: %llu imported, %llu already present, %llu skipped "
-	       "(%llu edits, %llu deletes)\n", dry_run ? "plan for" : "import of",
+	       "(%llu edits, %llu deletes)\n", appended ? "import of" : dry_run ? "plan for" :
+	       "nothing imported; plan for",
 	       ull(tot, "seen"), ull(tot, "seen") == 1 ? "" : "s", ull(tot, "imported"),
 	       ull(tot, "present"), ull(tot, "skipped"), ull(tot, "edits"), ull(tot, "deletes"));
 	const char *k;
@@ -158,7 +160,9 @@ int cmd_import(int argc, char **argv)
 	if (r && json) {
 		if (cli_print_json("import", json_incref(r)) != 0)
 			status = CLI_EXIT_FAIL;
-	} else if (r) {
+	} else if (r && (rc == 0 || json_is_true(json_object_get(r, "appended")) ||
+	                 ull(json_object_get(r, "totals"), "skipped") > 0)) {
+		/* a source refused outright prints its one-line error only */
 		print_text(r, dry);
 	}
 	if (sum.retention_dropped)

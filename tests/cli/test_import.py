@@ -234,7 +234,8 @@ class SlackHostile(ImportCase):
         root = self.export("trunc", day_text='[\n {"type": "message", "user": "U01", "text": "cut')
         err = self.fails("slack", root)
         self.assertIn("general/2024-03-02.json: line 2, byte", err)
-        self.assertIn("truncated JSON: the file ends inside a string", err)
+        self.assertIn("truncated JSON: the file ends inside a string, in the element that "
+                      "starts at line 2, byte 3", err)
 
     def test_invalid_json_names_line_and_byte(self):
         root = self.export("bad", day_text='[\n {"type": "message",\n  "ts": 12x}\n]\n')
