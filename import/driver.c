@@ -409,6 +409,28 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 {
 	int kind = (int)cj_event_get_type(ev);
 	*skipped = 0;
+	/* An edit, delete or reaction needs its message: stored, or earlier in
+	 * this source (the journal would refuse it at append, too late). */
+	const char *target = cj_event_get_string(ev, "target");
+	if (target && (kind == CJ_EVENT_EDIT_MESSAGE || kind == CJ_EVENT_DELETE_MESSAGE ||
+	               kind == CJ_EVENT_REACTION) &&
+	    !idset_has(&m->seen, XXH64(target, strlen(target), 0))) {
+		uint64_t seq;
+		int rc = cj_journal_find_id(&seq, m->s, target);
+		if (rc < 0) {
+			cj_event_free(ev);
+			return imp_fail(m, rc, "looking up id '%.64s': %s", target, cj_error_last());
+		}
+		if (rc == 0) {
+			char why[400];
+			snprintf(why, sizeof why, "target '%.80s' is neither in the store nor earlier in "
+			         "the source", target);
+			rp_skip(&m->rep, m->file, kind, m->line, m->byte, why);
+			cj_event_free(ev);
+			*skipped = 1;
+			return 0;
+		}
+	}
 	const char *id = cj_event_get_string(ev, "id");
 	if (!id)
 		return accept_event(m, ev) == 0 ? 1 : m->rc;

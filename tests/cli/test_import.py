@@ -455,6 +455,19 @@ class Jsonl(ImportCase):
         self.assertIn("broken.jsonl: line 2, byte 49", r.stderr)
         self.assertEqual(self.last_seq(), 0)
 
+    def test_target_must_exist(self):
+        f = self.dir / "edits.jsonl"
+        f.write_text('{"type":"message","id":"m1","thread":"T","role":"user","content":"a"}\n'
+                     '{"type":"edit_message","thread":"T","target":"m1","content":"b"}\n'
+                     '{"type":"reaction","thread":"T","target":"m9","emoji":"x","user":"u"}\n')
+        rep, _ = self.imp("jsonl", f, code=1)
+        self.assertEqual(rep["skip_reasons"], [{"reason": "target 'm9' is neither in the store "
+                                                          "nor earlier in the source", "count": 1}])
+        self.assertEqual(rep["skip_examples"][0]["line"], 3)
+        rep, _ = self.imp("jsonl", f, "--allow-skips")
+        self.assertEqual(self.totals(rep), (3, 2, 0, 1, 0, 0))
+        self.assertEqual([r["content"] for r in self.history("T")], ["b"])
+
     def test_usage(self):
         r = self.run_cj("import", self.store, "--format", "irc", self.dir)
         self.assertEqual(r.returncode, 2)
