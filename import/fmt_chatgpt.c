@@ -164,21 +164,10 @@ static int one_node(imp *m, conv *c, const char *key, const json_t *node)
 		eb_json(&b, ev, "cost", cost);
 		json_decref(cost);
 	}
-	eb_json(&b, ev, "attachments", att);
-	if (json_object_size(meta))
-		eb_json(&b, ev, "metadata", meta);
 	free(text);
-	json_decref(att);
-	json_decref(meta);
-	if (b.rc == CJ_ENOMEM) {
-		cj_event_free(ev);
-		return imp_fail(m, b.rc, "out of memory");
-	}
-	if (b.rc) {
-		cj_event_free(ev);
-		imp_skip(m, "message", "node %.64s: %s", key, b.why);
-		return 0;
-	}
+	int kept = imp_message_finish(m, ev, &b, att, meta, id);
+	if (kept <= 0)
+		return kept;
 	int rc = ms >= 0 ? imp_cover(m, c->thread, c->prefix, ms) : 0;
 	if (rc != 0) {
 		cj_event_free(ev);
@@ -228,22 +217,10 @@ static int thread_event(imp *m, conv *c, const json_t *cv)
 		json_object_set_new(meta, "is_archived", json_true());
 	json_object_set_new(meta, "source", json_string("chatgpt"));
 	json_object_set_new(e, "metadata", meta);
-	char hash[17], eid[257];
-	imp_hash_json(hash, e);
-	imp_id(eid, "chatgpt:%s:thread:%s", c->id, hash);
-	json_object_set_new(e, "id", json_string(eid));
-	if (c->created_ms >= 0)
-		json_object_set_new(e, "ts", json_integer(c->created_ms));
-	eb b = { 0, "" };
-	cj_event *ev = eb_from_json(&b, e);
-	json_decref(e);
-	if (b.rc == CJ_ENOMEM)
-		return imp_fail(m, b.rc, "out of memory");
-	if (b.rc) {
-		imp_skip(m, "thread", "conversation '%.64s': %s", c->id, b.why);
-		return 0;
-	}
-	return imp_emit(m, &ev, 1, NULL);
+	char prefix[300], what[300];
+	imp_id(prefix, "chatgpt:%s:thread", c->id);
+	snprintf(what, sizeof what, "conversation '%.64s'", c->id);
+	return imp_emit_described(m, e, prefix, c->created_ms, what);
 }
 
 static int one_conversation(imp *m, json_t *cv, void *arg)

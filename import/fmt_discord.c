@@ -47,25 +47,18 @@ static int author_event(imp *m, dce *d, const json_t *a)
 	put_str(meta, "discriminator", js(a, "discriminator"));
 	json_object_set_new(meta, "source", json_string("discord"));
 	json_object_set_new(e, "metadata", meta);
-	char hash[17], eid[257];
+	/* once per distinct profile per pass */
+	char hash[17];
 	imp_hash_json(hash, e);
-	imp_id(eid, "discord:user:%s:%s", id, hash);
-	int seen = idset_add(&d->profiles, XXH64(eid, strlen(eid), 0));
+	int seen = idset_add(&d->profiles, XXH64(hash, 16, XXH64(id, strlen(id), 0)));
 	if (seen != 0) {
 		json_decref(e);
 		return seen < 0 ? imp_fail(m, CJ_ENOMEM, "out of memory") : 0;
 	}
-	json_object_set_new(e, "id", json_string(eid));
-	eb b = { 0, "" };
-	cj_event *ev = eb_from_json(&b, e);
-	json_decref(e);
-	if (b.rc == CJ_ENOMEM)
-		return imp_fail(m, b.rc, "out of memory");
-	if (b.rc) {
-		imp_skip(m, "user", "author '%.64s': %s", id, b.why);
-		return 0;
-	}
-	return imp_emit(m, &ev, 1, NULL);
+	char prefix[257], what[128];
+	imp_id(prefix, "discord:user:%s", id);
+	snprintf(what, sizeof what, "author '%.64s'", id);
+	return imp_emit_described(m, e, prefix, 0, what);
 }
 
 static int channel_event(imp *m, dce *d, const json_t *guild, const json_t *ch)
@@ -82,20 +75,10 @@ static int channel_event(imp *m, dce *d, const json_t *guild, const json_t *ch)
 	put_str(meta, "channel_type", js(ch, "type"));
 	json_object_set_new(meta, "source", json_string("discord"));
 	json_object_set_new(e, "metadata", meta);
-	char hash[17], eid[257];
-	imp_hash_json(hash, e);
-	imp_id(eid, "discord:%s:thread:%s", d->chan, hash);
-	json_object_set_new(e, "id", json_string(eid));
-	eb b = { 0, "" };
-	cj_event *ev = eb_from_json(&b, e);
-	json_decref(e);
-	if (b.rc == CJ_ENOMEM)
-		return imp_fail(m, b.rc, "out of memory");
-	if (b.rc) {
-		imp_skip(m, "thread", "channel '%.64s': %s", d->chan, b.why);
-		return 0;
-	}
-	return imp_emit(m, &ev, 1, NULL);
+	char prefix[300], what[300];
+	imp_id(prefix, "discord:%s:thread", d->chan);
+	snprintf(what, sizeof what, "channel '%.64s'", d->chan);
+	return imp_emit_described(m, e, prefix, 0, what);
 }
 
 static json_t *attachments_of(const json_t *msg)
@@ -215,20 +198,9 @@ static int one_message(imp *m, dce *d, json_t *msg)
 		       js(ref, "messageId"));
 		eb_str(&b, ev, "reply_to", rid);
 	}
-	eb_json(&b, ev, "attachments", att);
-	json_t *meta = metadata_of(msg);
-	eb_json(&b, ev, "metadata", meta);
-	json_decref(att);
-	json_decref(meta);
-	if (b.rc == CJ_ENOMEM) {
-		cj_event_free(ev);
-		return imp_fail(m, b.rc, "out of memory");
-	}
-	if (b.rc) {
-		cj_event_free(ev);
-		imp_skip(m, "message", "message %.64s: %s", id, b.why);
-		return 0;
-	}
+	int kept = imp_message_finish(m, ev, &b, att, metadata_of(msg), id);
+	if (kept <= 0)
+		return kept;
 	evs[n++] = ev;
 	size_t i;
 	json_t *r;
@@ -246,26 +218,13 @@ static int one_message(imp *m, dce *d, json_t *msg)
 			const char *who = js(u, "id");
 			if (!who)
 				continue;
-			if (n == sizeof evs / sizeof evs[0]) {
-				imp_skip(m, "reaction", "message %.64s: more than 256 reactions", id);
-				continue;
+			rc = imp_reaction(m, evs, &n, sizeof evs / sizeof evs[0], id, d->thread, emoji, who,
+			                  ms);
+			if (rc != 0) {
+				for (size_t j = 0; j < n; j++)
+					cj_event_free(evs[j]);
+				return rc;
 			}
-			char rid[257];
-			imp_id(rid, "%s:react:%s:%s:add", id, who, emoji);
-			eb rb = { 0, "" };
-			cj_event *re = eb_new(&rb, "reaction");
-			eb_str(&rb, re, "id", rid);
-			eb_str(&rb, re, "thread", d->thread);
-			eb_str(&rb, re, "target", id);
-			eb_str(&rb, re, "emoji", emoji);
-			eb_str(&rb, re, "user", who);
-			eb_int(&rb, re, "ts", ms);
-			if (rb.rc) {
-				cj_event_free(re);
-				imp_skip(m, "reaction", "reaction to %.64s: %s", id, rb.why);
-				continue;
-			}
-			evs[n++] = re;
 		}
 	}
 	const char *edited = js(msg, "timestampEdited");
@@ -278,24 +237,23 @@ static int one_message(imp *m, dce *d, json_t *msg)
 	return rc;
 }
 
+static int message_cb(imp *m, json_t *msg, void *arg) { return one_message(m, arg, msg); }
+
 /* One export file: the members before "messages" give the guild and the
  * channel (DiscordChatExporter writes them first). */
 static int one_file(imp *m, dce *d, const char *path, const char *name)
 {
-	if (imp_file(m, name) != 0)
-		return -1;
 	scan sc;
-	int rc = scan_open(&sc, path, name, imp_max_element(m));
-	if (rc == 0)
-		rc = scan_enter_object(&sc);
-	if (rc != 0) {
-		imp_fail_scan(m, &sc);
-		scan_close(&sc);
+	if (imp_open_scan(m, &sc, path, name) != 0)
 		return -1;
+	int rc = 0;
+	if (scan_enter_object(&sc) != 0) {
+		rc = imp_fail_scan(m, &sc);
+		scan_close(&sc);
+		return rc;
 	}
 	json_t *guild = NULL, *channel = NULL;
 	int got_messages = 0;
-	uint64_t k = 0;
 	for (;;) {
 		int r = scan_next_key(&sc);
 		if (r == SCAN_END) {
@@ -354,34 +312,7 @@ static int one_file(imp *m, dce *d, const char *path, const char *name)
 			break;
 		}
 		got_messages = 1;
-		for (;;) {
-			r = scan_next(&sc);
-			if (r == SCAN_END)
-				break;
-			if (r == SCAN_ERR) {
-				rc = imp_fail_scan(m, &sc);
-				break;
-			}
-			imp_at_scan(m, &sc);
-			if (r == SCAN_TOOBIG) {
-				imp_skip(m, "message", "an element of %llu bytes, over the limit of %llu",
-				         (unsigned long long)sc.skipped_len,
-				         (unsigned long long)imp_max_element(m));
-				continue;
-			}
-			json_t *msg = scan_parse(&sc);
-			if (!msg) {
-				rc = imp_fail_scan(m, &sc);
-				break;
-			}
-			rc = one_message(m, d, msg);
-			json_decref(msg);
-			if (rc != 0)
-				break;
-			if ((++k & 63) == 0)
-				imp_progress(m, scan_offset(&sc));
-		}
-		if (rc != 0)
+		if ((rc = imp_scan_elements(m, &sc, "message", message_cb, d)) != 0)
 			break;
 	}
 	if (rc == 0 && !got_messages)

@@ -51,26 +51,15 @@ static int one_line(imp *m, scan *sc)
 	eb b = { 0, "" };
 	cj_event *ev = eb_from_json(&b, j);
 	json_decref(j);
-	if (b.rc == CJ_ENOMEM)
-		return imp_fail(m, b.rc, "out of memory");
-	if (b.rc) {
-		imp_skip(m, kind[0] ? kind : NULL, "%s", b.why);
-		return 0;
-	}
-	return imp_emit(m, &ev, 1, NULL);
+	return imp_emit_built(m, ev, &b, kind[0] ? kind : NULL, "the event");
 }
 
 int fmt_jsonl(imp *m, const char *path)
 {
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if (imp_file(m, name) != 0)
-		return -1;
 	scan sc;
-	if (scan_open(&sc, path, name, imp_max_element(m)) != 0) {
-		imp_fail_scan(m, &sc);
-		scan_close(&sc);
+	if (imp_open_scan(m, &sc, path, name) != 0)
 		return -1;
-	}
 	int rc = 0;
 	uint64_t k = 0;
 	for (;;) {

@@ -75,23 +75,10 @@ static int one_user(imp *m, json_t *u, void *arg)
 			json_object_set_new(meta, flags[i], json_true());
 	json_object_set_new(meta, "source", json_string("slack"));
 	json_object_set_new(e, "metadata", meta);
-	char hash[17], eid[257];
-	imp_hash_json(hash, e);
-	imp_id(eid, "slack:user:%s:%s", id, hash);
-	json_object_set_new(e, "id", json_string(eid));
-	int64_t ts = imp_epoch_ms(json_object_get(u, "updated"));
-	if (ts > 0)
-		json_object_set_new(e, "ts", json_integer(ts));
-	eb b = { 0, "" };
-	cj_event *ev = eb_from_json(&b, e);
-	json_decref(e);
-	if (b.rc == CJ_ENOMEM)
-		return imp_fail(m, b.rc, "out of memory");
-	if (b.rc) {
-		imp_skip(m, "user", "user '%.64s': %s", id, b.why);
-		return 0;
-	}
-	return imp_emit(m, &ev, 1, NULL);
+	char prefix[257], what[128];
+	imp_id(prefix, "slack:user:%s", id);
+	snprintf(what, sizeof what, "user '%.64s'", id);
+	return imp_emit_described(m, e, prefix, imp_epoch_ms(json_object_get(u, "updated")), what);
 }
 
 /* ---- messages ------------------------------------------------------------- */
@@ -211,20 +198,9 @@ static int one_message(imp *m, json_t *msg, void *arg)
 		imp_id(parent, "slack:%s:%s", sl->chan, tts);
 		eb_str(&b, ev, "parent", parent);
 	}
-	eb_json(&b, ev, "attachments", att);
-	if (json_object_size(meta))
-		eb_json(&b, ev, "metadata", meta);
-	json_decref(att);
-	json_decref(meta);
-	if (b.rc == CJ_ENOMEM) {
-		cj_event_free(ev);
-		return imp_fail(m, b.rc, "out of memory");
-	}
-	if (b.rc) {
-		cj_event_free(ev);
-		imp_skip(m, "message", "message %.64s: %s", id, b.why);
-		return 0;
-	}
+	int kept = imp_message_finish(m, ev, &b, att, meta, id);
+	if (kept <= 0)
+		return kept;
 	evs[n++] = ev;
 
 	/* reactions: one event per (emoji, user), at most 256 per message here */
@@ -240,26 +216,13 @@ static int one_message(imp *m, json_t *msg, void *arg)
 			const char *who = json_string_value(u);
 			if (!emoji || !who)
 				continue;
-			if (n == sizeof evs / sizeof evs[0]) {
-				imp_skip(m, "reaction", "message %.64s: more than 256 reactions", id);
-				continue;
+			int rc = imp_reaction(m, evs, &n, sizeof evs / sizeof evs[0], id, thread, emoji,
+			                      who, ms);
+			if (rc != 0) {
+				for (size_t j = 0; j < n; j++)
+					cj_event_free(evs[j]);
+				return rc;
 			}
-			char rid[257];
-			imp_id(rid, "%s:react:%s:%s:add", id, who, emoji);
-			eb rb = { 0, "" };
-			cj_event *re = eb_new(&rb, "reaction");
-			eb_str(&rb, re, "id", rid);
-			eb_str(&rb, re, "thread", thread);
-			eb_str(&rb, re, "target", id);
-			eb_str(&rb, re, "emoji", emoji);
-			eb_str(&rb, re, "user", who);
-			eb_int(&rb, re, "ts", ms);
-			if (rb.rc) {
-				cj_event_free(re);
-				imp_skip(m, "reaction", "reaction to %.64s: %s", id, rb.why);
-				continue;
-			}
-			evs[n++] = re;
 		}
 	}
 	json_t *edited = json_object_get(msg, "edited");
@@ -332,23 +295,10 @@ static int one_conversation(imp *m, json_t *c, void *arg)
 		json_object_set_new(meta, "is_archived", json_true());
 	json_object_set_new(meta, "source", json_string("slack"));
 	json_object_set_new(e, "metadata", meta);
-	char hash[17], eid[257];
-	imp_hash_json(hash, e);
-	imp_id(eid, "slack:%s:thread:%s", id, hash);
-	json_object_set_new(e, "id", json_string(eid));
-	int64_t ts = imp_epoch_ms(json_object_get(c, "created"));
-	if (ts > 0)
-		json_object_set_new(e, "ts", json_integer(ts));
-	eb b = { 0, "" };
-	cj_event *ev = eb_from_json(&b, e);
-	json_decref(e);
-	if (b.rc == CJ_ENOMEM)
-		return imp_fail(m, b.rc, "out of memory");
-	int rc = 0;
-	if (b.rc)
-		imp_skip(m, "thread", "conversation '%.64s': %s", id, b.why);
-	else
-		rc = imp_emit(m, &ev, 1, NULL);
+	char prefix[257], what[128];
+	imp_id(prefix, "slack:%s:thread", id);
+	snprintf(what, sizeof what, "conversation '%.64s'", id);
+	int rc = imp_emit_described(m, e, prefix, imp_epoch_ms(json_object_get(c, "created")), what);
 	if (rc != 0)
 		return rc;
 	/* the conversation's messages, then back to the list's file */

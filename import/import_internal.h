@@ -100,6 +100,30 @@ typedef struct imp_shape {
 	json_type type;
 } imp_shape;
 int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what);
+/* Open path for scanning as the current file (imp_file); 0, or -1 after
+ * a fatal error. */
+int imp_open_scan(imp *m, scan *sc, const char *path, const char *name);
+/* The elements of the array the scanner just entered, up to its ']': fn
+ * gets each parsed (borrowed); over-cap ones are skipped as `kind`. */
+int imp_scan_elements(imp *m, scan *sc, const char *kind,
+                      int (*fn)(imp *m, json_t *el, void *arg), void *arg);
+/* A built event: emitted alone, or (a building error) skipped as `kind`
+ * with "WHAT: reason"; out of memory is fatal. Owns ev. */
+int imp_emit_built(imp *m, cj_event *ev, eb *b, const char *kind, const char *what);
+/* A describing event (user, thread) from its JSON object e (taken): its id
+ * is "ID_PREFIX:<hash of e>", ts set when > 0; emitted or skipped. */
+int imp_emit_described(imp *m, json_t *e, const char *id_prefix, int64_t ts_ms, const char *what);
+/* Append to evs[*n] (cap: its size) the reaction of user with emoji to
+ * msg_id; a building error or a full array is a skip. 0 or fatal. */
+int imp_reaction(imp *m, cj_event **evs, size_t *n, size_t cap, const char *msg_id,
+                 const char *thread, const char *emoji, const char *user, int64_t ts_ms);
+/* After building a message: 1 (keep it), 0 (skipped, freed: "WHAT: why"),
+ * or a fatal error. */
+int imp_message_built(imp *m, cj_event *ev, eb *b, const char *what);
+/* The last steps of a message: attachments and metadata (when not empty)
+ * set and released (both may be NULL), then imp_message_built naming the
+ * message by id. */
+int imp_message_finish(imp *m, cj_event *ev, eb *b, json_t *att, json_t *meta, const char *id);
 /* Seconds since the epoch (a number, or Slack's "1712345678.000100") in
  * ms; -1 when it is not one. */
 int64_t imp_epoch_ms(const json_t *v);

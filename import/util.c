@@ -192,41 +192,40 @@ cj_event *eb_from_json(eb *b, const json_t *obj)
 	return ev;
 }
 
-int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
-                     int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+int imp_open_scan(imp *m, scan *sc, const char *path, const char *name)
 {
 	if (imp_file(m, name) != 0)
 		return -1;
-	scan sc;
-	int rc = scan_open(&sc, path, name, imp_max_element(m));
-	if (rc == 0)
-		rc = scan_enter_array(&sc);
-	if (rc != 0) {
-		imp_fail_scan(m, &sc);
-		scan_close(&sc);
+	if (scan_open(sc, path, name, imp_max_element(m)) != 0) {
+		imp_fail_scan(m, sc);
+		scan_close(sc);
 		return -1;
 	}
+	return 0;
+}
+
+int imp_scan_elements(imp *m, scan *sc, const char *kind,
+                      int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+{
+	int rc = 0;
 	uint64_t k = 0;
 	for (;;) {
-		int r = scan_next(&sc);
-		if (r == SCAN_END) {
-			if (scan_finish(&sc) != 0)
-				rc = imp_fail_scan(m, &sc);
+		int r = scan_next(sc);
+		if (r == SCAN_END)
 			break;
-		}
 		if (r == SCAN_ERR) {
-			rc = imp_fail_scan(m, &sc);
+			rc = imp_fail_scan(m, sc);
 			break;
 		}
-		imp_at_scan(m, &sc);
+		imp_at_scan(m, sc);
 		if (r == SCAN_TOOBIG) {
 			imp_skip(m, kind, "an element of %llu bytes, over the limit of %llu",
-			         (unsigned long long)sc.skipped_len, (unsigned long long)imp_max_element(m));
+			         (unsigned long long)sc->skipped_len, (unsigned long long)imp_max_element(m));
 			continue;
 		}
-		json_t *el = scan_parse(&sc);
+		json_t *el = scan_parse(sc);
 		if (!el) {
-			rc = imp_fail_scan(m, &sc);
+			rc = imp_fail_scan(m, sc);
 			break;
 		}
 		rc = fn(m, el, arg);
@@ -234,11 +233,111 @@ int imp_each_element(imp *m, const char *path, const char *name, const char *kin
 		if (rc != 0)
 			break;
 		if ((++k & 63) == 0)
-			imp_progress(m, scan_offset(&sc));
+			imp_progress(m, scan_offset(sc));
 	}
-	imp_progress(m, scan_offset(&sc));
+	imp_progress(m, scan_offset(sc));
+	return rc;
+}
+
+int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
+                     int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+{
+	scan sc;
+	if (imp_open_scan(m, &sc, path, name) != 0)
+		return -1;
+	int rc = scan_enter_array(&sc) != 0 ? imp_fail_scan(m, &sc) :
+	         imp_scan_elements(m, &sc, kind, fn, arg);
+	if (rc == 0 && scan_finish(&sc) != 0)
+		rc = imp_fail_scan(m, &sc);
 	scan_close(&sc);
 	return rc;
+}
+
+int imp_emit_built(imp *m, cj_event *ev, eb *b, const char *kind, const char *what)
+{
+	if (b->rc == CJ_ENOMEM) {
+		cj_event_free(ev);
+		return imp_fail(m, b->rc, "out of memory");
+	}
+	if (b->rc || !ev) {
+		cj_event_free(ev);
+		imp_skip(m, kind, "%s: %s", what, b->why);
+		return 0;
+	}
+	return imp_emit(m, &ev, 1, NULL);
+}
+
+int imp_emit_described(imp *m, json_t *e, const char *id_prefix, int64_t ts_ms, const char *what)
+{
+	char hash[17], eid[257];
+	imp_hash_json(hash, e);
+	imp_id(eid, "%s:%s", id_prefix, hash);
+	json_object_set_new(e, "id", json_string(eid));
+	if (ts_ms > 0)
+		json_object_set_new(e, "ts", json_integer(ts_ms));
+	eb b = { 0, "" };
+	cj_event *ev = eb_from_json(&b, e);
+	const char *kind = js(e, "type");
+	char k[16];
+	snprintf(k, sizeof k, "%s", kind ? kind : "");
+	json_decref(e);
+	return imp_emit_built(m, ev, &b, k[0] ? k : NULL, what);
+}
+
+int imp_reaction(imp *m, cj_event **evs, size_t *n, size_t cap, const char *msg_id,
+                 const char *thread, const char *emoji, const char *user, int64_t ts_ms)
+{
+	if (*n == cap) {
+		imp_skip(m, "reaction", "message %.64s: more than %zu reactions", msg_id, cap - 1);
+		return 0;
+	}
+	char rid[257];
+	imp_id(rid, "%s:react:%s:%s:add", msg_id, user, emoji);
+	eb b = { 0, "" };
+	cj_event *re = eb_new(&b, "reaction");
+	eb_str(&b, re, "id", rid);
+	eb_str(&b, re, "thread", thread);
+	eb_str(&b, re, "target", msg_id);
+	eb_str(&b, re, "emoji", emoji);
+	eb_str(&b, re, "user", user);
+	eb_int(&b, re, "ts", ts_ms);
+	if (b.rc == CJ_ENOMEM) {
+		cj_event_free(re);
+		return imp_fail(m, b.rc, "out of memory");
+	}
+	if (b.rc) {
+		cj_event_free(re);
+		imp_skip(m, "reaction", "reaction to %.64s: %s", msg_id, b.why);
+		return 0;
+	}
+	evs[(*n)++] = re;
+	return 0;
+}
+
+int imp_message_finish(imp *m, cj_event *ev, eb *b, json_t *att, json_t *meta, const char *id)
+{
+	eb_json(b, ev, "attachments", att);
+	if (json_object_size(meta))
+		eb_json(b, ev, "metadata", meta);
+	json_decref(att);
+	json_decref(meta);
+	char what[300];
+	snprintf(what, sizeof what, "message %.200s", id);
+	return imp_message_built(m, ev, b, what);
+}
+
+int imp_message_built(imp *m, cj_event *ev, eb *b, const char *what)
+{
+	if (b->rc == CJ_ENOMEM) {
+		cj_event_free(ev);
+		return imp_fail(m, b->rc, "out of memory");
+	}
+	if (b->rc || !ev) {
+		cj_event_free(ev);
+		imp_skip(m, "message", "%s: %s", what, b->why);
+		return 0;
+	}
+	return 1;
 }
 
 int64_t imp_epoch_ms(const json_t *v)
