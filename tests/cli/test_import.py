@@ -277,9 +277,17 @@ class SlackHostile(ImportCase):
                 f.write(chunk)
             f.write('"},\n{"type": "message", "user": "U02", "text": "after", '
                     '"ts": "1709377300.000900"}]\n')
-        r = self.run_cj("import", self.store, "--format", "slack", root, "--json")
-        self.assertEqual(r.returncode, 1, r.stderr)
-        rep = json.loads(r.stdout)
+        # its own child, to read its peak memory: the element cap (64 MiB), not the field
+        p = subprocess.Popen([BIN, "import", self.store, "--format", "slack", root, "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, TMPDIR=str(self.dir)))
+        out = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        p.stdout.close()
+        self.assertEqual(p.returncode, 1)
+        self.assertLess(usage.ru_maxrss, 96 * 1024)   # KiB
+        rep = json.loads(out)
         self.assertEqual(rep["skip_reasons"][0]["reason"],
                          "an element of %d bytes, over the limit of 67108864"
                          % (len(head) + (100 << 20) + 2))
