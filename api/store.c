@@ -184,6 +184,15 @@ fail:
 	return rc;
 }
 
+int cj_store_defer_projection(cj_store *s, int defer)
+{
+	if (!s)
+		return cji_err(CJ_EINVAL, "cj_store_defer_projection: no store");
+	if (s->mat)
+		cji_mat_defer(s->mat, defer);
+	return 0;
+}
+
 void cj_store_close(cj_store *s)
 {
 	if (!s)

@@ -66,6 +66,7 @@ struct cji_materializer {
 	uint64_t position;
 	uint64_t advanced_ns;   /* when the position last moved (or the thread began) */
 	int hint, stopping, paused, busy;
+	int deferred;           /* the owner asked to hold applying (cji_mat_defer): nothing closes */
 	int split_position;
 	int lock_fd;            /* flock'd while active: one materializer per store */
 	int passive;            /* another process materializes */
@@ -388,13 +389,13 @@ static void active_step(cji_materializer *m, int *dirty)
 		*dirty = 0;
 		pthread_cond_broadcast(&m->applied);
 	}
-	while (!m->stopping && (m->paused || !m->hint)) {
+	while (!m->stopping && (m->paused || m->deferred || !m->hint)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)JOURNAL_POLL_MS * 1000000u;
 		ts.tv_sec += (time_t)(ns / 1000000000u);
 		ts.tv_nsec = (long)(ns % 1000000000u);
-		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) == 0 || m->paused)
+		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) == 0 || m->paused || m->deferred)
 			continue;
 		/* Other processes append without telling us: look at the journal. */
 		uint64_t last = 0, pos = m->position;
@@ -408,9 +409,9 @@ static void active_step(cji_materializer *m, int *dirty)
 	}
 	if (m->stopping)
 		return;
-	if (m->last_batch > 0 && m->last_batch < COALESCE_EVENTS && !m->paused)
+	if (m->last_batch > 0 && m->last_batch < COALESCE_EVENTS && !m->paused && !m->deferred)
 		coalesce(m);
-	if (m->stopping || m->paused)
+	if (m->stopping || m->paused || m->deferred)
 		return;
 	m->hint = 0;
 	m->busy = 1;
@@ -635,6 +636,15 @@ int cji_mat_is_passive(cji_materializer *m)
 	int p = m->passive;
 	pthread_mutex_unlock(&m->mu);
 	return p;
+}
+
+void cji_mat_defer(cji_materializer *m, int on)
+{
+	pthread_mutex_lock(&m->mu);
+	m->deferred = on != 0;
+	m->hint = 1;
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->mu);
 }
 
 void cji_mat_pause(cji_materializer *m)

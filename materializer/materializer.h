@@ -91,6 +91,12 @@ void cji_mat_request_scrub(void *m);
  * error (the scrub's, CJ_ETIMEOUT, CJ_ECLOSED). */
 int cji_mat_scrub(cji_materializer *m, int timeout_ms);
 
+/* Hold applying (on = 1) without closing anything, or let it go on (0): a
+ * bulk appender leaves both CPUs to the append and lets the projection
+ * catch up after. Independent of pause/resume. The batch in progress ends
+ * first; waiters wait (or time out) meanwhile. */
+void cji_mat_defer(cji_materializer *m, int on);
+
 /* Pause/resume the thread (replay in place); pause waits for the batch. */
 void cji_mat_pause(cji_materializer *m);
 int cji_mat_resume(cji_materializer *m);

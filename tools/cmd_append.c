@@ -15,6 +15,7 @@
 #include "append_window.h"
 #include "cli.h"
 #include "line_reader.h"
+#include "parse_pool.h"
 
 static const cli_help help = {
 	"append", "STORE [FILE.jsonl|-] [--json]",
@@ -30,6 +31,11 @@ static const cli_help help = {
 	"repeats of events already stored, it adds \"(K duplicates, D of deleted\n"
 	"events)\": D repeats name events that a deletion has removed; nothing\n"
 	"was stored for them.\n\n"
+	"Reading a file (not standard input), this process does not project\n"
+	"into SQLite while it appends, so both CPUs go to the append; at the\n"
+	"end it catches up for up to 2 s, and 'chatjournal serve' (or any\n"
+	"read-write open) does the rest. From standard input (a long-lived\n"
+	"pipe) it projects as it goes.\n\n"
 	"Options:\n"
 	"  --json    print {\"appended\": N, \"last_seq\": S, \"duplicates\": K,\n"
 	"            \"deleted_duplicates\": D} instead\n"
@@ -52,60 +58,10 @@ static void fail_text(append_ctx *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- one line ------------------------------------------------------------ */
-
-static int is_blank(const char *s, size_t len)
+/* The consumer of parsed lines: the ticket window. */
+static int consume(void *arg, cj_event *ev, size_t line, size_t bytes)
 {
-	for (size_t i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return 0;
-	return 1;
-}
-
-/* One event checked against the store's limits (cj_event_parse would apply
- * the built-in ones, refusing what a store with larger limits accepts). */
-static cj_event *parse_line(append_ctx *c, size_t lineno, const char *line, size_t len)
-{
-	cj_event **evs = NULL;
-	size_t n = 0;
-	int is_array = 0;
-	long bad = -1;
-	size_t i = 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	/* The parser would take an array as a batch: JSONL has one per line. */
-	if (i < len && line[i] == '[') {
-		fail_text(c, "line %zu: expected one JSON object, got an array", lineno);
-		return NULL;
-	}
-	int rc = cj_event_parse_many(&evs, &n, &is_array, &bad, line, len, c->lim, 1);
-	if (rc != 0) {
-		cli_line_error(c->err, sizeof c->err, lineno, rc);
-		return NULL;
-	}
-	if (is_array || n != 1) {
-		cj_events_free(evs, n);
-		fail_text(c, "line %zu: expected one JSON object, got an array", lineno);
-		return NULL;
-	}
-	cj_event *ev = evs[0];
-	evs[0] = NULL;
-	cj_events_free(evs, n);
-	return ev;
-}
-
-static int add_line(append_ctx *c, size_t lineno, const char *line, size_t len)
-{
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	size_t bad = cj_utf8_check(line, len);
-	if (bad < len) {
-		fail_text(c, "line %zu: invalid UTF-8 (byte 0x%02x at offset %zu)", lineno,
-		          (unsigned)(unsigned char)line[bad], bad);
-		return -1;
-	}
-	cj_event *ev = parse_line(c, lineno, line, len);
-	return ev ? aw_add(c->w, ev, lineno, len) : -1;
+	return aw_add(((append_ctx *)arg)->w, ev, line, bytes);
 }
 
 /* ---- the command --------------------------------------------------------- */
@@ -118,7 +74,7 @@ static size_t line_cap(size_t ev)
 	return cap < ((size_t)1 << 20) ? (size_t)1 << 20 : cap;
 }
 
-static int read_all(append_ctx *c, line_reader *r, cli_progress *bar)
+static int read_all(append_ctx *c, parse_pool *pp, line_reader *r, cli_progress *bar)
 {
 	size_t lineno = 0;
 	for (;;) {
@@ -137,9 +93,7 @@ static int read_all(append_ctx *c, line_reader *r, cli_progress *bar)
 			fail_text(c, "line %zu: read error: %s", lineno, strerror(r->err));
 			return -1;
 		}
-		if (is_blank(line, len))
-			continue;
-		if (add_line(c, lineno, line, len) != 0)
+		if (pp_add(pp, lineno, line, len) != 0)
 			return -1;
 		if ((lineno & 255) == 0)
 			cli_progress_update(bar, r->consumed);
@@ -155,9 +109,23 @@ static int run(append_ctx *c, FILE *in, uint64_t in_size)
 		fail_text(c, "out of memory");
 		return -1;
 	}
+	parse_pool *pp = NULL;
+	if (pp_open(&pp, c->lim, pp_default_workers(), consume, c) != 0) {
+		lr_close(&r);
+		fail_text(c, "out of memory");
+		return -1;
+	}
 	cli_progress bar;
 	cli_progress_begin(&bar, "append", in_size);
-	int rc = read_all(c, &r, &bar);
+	/* A read error comes after every line read before it: those are
+	 * parsed and consumed first, and a bad line among them comes first. */
+	int rc = read_all(c, pp, &r, &bar);
+	if (pp_finish(pp) != 0) {
+		rc = -1;
+		if (*pp_error(pp))
+			snprintf(c->err, sizeof c->err, "%s", pp_error(pp));
+	}
+	pp_close(pp);
 	/* After a bad line the window holds only the valid lines before it: they
 	 * still go in, and a failure among them names an earlier line. */
 	if (aw_finish(c->w) != 0) {
@@ -239,6 +207,8 @@ int cmd_append(int argc, char **argv)
 	}
 	c.lim = cj_store_limits(s);
 	c.max_event = c.lim->max_event;
+	if (in != stdin)
+		cj_store_defer_projection(s, 1);
 	if (aw_open(&c.w, s) != 0) {
 		cli_fail("append", "out of memory");
 		goto out;
@@ -250,6 +220,8 @@ int cmd_append(int argc, char **argv)
 	status = print_result(s, c.w, json);
 out:
 	aw_close(c.w);
+	if (s)
+		cj_store_defer_projection(s, 0);
 	cj_store_close(s);
 	if (in && in != stdin)
 		fclose(in);

@@ -63,6 +63,15 @@ CJ_API int cj_store_open(cj_store **out, const char *path, const cj_store_option
  * thread may use the store during or after this call. */
 CJ_API void cj_store_close(cj_store *s);
 
+/* Hold (defer = 1) or release (0) this process's projection work: while
+ * held, appends go on and are durable as always, but this handle's
+ * materializer applies nothing, so a bulk load has both CPUs; released, it
+ * catches up from where it stopped (cj_store_close waits up to 2 s for it).
+ * No effect when another process projects the store, nor on a store opened
+ * read-only or with no_materializer. Reads that wait for a position (min_seq)
+ * wait meanwhile. Returns 0, or CJ_EINVAL (NULL store). Thread-safe. */
+CJ_API int cj_store_defer_projection(cj_store *s, int defer);
+
 /* The store's directory as given to open. */
 CJ_API const char *cj_store_path(const cj_store *s);
 

@@ -57,6 +57,32 @@ static cj_health health_of(cj_store *s)
 	return h;
 }
 
+/* cj_store_defer_projection: while held, appends are durable and the
+ * position does not move; released, it catches up. */
+static void test_defer_projection(void **state)
+{
+	tu_fixture *f = *state;
+	append_n(f->s, "D0", 3);
+	uint64_t before = health_of(f->s).last_seq;
+	uint64_t t0 = tu_now_ns();
+	while (health_of(f->s).position < before && tu_now_ns() - t0 < 5000000000ull)
+		usleep(2000);
+	assert_int_equal(health_of(f->s).position, before);
+	TU_OK(cj_store_defer_projection(f->s, 1));
+	append_n(f->s, "D1", 50);
+	uint64_t last = before + 50;
+	usleep(300000); /* far longer than the materializer takes for 50 events */
+	cj_health h = health_of(f->s);
+	assert_int_equal(h.last_seq, last);
+	assert_int_equal(h.position, before);
+	TU_OK(cj_store_defer_projection(f->s, 0));
+	t0 = tu_now_ns();
+	while (health_of(f->s).position < last && tu_now_ns() - t0 < 5000000000ull)
+		usleep(2000);
+	assert_int_equal(health_of(f->s).position, last);
+	assert_int_equal(cj_store_defer_projection(NULL, 1), CJ_EINVAL);
+}
+
 /* ---- another process -------------------------------------------------- */
 
 typedef enum { CHILD_MATERIALIZE, CHILD_HOLD_LOCK } child_kind;
@@ -439,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_check_refuses_a_damaged_projection, setup_closed, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_projection_degrades_until_replay, setup_closed, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer_projection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_options_v1, setup_closed, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

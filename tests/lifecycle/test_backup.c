@@ -84,7 +84,7 @@ static void test_manifest_and_modes(void **state)
 	assert_int_equal(json_integer_value(json_object_get(m, "format_version")), 1);
 	assert_string_equal(json_string_value(json_object_get(m, "chatjournal_version")), cj_version());
 	assert_int_equal(json_integer_value(json_object_get(j, "last_seq")), (json_int_t)last);
-	assert_int_equal(json_integer_value(json_object_get(j, "format_version")), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "format_version")), 4);
 	assert_int_equal(json_integer_value(json_object_get(p, "position")), (json_int_t)last);
 	assert_true(json_integer_value(json_object_get(p, "schema_version")) >= 2);
 	int64_t created;
@@ -333,7 +333,8 @@ static pid_t dead_pid(void)
 static void make_temp(const char *dir, const char *kind, long pid, int old)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/.tmp-%s-%ld-7", dir, kind, pid);
+	int n = snprintf(path, sizeof path, "%s/.tmp-%s-%ld-7", dir, kind, pid);
+	assert_true(n > 0 && (size_t)n < sizeof path);
 	assert_int_equal(mkdir(path, 0700), 0);
 	char inner[PATH_MAX + 16];
 	snprintf(inner, sizeof inner, "%s/chat.sqlite", path);
