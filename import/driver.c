@@ -664,7 +664,16 @@ static int run_pass(imp *m, enum phase phase, const char *path)
 	}
 	m->ncovers = 0;
 	m->done_base = m->file_done = 0;
+	/* A bulk load: this process's projection work waits until the appends
+	 * are done (as `chatjournal append FILE` does), and catches up after;
+	 * --sync reads the projection, so it is released before. */
+	if (phase == APPEND)
+		cj_store_defer_projection(m->s, 1);
 	int rc = run_parser(m, path);
+	if (phase == APPEND)
+		flush_all(m);
+	if (phase == APPEND)
+		cj_store_defer_projection(m->s, 0);
 	if (rc == 0 && !m->failed)
 		rc = sync_deletes(m);
 	if (phase == APPEND)
