@@ -176,7 +176,6 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	put_str(meta, "subtype", js(msg, "subtype"));
 	put_str(meta, "bot_id", js(msg, "bot_id"));
 	put_str(meta, "username", js(msg, "username"));
-	put_str(meta, "client_msg_id", js(msg, "client_msg_id"));
 	json_t *att = attachments_of(msg, meta);
 
 	eb b = { 0, "" };
