@@ -1,5 +1,6 @@
 /* import/idset.h — a set of 64-bit id hashes (open addressing, doubling):
- * the ids one pass of an import has emitted, 16 bytes each at most. A
+ * the ids one pass of an import has emitted, 16-32 bytes each (8-byte slots,
+ * at most half full; doubled when half full). A
  * false "seen" (two ids with one hash) only costs a flush of the window,
  * or keeps --sync from deleting a message it could have: never the wrong
  * way round. */

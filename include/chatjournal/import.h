@@ -13,7 +13,7 @@
  * so importing twice stores nothing new, a newer export of the same
  * channel yields edit_message events, and a rerun after a failure appends
  * what is missing. Sources are streamed: memory is bounded by the largest
- * element (a message, a conversation: max_element), plus 16 bytes per event
+ * element (a message, a conversation: max_element), plus 16-32 bytes per event
  * with an id (the ids seen, for --sync and for repeats within one source).
  *
  * Nothing is dropped silently: every source item is counted per file and per
