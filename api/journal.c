@@ -97,6 +97,13 @@ int cj_journal_iter_wait(cj_journal_iter *it, int timeout_ms)
 	return cji_journal_iter_wait(it, timeout_ms);
 }
 
+int cj_journal_wait(uint64_t *last_out, cj_store *s, uint64_t after, int timeout_ms)
+{
+	*last_out = 0;
+	NEED_STORE(s, "wait");
+	return cji_journal_wait_after(last_out, &s->journal, after, timeout_ms);
+}
+
 int cj_journal_get(cj_event **ev_out, cj_record *rec_out, cj_store *s, uint64_t seq)
 {
 	*ev_out = NULL;

@@ -13,13 +13,16 @@
 #include "api/readers.h"
 #include "api/fts_query.h"
 #include "api/json_out.h"
+#include "api/query_internal.h"
 #include "common/err.h"
 #include "common/merge_patch.h"
 #include "common/timeutil.h"
 
 enum { Q_HIST_BEFORE, Q_HIST_AFTER, Q_IMG_BEFORE, Q_IMG_AFTER, Q_SEARCH_MSG, Q_SEARCH_IMG,
        Q_USER_CFG, Q_THREAD_CFG, Q_POSITION, Q_SEARCH_MSG_THREAD, Q_SEARCH_IMG_THREAD,
-       Q_SEARCH_MSG_REL, Q_SEARCH_IMG_REL };
+       Q_SEARCH_MSG_REL, Q_SEARCH_IMG_REL, Q_USER_BEFORE, Q_USER_AFTER, Q_USER_SRV_BEFORE,
+       Q_USER_SRV_AFTER, Q_COUNT };
+_Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap query_read.c's");
 
 /* A message row: its columns, then what other tables hold about it
  * (attachments in order, reaction counts by emoji; NULL when none, so the
@@ -81,6 +84,22 @@ static const char *const SQL[] = {
 	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq DESC LIMIT ?6",
 	[Q_HIST_AFTER] = "SELECT " MSG_COLS MSG_FROM
 	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq ASC LIMIT ?6",
+	/* A user's conversation: ?1 the user, ?5 the server. One statement per
+	 * shape so that each walks its index in seq order: messages_by_user_seq
+	 * (user_rowid, seq) across servers, messages_by_user (user_rowid, server,
+	 * then the rowid seq) on one server (docs/schema.md). */
+	[Q_USER_BEFORE] = "SELECT " MSG_COLS MSG_FROM
+	" WHERE m.user_rowid = (SELECT user_rowid FROM users WHERE user = ?1)"
+	" AND m.seq < ?2 AND m.seq > ?3 ORDER BY m.seq DESC LIMIT ?6",
+	[Q_USER_AFTER] = "SELECT " MSG_COLS MSG_FROM
+	" WHERE m.user_rowid = (SELECT user_rowid FROM users WHERE user = ?1)"
+	" AND m.seq < ?2 AND m.seq > ?3 ORDER BY m.seq ASC LIMIT ?6",
+	[Q_USER_SRV_BEFORE] = "SELECT " MSG_COLS MSG_FROM
+	" WHERE m.user_rowid = (SELECT user_rowid FROM users WHERE user = ?1) AND m.server = ?5"
+	" AND m.seq < ?2 AND m.seq > ?3 ORDER BY m.seq DESC LIMIT ?6",
+	[Q_USER_SRV_AFTER] = "SELECT " MSG_COLS MSG_FROM
+	" WHERE m.user_rowid = (SELECT user_rowid FROM users WHERE user = ?1) AND m.server = ?5"
+	" AND m.seq < ?2 AND m.seq > ?3 ORDER BY m.seq ASC LIMIT ?6",
 	[Q_IMG_BEFORE] = "SELECT " IMG_COLS IMG_FROM
 	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3 ORDER BY m.seq DESC LIMIT ?6",
 	[Q_IMG_AFTER] = "SELECT " IMG_COLS IMG_FROM
@@ -120,7 +139,7 @@ static const char *const SQL[] = {
 	[Q_POSITION] = "SELECT seq FROM journal_position WHERE id = 1",
 };
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+void cji_bind_opt(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
@@ -128,10 +147,7 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* One row as a JSON object appended to b. */
-typedef int (*row_fn)(cji_buf *b, sqlite3_stmt *st);
-
-static int message_row(cji_buf *b, sqlite3_stmt *st)
+int cji_message_row(cji_buf *b, sqlite3_stmt *st)
 {
 	static const char *const keys[] = { "seq", "thread", "role", "content", "user", "server",
 	                                    "channel", "message_ts", "metadata", "id", "ts_ms", "ts",
@@ -146,7 +162,7 @@ static int message_row(cji_buf *b, sqlite3_stmt *st)
 	return rc ? rc : cji_buf_append(b, ",\"type\":\"message\"}", 18);
 }
 
-static int image_row(cji_buf *b, sqlite3_stmt *st)
+int cji_image_row(cji_buf *b, sqlite3_stmt *st)
 {
 	static const char *const keys[] = { "seq", "thread", "url", "kind", "prompt", "analysis",
 	                                    "original_analysis", "metadata", "blob", "thumbnail",
@@ -172,20 +188,37 @@ static int dump(json_t *v, char **out)
 	return *out ? 0 : cji_err(CJ_ENOMEM, "out of memory");
 }
 
-/* Step st, writing a JSON array of rows; reversed when the query ran
- * newest-first for "the last N" (the API answers in ascending seq order). */
-static int collect(sqlite3 *db, sqlite3_stmt *st, row_fn mk, int reverse, char **out)
+/* Step st, writing a JSON array of at most limit rows; reversed when the
+ * query ran newest-first for "the last N" (the API answers in ascending seq
+ * order). A row beyond limit (the statement asks for limit + 1) sets *more
+ * and is left out. */
+int cji_query_collect(sqlite3 *db, sqlite3_stmt *st, cji_row_fn mk, int reverse, unsigned limit,
+                      char **out, cji_rows_info *info)
 {
 	cji_buf rows = CJI_BUF_INIT, b = CJI_BUF_INIT;
-	size_t offs[1001], n = 0;
+	size_t offs[CJI_QUERY_MAX_LIMIT + 1], n = 0;
 	int rc, err = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !err) {
-		if (n < 1000)
-			offs[n++] = rows.len;
+	if (limit > CJI_QUERY_MAX_LIMIT)
+		limit = CJI_QUERY_MAX_LIMIT;
+	cji_rows_info seen = CJI_ROWS_INFO_INIT;
+	seen.want_b = info && info->want_b;
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == limit) {
+			seen.more = 1;
+			rc = SQLITE_DONE;
+			break;
+		}
+		int64_t key = sqlite3_column_int64(st, 0);
+		if (!n)
+			seen.first = key;
+		seen.last = key;
+		if (seen.want_b)
+			seen.last_b = sqlite3_column_int64(st, 1);
+		offs[n++] = rows.len;
 		err = mk(&rows, st);
 	}
 	offs[n] = rows.len;
-	if (err || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+	if (err || rc != SQLITE_DONE) {
 		cji_buf_free(&rows);
 		return err ? cji_err(CJ_ENOMEM, "out of memory")
 		           : cji_err_sqlite(rc, sqlite3_errmsg(db), "query failed");
@@ -203,47 +236,125 @@ static int collect(sqlite3 *db, sqlite3_stmt *st, row_fn mk, int reverse, char *
 		return cji_err(CJ_ENOMEM, "out of memory");
 	}
 	*out = (char *)b.data;
+	if (info) {
+		*info = seen;
+		if (reverse) {
+			info->first = seen.last;
+			info->last = seen.first;
+		}
+	}
 	return 0;
 }
 
-static int page_query(cj_store *s, const cj_history_query *q, char **out, int images)
+/* What a paged read of messages or images asks: a thread's rows (of one
+ * user or server, optionally) or one user's rows across threads. */
+typedef struct page_args {
+	int kind;              /* PAGE_THREAD_MSG, PAGE_THREAD_IMG, PAGE_USER_MSG */
+	const char *key;       /* the thread, or the user */
+	const char *user, *server;
+	unsigned limit;
+	uint64_t before, after;
+	int forward;
+} page_args;
+enum { PAGE_THREAD_MSG, PAGE_THREAD_IMG, PAGE_USER_MSG };
+
+static int page_query(cj_store *s, const page_args *a, char **out, cj_page *page)
 {
 	*out = NULL;
-	if (!s || !q || q->version != CJ_HISTORY_QUERY_VERSION)
-		return cji_err(CJ_EINVAL, "history: bad arguments (use CJ_HISTORY_QUERY_INIT)");
-	if (!q->thread || !*q->thread)
-		return cji_err_field(CJ_EINVAL, "thread", "thread is required");
-	unsigned limit = q->limit ? q->limit : 50;
-	if (limit > 1000)
-		limit = 1000;
-	int newest = q->after == 0 && !q->forward; /* "last N" unless paging forward */
-	int idx = images ? (newest ? Q_IMG_BEFORE : Q_IMG_AFTER) : (newest ? Q_HIST_BEFORE : Q_HIST_AFTER);
+	if (page)
+		memset(page, 0, sizeof *page);
+	unsigned limit = a->limit ? a->limit : 50;
+	if (limit > CJI_QUERY_MAX_LIMIT)
+		limit = CJI_QUERY_MAX_LIMIT;
+	int newest = a->after == 0 && !a->forward; /* "last N" unless paging forward */
+	int idx;
+	switch (a->kind) {
+	case PAGE_THREAD_IMG: idx = newest ? Q_IMG_BEFORE : Q_IMG_AFTER; break;
+	case PAGE_USER_MSG:
+		idx = a->server ? (newest ? Q_USER_SRV_BEFORE : Q_USER_SRV_AFTER)
+		                : (newest ? Q_USER_BEFORE : Q_USER_AFTER);
+		break;
+	default: idx = newest ? Q_HIST_BEFORE : Q_HIST_AFTER;
+	}
 	cji_reader *r;
 	int rc = cji_reader_get(s->readers, &r);
 	if (rc)
 		return rc;
 	sqlite3_stmt *st;
+	cji_rows_info info = CJI_ROWS_INFO_INIT;
 	if ((rc = cji_reader_stmt(r, idx, SQL[idx], &st)) == 0) {
-		bind_opt(st, 1, q->thread);
-		sqlite3_bind_int64(st, 2, q->before ? (int64_t)q->before : INT64_MAX);
-		sqlite3_bind_int64(st, 3, (int64_t)q->after);
-		bind_opt(st, 4, q->user);
-		bind_opt(st, 5, q->server);
-		sqlite3_bind_int(st, 6, (int)limit);
-		rc = collect(r->db, st, images ? image_row : message_row, newest, out);
+		cji_bind_opt(st, 1, a->key);
+		sqlite3_bind_int64(st, 2, a->before ? (int64_t)a->before : INT64_MAX);
+		sqlite3_bind_int64(st, 3, (int64_t)a->after);
+		cji_bind_opt(st, 4, a->user);
+		cji_bind_opt(st, 5, a->server);
+		sqlite3_bind_int(st, 6, (int)limit + 1);
+		rc = cji_query_collect(r->db, st, a->kind == PAGE_THREAD_IMG ? cji_image_row : cji_message_row,
+		                       newest, limit, out, &info);
 	}
 	cji_reader_put(s->readers, r);
+	if (!rc && page && info.more) {
+		page->more = 1;
+		if (newest)
+			page->before = (uint64_t)info.first;
+		else
+			page->after = (uint64_t)info.last;
+	}
 	return rc;
+}
+
+static int history_args(page_args *a, const cj_history_query *q, int kind)
+{
+	if (!q || q->version != CJ_HISTORY_QUERY_VERSION)
+		return cji_err(CJ_EINVAL, "history: bad arguments (use CJ_HISTORY_QUERY_INIT)");
+	if (!q->thread || !*q->thread)
+		return cji_err_field(CJ_EINVAL, "thread", "thread is required");
+	*a = (page_args){ kind, q->thread, q->user, q->server, q->limit, q->before, q->after,
+	                  q->forward };
+	return 0;
+}
+
+static int history_page(char **out, cj_page *page, cj_store *s, const cj_history_query *q, int kind)
+{
+	*out = NULL;
+	page_args a;
+	if (!s)
+		return cji_err(CJ_EINVAL, "history: no store");
+	int rc = history_args(&a, q, kind);
+	return rc ? rc : cji_store_projection_result(s, page_query(s, &a, out, page));
 }
 
 int cj_query_history(char **json_out, cj_store *s, const cj_history_query *q)
 {
-	return cji_store_projection_result(s, page_query(s, q, json_out, 0));
+	return history_page(json_out, NULL, s, q, PAGE_THREAD_MSG);
 }
 
 int cj_query_images(char **json_out, cj_store *s, const cj_history_query *q)
 {
-	return cji_store_projection_result(s, page_query(s, q, json_out, 1));
+	return history_page(json_out, NULL, s, q, PAGE_THREAD_IMG);
+}
+
+int cj_query_history_page(char **json_out, cj_page *page_out, cj_store *s, const cj_history_query *q)
+{
+	return history_page(json_out, page_out, s, q, PAGE_THREAD_MSG);
+}
+
+int cj_query_images_page(char **json_out, cj_page *page_out, cj_store *s, const cj_history_query *q)
+{
+	return history_page(json_out, page_out, s, q, PAGE_THREAD_IMG);
+}
+
+int cj_query_user_messages(char **json_out, cj_page *page_out, cj_store *s,
+                           const cj_user_messages_query *q)
+{
+	*json_out = NULL;
+	if (!s || !q || q->version != CJ_USER_MESSAGES_QUERY_VERSION)
+		return cji_err(CJ_EINVAL, "user messages: bad arguments (use CJ_USER_MESSAGES_QUERY_INIT)");
+	if (!q->user || !*q->user)
+		return cji_err_field(CJ_EINVAL, "user", "user is required");
+	page_args a = { PAGE_USER_MSG, q->user, NULL, q->server, q->limit, q->before, q->after,
+	                q->forward };
+	return cji_store_projection_result(s, page_query(s, &a, json_out, page_out));
 }
 
 int cj_query_search(char **json_out, cj_store *s, const cj_search_query *user_q)
@@ -276,11 +387,12 @@ int cj_query_search(char **json_out, cj_store *s, const cj_search_query *user_q)
 	sqlite3_stmt *st;
 	if ((rc = cji_reader_stmt(r, idx, SQL[idx], &st)) == 0) {
 		sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
-		bind_opt(st, 2, q->thread);
-		bind_opt(st, 3, q->user);
-		bind_opt(st, 4, q->server);
+		cji_bind_opt(st, 2, q->thread);
+		cji_bind_opt(st, 3, q->user);
+		cji_bind_opt(st, 4, q->server);
 		sqlite3_bind_int(st, 5, (int)limit);
-		rc = collect(r->db, st, q->images ? image_row : message_row, 0, json_out);
+		rc = cji_query_collect(r->db, st, q->images ? cji_image_row : cji_message_row, 0, limit,
+		                       json_out, NULL);
 		if (rc == CJ_EDB) /* FTS5 refused the quoted text (e.g. no token in it) */
 			rc = cji_err_field(CJ_EINVAL, "q", "search text has no searchable words");
 	}

@@ -6,7 +6,10 @@
 
 #include <sqlite3.h>
 
-#define CJI_READER_STMTS 16
+/* Statement slots: query.c uses [0, CJI_STMT_READ_BASE), query_read.c the
+ * rest. */
+#define CJI_READER_STMTS 40
+#define CJI_STMT_READ_BASE 20
 
 typedef struct cji_reader {
 	sqlite3 *db;

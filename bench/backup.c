@@ -30,7 +30,7 @@
 #include "backup.h"
 #include "corpus.h"
 #include "scratch.h"
-#include "stats.h"
+#include "rounds.h"
 
 #define MAX_WRITERS 16
 #define MAX_ROUNDS 15
@@ -90,17 +90,6 @@ static int parse(int argc, char **argv, opts *o)
 	return 0;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof *v, cmp_d);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- the baseline: a plain copy ------------------------------------------------ */
 
@@ -228,7 +217,7 @@ static int bench_copy(const opts *o, const char *store, json_t *out)
 	cj_store_close(s);
 	if (rc)
 		return -1;
-	double b = median(tb, o->rounds), c = median(tc, o->rounds);
+	double b = cjb_median(tb, o->rounds), c = cjb_median(tc, o->rounds);
 	json_object_set_new(out, "store_bytes", json_integer((json_int_t)bytes));
 	json_object_set_new(out, "backup_bytes", json_integer((json_int_t)bbytes));
 	json_object_set_new(out, "backup_seconds", json_real(b));

@@ -9,6 +9,7 @@
 #include "compact.h"
 #include "sink.h"
 #include "http.h"
+#include "feed.h"
 #include "backup.h"
 #include "import.h"
 #include "append.h"
@@ -28,6 +29,8 @@ static const char usage_line[] =
 	"                                [--rounds R] [--only NAME,...] [--dir DIR]\n"
 	"       chatjournal bench materialize|query [--events N] [--quick] [--json]\n"
 	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
+	"       chatjournal bench feed [--consumers N] [--events E] [--threads T] [--seconds S]\n"
+	"                              [--rounds R] [--quick] [--json]\n"
 	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n"
 	"       chatjournal bench backup [--events N] [--rounds R] [--seconds S] [--writers W]\n"
 	"                                [--quick] [--json] [--dir DIR]\n"
@@ -185,6 +188,8 @@ int cj_bench_main(int argc, char **argv)
 		return cjb_projection_main(argc, argv);
 	if (strcmp(name, "http") == 0)
 		return cjb_http_main(argc, argv);
+	if (strcmp(name, "feed") == 0)
+		return cjb_feed_main(argc, argv);
 	if (strcmp(name, "compact") == 0)
 		return cjb_compact_main(argc, argv);
 	if (strcmp(name, "backup") == 0)
@@ -193,5 +198,5 @@ int cj_bench_main(int argc, char **argv)
 		return cjb_sink_main(argc, argv);
 	if (strcmp(name, "import") == 0)
 		return cjb_import_main(argc, argv);
-	return usage_error("unknown benchmark '%s' (append, materialize, query, http, compact, backup, sink, import)", name);
+	return usage_error("unknown benchmark '%s' (append, materialize, query, http, feed, compact, backup, sink, import)", name);
 }

@@ -23,52 +23,8 @@
 #include "chatjournal/http.h"
 #include "http.h"
 #include "scratch.h"
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-typedef struct server {
-	pthread_t th;
-	const char *store;
-	int stop_pipe[2];      /* serve stops once the write end is written */
-	char addr[128];
-	atomic_int ready; /* release after addr is written: the main thread waits on it */
-	int rc;
-} server;
-
-static void on_ready(const char *addr, void *arg)
-{
-	server *sv = arg;
-	snprintf(sv->addr, sizeof sv->addr, "%s", addr);
-	atomic_store_explicit(&sv->ready, 1, memory_order_release);
-}
-
-static void quiet(const char *line, void *arg)
-{
-	(void)line;
-	(void)arg;
-}
-
-static void *serve_main(void *arg)
-{
-	server *sv = arg;
-	const char *stores[1] = { sv->store };
-	cj_http_options o = CJ_HTTP_OPTIONS_INIT;
-	o.stores = stores;
-	o.nstores = 1;
-	o.listen = "127.0.0.1:0";
-	o.stop_fd = sv->stop_pipe[0];
-	o.ready = on_ready;
-	o.ready_arg = sv;
-	o.log = quiet;
-	sv->rc = cj_http_serve(&o);
-	atomic_store_explicit(&sv->ready, 1, memory_order_release);
-	return NULL;
-}
+#include "rounds.h"
+#include "loopback.h"
 
 typedef struct run {
 	int port;
@@ -86,95 +42,28 @@ typedef struct run {
 
 typedef struct worker { run *r; unsigned idx; } worker;
 
-static size_t body_of(char *buf, size_t cap, unsigned batch, uint64_t base)
-{
-	size_t p = 0;
-	if (batch > 1)
-		buf[p++] = '[';
-	for (unsigned i = 0; i < batch; i++) {
-		p += (size_t)snprintf(buf + p, cap - p,
-		                      "%s{\"type\":\"message\",\"thread\":\"thread-%llu\",\"role\":\"user\","
-		                      "\"user\":\"user-%llu\",\"server\":\"bench\",\"content\":\"message %llu: "
-		                      "a bot wrote this text to persist it durably, about two hundred bytes "
-		                      "long, with words to index in the full text search of the projection\"}",
-		                      i ? "," : "", (unsigned long long)((base + i) % 1000),
-		                      (unsigned long long)((base + i) % 500), (unsigned long long)(base + i));
-	}
-	if (batch > 1)
-		buf[p++] = ']';
-	buf[p] = '\0';
-	return p;
-}
-
-static int connect_to(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Send one request, read one response; returns the status or -1. */
-static int roundtrip(int fd, const char *req, size_t len, char *resp, size_t cap)
-{
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, req + off, len - off);
-		if (w <= 0)
-			return -1;
-		off += (size_t)w;
-	}
-	size_t got = 0;
-	long body = -1;
-	size_t hdr_end = 0;
-	for (;;) {
-		ssize_t n = read(fd, resp + got, cap - 1 - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		resp[got] = '\0';
-		if (!hdr_end) {
-			char *e = strstr(resp, "\r\n\r\n");
-			if (!e)
-				continue;
-			hdr_end = (size_t)(e - resp) + 4;
-			char *cl = strcasestr(resp, "Content-Length:");
-			body = cl ? atol(cl + 15) : 0;
-		}
-		if (got >= hdr_end + (size_t)body)
-			break;
-	}
-	return atoi(resp + 9);
-}
-
 static void *http_worker(void *arg)
 {
 	worker *w = arg;
 	run *r = w->r;
-	int fd = connect_to(r->port);
+	int fd = cjb_connect(r->port);
 	if (fd < 0) {
 		r->failed = 1;
 		return NULL;
 	}
 	size_t cap = 64 + (size_t)r->batch * 400;
 	char *body = malloc(cap), *req = malloc(cap + 512), resp[4096];
-	double end = now_s() + r->seconds;
-	while (now_s() < end && !r->failed) {
+	double end = cjb_now_s() + r->seconds;
+	while (cjb_now_s() < end && !r->failed) {
 		uint64_t base = atomic_fetch_add(&r->next_id, r->batch);
-		size_t bl = body_of(body, cap, r->batch, base);
+		size_t bl = cjb_message_body(body, cap, r->batch, base);
 		int hl = snprintf(req, cap + 512,
 		                  "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
 		                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
 		                  r->token, bl, body);
-		double t0 = now_s();
-		int st = roundtrip(fd, req, (size_t)hl, resp, sizeof resp);
-		double dt = now_s() - t0;
+		double t0 = cjb_now_s();
+		int st = cjb_roundtrip(fd, req, (size_t)hl, resp, sizeof resp);
+		double dt = cjb_now_s() - t0;
 		if (st != 200) {
 			fprintf(stderr, "bench http: status %d: %.200s\n", st, st > 0 ? resp : "");
 			r->failed = 1;
@@ -196,21 +85,21 @@ static void *api_worker(void *arg)
 	run *r = w->r;
 	size_t cap = 64 + (size_t)r->batch * 400;
 	char *body = malloc(cap);
-	double end = now_s() + r->seconds;
-	while (now_s() < end && !r->failed) {
+	double end = cjb_now_s() + r->seconds;
+	while (cjb_now_s() < end && !r->failed) {
 		uint64_t base = atomic_fetch_add(&r->next_id, r->batch);
-		size_t bl = body_of(body, cap, r->batch, base);
+		size_t bl = cjb_message_body(body, cap, r->batch, base);
 		cj_event **evs;
 		size_t n;
 		int arr;
 		long bad;
-		double t0 = now_s();
+		double t0 = cjb_now_s();
 		if (cj_event_parse_many(&evs, &n, &arr, &bad, body, bl, cj_store_limits(r->store), 10000) ||
 		    cj_journal_append_batch(NULL, r->store, (const cj_event *const *)evs, n)) {
 			r->failed = 1;
 			break;
 		}
-		double dt = now_s() - t0;
+		double dt = cjb_now_s() - t0;
 		cj_events_free(evs, n);
 		atomic_fetch_add(&r->events, r->batch);
 		if (r->nlat[w->idx] < r->lat_cap)
@@ -220,11 +109,6 @@ static void *api_worker(void *arg)
 	return NULL;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 {
@@ -237,7 +121,7 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	worker w[256];
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
-	double t0 = now_s();
+	double t0 = cjb_now_s();
 	for (unsigned i = 0; i < threads; i++) {
 		w[i].r = r;
 		w[i].idx = i;
@@ -245,7 +129,7 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	}
 	for (unsigned i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
-	double secs = now_s() - t0;
+	double secs = cjb_now_s() - t0;
 	getrusage(RUSAGE_SELF, &ru1);
 	/* CPU of the whole process (clients, server, writer, materializer) per
 	 * event: a cost that a loaded machine changes less than throughput. */
@@ -261,7 +145,7 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	for (unsigned i = 0; i < threads; i++)
 		for (size_t j = 0; j < r->nlat[i]; j++)
 			all[k++] = r->lat[i * r->lat_cap + j];
-	qsort(all, total, sizeof *all, cmp_d);
+	qsort(all, total, sizeof *all, cjb_cmp_double);
 	json_t *o = json_pack("{s:i,s:i,s:f,s:f,s:f,s:b}", "threads", (int)threads, "batch",
 	                      (int)r->batch, "events_per_s", (double)r->events / secs, "p50_ms",
 	                      total ? all[total / 2] * 1e3 : 0.0, "p99_ms",
@@ -317,25 +201,15 @@ int cjb_http_main(int argc, char **argv)
 		fprintf(stderr, "chatjournal: bench http: %s\n", cj_error_last());
 		goto done;
 	}
-	server sv = { .store = store };
-	if (pipe(sv.stop_pipe) != 0) {
-		fprintf(stderr, "chatjournal: bench http: pipe: %s\n", strerror(errno));
+	cjb_server sv = { .store = store };
+	if (cjb_server_start(&sv, NULL) != 0)
 		goto done;
-	}
-	pthread_create(&sv.th, NULL, serve_main, &sv);
-	while (!atomic_load_explicit(&sv.ready, memory_order_acquire))
-		usleep(1000);
-	const char *colon = strrchr(sv.addr, ':');
-	run r = { .port = colon ? atoi(colon + 1) : 0, .token = token, .seconds = seconds };
+	run r = { .port = sv.port, .token = token, .seconds = seconds };
 	r.batch = 1;
 	json_t *single = measure(&r, threads, http_worker);
 	r.batch = 100;
 	json_t *batched = measure(&r, threads, http_worker);
-	if (write(sv.stop_pipe[1], "x", 1) != 1)
-		fprintf(stderr, "chatjournal: bench http: cannot stop the server\n");
-	pthread_join(sv.th, NULL);
-	close(sv.stop_pipe[0]);
-	close(sv.stop_pipe[1]);
+	cjb_server_stop(&sv);
 	cj_store *s;
 	if (cj_store_open(&s, store2, NULL)) {
 		fprintf(stderr, "chatjournal: bench http: %s\n", cj_error_last());

@@ -249,6 +249,65 @@ static int q_history(cj_store *s, uint64_t i, char **out)
 	return cj_query_history(out, s, &q);
 }
 
+/* A user's conversation (GET /v1/users/{u}/messages): the last 50 of the
+ * user's messages across its threads (the corpus gives each user 2 threads),
+ * on the corpus's one server, or across every server (messages_by_user_seq). */
+static int q_user(cj_store *s, uint64_t i, char **out, const char *server)
+{
+	char u[32];
+	snprintf(u, sizeof u, "user-%llu", (unsigned long long)(i * 7919 % CJB_CORPUS_USERS));
+	cj_user_messages_query q = CJ_USER_MESSAGES_QUERY_INIT;
+	q.user = u;
+	q.server = server;
+	q.limit = 50;
+	return cj_query_user_messages(out, NULL, s, &q);
+}
+static int q_user_server(cj_store *s, uint64_t i, char **out)
+{
+	return q_user(s, i, out, "bench-server");
+}
+static int q_user_all(cj_store *s, uint64_t i, char **out)
+{
+	return q_user(s, i, out, NULL);
+}
+
+/* What messages_by_user_seq (migration 5) buys, in the same run: the raw SQL
+ * of the all-servers read (seq only) forced onto the index the store had
+ * before, (user_rowid, server), against the new one. */
+static int time_sql_user(const char *db_path, const char *index, unsigned n, json_t *out,
+                         const char *key)
+{
+	sqlite3 *db;
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	char sql[400];
+	snprintf(sql, sizeof sql, "SELECT seq FROM messages INDEXED BY %s WHERE user_rowid ="
+	         " (SELECT user_rowid FROM users WHERE user = ?1) ORDER BY seq DESC LIMIT 51", index);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -1;
+	double *v = rc ? NULL : malloc(n * sizeof *v);
+	for (unsigned i = 0; v && i < n; i++) {
+		char u[32];
+		snprintf(u, sizeof u, "user-%llu", (unsigned long long)(i * 7919 % CJB_CORPUS_USERS));
+		double t0 = cjb_now_s();
+		sqlite3_bind_text(st, 1, u, -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			;
+		sqlite3_reset(st);
+		v[i] = cjb_now_s() - t0;
+	}
+	int ok = v != NULL;
+	if (ok) {
+		lat l = percentiles(v, n);
+		json_object_set_new(out, key, json_pack("{s:f,s:f,s:i}", "p50_us", l.p50_us, "p99_us",
+		                                        l.p99_us, "queries", (int)n));
+	}
+	free(v);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok ? 0 : -1;
+}
+
 static uint64_t g_events;
 static int q_rare(cj_store *s, uint64_t i, char **out)
 {
@@ -316,6 +375,23 @@ static int bench_query(const opts *o, json_t *out)
 	g_events = o->events;
 	unsigned n = o->quick ? 300 : 3000;
 	int rc = time_query(s, q_history, n, out, "history_last_50");
+	if (!rc) rc = time_query(s, q_user_server, n, out, "user_messages_last_50");
+	if (!rc) rc = time_query(s, q_user_all, n, out, "user_messages_all_servers_last_50");
+	char db_path[700];
+	snprintf(db_path, sizeof db_path, "%s/chat.sqlite", store);
+	if (!rc) rc = time_sql_user(db_path, "messages_by_user", n, out, "user_sql_old_index_user_server");
+	if (!rc) rc = time_sql_user(db_path, "messages_by_user_seq", n, out, "user_sql_new_index_user_seq");
+	if (!rc) {
+		double a = json_real_value(json_object_get(json_object_get(out, "user_sql_old_index_user_server"), "p50_us"));
+		double b = json_real_value(json_object_get(json_object_get(out, "user_sql_new_index_user_seq"), "p50_us"));
+		json_object_set_new(out, "ratio_user_sql_old_vs_new_index_p50", json_real(b > 0 ? a / b : 0));
+	}
+	if (!rc) {
+		/* the user read against the thread read, in this run */
+		double h = json_real_value(json_object_get(json_object_get(out, "history_last_50"), "p50_us"));
+		double u = json_real_value(json_object_get(json_object_get(out, "user_messages_last_50"), "p50_us"));
+		json_object_set_new(out, "ratio_user_messages_vs_history_p50", json_real(h > 0 ? u / h : 0));
+	}
 	if (!rc) rc = time_query(s, q_rare, n, out, "search_rare_word");
 	if (!rc) rc = time_query(s, q_common, n / 10, out, "search_common_word_newest_20");
 	if (!rc) rc = time_query(s, q_common_scoped, n / 10, out, "search_common_word_in_thread_20");
@@ -356,6 +432,10 @@ static void targets(const char *name, json_t *out)
 		json_t *c = json_object_get(out, "search_common_word_newest_20");
 		json_object_set_new(t, "history_p50_le_200us",
 		                    json_boolean(json_real_value(json_object_get(h, "p50_us")) <= 200));
+		json_t *u = json_object_get(out, "user_messages_last_50");
+		json_object_set_new(t, "user_messages_p50_le_2x_history",
+		                    json_boolean(json_real_value(json_object_get(u, "p50_us")) <=
+		                                 2 * json_real_value(json_object_get(h, "p50_us"))));
 		json_object_set_new(t, "rare_word_p50_le_5ms",
 		                    json_boolean(json_real_value(json_object_get(r, "p50_us")) <= 5000));
 		json_object_set_new(t, "common_word_p50_le_50ms",

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "rounds.h"
 
-static int cmp_double(const void *a, const void *b)
+int cjb_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
@@ -15,7 +15,7 @@ double cjb_median(double *v, unsigned n)
 {
 	if (n == 0)
 		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
+	qsort(v, n, sizeof(*v), cjb_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 

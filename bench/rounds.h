@@ -8,6 +8,8 @@
 
 /* Median of v[0..n) (sorts v); 0 if n is 0. */
 double cjb_median(double *v, unsigned n);
+/* qsort's comparison of doubles, ascending. */
+int cjb_cmp_double(const void *a, const void *b);
 
 /* Combine the rounds of one measurement into out (name, what, threads and
  * per_op already set): events, ops and seconds add up; events/s, latencies,

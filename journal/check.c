@@ -72,8 +72,9 @@ int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j)
 {
 	*checked = 0;
 	*first_bad = 0;
+	uint64_t commits = 0;
 	int rc = check_meta(j);
-	if (rc)
+	if (rc || (rc = cji_journal_check_commits(&commits, j)))
 		return rc;
 	cj_journal_iter *it;
 	if ((rc = cji_journal_iter_new(&it, j, 1)))

@@ -112,19 +112,34 @@ int cji_journal_wait_past(cji_journal *j, uint64_t seq, int timeout_ms)
 	return rc;
 }
 
+int cji_journal_wait_after(uint64_t *last_out, cji_journal *j, uint64_t after, int timeout_ms)
+{
+	/* One look of our own first (news from another process since the last
+	 * poll), then wait. */
+	uint64_t last = 0;
+	int rc = cji_journal_last_seq(&last, j);
+	if (rc)
+		return rc;
+	cji_follow_committed(j, last);
+	if (last <= after) {
+		if ((rc = cji_journal_wait_past(j, after, timeout_ms)) < 0)
+			return rc;
+		pthread_mutex_lock(&j->follow.mu);
+		last = j->follow.last;
+		pthread_mutex_unlock(&j->follow.mu);
+	} else {
+		rc = 1;
+	}
+	*last_out = last;
+	return rc;
+}
+
 int cji_journal_iter_wait(cj_journal_iter *it, int timeout_ms)
 {
 	int rc = cji_journal_iter_ready(it);
 	if (rc)
 		return rc;
-	/* At the end of what the journal had: one look of our own first (news
-	 * from another process since the last poll), then wait. */
-	cji_journal *j = cji_journal_iter_journal(it);
-	uint64_t after = cji_journal_iter_next_seq(it) - 1, last = 0;
-	if ((rc = cji_journal_last_seq(&last, j)))
-		return rc;
-	cji_follow_committed(j, last);
-	if (last > after)
-		return 1;
-	return cji_journal_wait_past(j, after, timeout_ms);
+	uint64_t last;
+	return cji_journal_wait_after(&last, cji_journal_iter_journal(it),
+	                              cji_journal_iter_next_seq(it) - 1, timeout_ms);
 }

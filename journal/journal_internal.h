@@ -200,6 +200,9 @@ void cji_follow_committed(cji_journal *j, uint64_t seq);
  * when timeout_ms passed first (timeout_ms < 0: no bound); or an error
  * reading the journal. */
 int cji_journal_wait_past(cji_journal *j, uint64_t seq, int timeout_ms);
+/* The public cj_journal_wait (journal.h): the journal's last sequence
+ * number read first, then cji_journal_wait_past if it is not past after. */
+int cji_journal_wait_after(uint64_t *last_out, cji_journal *j, uint64_t after, int timeout_ms);
 /* Iterator side: 1 if cji_journal_iter_next has a record to return now (or
  * an error about one), 0 if the iterator is at the end of the journal. */
 int cji_journal_iter_ready(cj_journal_iter *it);
@@ -226,6 +229,10 @@ int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j);
 
 /* ---- verify's deeper checks (pages.c, check_ids.c, check_blobs.c) ---- */
 
+/* The commits table's entries are possible: sequence numbers the journal
+ * holds, in order; times within the journal's life
+ * (check_commits.c). Part of cji_journal_check. */
+int cji_journal_check_commits(uint64_t *checked, cji_journal *j);
 int cji_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cji_journal *j);
 int cji_journal_check_ids(uint64_t *checked, uint64_t *bad, cji_journal *j);
 int cji_blob_check(uint64_t *checked, char first_bad[CJ_BLOB_HASH_LEN + 1], cji_journal *j);

@@ -13,8 +13,15 @@ PKGS=(build-essential meson ninja-build pkg-config clang
       libarchive-dev  # a Slack export's .zip (import/)
       postgresql      # tests/sink/test_sink.py runs a throwaway server with its binaries
       tzdata      # time zone names are checked against it (docs/events.md, "Time zones")
-      sqlite-utils) # tests/projection/test_sqlite_utils.py skips without it
+      sqlite-utils  # tests/projection/test_sqlite_utils.py skips without it
+      python3-yaml python3-jsonschema) # tests/http/test_openapi.py: docs/openapi.yaml against the server
 
+# The clients' tests (tests/clients): pip install in a venv, node --test, tsc
+# on the declarations; npm packs the Node client: Debian's npm, unless the
+# node installed already brings its own (NodeSource's nodejs provides npm and
+# conflicts with Debian's).
+PKGS+=(python3-venv python3-setuptools python3-wheel nodejs node-typescript)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

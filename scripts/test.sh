@@ -135,7 +135,7 @@ TSAN_TESTS=(component/concurrency component/idempotency component/health compone
 	projection/hostile_fts projection/replay projection/readers projection/damaged
 	projection/regression/check-fts-content projection/regression/diff-uri-path
 	projection/regression/replay-concurrent-readers projection/sqlite-utils
-	crash/materialize http/robust http/attacks http/edges http/fuzz http/options cli-serve cli
+	crash/materialize http/robust http/attacks http/edges http/fuzz http/feed http/options http/read cli-serve cli
 	compact/canary compact/two_process compact/two_process-negative crash/compact)
 if build tsan build-ci-tsan --buildtype=debugoptimized -Db_sanitize=thread; then
 	reports="$PWD/build-ci-tsan/tsan-reports"

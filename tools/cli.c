@@ -337,6 +337,17 @@ bad:
 	                       opt, (unsigned long long)min, (unsigned long long)max, text);
 }
 
+int cli_parse_limit(const cli_help *help, const char *text, unsigned *out)
+{
+	uint64_t v;
+	if (!text)
+		return CLI_CONTINUE;
+	int rc = cli_parse_u64(help, "--limit", text, 1, 1000, &v);
+	if (rc == CLI_CONTINUE)
+		*out = (unsigned)v;
+	return rc;
+}
+
 int cli_open_store(const char *cmd, const char *path, int read_only, cj_store **out)
 {
 	cj_store_options o = CJ_STORE_OPTIONS_INIT;

@@ -96,6 +96,10 @@ void cli_format_bytes(uint64_t n, char out[64]);
 int cli_parse_u64(const cli_help *help, const char *opt, const char *text,
                   uint64_t min, uint64_t max, uint64_t *out);
 
+/* --limit N of a paged read: 1 to 1000 into *out, untouched when text is
+ * NULL. CLI_CONTINUE, or CLI_EXIT_USAGE after a message. */
+int cli_parse_limit(const cli_help *help, const char *text, unsigned *out);
+
 /* Open the store at path (read_only: no writer, no materializer). 0, or
  * CLI_EXIT_FAIL after "chatjournal: CMD: cannot open store 'PATH': ...". */
 int cli_open_store(const char *cmd, const char *path, int read_only, cj_store **out);

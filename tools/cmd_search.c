@@ -52,12 +52,8 @@ int cmd_search(int argc, char **argv)
 	int rc = cli_parse(&help, argc, argv, opts, sizeof opts / sizeof opts[0], pos, 2, 2, &npos);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (limit_s) {
-		uint64_t v;
-		if ((rc = cli_parse_u64(&help, "--limit", limit_s, 1, 1000, &v)) != CLI_CONTINUE)
-			return rc;
-		q.limit = (unsigned)v;
-	}
+	if ((rc = cli_parse_limit(&help, limit_s, &q.limit)) != CLI_CONTINUE)
+		return rc;
 	q.text = pos[1];
 	if (rank && strcmp(rank, "recent") && strcmp(rank, "relevance"))
 		return cli_usage_error(&help, "--rank must be recent or relevance, not '%s'", rank);

@@ -60,6 +60,12 @@ static const cli_help help = {
 	"                                http.trusted_proxies)\n"
 	"  --workers N                   threads for blocking work (default 8 x cores,\n"
 	"                                4 to 16)\n"
+	"  --stream-ping-ms MS           a change-feed stream with nothing to send gets\n"
+	"                                a ': ping' this often (default 15000; 10\n"
+	"                                to 25000)\n"
+	"  --stream-stall-ms MS          a stream whose consumer takes nothing this\n"
+	"                                long is ended with a resume frame (default\n"
+	"                                10000; 10 to 25000)\n"
 	"  --skip-start-check            open the stores without the projection check\n"
 	"                                (conf http.start_check: false)\n"
 	"  --backup-every DURATION       take a backup this often (30m, 6h, 1d; off\n"
@@ -211,6 +217,7 @@ int cmd_serve(int argc, char **argv)
 	const char *listen = NULL, *max_body_s = NULL, *rate_s = NULL, *tokens = NULL;
 	const char *maxconn_s = NULL, *per_ip_s = NULL, *head_s = NULL, *inflight_s = NULL;
 	const char *slow_s = NULL, *proxies = NULL, *workers_s = NULL;
+	const char *ping_s = NULL, *stall_s = NULL;
 	const char *backup_every = NULL, *backup_dir = NULL;
 	int skip_check = 0, no_maint = 0;
 	const cli_opt opts[] = {
@@ -224,6 +231,8 @@ int cmd_serve(int argc, char **argv)
 		{ "--slow-query-ms", "MS", NULL, &slow_s },
 		{ "--trusted-proxies", "LIST", NULL, &proxies },
 		{ "--workers", "N", NULL, &workers_s },
+		{ "--stream-ping-ms", "MS", NULL, &ping_s },
+		{ "--stream-stall-ms", "MS", NULL, &stall_s },
 		{ "--skip-start-check", NULL, &skip_check, NULL },
 		{ "--backup-every", "DURATION", NULL, &backup_every },
 		{ "--backup-dir", "DIR", NULL, &backup_dir },
@@ -258,6 +267,8 @@ int cmd_serve(int argc, char **argv)
 		{ "--max-per-ip", per_ip_s, 1, 1000000, &o.max_per_ip },
 		{ "--head-timeout-ms", head_s, 1, 3600000, &o.head_timeout_ms },
 		{ "--workers", workers_s, 1, 1024, &o.workers },
+		{ "--stream-ping-ms", ping_s, 10, CJ_HTTP_MAX_STREAM_STALL_MS, &o.stream_ping_ms },
+		{ "--stream-stall-ms", stall_s, 10, CJ_HTTP_MAX_STREAM_STALL_MS, &o.stream_stall_ms },
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
 		if (!nums[i].text)

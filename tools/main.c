@@ -12,6 +12,9 @@ int cmd_append(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_threads(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_costs(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_vacuum(int argc, char **argv);
@@ -39,6 +42,9 @@ static const command commands[] = {
 	{ "serve",   "run the HTTP/JSON service",                         cmd_serve },
 	{ "history", "print a thread's messages",                         cmd_history },
 	{ "search",  "full-text search of messages or images",            cmd_search },
+	{ "threads", "list threads by last activity",                     cmd_threads },
+	{ "user",    "print a user's profile",                            cmd_user },
+	{ "costs",   "sum message costs by day, model and thread",        cmd_costs },
 	{ "replay",  "rebuild the projection from the journal",           cmd_replay },
 	{ "verify",  "check the journal, the projection and their state", cmd_verify },
 	{ "vacuum",  "compact the projection",                            cmd_vacuum },

@@ -11,7 +11,9 @@
  * libmicrohttpd makes before it closes the descriptor, so the sweeper never
  * shuts down a descriptor number that a new connection reuses.
  *
- * The sweeper also ends min_seq waits at their deadline (wait.c). */
+ * The sweeper also ends min_seq waits at their deadline (wait.c), and
+ * looks after the change feed's streams (feed_hub.c: keep-alives, stalled
+ * consumers, the stop). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -250,6 +252,25 @@ void cjh_conn_rearm(cjh_server *sv, cjh_conn *cn)
 const char *cjh_conn_peer(const cjh_conn *cn) { return cn ? cn->peer : ""; }
 int cjh_conn_from_proxy(const cjh_conn *cn) { return cn ? cn->from_proxy : 0; }
 
+void cjh_conn_sndbuf(cjh_conn *cn, int bytes)
+{
+	if (cn && cn->fd >= 0)
+		(void)setsockopt(cn->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
+void cjh_conn_shutdown(cjh_server *sv, cjh_conn *cn)
+{
+	if (!cn)
+		return;
+	cjh_conns *cs = sv->conns;
+	pthread_mutex_lock(&cs->mu);
+	if (!cn->killed && cn->fd >= 0) {
+		shutdown(cn->fd, SHUT_RDWR);
+		cn->killed = 1;
+	}
+	pthread_mutex_unlock(&cs->mu);
+}
+
 static void sweep_connections(cjh_conns *cs, uint64_t now)
 {
 	pthread_mutex_lock(&cs->mu);
@@ -285,6 +306,7 @@ static void *sweeper_main(void *arg)
 		uint64_t now = cjh_now_ns();
 		sweep_connections(cs, now);
 		cjh_wait_sweep(cs->sv, now, atomic_load(&cs->sv->stopping));
+		cjh_feed_sweep(cs->sv, now, atomic_load(&cs->sv->stopping));
 		pthread_mutex_lock(&cs->mu);
 	}
 	pthread_mutex_unlock(&cs->mu);

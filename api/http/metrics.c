@@ -88,9 +88,24 @@ char *cjh_metrics_text(cjh_server *sv, size_t store)
 	for (int i = 1; i < CJH_ROUTES; i++) {
 		uint64_t v = atomic_load(&m->slow_queries[i]);
 		if (v)
-			put(b, "chatjournal_http_slow_queries_total{route=\"%s\"} %llu\n", cjh_route_names[i],
+			put(b, "chatjournal_http_slow_queries_total{route=\"%s\"} %llu\n", cjh_routes[i].pattern,
 			    (unsigned long long)v);
 	}
+	put(b, "# HELP chatjournal_feed_streams_open Change-feed streams (GET /v1/events/stream) open now.\n"
+	        "# TYPE chatjournal_feed_streams_open gauge\nchatjournal_feed_streams_open{store=\"");
+	label(b, name);
+	put(b, "\"} %ld\n", atomic_load(&m->streams_open));
+	put(b, "# HELP chatjournal_feed_events_sent_total Events the change feed sent, by route.\n"
+	        "# TYPE chatjournal_feed_events_sent_total counter\n"
+	        "chatjournal_feed_events_sent_total{route=\"stream\"} %llu\n"
+	        "chatjournal_feed_events_sent_total{route=\"page\"} %llu\n",
+	    (unsigned long long)atomic_load(&m->stream_events),
+	    (unsigned long long)atomic_load(&m->page_events));
+	put(b, "# HELP chatjournal_feed_slow_consumers_dropped_total Streams ended because their "
+	        "consumer took nothing for http stream_stall_ms.\n"
+	        "# TYPE chatjournal_feed_slow_consumers_dropped_total counter\n"
+	        "chatjournal_feed_slow_consumers_dropped_total %llu\n",
+	    (unsigned long long)atomic_load(&m->slow_consumers));
 	cj_health h;
 	if (cj_store_health(&h, st->s) != 0) {
 		cj_error_clear();

@@ -51,6 +51,12 @@ void cjh_set_error(cjh_request *r, unsigned status, const char *msg, const char 
 	cjh_set_reply(r, status, "application/json", text, text ? strlen(text) : 0);
 }
 
+void cjh_set_link(cjh_request *r, char *url)
+{
+	free(r->reply.link);
+	r->reply.link = url;
+}
+
 void cjh_set_json(cjh_request *r, unsigned status, char *json)
 {
 	if (!json) {
@@ -79,6 +85,15 @@ enum MHD_Result cjh_queue(cjh_request *r)
 	MHD_add_response_header(resp, "Content-Type", p->content_type ? p->content_type : "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+	if (p->link && p->status == 200) {
+		size_t n = strlen(p->link) + 20;
+		char *v = malloc(n);
+		if (v) {
+			snprintf(v, n, "<%s>; rel=\"next\"", p->link);
+			MHD_add_response_header(resp, "Link", v);
+			free(v);
+		}
+	}
 	if (p->status == 503 || p->status == 429)
 		MHD_add_response_header(resp, "Retry-After", "1");
 	if (p->status == 401)
@@ -90,6 +105,44 @@ enum MHD_Result cjh_queue(cjh_request *r)
 	r->status = (int)p->status;
 	r->phase = CJH_DONE;
 	return res;
+}
+
+void cjh_set_beyond_end(cjh_request *r, const char *field, uint64_t value, uint64_t last)
+{
+	char msg[200];
+	snprintf(msg, sizeof msg, "%s %llu is beyond the journal's last sequence number %llu", field,
+	         (unsigned long long)value, (unsigned long long)last);
+	json_t *o = json_pack("{s:s,s:s,s:I}", "error", msg, "field", field, "last_seq",
+	                      (json_int_t)last);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text)
+		cjh_set_json(r, 400, text);
+	else
+		cjh_set_error(r, 400, msg, field);
+}
+
+typedef struct collect {
+	cjh_kv *kv;
+	size_t n, cap;
+} collect;
+
+static enum MHD_Result collect_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+	(void)kind;
+	collect *c = cls;
+	if (c->n < c->cap)
+		c->kv[c->n] = (cjh_kv){ key, value };
+	c->n++;
+	return MHD_YES;
+}
+
+size_t cjh_args_collect(cjh_request *r, cjh_kv *kv, size_t cap)
+{
+	collect c = { kv, 0, cap };
+	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, collect_one, &c);
+	return c.n;
 }
 
 const char *cjh_arg(cjh_request *r, const char *name)

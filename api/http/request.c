@@ -52,7 +52,7 @@ static void log_request(cjh_server *sv, cjh_request *r, uint64_t end)
 	char ts[32];
 	now_text(ts);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:f}", "ts", ts, "request_id", r->request_id,
-	                      "method", r->method, "route", cjh_route_names[r->route], "status",
+	                      "method", r->method, "route", cjh_routes[r->route].pattern, "status",
 	                      r->status, "ms", (double)(end - r->t0) / 1e6);
 	if (r->client[0])
 		json_object_set_new(o, "client", json_string(r->client));
@@ -253,7 +253,7 @@ enum MHD_Result cjh_handle(void *cls, struct MHD_Connection *c, const char *url,
 		return cjh_queue(r);
 	case CJH_READY:
 		atomic_fetch_sub(&sv->suspended, 1);
-		return cjh_queue(r);
+		return r->stream ? cjh_feed_stream_queue(r) : cjh_queue(r);
 	default:
 		return MHD_YES;
 	}
@@ -274,11 +274,13 @@ void cjh_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		atomic_fetch_add(&sv->sm.parser_refused, 1);
 	if (r->authed && r->status > 0 && r->status < CJH_STATUS_MAX)
 		atomic_fetch_add(&sv->stores[r->auth.store].m.status[r->status], 1);
+	cjh_feed_stream_end(r);
 	log_request(sv, r, cjh_now_ns());
 	cjh_body_release(r);
 	if (r->ip_held)
 		cjh_ip_release(sv, r->client);
 	free(r->reply.body);
+	free(r->reply.link);
 	free(r);
 	atomic_fetch_sub(&sv->inflight, 1);
 }

@@ -12,10 +12,36 @@
 #include "service.h"
 #include "body.h"
 
-const char *const cjh_route_names[CJH_ROUTES] = {
-	"unknown", "/healthz", "/metrics", "/v1/events", "/v1/blobs", "/v1/blobs/{hash}",
-	"/v1/stats", "/v1/search", "/v1/threads/{thread}/messages", "/v1/threads/{thread}/images",
-	"/v1/threads/{thread}/config", ""
+/* The route table (docs/http.md; docs/openapi.yaml describes the same
+ * routes and parameters, and tests/http/test_openapi.py compares the two).
+ * A GET route answers HEAD too. A query parameter not listed is refused
+ * with 400 naming it, and so is a parameter given twice. */
+const cjh_route cjh_routes[CJH_ROUTES] = {
+	[CJH_R_UNKNOWN]       = { "unknown", NULL, "" },
+	[CJH_R_HEALTHZ]       = { "/healthz", "GET", "" },
+	[CJH_R_METRICS]       = { "/metrics", "GET", "" },
+	[CJH_R_EVENTS]        = { "/v1/events", "POST", "" },
+	[CJH_R_BLOB_PUT]      = { "/v1/blobs", "PUT", "" },
+	[CJH_R_BLOB_GET]      = { "/v1/blobs/{hash}", "GET", "" },
+	[CJH_R_STATS]         = { "/v1/stats", "GET", "" },
+	[CJH_R_SEARCH]        = { "/v1/search", "GET",
+	                          "q thread user server limit images rank min_seq" },
+	[CJH_R_MESSAGES]      = { "/v1/threads/{thread}/messages", "GET",
+	                          "limit before after user server min_seq" },
+	[CJH_R_IMAGES]        = { "/v1/threads/{thread}/images", "GET", "limit before after min_seq" },
+	[CJH_R_CONFIG]        = { "/v1/threads/{thread}/config", "GET", "user min_seq" },
+	[CJH_R_THREADS]       = { "/v1/threads", "GET", "user server limit after min_seq" },
+	[CJH_R_THREAD]        = { "/v1/threads/{thread}", "GET", "min_seq" },
+	[CJH_R_USER]          = { "/v1/users/{user}", "GET", "min_seq" },
+	[CJH_R_USER_MESSAGES] = { "/v1/users/{user}/messages", "GET",
+	                          "server limit before after min_seq" },
+	[CJH_R_COSTS]         = { "/v1/costs", "GET", "user thread from to min_seq" },
+	[CJH_R_METRIC_ROWS]   = { "/v1/metrics", "GET", "name since limit after min_seq" },
+	[CJH_R_SETTINGS]      = { "/v1/settings", "GET", "category min_seq" },
+	/* The change feed checks its own parameters (feed_args.c: type= and
+	 * thread= may repeat); these lists are what it takes. */
+	[CJH_R_FEED]          = { "/v1/events", "GET", "after limit type thread" },
+	[CJH_R_STREAM]        = { "/v1/events/stream", "GET", "after type thread" },
 };
 
 /* Blobs larger than this are refused from the head when the store's conf
@@ -98,32 +124,126 @@ static unsigned fail(cjh_request *r, unsigned status, const char *msg)
 	return status;
 }
 
-/* The route of a URL (no store needed): a route id, r->thread for the
- * thread routes. */
+/* Copy the id of length n into out (size cap): 0, or -1 if too long. */
+static int take_id(char *out, size_t cap, const char *id, size_t n)
+{
+	if (n >= cap)
+		return -1;
+	memcpy(out, id, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* The route of a URL (no store needed): a route id, r->thread or r->user
+ * for the routes that name one; -1 (thread) or -2 (user) when the id is
+ * too long. An id may hold '/': only a known last segment ends it. */
 static int match(cjh_request *r, const char *url)
 {
 	if (!strcmp(url, "/v1/events")) return CJH_R_EVENTS;
+	if (!strcmp(url, "/v1/events/stream")) return CJH_R_STREAM;
 	if (!strcmp(url, "/v1/blobs")) return CJH_R_BLOB_PUT;
 	if (!strcmp(url, "/v1/stats")) return CJH_R_STATS;
 	if (!strcmp(url, "/v1/search")) return CJH_R_SEARCH;
 	if (!strcmp(url, "/metrics")) return CJH_R_METRICS;
+	if (!strcmp(url, "/v1/threads")) return CJH_R_THREADS;
+	if (!strcmp(url, "/v1/costs")) return CJH_R_COSTS;
+	if (!strcmp(url, "/v1/metrics")) return CJH_R_METRIC_ROWS;
+	if (!strcmp(url, "/v1/settings")) return CJH_R_SETTINGS;
 	if (!strncmp(url, "/v1/blobs/", 10)) return CJH_R_BLOB_GET;
 	if (!strncmp(url, "/v1/threads/", 12)) {
 		const char *rest = url + 12, *slash = strrchr(rest, '/');
-		if (!slash || slash == rest)
-			return CJH_R_UNKNOWN;
-		int id = !strcmp(slash, "/messages") ? CJH_R_MESSAGES : !strcmp(slash, "/images") ?
+		int id = !slash || slash == rest ? CJH_R_UNKNOWN :
+		         !strcmp(slash, "/messages") ? CJH_R_MESSAGES : !strcmp(slash, "/images") ?
 		         CJH_R_IMAGES : !strcmp(slash, "/config") ? CJH_R_CONFIG : CJH_R_UNKNOWN;
-		size_t tl = (size_t)(slash - rest);
-		if (id && tl >= sizeof r->thread)
+		if (!id && !*rest)
+			return CJH_R_UNKNOWN;
+		size_t tl = id ? (size_t)(slash - rest) : strlen(rest);
+		if (take_id(r->thread, sizeof r->thread, rest, tl))
 			return -1;
-		if (id) {
-			memcpy(r->thread, rest, tl);
-			r->thread[tl] = '\0';
-		}
-		return id;
+		return id ? id : CJH_R_THREAD;
+	}
+	if (!strncmp(url, "/v1/users/", 10)) {
+		const char *rest = url + 10, *slash = strrchr(rest, '/');
+		int msgs = slash && slash != rest && !strcmp(slash, "/messages");
+		if (!*rest)
+			return CJH_R_UNKNOWN;
+		if (take_id(r->user, sizeof r->user, rest, msgs ? (size_t)(slash - rest) : strlen(rest)))
+			return -2;
+		return msgs ? CJH_R_USER_MESSAGES : CJH_R_USER;
 	}
 	return CJH_R_UNKNOWN;
+}
+
+/* ---- query parameters: only the route's own, each at most once ---------- */
+
+typedef struct param_check {
+	const char *allowed;   /* space-separated */
+	char bad[80];          /* the first parameter refused (printable, shortened) */
+	int twice;             /* ... because it came twice */
+	unsigned seen;         /* bit i: the i-th allowed parameter was seen */
+} param_check;
+
+/* The position of name among the space-separated words of list, or -1. */
+static int word_index(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	int i = 0;
+	for (const char *p = list; *p; i++) {
+		const char *e = strchr(p, ' ');
+		size_t wl = e ? (size_t)(e - p) : strlen(p);
+		if (wl == n && !memcmp(p, name, n))
+			return i;
+		p += wl;
+		while (*p == ' ')
+			p++;
+	}
+	return -1;
+}
+
+/* A parameter's name as the error shows it: printable ASCII, shortened. */
+static void printable_name(char *out, size_t cap, const char *name)
+{
+	size_t k = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p && k + 4 < cap; p++)
+		out[k++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+	if (strlen(name) > k && k + 4 >= cap)
+		memcpy(out + k, "...", 3), k += 3;
+	out[k] = '\0';
+}
+
+static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+	(void)kind;
+	(void)value;
+	param_check *pc = cls;
+	int i = word_index(pc->allowed, key ? key : "");
+	if (i >= 0 && !(pc->seen & (1u << i))) {
+		pc->seen |= 1u << i;
+		return MHD_YES;
+	}
+	pc->twice = i >= 0;
+	printable_name(pc->bad, sizeof pc->bad, key ? key : "");
+	return MHD_NO;
+}
+
+/* 0, or 400 with the reply set naming the first parameter the route does
+ * not take (or one given twice). */
+static unsigned check_params(cjh_request *r)
+{
+	param_check pc = { cjh_routes[r->route].params, "", 0, 0 };
+	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, check_param, &pc);
+	if (!pc.bad[0] && !pc.twice)
+		return 0;
+	char msg[400];
+	if (pc.twice)
+		snprintf(msg, sizeof msg, "query parameter '%s' is given more than once", pc.bad);
+	else
+		snprintf(msg, sizeof msg, "unknown query parameter '%s' (%s takes: %s)", pc.bad,
+		         cjh_routes[r->route].pattern,
+		         *cjh_routes[r->route].params ? cjh_routes[r->route].params : "none");
+	cjh_set_error(r, 400, msg, pc.bad);
+	return 400;
 }
 
 unsigned cjh_route_head(cjh_request *r, const char *url, const char *method)
@@ -135,7 +255,7 @@ unsigned cjh_route_head(cjh_request *r, const char *url, const char *method)
 		return fail(r, 404, "no such route"); /* "/v1/stats%00junk" is not /v1/stats */
 	if (!strcmp(url, "/healthz")) {
 		r->route = CJH_R_HEALTHZ;
-		return get ? 0 : fail(r, 405, "use GET");
+		return get ? check_params(r) : fail(r, 405, "use GET");
 	}
 	int route = match(r, url);
 	const char *tok = auth_token(r->c);
@@ -147,13 +267,20 @@ unsigned cjh_route_head(cjh_request *r, const char *url, const char *method)
 	if (!rate_ok(sv, &r->auth))
 		return fail(r, 429, "too many requests for this token");
 	if (route < 0) {
-		cjh_set_error(r, 400, "thread id too long", "thread");
+		const char *what = route == -1 ? "thread" : "user";
+		cjh_set_error(r, 400, route == -1 ? "thread id too long" : "user id too long", what);
 		return 400;
 	}
 	r->route = route;
+	if (route == CJH_R_EVENTS && get) {
+		r->route = CJH_R_FEED; /* the change feed, a page (any token of the store) */
+		return 0;
+	}
+	if (route == CJH_R_STREAM) /* HEAD too: a stream has no end to measure */
+		return strcmp(method, "GET") ? fail(r, 405, "use GET") : 0;
 	if (route == CJH_R_EVENTS) {
 		if (strcmp(method, "POST"))
-			return fail(r, 405, "use POST");
+			return fail(r, 405, "use POST to append, GET to read the change feed");
 		if (!r->auth.grant.write)
 			return fail(r, 403, "this token is read-only");
 		const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
@@ -161,7 +288,7 @@ unsigned cjh_route_head(cjh_request *r, const char *url, const char *method)
 		if (!ct || strncasecmp(ct, "application/json", 16) != 0)
 			return fail(r, 415, "Content-Type must be application/json");
 		r->limit = sv->o.max_body;
-		return 0;
+		return check_params(r);
 	}
 	if (route == CJH_R_BLOB_PUT) {
 		if (strcmp(method, "PUT"))
@@ -170,13 +297,13 @@ unsigned cjh_route_head(cjh_request *r, const char *url, const char *method)
 			return fail(r, 403, "this token is read-only");
 		size_t mb = sv->stores[r->auth.store].max_blob;
 		r->limit = mb ? mb : BLOB_TRANSPORT_MAX;
-		return 0;
+		return check_params(r);
 	}
 	if (!get)
 		return fail(r, 405, "method not allowed");
 	if (route == CJH_R_UNKNOWN)
 		return fail(r, 404, "no such route");
-	return 0;
+	return check_params(r);
 }
 
 /* ---- on a worker ---------------------------------------------------------- */
@@ -262,14 +389,18 @@ static void slow_query(cjh_request *r, uint64_t ns)
 	json_t *scope = json_object();
 	if (r->thread[0])
 		json_object_set_new(scope, "thread", json_string(r->thread));
+	if (r->user[0] && cj_utf8_check(r->user, strlen(r->user)) == strlen(r->user))
+		json_object_set_new(scope, "user", json_string(r->user));
 	const char *names[] = { "thread", "user", "server" };
 	for (int i = r->thread[0] ? 1 : 0; i < 3; i++) {
+		if (i == 1 && r->user[0])
+			continue;
 		const char *v = cjh_arg(r, names[i]);
 		if (v && cj_utf8_check(v, strlen(v)) == strlen(v))
 			json_object_set_new(scope, names[i], json_string(v));
 	}
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:f}", "event", "slow_query", "request_id",
-	                      r->request_id, "route", cjh_route_names[r->route], "store",
+	                      r->request_id, "route", cjh_routes[r->route].pattern, "store",
 	                      sv->stores[r->auth.store].name, "scope", scope, "ms", (double)ns / 1e6);
 	char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
@@ -278,59 +409,258 @@ static void slow_query(cjh_request *r, uint64_t ns)
 	free(text);
 }
 
+/* ---- the next page's URL (Link: <...>; rel="next") ------------------------ */
+
+/* Percent-encode s (all but RFC 3986's unreserved characters) onto b. */
+typedef struct url_buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+} url_buf;
+
+static void put_raw(url_buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static int put_enc(url_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~", *p)) {
+			put_raw(b, (const char *)p, 1);
+		} else {
+			char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+			put_raw(b, e, 3);
+		}
+	}
+	return b->oom;
+}
+
+typedef struct link_args {
+	url_buf *b;
+	int n;
+} link_args;
+
+/* Every parameter of the request but the paging ones and min_seq. */
+static enum MHD_Result keep_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	(void)kind;
+	link_args *la = cls;
+	if (!key || !strcmp(key, "before") || !strcmp(key, "after") || !strcmp(key, "min_seq"))
+		return MHD_YES;
+	put_raw(la->b, la->n++ ? "&" : "?", 1);
+	put_enc(la->b, key);
+	if (value) {
+		put_raw(la->b, "=", 1);
+		put_enc(la->b, value);
+	}
+	return MHD_YES;
+}
+
+/* The URL of the page after p: this route's path, the request's parameters
+ * (but before/after/min_seq), and the next page's before= or after=. */
+static void set_next_link(cjh_request *r, const cj_page *p)
+{
+	if (!p->more)
+		return;
+	url_buf b = { NULL, 0, 0, 0 };
+	const char *pat = cjh_routes[r->route].pattern;
+	const char *brace = strchr(pat, '{');
+	if (brace) { /* /v1/threads/{thread}/messages, /v1/users/{user}/messages */
+		put_raw(&b, pat, (size_t)(brace - pat));
+		put_enc(&b, r->route == CJH_R_USER_MESSAGES ? r->user : r->thread);
+		put_raw(&b, strchr(brace, '}') + 1, strlen(strchr(brace, '}') + 1));
+	} else {
+		put_raw(&b, pat, strlen(pat));
+	}
+	link_args la = { &b, 0 };
+	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, keep_param, &la);
+	char next[80];
+	if (p->cursor[0])
+		snprintf(next, sizeof next, "after=%s", p->cursor);
+	else if (p->after)
+		snprintf(next, sizeof next, "after=%llu", (unsigned long long)p->after);
+	else
+		snprintf(next, sizeof next, "before=%llu", (unsigned long long)p->before);
+	put_raw(&b, la.n ? "&" : "?", 1);
+	put_raw(&b, next, strlen(next));
+	if (b.oom) {
+		free(b.p);
+		return; /* the page itself is still right; only the hint is missing */
+	}
+	cjh_set_link(r, b.p);
+}
+
+/* A time parameter: RFC 3339 or integer milliseconds. 0 absent (out
+ * untouched), 1 ok, -1 malformed (an error reply was set). */
+static int arg_time(cjh_request *r, const char *name, int64_t *out)
+{
+	const char *v = cjh_arg(r, name);
+	if (!v)
+		return 0;
+	uint64_t ms;
+	if (*v >= '0' && *v <= '9' && strspn(v, "0123456789") == strlen(v))
+		return cjh_arg_u64(r, name, INT64_MAX, &ms) < 0 ? -1 : (*out = (int64_t)ms, 1);
+	if (cj_time_parse(out, v) == 0)
+		return 1;
+	cj_error_clear();
+	char msg[160];
+	snprintf(msg, sizeof msg, "parameter '%s' must be an RFC 3339 time or integer milliseconds "
+	         "since the epoch", name);
+	cjh_set_error(r, 400, msg, name);
+	return -1;
+}
+
+/* limit, before, after of a seq-paged read; 0, or -1 (reply set). */
+static int seq_paging(cjh_request *r, unsigned *limit, uint64_t *before, uint64_t *after,
+                      int *forward)
+{
+	uint64_t l = 0;
+	if (cjh_arg_u64(r, "limit", 1000, &l) < 0 || cjh_arg_u64(r, "before", INT64_MAX, before) < 0 ||
+	    cjh_arg_u64(r, "after", INT64_MAX, after) < 0)
+		return -1;
+	*limit = (unsigned)l;
+	/* after=0 asks for the oldest page (paging forward from the start). */
+	*forward = cjh_arg(r, "after") != NULL;
+	return 0;
+}
+
+/* The read routes that take no search text: one library call each. rc is
+ * the call's result; out and page what it answered. */
+static int read_route(cjh_request *r, cj_store *s, char **out, cj_page *page, uint64_t *t0)
+{
+	switch (r->route) {
+	case CJH_R_CONFIG:
+		return cj_query_effective_config(out, s, r->thread, cjh_arg(r, "user"));
+	case CJH_R_THREAD:
+		return cj_query_thread(out, s, r->thread);
+	case CJH_R_USER:
+		return cj_query_user(out, s, r->user);
+	case CJH_R_SETTINGS:
+		return cj_query_settings(out, s, cjh_arg(r, "category"));
+	case CJH_R_THREADS: {
+		cj_threads_query q = CJ_THREADS_QUERY_INIT;
+		uint64_t limit = 0;
+		if (cjh_arg_u64(r, "limit", 1000, &limit) < 0)
+			return 1;
+		q.limit = (unsigned)limit;
+		q.user = cjh_arg(r, "user");
+		q.server = cjh_arg(r, "server");
+		q.after = cjh_arg(r, "after");
+		*t0 = cjh_now_ns();
+		return cj_query_threads(out, page, s, &q);
+	}
+	case CJH_R_COSTS: {
+		cj_costs_query q = CJ_COSTS_QUERY_INIT;
+		if (arg_time(r, "from", &q.from_ms) < 0 || arg_time(r, "to", &q.to_ms) < 0)
+			return 1;
+		q.user = cjh_arg(r, "user");
+		q.thread = cjh_arg(r, "thread");
+		*t0 = cjh_now_ns();
+		return cj_query_costs(out, s, &q);
+	}
+	case CJH_R_METRIC_ROWS: {
+		cj_metrics_query q = CJ_METRICS_QUERY_INIT;
+		uint64_t limit = 0;
+		if (cjh_arg_u64(r, "limit", 1000, &limit) < 0 || arg_time(r, "since", &q.since_ms) < 0)
+			return 1;
+		q.limit = (unsigned)limit;
+		q.name = cjh_arg(r, "name");
+		q.after = cjh_arg(r, "after");
+		*t0 = cjh_now_ns();
+		return cj_query_metrics(out, page, s, &q);
+	}
+	case CJH_R_USER_MESSAGES: {
+		cj_user_messages_query q = CJ_USER_MESSAGES_QUERY_INIT;
+		if (seq_paging(r, &q.limit, &q.before, &q.after, &q.forward) < 0)
+			return 1;
+		q.user = r->user;
+		q.server = cjh_arg(r, "server");
+		*t0 = cjh_now_ns();
+		return cj_query_user_messages(out, page, s, &q);
+	}
+	default: { /* a thread's messages or images */
+		cj_history_query q = CJ_HISTORY_QUERY_INIT;
+		q.thread = r->thread;
+		if (seq_paging(r, &q.limit, &q.before, &q.after, &q.forward) < 0)
+			return 1;
+		q.user = cjh_arg(r, "user");
+		q.server = cjh_arg(r, "server");
+		*t0 = cjh_now_ns();
+		return r->route == CJH_R_IMAGES ? cj_query_images_page(out, page, s, &q)
+		                                : cj_query_history_page(out, page, s, &q);
+	}
+	}
+}
+
+static int search_route(cjh_request *r, cj_store *s, char **out, uint64_t *t0)
+{
+	cj_search_query q = CJ_SEARCH_QUERY_INIT;
+	uint64_t limit = 0;
+	if (cjh_arg_u64(r, "limit", 1000, &limit) < 0)
+		return 1;
+	q.limit = (unsigned)limit;
+	q.text = cjh_arg(r, "q");
+	if (!q.text) {
+		cjh_set_error(r, 400, "parameter 'q' is required", "q");
+		return 1;
+	}
+	q.thread = cjh_arg(r, "thread");
+	q.user = cjh_arg(r, "user");
+	q.server = cjh_arg(r, "server");
+	const char *images = cjh_arg(r, "images");
+	if (images && strcmp(images, "0") && strcmp(images, "1") && strcmp(images, "true") &&
+	    strcmp(images, "false")) {
+		cjh_set_error(r, 400, "parameter 'images' must be 1, 0, true or false", "images");
+		return 1;
+	}
+	q.images = images && (!strcmp(images, "1") || !strcmp(images, "true"));
+	const char *rank = cjh_arg(r, "rank");
+	if (rank && strcmp(rank, "recent") && strcmp(rank, "relevance")) {
+		cjh_set_error(r, 400, "parameter 'rank' must be 'recent' or 'relevance'", "rank");
+		return 1;
+	}
+	q.rank = rank && !strcmp(rank, "relevance") ? CJ_RANK_RELEVANCE : CJ_RANK_RECENT;
+	*t0 = cjh_now_ns();
+	return cj_query_search(out, s, &q);
+}
+
 void cjh_route_query(cjh_request *r)
 {
 	cj_store *s = store_of(r);
 	char *out = NULL;
-	int rc;
+	cj_page page;
+	memset(&page, 0, sizeof page);
 	uint64_t t0 = cjh_now_ns();
-	if (r->route == CJH_R_CONFIG) {
-		rc = cj_query_effective_config(&out, s, r->thread, cjh_arg(r, "user"));
-	} else if (r->route == CJH_R_SEARCH) {
-		cj_search_query q = CJ_SEARCH_QUERY_INIT;
-		uint64_t limit = 0;
-		if (cjh_arg_u64(r, "limit", 1000, &limit) < 0)
-			goto done;
-		q.limit = (unsigned)limit;
-		q.text = cjh_arg(r, "q");
-		if (!q.text) {
-			cjh_set_error(r, 400, "parameter 'q' is required", "q");
-			goto done;
-		}
-		q.thread = cjh_arg(r, "thread");
-		q.user = cjh_arg(r, "user");
-		q.server = cjh_arg(r, "server");
-		const char *images = cjh_arg(r, "images");
-		q.images = images && (!strcmp(images, "1") || !strcmp(images, "true"));
-		const char *rank = cjh_arg(r, "rank");
-		if (rank && strcmp(rank, "recent") && strcmp(rank, "relevance")) {
-			cjh_set_error(r, 400, "parameter 'rank' must be 'recent' or 'relevance'", "rank");
-			goto done;
-		}
-		q.rank = rank && !strcmp(rank, "relevance") ? CJ_RANK_RELEVANCE : CJ_RANK_RECENT;
-		t0 = cjh_now_ns();
-		rc = cj_query_search(&out, s, &q);
-	} else {
-		cj_history_query q = CJ_HISTORY_QUERY_INIT;
-		uint64_t limit = 0;
-		q.thread = r->thread;
-		if (cjh_arg_u64(r, "limit", 1000, &limit) < 0 ||
-		    cjh_arg_u64(r, "before", INT64_MAX, &q.before) < 0 ||
-		    cjh_arg_u64(r, "after", INT64_MAX, &q.after) < 0)
-			goto done;
-		q.limit = (unsigned)limit;
-		/* after=0 asks for the oldest page (paging forward from the start). */
-		q.forward = cjh_arg(r, "after") != NULL;
-		q.user = cjh_arg(r, "user");
-		q.server = cjh_arg(r, "server");
-		t0 = cjh_now_ns();
-		rc = r->route == CJH_R_IMAGES ? cj_query_images(&out, s, &q) : cj_query_history(&out, s, &q);
-	}
+	/* 1: a parameter was refused (the reply is set); else the call's result */
+	int rc = r->route == CJH_R_SEARCH ? search_route(r, s, &out, &t0)
+	                                  : read_route(r, s, &out, &page, &t0);
+	if (rc == 1)
+		goto done;
 	slow_query(r, cjh_now_ns() - t0);
-	if (rc)
+	if (rc) {
 		cjh_set_cj(r, rc); /* CJ_ECORRUPT: 500, "... run 'chatjournal replay'" */
-	else
+	} else {
 		cjh_set_json(r, 200, out);
+		set_next_link(r, &page);
+	}
 done:
 	cjh_finish(r);
 }
@@ -352,6 +682,12 @@ void cjh_route_run(cjh_request *r)
 	case CJH_R_EVENTS:
 		post_events(r);
 		return; /* finishes itself, or resumes once the ticket is decided */
+	case CJH_R_FEED:
+		cjh_feed_page(r);
+		return;
+	case CJH_R_STREAM:
+		cjh_feed_stream_start(r);
+		return;
 	case CJH_R_BLOB_PUT:
 		put_blob(r);
 		break;

@@ -31,6 +31,7 @@ static int check_options(cj_http_options *out, const cj_http_options *in)
 	static const cj_http_options defaults = CJ_HTTP_OPTIONS_INIT;
 	static const size_t size_of[] = { 0, offsetof(cj_http_options, stop_fd),
 	                                   offsetof(cj_http_options, no_maintenance),
+	                                   offsetof(cj_http_options, stream_ping_ms),
 	                                   sizeof(cj_http_options) };
 	*out = defaults;
 	if (!in || in->version < 1 || in->version > CJ_HTTP_OPTIONS_VERSION)
@@ -46,6 +47,16 @@ static int check_options(cj_http_options *out, const cj_http_options *in)
 		                    "use stop_fd");
 	if (!out->nstores || !out->stores)
 		return cj_error_set(CJ_EINVAL, NULL, "serve: no store given");
+	if (out->stream_ping_ms && (out->stream_ping_ms < 10 ||
+	                            out->stream_ping_ms > CJ_HTTP_MAX_STREAM_STALL_MS))
+		return cj_error_set(CJ_EINVAL, NULL, "serve: stream_ping_ms %u is not from 10 to %u "
+		                    "(libmicrohttpd closes a connection idle for 30 s)",
+		                    out->stream_ping_ms, CJ_HTTP_MAX_STREAM_STALL_MS);
+	if (out->stream_stall_ms && (out->stream_stall_ms < 10 ||
+	                             out->stream_stall_ms > CJ_HTTP_MAX_STREAM_STALL_MS))
+		return cj_error_set(CJ_EINVAL, NULL, "serve: stream_stall_ms %u is not from 10 to %u "
+		                    "(libmicrohttpd closes a connection idle for 30 s)",
+		                    out->stream_stall_ms, CJ_HTTP_MAX_STREAM_STALL_MS);
 	if (out->backup_every_ms < 0)
 		return cj_error_set(CJ_EINVAL, NULL, "serve: backup_every_ms is negative");
 	if (out->backup_dir && out->nstores > 1)
@@ -179,18 +190,28 @@ static void sleep_ms(long ms)
 }
 
 /* Graceful stop. No new connections; new requests on open connections get
- * 503 and "Connection: close"; min_seq waits end with 503 (the sweeper);
- * then wait (at most 30 s) for the requests in progress, and without a
- * bound for suspended ones: an append's ticket is always decided, and
- * libmicrohttpd 0.9.75 aborts if stopped with a suspended connection
- * (docs/reliability.md, H2). */
+ * 503 and "Connection: close"; min_seq waits end with 503 and change-feed
+ * streams with a resume frame (the sweeper wakes those parked); then wait
+ * (at most 30 s) for the requests in progress, and without a bound for
+ * suspended ones: an append's ticket is always decided, and libmicrohttpd
+ * 0.9.75 aborts if stopped with a suspended connection (docs/reliability.md,
+ * H2). A stream whose consumer has not taken its last frame within
+ * STREAM_STOP_GRACE_MS is cut (its socket shut down): a consumer that reads
+ * nothing must not hold the stop for 30 s. */
+#define STREAM_STOP_GRACE_MS 1000
 static void stop_gracefully(cjh_server *sv, struct MHD_Daemon *d)
 {
 	atomic_store(&sv->stopping, 1);
 	MHD_socket lfd = MHD_quiesce_daemon(d);
-	uint64_t give_up = cjh_now_ns() + 30ull * 1000000000ull;
-	while (atomic_load(&sv->inflight) > 0 && cjh_now_ns() < give_up)
+	uint64_t t0 = cjh_now_ns(), give_up = t0 + 30ull * 1000000000ull;
+	int cut = 0;
+	while (atomic_load(&sv->inflight) > 0 && cjh_now_ns() < give_up) {
+		if (!cut && cjh_now_ns() >= t0 + STREAM_STOP_GRACE_MS * 1000000ull) {
+			cjh_feed_kill(sv);
+			cut = 1;
+		}
 		sleep_ms(5);
+	}
 	while (atomic_load(&sv->suspended) > 0)
 		sleep_ms(5);
 	MHD_stop_daemon(d);
@@ -219,10 +240,12 @@ int cj_http_serve(const cj_http_options *opts)
 	cjh_listen ls;
 	rc = cjh_parse_listen(sv->o.listen, &ls);
 	if (rc || (rc = open_stores(sv)) || (rc = cjh_settings_load(sv)) ||
-	    (rc = cjh_pool_start(&sv->pool, sv->set.workers)) || (rc = cjh_conns_start(&sv->conns, sv))) {
+	    (rc = cjh_pool_start(&sv->pool, sv->set.workers)) || (rc = cjh_feed_start(sv)) ||
+	    (rc = cjh_conns_start(&sv->conns, sv))) {
 		if (ls.unix_fd >= 0)
 			close(ls.unix_fd);
 		cjh_conns_stop(sv->conns);
+		cjh_feed_stop(sv);
 		cjh_pool_stop(sv->pool);
 		free_server(sv);
 		return rc;
@@ -233,6 +256,7 @@ int cj_http_serve(const cj_http_options *opts)
 		if (ls.unix_fd >= 0)
 			close(ls.unix_fd);
 		cjh_conns_stop(sv->conns);
+		cjh_feed_stop(sv);
 		cjh_pool_stop(sv->pool);
 		free_server(sv);
 		return rc;
@@ -252,9 +276,11 @@ int cj_http_serve(const cj_http_options *opts)
 	wait_for_stop(sv, v1_stop);
 	stop_gracefully(sv, d);
 	/* Every connection is closed: no handler, callback or worker step is
-	 * left that could touch a request. */
-	cjh_pool_stop(sv->pool);
+	 * left that could touch a request. The sweeper goes first: it visits
+	 * the hubs. */
 	cjh_conns_stop(sv->conns);
+	cjh_feed_stop(sv);
+	cjh_pool_stop(sv->pool);
 	if (ls.unix_fd >= 0 && !strncmp(sv->o.listen, "unix:", 5))
 		unlink(sv->o.listen + 5);
 	free_server(sv);

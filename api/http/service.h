@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 #include "chatjournal/chatjournal.h"
 #include "chatjournal/http.h"
+#include "feed_args.h"
 
 static inline uint64_t cjh_now_ns(void)
 {
@@ -32,7 +33,21 @@ static inline uint64_t cjh_now_ns(void)
 #define CJH_LAT_BUCKETS 10
 #define CJH_BATCH_BUCKETS 5
 #define CJH_STATUS_MAX 600
-#define CJH_ROUTES 12
+
+/* Routes (the table in routes.c: pattern, method, query parameters). */
+enum cjh_route_id {
+	CJH_R_UNKNOWN, CJH_R_HEALTHZ, CJH_R_METRICS, CJH_R_EVENTS, CJH_R_BLOB_PUT, CJH_R_BLOB_GET,
+	CJH_R_STATS, CJH_R_SEARCH, CJH_R_MESSAGES, CJH_R_IMAGES, CJH_R_CONFIG,
+	CJH_R_THREADS, CJH_R_THREAD, CJH_R_USER, CJH_R_USER_MESSAGES, CJH_R_COSTS, CJH_R_METRIC_ROWS,
+	CJH_R_SETTINGS, CJH_R_FEED, CJH_R_STREAM,
+	CJH_ROUTES
+};
+typedef struct cjh_route {
+	const char *pattern;   /* "/v1/threads/{thread}/messages": logs, metrics, docs/openapi.yaml */
+	const char *method;    /* "GET" (HEAD too), "POST", "PUT" */
+	const char *params;    /* the query parameters it takes, space-separated; any other is 400 */
+} cjh_route;
+extern const cjh_route cjh_routes[CJH_ROUTES];
 
 /* Counters of one store: only that store's tokens see them (/metrics). */
 typedef struct cjh_metrics {
@@ -42,6 +57,9 @@ typedef struct cjh_metrics {
 	_Atomic uint64_t lat_le[CJH_LAT_BUCKETS + 1];
 	_Atomic uint64_t lat_sum_us;
 	_Atomic uint64_t slow_queries[CJH_ROUTES];
+	/* the change feed (feed_page.c, feed_stream.c) */
+	_Atomic long streams_open;
+	_Atomic uint64_t stream_events, page_events, slow_consumers;
 } cjh_metrics;
 
 /* Counters of the server itself (no store in them). */
@@ -53,8 +71,12 @@ typedef struct cjh_server_metrics {
 	_Atomic uint64_t parser_refused;    /* requests libmicrohttpd refused or that ended early */
 } cjh_server_metrics;
 
+typedef struct cjh_hub cjh_hub;
+typedef struct cjh_stream cjh_stream;
+
 typedef struct cjh_store {
 	cj_store *s;
+	cjh_hub *hub;           /* the change feed's streams of this store (feed_hub.c) */
 	cj_token_set *tokens;
 	cj_maintenance *maint;  /* housekeeping (maint.c); NULL: none */
 	struct cjh_server *sv;  /* the server (the housekeeping's log lines need it) */
@@ -93,6 +115,8 @@ typedef struct cjh_settings {
 	cjh_net *proxies;
 	size_t nproxies;
 	unsigned workers;
+	unsigned ping_ms;      /* an idle stream gets a keep-alive frame this often */
+	unsigned stall_ms;     /* a stream whose consumer takes nothing this long is dropped */
 	int differ;            /* the stores' http sections disagree */
 } cjh_settings;
 
@@ -131,6 +155,7 @@ typedef struct cjh_reply {
 	const char *content_type;
 	char *body;            /* owned */
 	size_t len;
+	char *link;            /* owned: a Link header's value (the next page), or NULL */
 } cjh_reply;
 
 enum cjh_phase {
@@ -145,12 +170,6 @@ enum cjh_phase {
 
 enum { CJH_WAITING = 0, CJH_FIRED = 1, CJH_TIMED_OUT = 2 };
 
-/* Routes, for logs and slow-query counts. */
-enum cjh_route_id {
-	CJH_R_UNKNOWN, CJH_R_HEALTHZ, CJH_R_METRICS, CJH_R_EVENTS, CJH_R_BLOB_PUT, CJH_R_BLOB_GET,
-	CJH_R_STATS, CJH_R_SEARCH, CJH_R_MESSAGES, CJH_R_IMAGES, CJH_R_CONFIG
-};
-extern const char *const cjh_route_names[CJH_ROUTES];
 
 typedef struct cjh_conn cjh_conn;
 
@@ -170,6 +189,7 @@ struct cjh_request {
 	const char *url;
 	int route;
 	char thread[1100];
+	char user[1100];       /* the {user} of /v1/users/{user}[/messages] */
 	int authed;
 	cjh_auth auth;
 	/* body */
@@ -194,6 +214,7 @@ struct cjh_request {
 	cjh_reply reply;
 	long events;
 	int status;
+	cjh_stream *stream;    /* GET /v1/events/stream once its response is queued */
 };
 
 /* ---- reply.c: replies are built into r->reply (any thread), queued by
@@ -201,6 +222,8 @@ struct cjh_request {
 void cjh_set_reply(cjh_request *r, unsigned status, const char *content_type, char *body, size_t len);
 void cjh_set_json(cjh_request *r, unsigned status, char *json);
 void cjh_set_error(cjh_request *r, unsigned status, const char *msg, const char *field);
+/* The reply's Link header: `<URL>; rel="next"` (takes url, malloc'd). */
+void cjh_set_link(cjh_request *r, char *url);
 /* The status for a CJ error code and the thread's error message. */
 void cjh_set_cj(cjh_request *r, int rc);
 /* The one mapping of CJ codes to HTTP statuses. */
@@ -211,6 +234,12 @@ enum MHD_Result cjh_queue(cjh_request *r);
  * -1 malformed (an error reply was set). */
 int cjh_arg_u64(cjh_request *r, const char *name, uint64_t max, uint64_t *out);
 const char *cjh_arg(cjh_request *r, const char *name);
+/* 400: a position (min_seq, after, Last-Event-ID: field) past the
+ * journal's last sequence number, which the body carries as "last_seq". */
+void cjh_set_beyond_end(cjh_request *r, const char *field, uint64_t value, uint64_t last);
+/* The query parameters of r, in order: up to cap of them into kv (valid
+ * while r's connection is); returns how many there are (may exceed cap). */
+size_t cjh_args_collect(cjh_request *r, cjh_kv *kv, size_t cap);
 
 /* ---- head.c: the request head, before any route runs. */
 /* 0, or an HTTP status with an error reply set (smuggling, encodings). */
@@ -274,9 +303,37 @@ void cjh_conn_head_done(cjh_conn *cn);
 void cjh_conn_rearm(cjh_server *sv, cjh_conn *cn);
 const char *cjh_conn_peer(const cjh_conn *cn);
 int cjh_conn_from_proxy(const cjh_conn *cn);
+/* Fix the socket's send buffer (the kernel then stops growing it on its
+ * own; Linux keeps twice the value). Best effort. */
+void cjh_conn_sndbuf(cjh_conn *cn, int bytes);
+/* Shut the connection's socket down (at most once; libmicrohttpd then
+ * closes it). cn must still be open (its request not completed). */
+void cjh_conn_shutdown(cjh_server *sv, cjh_conn *cn);
 /* Per client address count for proxied requests: 1 taken, 0 over the cap. */
 int cjh_ip_take(cjh_server *sv, const char *ip);
 void cjh_ip_release(cjh_server *sv, const char *ip);
+
+/* ---- the change feed (docs/http.md, "Change feed").
+ * feed_page.c: GET /v1/events on a worker. */
+void cjh_feed_page(cjh_request *r);
+/* feed_stream.c: GET /v1/events/stream. On a worker: check the request and
+ * make r->stream (or set an error reply); cjh_finish follows either way. */
+void cjh_feed_stream_start(cjh_request *r);
+/* Event loop: queue the stream's response (its content comes from a
+ * reader callback that suspends the connection while a worker fills it). */
+enum MHD_Result cjh_feed_stream_queue(cjh_request *r);
+/* Event loop, the request completed: the stream is gone. */
+void cjh_feed_stream_end(cjh_request *r);
+/* feed_hub.c: one hub per store, a notifier thread each (started with the
+ * server, stopped after the daemon). */
+int cjh_feed_start(cjh_server *sv);
+void cjh_feed_stop(cjh_server *sv);
+/* The sweeper: keep-alives due, stalled consumers, and (stopping) every
+ * parked stream woken to end with a resume frame. */
+void cjh_feed_sweep(cjh_server *sv, uint64_t now, int stopping);
+/* At stop, once the grace is over: shut down the sockets of the streams
+ * still open (consumers that take nothing, not even the resume frame). */
+void cjh_feed_kill(cjh_server *sv);
 
 /* ---- settings.c */
 int cjh_settings_load(cjh_server *sv);

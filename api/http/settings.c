@@ -142,12 +142,14 @@ void cjh_settings_log(cjh_server *sv)
 		snprintf(text, sizeof text, "%s/%u", ip, n->bits);
 		json_array_append_new(px, json_string(text));
 	}
-	json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "event", "settings",
+	json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I}", "event", "settings",
 	                      "max_inflight_body", (json_int_t)s->max_inflight_body, "head_timeout_ms",
 	                      (json_int_t)s->head_timeout_ms, "max_connections_per_ip",
 	                      (json_int_t)s->max_per_ip, "slow_query_ms", (json_int_t)s->slow_query_ms,
 	                      "workers", (json_int_t)s->workers, "max_connections",
-	                      (json_int_t)sv->o.max_connections, "trusted_proxies", px);
+	                      (json_int_t)sv->o.max_connections, "trusted_proxies", px,
+	                      "stream_ping_ms", (json_int_t)s->ping_ms, "stream_stall_ms",
+	                      (json_int_t)s->stall_ms);
 	if (differ)
 		json_object_set_new(o, "note", json_string("the stores' http settings differ: the "
 		                                           "strictest of each is in force"));
@@ -196,6 +198,8 @@ int cjh_settings_load(cjh_server *sv)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	long w = cores > 0 ? 8 * cores : 16;
 	set->workers = o->workers ? o->workers : (unsigned)(w < 4 ? 4 : w > 16 ? 16 : w);
+	set->ping_ms = o->stream_ping_ms ? o->stream_ping_ms : CJ_HTTP_DEFAULT_STREAM_PING_MS;
+	set->stall_ms = o->stream_stall_ms ? o->stream_stall_ms : CJ_HTTP_DEFAULT_STREAM_STALL_MS;
 	for (size_t i = 0; i < sv->nstores; i++)
 		json_decref(confs[i]);
 	free(confs);

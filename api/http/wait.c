@@ -13,7 +13,6 @@
  * (the library's lock) is called holding neither. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <jansson.h>
 #include "service.h"
 
 static cj_store *store_of(cjh_request *r) { return r->sv->stores[r->auth.store].s; }
@@ -84,14 +83,7 @@ int cjh_wait_min_seq(cjh_request *r, int *parked)
 		return 0;
 	}
 	if (min_seq > last) {
-		char msg[200];
-		snprintf(msg, sizeof msg, "min_seq %llu is beyond the journal's last sequence number %llu",
-		         (unsigned long long)min_seq, (unsigned long long)last);
-		json_t *o = json_pack("{s:s,s:s,s:I}", "error", msg, "field", "min_seq", "last_seq",
-		                      (json_int_t)last);
-		char *text = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		cjh_set_json(r, 400, text);
+		cjh_set_beyond_end(r, "min_seq", min_seq, last);
 		return 0;
 	}
 	r->min_seq = min_seq;

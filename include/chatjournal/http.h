@@ -21,8 +21,12 @@ extern "C" {
 #define CJ_HTTP_DEFAULT_MAX_PER_IP        64u     /* connections (or proxied requests) per client address */
 #define CJ_HTTP_DEFAULT_SLOW_QUERY_MS     100u    /* queries at least this slow are logged */
 #define CJ_HTTP_DEFAULT_MAX_CONNECTIONS   4096u
+#define CJ_HTTP_DEFAULT_STREAM_PING_MS    15000u  /* an idle change-feed stream gets a keep-alive */
+#define CJ_HTTP_DEFAULT_STREAM_STALL_MS   10000u  /* a stream's consumer taking nothing this long is dropped */
+#define CJ_HTTP_MAX_STREAM_STALL_MS       25000u  /* below libmicrohttpd's 30 s inactivity timeout;
+                                                     the longest stream_ping_ms too */
 
-#define CJ_HTTP_OPTIONS_VERSION 3
+#define CJ_HTTP_OPTIONS_VERSION 4
 typedef struct cj_http_options {
 	unsigned version;             /* CJ_HTTP_OPTIONS_VERSION */
 	const char *const *stores;    /* store paths; a request's token decides its store */
@@ -63,13 +67,22 @@ typedef struct cj_http_options {
 	int no_maintenance;           /* 1: no housekeeping */
 	int64_t backup_every_ms;      /* scheduled backups (0: none) */
 	const char *backup_dir;       /* where backups go (NULL: STORE/backups); one store only */
+	/* version 4: the change feed's streams (GET /v1/events/stream); 0: the
+	 * CJ_HTTP_DEFAULT_STREAM_* value. */
+	unsigned stream_ping_ms;      /* a stream with no frame for this long gets a keep-alive
+	                                 (a ping, or a position frame); 10 to
+	                                 CJ_HTTP_MAX_STREAM_STALL_MS */
+	unsigned stream_stall_ms;     /* a stream whose consumer takes no byte for this long while
+	                                 frames wait is ended with a resume frame; 10 to
+	                                 CJ_HTTP_MAX_STREAM_STALL_MS */
 } cj_http_options;
 #define CJ_HTTP_OPTIONS_INIT { CJ_HTTP_OPTIONS_VERSION, NULL, 0, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, \
-                               NULL, NULL, NULL, -1, 0, 0, 0, -1, NULL, 0, 0, 0, 0, NULL }
+                               NULL, NULL, NULL, -1, 0, 0, 0, -1, NULL, 0, 0, 0, 0, NULL, 0, 0 }
 
 /* Open the stores, listen, serve until stop_fd is readable; then stop
  * accepting, answer requests in flight (an append once durable; a min_seq
- * wait with 503), close the stores (every acknowledged append is durable
+ * wait with 503; a change-feed stream ends with a resume frame), close the
+ * stores (every acknowledged append is durable
  * before its reply is sent). A version 1 struct (smaller) is still accepted.
  * Errors: CJ_EINVAL (bad options or listen address), CJ_EIO (cannot bind),
  * any cj_store_open error (CJ_ECORRUPT: a damaged projection, "run

@@ -122,6 +122,20 @@ CJ_API void cj_journal_iter_free(cj_journal_iter *it);
 #define CJ_JOURNAL_FOLLOW_POLL_MS 5
 CJ_API int cj_journal_iter_wait(cj_journal_iter *it, int timeout_ms);
 
+/* Follow mode without an iterator: block until the journal's last sequence
+ * number is above `after`. Returns 1 with *last_out set to it (> after), 0
+ * when timeout_ms passed first (*last_out: the last one known, <= after;
+ * timeout_ms < 0: no bound), or an error reading the journal. It looks at
+ * the journal first (so news from another process counts at once), then
+ * waits exactly as cj_journal_iter_wait does, with the same wake-ups and
+ * the same rules (any number of threads; every wait returned before
+ * cj_store_close). For one thread that serves many followers (the HTTP
+ * change feed: one wait per store, then each follower reads on its own),
+ * where cj_journal_iter_wait would need a thread per follower.
+ * docs/feed.md shows a consumer's whole loop and how it keeps its position
+ * so that every event is handled exactly once. */
+CJ_API int cj_journal_wait(uint64_t *last_out, cj_store *s, uint64_t after, int timeout_ms);
+
 /* The sequence number of the event appended with this "id" (ids are kept
  * for ever, compaction included): 1 and *seq_out set, 0 when no event has
  * that id (*seq_out 0), or an error (CJ_EINVAL: NULL or empty id; CJ_EIO).
@@ -151,7 +165,9 @@ typedef struct cj_journal_stats {
 
 CJ_API int cj_journal_stats_get(cj_journal_stats *out, cj_store *s);
 
-/* Read every record and check its checksum and body. *checked gets the count,
+/* Read every record and check its checksum and body, after the meta table
+ * and the commit-time table (entries that cannot be: unknown sequence
+ * numbers, times outside the journal's life). *checked gets the count,
  * *first_bad the first bad sequence number (0 if none). Returns 0 if all good,
  * CJ_ECORRUPT otherwise (message names the sequence number). */
 CJ_API int cj_journal_check(uint64_t *checked, uint64_t *first_bad, cj_store *s);

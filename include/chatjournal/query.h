@@ -52,6 +52,124 @@ CJ_API int cj_query_history(char **json_out, cj_store *s, const cj_history_query
 /* Images of a thread, ascending seq, same paging fields as history. */
 CJ_API int cj_query_images(char **json_out, cj_store *s, const cj_history_query *q);
 
+/* ---- The read API: pages, a user's conversation, listings, details ----
+ * (docs/http.md, "Reads"). Every function below answers JSON text (free with
+ * cj_free), reads one store (the handle is the scope: a token of another
+ * store cannot reach it) and binds every argument as a parameter. */
+
+/* Where the next page starts, filled by the paged reads when page_out is not
+ * NULL. A listing is read in one direction: a page asked without `after`
+ * (the newest rows, or those before `before`) continues backward; a page
+ * asked with `after` continues forward. */
+typedef struct cj_page {
+	int more;           /* 1: rows lie beyond this page in the direction read */
+	uint64_t before;    /* paging backward: the next page's `before` (else 0) */
+	uint64_t after;     /* paging forward by seq: the next page's `after` (else 0) */
+	char cursor[48];    /* listings by time (threads, metrics): the next page's
+	                       `after` cursor, "MS.N" (else "") */
+} cj_page;
+
+/* cj_query_history / cj_query_images that also say where the next page
+ * starts (page_out may be NULL). */
+CJ_API int cj_query_history_page(char **json_out, cj_page *page_out, cj_store *s,
+                                 const cj_history_query *q);
+CJ_API int cj_query_images_page(char **json_out, cj_page *page_out, cj_store *s,
+                                const cj_history_query *q);
+
+/* A user's conversation across threads: the messages whose `user` is the
+ * given user (a DM assistant writes its replies with the user it talks to,
+ * as clear_history scopes them), on one server or on all, in ascending seq
+ * order, paged like a thread (the last `limit`, or the first `limit` after
+ * `after`). */
+#define CJ_USER_MESSAGES_QUERY_VERSION 1
+typedef struct cj_user_messages_query {
+	unsigned version;      /* CJ_USER_MESSAGES_QUERY_VERSION */
+	const char *user;      /* required */
+	const char *server;    /* NULL: every server */
+	unsigned limit;        /* default 50, at most 1000 */
+	uint64_t before;       /* only seq < before (0: no bound) */
+	uint64_t after;        /* only seq > after (0: no bound) */
+	int forward;           /* as in cj_history_query: 1 pages forward even from after = 0 */
+} cj_user_messages_query;
+#define CJ_USER_MESSAGES_QUERY_INIT { CJ_USER_MESSAGES_QUERY_VERSION, NULL, NULL, 0, 0, 0, 0 }
+/* Errors: CJ_EINVAL (no user, field "user"; bad version). An unknown user
+ * is an empty array. */
+CJ_API int cj_query_user_messages(char **json_out, cj_page *page_out, cj_store *s,
+                                  const cj_user_messages_query *q);
+
+/* Threads by last activity, newest first: objects {thread, server, channel,
+ * title, title_set, topic, metadata, message_count, image_count, created,
+ * created_ms, last_activity, last_activity_ms}. With user: the threads that
+ * user wrote in, ordered by the user's own last activity there, each with
+ * user_message_count and user_last_activity(_ms) too. */
+#define CJ_THREADS_QUERY_VERSION 1
+typedef struct cj_threads_query {
+	unsigned version;      /* CJ_THREADS_QUERY_VERSION */
+	const char *user;      /* optional scope */
+	const char *server;    /* optional scope */
+	unsigned limit;        /* default 50, at most 1000 */
+	const char *after;     /* cursor of the previous page (cj_page.cursor); NULL: the first */
+} cj_threads_query;
+#define CJ_THREADS_QUERY_INIT { CJ_THREADS_QUERY_VERSION, NULL, NULL, 0, NULL }
+/* Errors: CJ_EINVAL (a malformed cursor, field "after"). */
+CJ_API int cj_query_threads(char **json_out, cj_page *page_out, cj_store *s,
+                            const cj_threads_query *q);
+
+/* One thread: the listing's object plus its config (the thread's own, not
+ * the effective one). Errors: CJ_ENOTFOUND (field "thread"). */
+CJ_API int cj_query_thread(char **json_out, cj_store *s, const char *thread);
+
+/* One user's profile: {user, username, display_name, is_bot, avatar_url,
+ * timezone, tz_label, tz_offset, metadata, config, first_seen(_ms),
+ * last_seen(_ms), message_count, thread_count}. Errors: CJ_ENOTFOUND
+ * (field "user"). */
+CJ_API int cj_query_user(char **json_out, cj_store *s, const char *user);
+
+/* Costs of the messages that carried a `cost`, by message time from_ms
+ * (inclusive) to to_ms (exclusive): {"total":{...}, "by_day":[...],
+ * "by_model":[...], "by_thread":[...]} where each entry has messages,
+ * input_tokens, output_tokens, usd; by_thread is the 100 costliest threads. */
+#define CJ_COSTS_QUERY_VERSION 1
+typedef struct cj_costs_query {
+	unsigned version;      /* CJ_COSTS_QUERY_VERSION */
+	const char *user;      /* optional scope */
+	const char *thread;    /* optional scope */
+	int64_t from_ms;       /* INT64_MIN: no bound */
+	int64_t to_ms;         /* INT64_MAX: no bound */
+} cj_costs_query;
+#define CJ_COSTS_QUERY_INIT { CJ_COSTS_QUERY_VERSION, NULL, NULL, INT64_MIN, INT64_MAX }
+CJ_API int cj_query_costs(char **json_out, cj_store *s, const cj_costs_query *q);
+
+/* Metric events in time order (ts_ms, then seq), oldest first, paged
+ * forward by cursor: objects {seq, name, value, unit, tags, ts_ms, ts}. */
+#define CJ_METRICS_QUERY_VERSION 1
+typedef struct cj_metrics_query {
+	unsigned version;      /* CJ_METRICS_QUERY_VERSION */
+	const char *name;      /* optional: one metric */
+	int64_t since_ms;      /* only ts_ms >= since_ms; INT64_MIN: no bound */
+	unsigned limit;        /* default 100, at most 1000 */
+	const char *after;     /* cursor of the previous page (cj_page.cursor); NULL: the first */
+} cj_metrics_query;
+#define CJ_METRICS_QUERY_INIT { CJ_METRICS_QUERY_VERSION, NULL, INT64_MIN, 0, NULL }
+CJ_API int cj_query_metrics(char **json_out, cj_page *page_out, cj_store *s,
+                            const cj_metrics_query *q);
+
+/* Settings (of `setting` events), by key, optionally of one category:
+ * objects {key, value, category, sensitive, masked, actor, description,
+ * updated, updated_ms, seq}. A value is "***" (and masked true) when the
+ * setting said sensitive, or when its key names a secret
+ * (cj_setting_key_sensitive). */
+CJ_API int cj_query_settings(char **json_out, cj_store *s, const char *category);
+
+/* 1 if a setting key names a secret. The key is split into words (on '.',
+ * '_', '-', '/', ':', ' ' and lower-to-upper case changes, compared without
+ * case); it names a secret when a word is token, secret, password, passwd,
+ * pwd, passphrase, credential(s), apikey, privatekey or dsn, or two adjacent
+ * words are "api key", "private key", "access key" or "signing key". Plural
+ * "tokens" is not a secret (max_tokens is a model setting). docs/http.md,
+ * "Sensitive settings". */
+CJ_API int cj_setting_key_sensitive(const char *key);
+
 #define CJ_SEARCH_QUERY_VERSION 2
 /* How results are ordered. */
 #define CJ_RANK_RECENT    0   /* newest first (every match is a candidate) */

@@ -8,6 +8,7 @@ a quote, so that a removal through a shell would show. The smallest sizes the
 benches accept keep this to a few seconds. Standard library only; CJ_BIN names
 the binary.
 """
+import json
 import os
 import subprocess
 import tempfile
@@ -68,6 +69,21 @@ class BenchDirCase(unittest.TestCase):
         env = dict(os.environ, TMPDIR=str(self.data))
         self.bench("query", "--quick", "--events", 1, "--json", env=env)
         self.bench("http", "--quick", "--threads", 1, "--json", env=env)
+        self.assert_only_sentinel()
+
+    def test_feed(self):
+        # bench feed runs a server and streams in-process; scratch in $TMPDIR
+        self.use_dir("feed tmp")
+        env = dict(os.environ, TMPDIR=str(self.data))
+        r = self.bench("feed", "--quick", "--events", 1000, "--consumers", 3, "--seconds", 0.2,
+                       "--json", env=env)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["benchmark"], out["ok"], out["params"]["events"],
+                          out["params"]["consumers"]), ("feed", True, 1000, 3))
+        for k in ("iterator_events_per_s", "catch_up_1_consumer_events_per_s",
+                  "catch_up_n_delivered_events_per_s", "append_alone_events_per_s",
+                  "append_with_consumers_events_per_s"):
+            self.assertGreater(out[k], 0, k)
         self.assert_only_sentinel()
 
     def test_dir_must_exist(self):

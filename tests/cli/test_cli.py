@@ -7,6 +7,7 @@ and what really got stored (through `stats --json`). Standard library only.
 """
 import datetime
 import json
+import shutil
 import os
 import re
 import sqlite3
@@ -805,6 +806,27 @@ class TestReplay(CliCase):
 
 
 class TestVerify(CliCase):
+    @unittest.skipUnless(shutil.which("mdb_load"), "lmdb-utils not installed")
+    def test_impossible_commit_time(self):
+        # The commits table has no checksums: verify checks its entries are
+        # possible. A commit time rewritten into the far future is caught.
+        store = self.store_with(*SAMPLE)
+        self.ok("verify", store)
+        journal = str(store / "journal")
+        dump = subprocess.run(["mdb_dump", "-s", "commits", journal], capture_output=True,
+                              text=True, check=True).stdout.splitlines()
+        end = dump.index("DATA=END")
+        key = dump[end - 2]
+        dump[end - 1] = " 7fffffffffffffff"
+        subprocess.run(["mdb_load", "-s", "commits", journal], input="\n".join(dump) + "\n",
+                       text=True, check=True, capture_output=True)
+        r = self.run_cj("verify", store)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        seq = int(key.strip(), 16)
+        self.assertIn(f"the commits table's entry", r.stdout.decode())
+        self.assertIn(f"(sequence {seq}, time {0x7fffffffffffffff}) has a time outside the "
+                      "journal's life", r.stdout.decode())
+
     def test_ok(self):
         store = self.store_with(*SAMPLE)
         out = self.ok("verify", store)

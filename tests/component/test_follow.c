@@ -131,6 +131,51 @@ static void test_wait_timeout_and_ready(void **state)
 	cj_journal_iter_free(it);
 }
 
+/* cj_journal_wait: no iterator; the last sequence number comes back. */
+typedef struct last_waiter {
+	cj_store *s;
+	uint64_t after, last;
+	int rc;
+} last_waiter;
+
+static void *wait_last(void *arg)
+{
+	last_waiter *w = arg;
+	w->rc = cj_journal_wait(&w->last, w->s, w->after, 10000);
+	return NULL;
+}
+
+static void test_wait_without_iterator(void **state)
+{
+	tu_fixture *f = *state;
+	uint64_t last = 99;
+	uint64_t t0 = tu_now_ns();
+	TU_RC(cj_journal_wait(&last, f->s, 0, 120), 0);       /* empty journal: times out */
+	uint64_t waited = (tu_now_ns() - t0) / 1000000u;
+	assert_true(waited >= 120 && waited < 120 + WAKE_BOUND_MS);
+	assert_int_equal(last, 0);
+	append_msg(f->s, "T", "one", NULL);
+	append_msg(f->s, "T", "two", NULL);
+	TU_RC(cj_journal_wait(&last, f->s, 0, 0), 1);         /* past 0 already: at once */
+	assert_int_equal(last, 2);
+	TU_RC(cj_journal_wait(&last, f->s, 1, -1), 1);        /* no bound, but nothing to wait for */
+	assert_int_equal(last, 2);
+	TU_RC(cj_journal_wait(&last, f->s, 2, 0), 0);         /* at the end: no wait */
+	assert_int_equal(last, 2);
+	/* A commit wakes a waiter, which learns the new last number. */
+	last_waiter w = { f->s, 2, 0, -99 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, wait_last, &w), 0);
+	sleep_ms(20);
+	uint64_t seq = append_msg(f->s, "T", "three", NULL);
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 1);
+	assert_int_equal(w.last, seq);
+	assert_int_equal(seq, 3);
+	TU_RC(cj_journal_wait(&last, NULL, 0, 0), CJ_EINVAL);
+	assert_int_equal(last, 0);
+}
+
 typedef struct waiter {
 	cj_store *s;
 	uint64_t from;
@@ -486,6 +531,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canonical_json),
 		cmocka_unit_test_setup_teardown(test_canonical_json_of_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_without_iterator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_timeout_and_ready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake_in_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_cost_one_poller, setup, teardown),

@@ -156,6 +156,30 @@ class Client:
             self.conn = None
 
 
+def call(server, method, path, token=None, body=None, headers=None, source=None):
+    """(status, response, parsed JSON or bytes) over a new connection; the
+    response gives the headers (response.getheader)."""
+    c = http.client.HTTPConnection(server.host, server.port, timeout=15,
+                                   source_address=(source, 0) if source else None)
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = "Bearer " + token
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    try:
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        raw = r.read()
+        try:
+            return r.status, r, json.loads(raw)
+        except ValueError:
+            return r.status, r, raw
+    finally:
+        c.close()
+
+
 def raw_exchange(server, data, timeout=15, shutdown_write=False):
     """Send raw bytes, read one response. ('closed', None, b'') if the server
     closed or reset the connection without answering, else (status, headers
@@ -230,6 +254,49 @@ def read_thread(client, thread, min_seq=0):
         if len(page) < 1000:
             return rows
         after = page[-1]["seq"]
+
+
+def serve_two_stores(folder, names=("alpha-store", "bravo-store")):
+    """Two new stores in folder served by one `serve`: (server, token of
+    the first, token of the second). The caller kills the server."""
+    a, b = (Path(folder) / n for n in names)
+    for s in (a, b):
+        r = subprocess.run([BIN, "init", str(s)], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"init {s}: {r.stderr!r}")
+    srv = Server(a, stores=[b])
+    try:
+        srv.wait_for(r"more tokens: .*" + re.escape(names[1]))
+        toks = list(dict.fromkeys(TOKEN_RE.findall("\n".join(srv.notes))))
+        if len(toks) != 2:
+            raise AssertionError(f"expected two tokens, got {len(toks)}: {srv.notes}")
+    except BaseException:
+        srv.kill()
+        raise
+    return srv, toks[0], toks[1]
+
+
+ROUTES_C = Path(__file__).resolve().parents[2] / "api" / "http" / "routes.c"
+
+
+def route_table():
+    """The router's table (api/http/routes.c, cjh_routes): a list of
+    (pattern, method, set of query parameters), read from the C source so a
+    route added there is seen here without a test change."""
+    src = ROUTES_C.read_text()
+    table = src[src.index("const cjh_route cjh_routes[CJH_ROUTES]"):]
+    table = table[:table.index("};")]
+    rows = re.findall(r'\[CJH_R_\w+\]\s*=\s*\{\s*"([^"]*)",\s*(NULL|"[A-Z]+"),\s*((?:"[^"]*"\s*)+)\}',
+                      table)
+    out = []
+    for pattern, method, params in rows:
+        if method == "NULL":
+            continue  # "unknown": no route
+        words = " ".join(re.findall(r'"([^"]*)"', params)).split()
+        out.append((pattern, method.strip('"'), set(words)))
+    if len(out) < 10:
+        raise AssertionError(f"could not read the route table of {ROUTES_C}: {out}")
+    return out
 
 
 def percentile(values, p):

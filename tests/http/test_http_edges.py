@@ -37,30 +37,8 @@ import time
 import unittest
 from pathlib import Path
 
-from httptest import BIN, HttpCase, Server, log, message, raw_exchange, request_bytes
-
-
-def call(server, method, path, token=None, body=None, headers=None, source=None):
-    """(status, headers, parsed JSON or bytes) over a new connection."""
-    c = http.client.HTTPConnection(server.host, server.port, timeout=15,
-                                   source_address=(source, 0) if source else None)
-    h = dict(headers or {})
-    if token:
-        h["Authorization"] = "Bearer " + token
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    try:
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        raw = r.read()
-        try:
-            return r.status, r, json.loads(raw)
-        except ValueError:
-            return r.status, r, raw
-    finally:
-        c.close()
+from httptest import (BIN, HttpCase, Server, call, log, message, raw_exchange, request_bytes,
+                      serve_two_stores)
 
 
 class TestFraming(HttpCase):
@@ -154,15 +132,8 @@ class TestTokens(HttpCase):
 class TestScoping(unittest.TestCase):
     def test_metrics_and_healthz_show_only_the_callers_store(self):
         with tempfile.TemporaryDirectory(prefix="cjtest-http.", dir=os.environ.get("TMPDIR")) as d:
-            a, b = Path(d) / "alpha-store", Path(d) / "bravo-store"
-            for s in (a, b):
-                self.assertEqual(subprocess.run([BIN, "init", str(s)], capture_output=True).returncode, 0)
-            srv = Server(a, stores=[b])
+            srv, tok_a, tok_b = serve_two_stores(d)
             try:
-                srv.wait_for(r"more tokens: .*bravo-store")
-                toks = list(dict.fromkeys(re.findall(r"cjt_[0-9a-f]{16}_[0-9a-f]{64}",
-                                                     "\n".join(srv.notes))))
-                tok_a, tok_b = toks
                 for i in range(3):
                     self.assertEqual(call(srv, "POST", "/v1/events", tok_a,
                                           message("m", f"a{i}"))[0], 200)

@@ -42,6 +42,8 @@ def corpus(token):
         b"X-Forwarded-For: 198.51.100.1, 127.0.0.2\r\n\r\n",
         b"GET /v1/search?q=fuzz%20ed&thread=fz&limit=3 HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
         b"GET /v1/threads/fz/config?user=u HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
+        b"GET /v1/events?after=0&limit=3&type=message,metric&thread=fz HTTP/1.1\r\nHost: x\r\n" +
+        auth + b"\r\n",
         b"GET /v1/blobs/" + b"0" * 32 + b" HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
         b"POST /v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % len(ev) + ev,
@@ -49,6 +51,17 @@ def corpus(token):
         b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(ev) + ev + b"\r\n0\r\n\r\n",
         b"PUT /v1/blobs HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Length: 4\r\n\r\nblob",
         b"GET /v1/stats HTTP/1.0\r\n" + auth + b"\r\n",
+        # the read API (docs/http.md, "Reads")
+        b"GET /v1/users/u%201/messages?server=s&limit=2&before=9&after=0 HTTP/1.1\r\nHost: x\r\n" +
+        auth + b"\r\n",
+        b"GET /v1/threads?user=u&server=s&limit=1&after=1000.2 HTTP/1.1\r\nHost: x\r\n" + auth +
+        b"\r\n",
+        b"GET /v1/threads/fz HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
+        b"GET /v1/users/u HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
+        b"GET /v1/costs?user=u&thread=fz&from=2026-01-01T00:00:00Z&to=99 HTTP/1.1\r\nHost: x\r\n" +
+        auth + b"\r\n",
+        b"GET /v1/metrics?name=n&since=0&limit=3&after=1.1 HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
+        b"GET /v1/settings?category=c HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n",
     ]
 
 

@@ -1,7 +1,8 @@
 /* tests/http/test_http_options.c — cj_http_options across versions: a
  * version 1 struct (the layout before stop_fd, as an old caller built it)
  * is still accepted by its size and still stops on *stop; version 2 refuses
- * the old `stop` pointer and stops on stop_fd; an unknown version is
+ * the old `stop` pointer and stops on stop_fd; version 3 ends before the
+ * stream settings and version 4 checks them; an unknown version is
  * refused. Links the HTTP library as an outside program does. */
 #include <ftw.h>
 #include <stdio.h>
@@ -109,12 +110,34 @@ int main(void)
 	close(p[0]);
 	close(p[1]);
 
-	/* Version 3 (the current one) with no housekeeping. */
+	/* Version 3 with no housekeeping; its stream fields are not read (a
+	 * version 3 caller's struct ends before them). */
 	CHECK(pipe(p) == 0, "pipe");
-	o.version = CJ_HTTP_OPTIONS_VERSION;
+	o.version = 3;
 	o.stop_fd = p[0];
 	o.ready_arg = &p[1];
 	o.no_maintenance = 1;
+	o.stream_ping_ms = 1; /* out of range: would be refused if it were read */
+	rc = cj_http_serve(&o);
+	CHECK(rc == 0, "v3: %d %s", rc, cj_error_last());
+	close(p[0]);
+	close(p[1]);
+
+	/* Version 4 (the current one): the change feed's stream settings,
+	 * checked (10 to CJ_HTTP_MAX_STREAM_STALL_MS), then accepted. */
+	o.version = CJ_HTTP_OPTIONS_VERSION;
+	rc = cj_http_serve(&o);
+	CHECK(rc == CJ_EINVAL && strstr(cj_error_last(), "stream_ping_ms 1 "), "ping 1: %d %s", rc,
+	      cj_error_last());
+	o.stream_ping_ms = 200;
+	o.stream_stall_ms = CJ_HTTP_MAX_STREAM_STALL_MS + 1;
+	rc = cj_http_serve(&o);
+	CHECK(rc == CJ_EINVAL && strstr(cj_error_last(), "stream_stall_ms 25001 "), "stall: %d %s",
+	      rc, cj_error_last());
+	o.stream_stall_ms = 300;
+	CHECK(pipe(p) == 0, "pipe");
+	o.stop_fd = p[0];
+	o.ready_arg = &p[1];
 	rc = cj_http_serve(&o);
 	CHECK(rc == 0, "v%u: %d %s", (unsigned)CJ_HTTP_OPTIONS_VERSION, rc, cj_error_last());
 	close(p[0]);
@@ -129,6 +152,7 @@ int main(void)
 	if (nftw(d, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "could not remove %s\n", d);
 	printf("http/options: %s\n", failures ? "FAILED" : "version 1 by size, version 2 stop_fd, "
-	       "old stop refused in version 2, unknown version refused");
+	       "old stop refused in version 2, version 3 without stream fields, version 4 stream "
+	       "settings checked, unknown version refused");
 	return failures ? 1 : 0;
 }
