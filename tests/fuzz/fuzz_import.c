@@ -1,6 +1,5 @@
 /* tests/fuzz/fuzz_import.c — the importers' shared harness body
  * (fuzz_import.h). */
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,15 +8,26 @@
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
 #include "fuzz_import.h"
+#include "import/import_internal.h"
 #include "checks.h"
 
 static cj_store *store;
 static char root[256];
 
+/* At exit: the store closed and its scratch folder gone (a corpus replay
+ * runs once per test run; nothing may pile up in TMPDIR). */
+static void teardown(void)
+{
+	cj_store_close(store);
+	store = NULL;
+	zip_remove(root);
+}
+
 static void setup(void)
 {
 	if (store)
 		return;
+	atexit(teardown);
 	const char *tmp = getenv("TMPDIR");
 	snprintf(root, sizeof root, "%s/cj-fuzz-import-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	CHECK(mkdtemp(root) != NULL);
@@ -39,15 +49,6 @@ static void put(const char *rel, const void *data, size_t size)
 	CHECK(f != NULL);
 	CHECK(size == 0 || fwrite(data, 1, size, f) == size);
 	CHECK(fclose(f) == 0);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
 }
 
 static uint64_t num(json_t *o, const char *k)
@@ -100,5 +101,5 @@ void fz_import(cj_import_format format, const uint8_t *data, size_t size, const 
 	}
 	cj_free(report);
 	/* the scratch source goes; the store stays for the next input */
-	nftw(src, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	zip_remove(src);   /* the importer's own recursive removal (compiled in) */
 }
