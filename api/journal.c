@@ -60,6 +60,20 @@ int cj_journal_last_seq(uint64_t *out, cj_store *s)
 	return cji_journal_last_seq(out, &s->journal);
 }
 
+int cj_journal_find_id(uint64_t *seq_out, cj_store *s, const char *id)
+{
+	uint64_t seq = 0;
+	if (seq_out)
+		*seq_out = 0;
+	NEED_STORE(s, "find id");
+	if (!id || !*id)
+		return cji_err(CJ_EINVAL, "find id: no id");
+	int rc = cji_journal_id_seq(&seq, &s->journal, id);
+	if (rc == 1 && seq_out)
+		*seq_out = seq;
+	return rc;
+}
+
 int cj_journal_iter_new(cj_journal_iter **out, cj_store *s, uint64_t from_seq)
 {
 	*out = NULL;

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "feed.h"
 #include "backup.h"
+#include "import.h"
 #include "append.h"
 #include "bench.h"
 #include "harness.h"
@@ -33,7 +34,8 @@ static const char usage_line[] =
 	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n"
 	"       chatjournal bench backup [--events N] [--rounds R] [--seconds S] [--writers W]\n"
 	"                                [--quick] [--json] [--dir DIR]\n"
-	"       chatjournal bench sink --dsn DSN [--events N] [--rate R] [--seconds S] [--quick] [--json]\n";
+	"       chatjournal bench sink --dsn DSN [--events N] [--rate R] [--seconds S] [--quick] [--json]\n"
+	"       chatjournal bench import [--events N] [--rounds R] [--quick] [--json] [--dir DIR]\n";
 
 static void usage(FILE *f)
 {
@@ -194,5 +196,7 @@ int cj_bench_main(int argc, char **argv)
 		return cjb_backup_main(argc, argv);
 	if (strcmp(name, "sink") == 0)
 		return cjb_sink_main(argc, argv);
-	return usage_error("unknown benchmark '%s' (append, materialize, query, http, feed, compact, backup, sink)", name);
+	if (strcmp(name, "import") == 0)
+		return cjb_import_main(argc, argv);
+	return usage_error("unknown benchmark '%s' (append, materialize, query, http, feed, compact, backup, sink, import)", name);
 }

@@ -10,6 +10,7 @@ PKGS=(build-essential meson ninja-build pkg-config clang
       libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
       python3 sqlite3 lmdb-utils
       libpq-dev       # the PostgreSQL sink (sink/)
+      libarchive-dev  # a Slack export's .zip (import/)
       postgresql      # tests/sink/test_sink.py runs a throwaway server with its binaries
       tzdata      # time zone names are checked against it (docs/events.md, "Time zones")
       sqlite-utils  # tests/projection/test_sqlite_utils.py skips without it

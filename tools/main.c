@@ -27,6 +27,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_sink(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 typedef struct command {
 	const char *name;
@@ -55,6 +56,7 @@ static const command commands[] = {
 	{ "token",   "add, list or revoke the server's access tokens",    cmd_token },
 	{ "backup",  "take, list, prune or verify hot backups",           cmd_backup },
 	{ "restore", "restore a backup as a new store, or up to a point", cmd_restore },
+	{ "import",  "import a Slack, Discord, ChatGPT or JSONL export",  cmd_import },
 	{ "sink",    "project the journal into PostgreSQL (sink postgres)", cmd_sink },
 	{ "bench",   "run benchmarks (append, materialize, ...)",         cmd_bench },
 };

@@ -136,6 +136,13 @@ CJ_API int cj_journal_iter_wait(cj_journal_iter *it, int timeout_ms);
  * so that every event is handled exactly once. */
 CJ_API int cj_journal_wait(uint64_t *last_out, cj_store *s, uint64_t after, int timeout_ms);
 
+/* The sequence number of the event appended with this "id" (ids are kept
+ * for ever, compaction included): 1 and *seq_out set, 0 when no event has
+ * that id (*seq_out 0), or an error (CJ_EINVAL: NULL or empty id; CJ_EIO).
+ * With cj_journal_get, an importer compares what it would append with what
+ * is stored before appending (a different payload would be a conflict). */
+CJ_API int cj_journal_find_id(uint64_t *seq_out, cj_store *s, const char *id);
+
 /* Read one record by sequence number; *ev_out is a new event the caller frees.
  * Errors: CJ_ENOTFOUND, CJ_ECORRUPT. rec_out (may be NULL) gets the header
  * fields; its event pointer is set to *ev_out. */

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The house is a ladder: common -> journal -> materializer -> api -> export
--> api/http -> sink -> bench -> tools. A file may include headers of its own folder, of folders
+-> api/http -> sink -> import -> bench -> tools. A file may include headers of its own folder, of folders
 below it, and the public API (include/chatjournal/); it may call functions
 defined in its own folder or below. An include or a call that climbs the
 ladder (journal/ asking api/ for the store, say) fails this test, naming the
-file, the line and the target. The exports, the HTTP service, the sink, bench/ and tools/ may include
+file, the line and the target. The exports, the HTTP service, the sink, the importers, bench/ and
+tools/ may include
 nothing private at all: only include/ and their own folder.
 
 A negative control runs the same checker on a small synthetic tree with one
@@ -21,8 +22,8 @@ SRC = sys.argv[1]
 del sys.argv[1:2]
 
 RANK = {"common": 0, "journal": 1, "materializer": 2, "api": 3, "export": 4, "api/http": 5,
-        "sink": 6, "bench": 7, "tools": 8}
-PUBLIC_ONLY = {"export", "api/http", "sink", "bench", "tools"}
+        "sink": 6, "import": 7, "bench": 8, "tools": 9}
+PUBLIC_ONLY = {"export", "api/http", "sink", "import", "bench", "tools"}
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # A function definition starts at column 0: "type name(" ... and its line
 # either opens the body or does not end the declaration with ';'.

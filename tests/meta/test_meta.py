@@ -12,7 +12,7 @@
   (the names OUTSIDE matches), and every relative link in a Markdown file
   names a file of the repository.
 Usage: test_meta.py SOURCE_ROOT LIBCHATJOURNAL_SO LIBCHATJOURNAL_HTTP_SO CHATJOURNAL_BIN
-       LIBCHATJOURNAL_SINK_SO LIBCHATJOURNAL_EXPORT_SO
+       LIBCHATJOURNAL_SINK_SO LIBCHATJOURNAL_EXPORT_SO LIBCHATJOURNAL_IMPORT_SO
 """
 import os
 import re
@@ -20,12 +20,13 @@ import subprocess
 import sys
 import unittest
 
-SRC, LIB, HTTP_LIB, BIN, SINK_LIB, EXPORT_LIB = sys.argv[1:7]
-del sys.argv[1:7]
+SRC, LIB, HTTP_LIB, BIN, SINK_LIB, EXPORT_LIB, IMPORT_LIB = sys.argv[1:8]
+del sys.argv[1:8]
 HTTP_HEADERS = {"http.h"}
 SINK_HEADERS = {"sink.h"}
 EXPORT_HEADERS = {"export.h"}
-OWN_LIBRARY = HTTP_HEADERS | SINK_HEADERS | EXPORT_HEADERS  # headers of libraries of their own
+IMPORT_HEADERS = {"import.h"}
+OWN_LIBRARY = HTTP_HEADERS | SINK_HEADERS | EXPORT_HEADERS | IMPORT_HEADERS  # headers of libraries of their own
 
 
 def read(path):
@@ -92,6 +93,12 @@ class Meta(unittest.TestCase):
         self.assertEqual(sorted(n for n in exported(EXPORT_LIB) if not n.startswith("cj_")), [],
                          "libchatjournal-export exports symbols without the cj_ prefix")
         self.assertEqual(sorted(export & exported(LIB)), [], "the core library exports exports")
+        imp = declared(IMPORT_HEADERS)
+        self.assertIn("cj_import_run", imp)
+        self.assertEqual(sorted(imp - exported(IMPORT_LIB)), [],
+                         "declared in import.h but not exported by libchatjournal-import")
+        bad = sorted(n for n in exported(IMPORT_LIB) if not n.startswith("cj_"))
+        self.assertEqual(bad, [], "libchatjournal-import exports symbols without the cj_ prefix")
 
     def test_core_does_not_link_microhttpd(self):
         self.assertFalse([n for n in needed(LIB) if "microhttpd" in n], needed(LIB))
