@@ -352,6 +352,15 @@ class RoundTrip(unittest.TestCase):
             r = run_cj("append", dst, "-", input="".join(feed))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(state_hash(dst), state_hash(src))
+            # The export as it is, through `chatjournal import --format jsonl`
+            # (which drops "seq" and "redacted"): the same projection.
+            path = Path(d) / "export.jsonl"
+            path.write_text("\n".join(lines) + "\n")
+            imp = Path(d) / "imported"
+            self.assertEqual(run_cj("init", imp).returncode, 0)
+            r = run_cj("import", imp, "--format", "jsonl", path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(state_hash(imp), state_hash(src))
             # negative control: one changed event gives another hash
             other = Path(d) / "other"
             run_cj("init", other)
