@@ -53,6 +53,15 @@ static uint64_t append_msg(cj_store *s, const char *thread, const char *content,
 
 /* ---- canonical JSON -------------------------------------------------------- */
 
+/* The poll count, read under the lock its writers hold. */
+static uint64_t follow_polls(cj_store *s)
+{
+	pthread_mutex_lock(&s->journal.follow.mu);
+	uint64_t n = s->journal.follow.polls;
+	pthread_mutex_unlock(&s->journal.follow.mu);
+	return n;
+}
+
 static void test_canonical_json(void **state)
 {
 	(void)state;
@@ -207,7 +216,7 @@ static void test_wake_in_process(void **state)
 	tu_fixture *f = *state;
 	unsigned rounds = (unsigned)tu_env_ulong("CJ_FOLLOW_ROUNDS", 20);
 	uint64_t *lat = calloc(rounds, sizeof *lat);
-	uint64_t polls0 = f->s->journal.follow.polls;
+	uint64_t polls0 = follow_polls(f->s);
 	for (unsigned r = 0; r < rounds; r++) {
 		waiter w = { f->s, r + 1, 10000, -99, 0, 0 };
 		pthread_t th;
@@ -224,7 +233,7 @@ static void test_wake_in_process(void **state)
 	qsort(lat, rounds, sizeof *lat, cmp_u64);
 	printf("follow in-process: wake after append start p50 %.2f ms, max %.2f ms over %u rounds; "
 	       "%llu polls meanwhile\n", (double)lat[rounds / 2] / 1e3, (double)lat[rounds - 1] / 1e3,
-	       rounds, (unsigned long long)(f->s->journal.follow.polls - polls0));
+	       rounds, (unsigned long long)(follow_polls(f->s) - polls0));
 	assert_true(lat[rounds - 1] < (uint64_t)WAKE_BOUND_MS * 1000u);
 	free(lat);
 }
@@ -237,13 +246,13 @@ static void test_idle_cost_one_poller(void **state)
 	enum { N = 8, IDLE_MS = 1000 };
 	waiter w[N];
 	pthread_t th[N];
-	uint64_t polls0 = f->s->journal.follow.polls;
+	uint64_t polls0 = follow_polls(f->s);
 	for (int i = 0; i < N; i++) {
 		w[i] = (waiter){ f->s, 1, 20000, -99, 0, 0 };
 		assert_int_equal(pthread_create(&th[i], NULL, wait_one, &w[i]), 0);
 	}
 	sleep_ms(IDLE_MS);
-	uint64_t polls = f->s->journal.follow.polls - polls0;
+	uint64_t polls = follow_polls(f->s) - polls0;
 	append_msg(f->s, "T", "all of you", NULL);
 	for (int i = 0; i < N; i++) {
 		pthread_join(th[i], NULL);
