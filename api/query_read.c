@@ -195,9 +195,10 @@ static int parse_cursor(const char *text, int64_t *a, int64_t *b)
 			goto bad;
 		uint64_t x = 0;
 		for (; isdigit((unsigned char)*p); p++) {
-			x = x * 10 + (uint64_t)(*p - '0');
-			if (x > INT64_MAX)
+			uint64_t d = (uint64_t)(*p - '0');
+			if (x > ((uint64_t)INT64_MAX - d) / 10) /* before it can wrap */
 				goto bad;
+			x = x * 10 + d;
 		}
 		v[k] = (int64_t)x;
 		if (k == 0 && *p++ != '.')
