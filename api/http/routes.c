@@ -802,30 +802,32 @@ void cjh_append_reply(cjh_request *r)
 	}
 	cjh_metrics_append(&sv->stores[r->auth.store].m, n, (cjh_now_ns() - r->append_t0) / 1000);
 	r->events = (long)n;
-	json_t *o;
-	if (r->is_array) {
-		json_t *a = json_array(), *dup = json_array(), *del = json_array();
-		for (size_t i = 0; i < n; i++) {
-			json_array_append_new(a, json_integer((json_int_t)seqs[i]));
-			if (st[i] != CJ_APPEND_NEW)
-				json_array_append_new(dup, json_integer((json_int_t)i));
-			if (st[i] == CJ_APPEND_DUPLICATE_DELETED)
-				json_array_append_new(del, json_integer((json_int_t)i));
-		}
-		o = json_pack("{s:o,s:I}", "seqs", a, "last_seq", (json_int_t)seqs[n - 1]);
-		json_object_set_new(o, "duplicates", dup);
-		json_object_set_new(o, "deleted", del);
-		if (!json_array_size(dup))
-			json_object_del(o, "duplicates");
-		if (!json_array_size(del))
-			json_object_del(o, "deleted");
-	} else {
-		o = json_pack("{s:I}", "seq", (json_int_t)seqs[0]);
-		if (st[0] != CJ_APPEND_NEW)
-			json_object_set_new(o, "duplicate", json_true());
-		if (st[0] == CJ_APPEND_DUPLICATE_DELETED)
-			json_object_set_new(o, "deleted", json_true());
+	if (!r->is_array) {
+		/* One event (the common bot request): no JSON tree for it. */
+		char text[96];
+		snprintf(text, sizeof text, "{\"seq\":%llu%s%s}", (unsigned long long)seqs[0],
+		         st[0] != CJ_APPEND_NEW ? ",\"duplicate\":true" : "",
+		         st[0] == CJ_APPEND_DUPLICATE_DELETED ? ",\"deleted\":true" : "");
+		free(seqs);
+		free(st);
+		cjh_set_json(r, 200, strdup(text));
+		return;
 	}
+	json_t *a = json_array(), *dup = json_array(), *del = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(a, json_integer((json_int_t)seqs[i]));
+		if (st[i] != CJ_APPEND_NEW)
+			json_array_append_new(dup, json_integer((json_int_t)i));
+		if (st[i] == CJ_APPEND_DUPLICATE_DELETED)
+			json_array_append_new(del, json_integer((json_int_t)i));
+	}
+	json_t *o = json_pack("{s:o,s:I}", "seqs", a, "last_seq", (json_int_t)seqs[n - 1]);
+	json_object_set_new(o, "duplicates", dup);
+	json_object_set_new(o, "deleted", del);
+	if (!json_array_size(dup))
+		json_object_del(o, "duplicates");
+	if (!json_array_size(del))
+		json_object_del(o, "deleted");
 	free(seqs);
 	free(st);
 	char *text = json_dumps(o, JSON_COMPACT);

@@ -145,7 +145,12 @@ static struct MHD_Daemon *start_daemon(cjh_server *sv, const cjh_listen *ls)
 		/* Inactivity (any byte resets it): bodies that stall. Heads have
 		 * their own deadline (conn.c). */
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)30, NULL },
-		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)((size_t)64 << 10), NULL },
+		/* A connection's memory pool holds its request head and read
+		 * buffer. libmicrohttpd 0.9.75 zeroes the whole pool between two
+		 * requests of a keep-alive connection: 64 KiB cost a memset per
+		 * request that showed in bench http's single events
+		 * (docs/performance.md); 16 KiB bounds a head the same way. */
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)CJH_CONN_MEMORY, NULL },
 		/* One event loop per core: reading and answering 32 busy
 		 * connections is more than one thread's work (bench http). */
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)sv->loops, NULL },

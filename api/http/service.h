@@ -33,6 +33,9 @@ static inline uint64_t cjh_now_ns(void)
 #define CJH_LAT_BUCKETS 10
 #define CJH_BATCH_BUCKETS 5
 #define CJH_STATUS_MAX 600
+/* libmicrohttpd's memory pool per connection: the request head must fit
+ * (431 beyond). See server.c. */
+#define CJH_CONN_MEMORY ((size_t)16 << 10)
 
 /* Routes (the table in routes.c: pattern, method, query parameters). */
 enum cjh_route_id {
