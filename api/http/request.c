@@ -25,15 +25,31 @@
  * cost throughput); larger ones go to a worker. */
 #define CJH_INLINE_EVENTS ((size_t)8 << 10)
 
-/* Wall-clock time as RFC 3339 UTC with milliseconds. */
+/* Wall-clock time as RFC 3339 UTC with milliseconds. The text up to the
+ * second is kept per thread: it changes once a second, a log line is
+ * written per request. */
 static void now_text(char out[32])
 {
+	static _Thread_local time_t sec = -1;
+	static _Thread_local char sec_text[24];
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	struct tm tm;
-	gmtime_r(&now.tv_sec, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03ldZ", now.tv_nsec / 1000000L);
+	if (now.tv_sec != sec) {
+		struct tm tm;
+		gmtime_r(&now.tv_sec, &tm);
+		if (!strftime(sec_text, sizeof sec_text, "%Y-%m-%dT%H:%M:%S", &tm))
+			sec_text[0] = '\0';
+		sec = now.tv_sec;
+	}
+	size_t n = strlen(sec_text);
+	unsigned ms = (unsigned)(now.tv_nsec / 1000000L);
+	memcpy(out, sec_text, n);
+	out[n++] = '.';
+	out[n++] = (char)('0' + ms / 100);
+	out[n++] = (char)('0' + ms / 10 % 10);
+	out[n++] = (char)('0' + ms % 10);
+	out[n++] = 'Z';
+	out[n] = '\0';
 }
 
 void cjh_log_line(cjh_server *sv, const char *text)
@@ -58,10 +74,15 @@ static char *moved(char *b, char *end, int n)
  * quote, backslash and control bytes escaped. Log fields are short. */
 static char *put_str(char *b, char *end, const char *key, const char *v)
 {
-	int n = snprintf(b, (size_t)(end - b), ",\"%s\":\"", key);
-	if (n < 0 || n >= end - b)
-		return moved(b, end, n);
-	b += n;
+	size_t k = strlen(key);
+	if ((size_t)(end - b) < k + 16)
+		return b;
+	*b++ = ',';
+	*b++ = '"';
+	memcpy(b, key, k);
+	b += k;
+	memcpy(b, "\":\"", 3);
+	b += 3;
 	for (const unsigned char *p = (const unsigned char *)v; *p && end - b > 8; p++) {
 		if (*p == '"' || *p == '\\') {
 			*b++ = '\\';

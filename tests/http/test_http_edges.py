@@ -83,6 +83,8 @@ class TestFraming(HttpCase):
         cases = [
             ("header block over 64 KiB", request_bytes(tok, b"{}", extra=b"X-Pad: " +
                                                        b"a" * 70000 + b"\r\n"), {431}),
+            ("header block over 16 KiB (the connection pool)",
+             request_bytes(tok, b"{}", extra=b"X-Pad: " + b"a" * 17000 + b"\r\n"), {431}),
             ("URL over 64 KiB", request_bytes(tok, b"", method=b"GET", path=b"/v1/threads/" +
                                               b"t" * 100000 + b"/messages"), {414, 431}),
             ("HTTP/3.0", b"GET /v1/stats HTTP/3.0\r\nHost: x\r\n\r\n", {505}),
@@ -98,6 +100,12 @@ class TestFraming(HttpCase):
                 self.assertTrue(st in allowed or st == "closed", f"{label}: {st} {body[:200]!r}")
                 seen[label] = (st, headers.get("content-type") if headers else None)
                 self.assertTrue(self.server.alive())
+        # ... while an 8 KiB header (what common proxies allow) still passes.
+        ev = json.dumps({"type": "message", "thread": "pad", "role": "user",
+                         "content": "padded"}).encode()
+        st, _, body = raw_exchange(self.server, request_bytes(tok, ev, extra=b"X-Pad: " +
+                                                              b"a" * 8192 + b"\r\n"))
+        self.assertEqual(st, 200, body[:200])
         log(f"http/mhd-refusals (libmicrohttpd's own bodies): {seen}")
 
 

@@ -13,7 +13,7 @@ and talks to it with raw sockets and http.client (standard library only):
   64 KiB, invalid UTF-8, lone surrogates, NUL escapes, an array of 10,001
   events, non-object elements, ... Every answer the application gives is a
   4xx with a JSON error; what libmicrohttpd refuses before the application
-  sees it (header block over 64 KiB: 431, URL: 414, unparseable
+  sees it (header block over 16 KiB: 431, URL: 414, unparseable
   Content-Length, HTTP/2) gets its status with its own HTML body, or the
   connection closes. The server never dies, stores nothing of them, and
   serves normal clients afterwards;
