@@ -16,6 +16,7 @@
 #include <xxhash.h>
 #include "import_internal.h"
 #include "idset.h"
+#include "keep.h"
 
 #define BATCH_MAX 1024     /* events per ticket (a group is never split) */
 #define INFLIGHT 4         /* tickets in flight */
@@ -51,6 +52,12 @@ struct imp {
 	uint64_t last_seq;
 	int64_t retention_cutoff;   /* messages older than this are dropped by retention (0: off) */
 	uint64_t done_base, file_done, total_bytes;
+	keep kept;                  /* the plan's accepted events, for the append */
+	uint64_t elem_bytes;        /* the current element's size, not yet charged to kept */
+	int group_start;            /* the next accepted event starts a group */
+	int replay;                 /* appending kept events: the plan counted them */
+	int store_empty;            /* the journal was empty when the plan began */
+	int in_sync;                /* sync_deletes is running */
 	int failed;
 	int rc;
 	char err[1024];
@@ -93,7 +100,11 @@ void imp_at(imp *m, uint64_t line, uint64_t byte)
 	m->byte = byte;
 }
 
-void imp_at_scan(imp *m, const scan *s) { imp_at(m, s->elem_line, s->elem_off); }
+void imp_at_scan(imp *m, const scan *s)
+{
+	imp_at(m, s->elem_line, s->elem_off);
+	m->elem_bytes = s->elem_len;
+}
 
 void imp_skip(imp *m, const char *kind, const char *fmt, ...)
 {
@@ -187,7 +198,10 @@ static int ring_pop(imp *m)
 	if (rc == 0) {
 		for (size_t i = 0; i < b->n; i++) {
 			int present = st[i] != CJ_APPEND_NEW;
-			rp_count(&m->rep, b->file[i], b->kind[i], present ? RP_PRESENT : RP_IMPORTED);
+			if (!m->replay)
+				rp_count(&m->rep, b->file[i], b->kind[i], present ? RP_PRESENT : RP_IMPORTED);
+			else if (present)   /* the plan counted it imported; a writer was first */
+				rp_move(&m->rep, b->file[i], b->kind[i], RP_IMPORTED, RP_PRESENT);
 			if (!present && seqs[i] > m->last_seq)
 				m->last_seq = seqs[i];
 		}
@@ -283,6 +297,17 @@ static json_t *canonical(const cj_event *ev)
 	return j;
 }
 
+/* cj_journal_find_id, but the plan knows an empty journal has no id (a
+ * first import looks nothing up). */
+static int find_id(imp *m, uint64_t *seq, const char *id)
+{
+	if (m->phase == PLAN && m->store_empty) {
+		*seq = 0;
+		return 0;
+	}
+	return cj_journal_find_id(seq, m->s, id);
+}
+
 enum verdict { V_NEW, V_PRESENT, V_EDIT, V_SKIP, V_FATAL };
 
 /* Compare ev with what the store holds under its id. V_EDIT: a message
@@ -291,7 +316,7 @@ enum verdict { V_NEW, V_PRESENT, V_EDIT, V_SKIP, V_FATAL };
 static enum verdict judge(imp *m, const cj_event *ev, const char *id, char *why, size_t whylen)
 {
 	uint64_t seq = 0;
-	int rc = cj_journal_find_id(&seq, m->s, id);
+	int rc = find_id(m, &seq, id);
 	if (rc < 0) {
 		imp_fail(m, rc, "looking up id '%.64s': %s", id, cj_error_last());
 		return V_FATAL;
@@ -396,7 +421,15 @@ static int accept_event(imp *m, cj_event *ev)
 	if (m->phase == PLAN) {
 		rp_count(&m->rep, m->file, kind, RP_IMPORTED);
 		note_retention(m, ev);
-		cj_event_free(ev);
+		if (m->in_sync || !m->kept.on) {
+			cj_event_free(ev);
+			return 0;
+		}
+		/* The element's bytes are charged once, to its first event. */
+		uint64_t cost = KEEP_OVERHEAD + KEEP_FACTOR * m->elem_bytes;
+		m->elem_bytes = 0;
+		keep_add(&m->kept, ev, m->file, kind, m->group_start, cost);
+		m->group_start = 0;
 		return 0;
 	}
 	note_retention(m, ev);
@@ -416,7 +449,7 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 	               kind == CJ_EVENT_REACTION) &&
 	    !idset_has(&m->seen, XXH64(target, strlen(target), 0))) {
 		uint64_t seq;
-		int rc = cj_journal_find_id(&seq, m->s, target);
+		int rc = find_id(m, &seq, target);
 		if (rc < 0) {
 			cj_event_free(ev);
 			return imp_fail(m, rc, "looking up id '%.64s': %s", target, cj_error_last());
@@ -435,7 +468,10 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 	if (!id)
 		return accept_event(m, ev) == 0 ? 1 : m->rc;
 	uint64_t h = XXH64(id, strlen(id), 0);
-	if (idset_add(&m->seen, h) == 1 && m->phase == APPEND) {
+	int again = idset_add(&m->seen, h) == 1;
+	if (again && m->phase == PLAN)
+		keep_drop(&m->kept, "an id repeats in the source");
+	if (again && m->phase == APPEND) {
 		/* This id came earlier in this source: let it commit, then compare. */
 		if (flush_all(m) != 0) {
 			cj_event_free(ev);
@@ -465,7 +501,7 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 		rp_seen(&m->rep, m->file, CJ_EVENT_EDIT_MESSAGE);
 		const char *eid = cj_event_get_string(e, "id");
 		uint64_t seq;
-		int rc = cj_journal_find_id(&seq, m->s, eid);
+		int rc = find_id(m, &seq, eid);
 		if (rc < 0) {
 			cj_event_free(e);
 			return imp_fail(m, rc, "looking up id '%.64s': %s", eid, cj_error_last());
@@ -487,6 +523,7 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 
 static int start_group(imp *m, size_t n)
 {
+	m->group_start = 1;
 	if (m->phase == APPEND && m->cur.n > 0 && m->cur.n + n > BATCH_MAX)
 		return submit_cur(m);
 	return 0;
@@ -601,6 +638,10 @@ static int sync_deletes(imp *m)
 		return 0;
 	if (imp_file(m, "(sync)") != 0)
 		return m->rc;
+	/* An append from kept events runs this again: the plan's deletes were
+	 * counted, not kept, and the projection decides anew. */
+	rp_reset_file(&m->rep, m->file);
+	m->rep.deletes = 0;
 	/* The projection must have applied everything appended so far. */
 	if (flush_all(m) != 0)
 		return m->rc;
@@ -610,6 +651,7 @@ static int sync_deletes(imp *m)
 		rc = cj_wait_applied(m->s, last, 600000);
 	if (rc != 0)
 		return imp_fail(m, rc, "--sync: waiting for the projection: %s", cj_error_last());
+	m->in_sync = 1;
 	for (size_t i = 0; i < m->ncovers && !m->failed; i++) {
 		const cover *c = &m->covers[i];
 		uint64_t after = 0;
@@ -621,6 +663,8 @@ static int sync_deletes(imp *m)
 			q.forward = 1;
 			char *text = NULL;
 			rc = cj_query_history(&text, m->s, &q);
+			if (rc != 0)
+				m->in_sync = 0;
 			if (rc != 0)
 				return imp_fail(m, rc, "--sync: reading thread '%.64s': %s", c->thread,
 				                cj_error_last());
@@ -639,6 +683,7 @@ static int sync_deletes(imp *m)
 				break;
 		}
 	}
+	m->in_sync = 0;
 	return m->failed ? m->rc : 0;
 }
 
@@ -666,6 +711,10 @@ static int run_pass(imp *m, enum phase phase, const char *path)
 	}
 	m->ncovers = 0;
 	m->done_base = m->file_done = 0;
+	if (phase == PLAN) {
+		uint64_t last = 1;
+		m->store_empty = cj_journal_last_seq(&last, m->s) == 0 && last == 0;
+	}
 	/* A bulk load: this process's projection work waits until the appends
 	 * are done (as `chatjournal append FILE` does), and catches up after;
 	 * --sync reads the projection, so it is released before. */
@@ -681,6 +730,49 @@ static int run_pass(imp *m, enum phase phase, const char *path)
 	if (phase == APPEND)
 		flush_all(m);
 	return m->failed ? m->rc : rc;
+}
+
+/* The append from the plan's kept events: the same events in the same order
+ * and groups, without reading the source again. The plan's counts stand;
+ * an event a concurrent writer stored since (same id and payload) is
+ * counted present, as the journal answers; one it stored with other values
+ * fails the append (CJ_ECONFLICT, naming the file; a rerun decides anew),
+ * where reading the source again would have made an edit or a skip of it.
+ * --sync reads the projection again once everything is appended. */
+static int append_kept(imp *m)
+{
+	keep *k = &m->kept;
+	m->phase = APPEND;
+	m->replay = 1;
+	m->done_base = m->file_done = 0;
+	cj_store_defer_projection(m->s, 1);
+	for (size_t i = 0; i < k->n && !m->failed; i++) {
+		keep_item *it = &k->items[i];
+		if (it->group) {
+			size_t j = i + 1;
+			while (j < k->n && !k->items[j].group)
+				j++;
+			if (m->cur.n > 0 && m->cur.n + (j - i) > BATCH_MAX && submit_cur(m) != 0)
+				break;
+		}
+		m->file = it->file;
+		cj_event *ev = it->ev;
+		it->ev = NULL;
+		if (batch_add(m, &m->cur, ev, it->kind) != 0)
+			break;
+		if ((i & 4095) == 0 && m->o->progress)
+			m->o->progress(m->o->progress_arg, "import",
+			               (uint64_t)((double)m->total_bytes * (double)i / (double)k->n),
+			               m->total_bytes);
+	}
+	flush_all(m);
+	cj_store_defer_projection(m->s, 0);
+	m->replay = 0;
+	keep_free(k);
+	if (!m->failed)
+		sync_deletes(m);
+	flush_all(m);
+	return m->failed ? m->rc : 0;
 }
 
 /* ---- the entry ------------------------------------------------------------ */
@@ -812,6 +904,7 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 	m->lim = cj_store_limits(s);
 	rp_init(&m->rep);
 	idset_init(&m->seen);
+	keep_init(&m->kept, opts->dry_run ? 0 : keep_budget_from_env());
 	m->retention_cutoff = retention_cutoff(s);
 
 	char *tmpdir = NULL;
@@ -838,7 +931,7 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 		if (rc == 0 && !opts->dry_run) {
 			phase = "import";
 			appended = 1;
-			rc = run_pass(m, APPEND, path);
+			rc = m->kept.on ? append_kept(m) : run_pass(m, APPEND, path);
 		}
 	}
 	if (summary)
@@ -858,6 +951,7 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 	}
 	free(m->covers);
 	idset_free(&m->seen);
+	keep_free(&m->kept);
 	rp_free(&m->rep);
 	if (tmpdir) {
 		zip_remove(tmpdir);
