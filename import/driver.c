@@ -14,54 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <xxhash.h>
-#include "import_internal.h"
-#include "idset.h"
-#include "keep.h"
-
-#define BATCH_MAX 1024     /* events per ticket (a group is never split) */
-#define INFLIGHT 4         /* tickets in flight */
-
-enum phase { PLAN, APPEND };
-
-typedef struct batch {
-	cj_event **evs;
-	long *file;
-	unsigned char *kind;
-	size_t n, cap;
-	cj_ticket *t;
-} batch;
-
-typedef struct cover {
-	char *thread, *prefix;
-	int64_t lo, hi;
-} cover;
-
-struct imp {
-	cj_store *s;
-	const cj_import_options *o;
-	const cj_limits *lim;
-	enum phase phase;
-	report rep;
-	long file;                  /* current file in rep */
-	uint64_t line, byte;        /* current item */
-	idset seen;                 /* XXH64 of every id emitted this pass */
-	cover *covers;
-	size_t ncovers;
-	batch cur, ring[INFLIGHT];
-	size_t ring_head, ring_n;
-	uint64_t last_seq;
-	int64_t retention_cutoff;   /* messages older than this are dropped by retention (0: off) */
-	uint64_t done_base, file_done, total_bytes;
-	keep kept;                  /* the plan's accepted events, for the append */
-	uint64_t elem_bytes;        /* the current element's size, not yet charged to kept */
-	int group_start;            /* the next accepted event starts a group */
-	int replay;                 /* appending kept events: the plan counted them */
-	int store_empty;            /* the journal was empty when the plan began */
-	int in_sync;                /* sync_deletes is running */
-	int failed;
-	int rc;
-	char err[1024];
-};
+#include "driver.h"
 
 /* ---- errors and positions ------------------------------------------------- */
 
@@ -69,10 +22,16 @@ int imp_fail(imp *m, int rc, const char *fmt, ...)
 {
 	if (m->failed)
 		return m->rc;
+	if (m->rec && m->rec_failed)
+		return m->rec_rc;
+	char msg[sizeof m->err];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(m->err, sizeof m->err, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (m->rec)
+		return rec_fail(m, rc, msg);
+	memcpy(m->err, msg, sizeof m->err);
 	m->failed = 1;
 	m->rc = rc ? rc : CJ_EINVAL;
 	return m->rc;
@@ -85,6 +44,8 @@ int imp_fail_scan(imp *m, const scan *s)
 
 int imp_file(imp *m, const char *name)
 {
+	if (m->rec)
+		return rec_file(m, name);
 	m->done_base += m->file_done;
 	m->file_done = 0;
 	m->file = rp_file_index(&m->rep, name);
@@ -94,17 +55,20 @@ int imp_file(imp *m, const char *name)
 	return 0;
 }
 
-void imp_at(imp *m, uint64_t line, uint64_t byte)
+void imp_at_elem(imp *m, uint64_t line, uint64_t byte, uint64_t elem_bytes)
 {
+	if (m->rec) {
+		rec_at(m, line, byte, elem_bytes);
+		return;
+	}
 	m->line = line;
 	m->byte = byte;
+	m->elem_bytes = elem_bytes;
 }
 
-void imp_at_scan(imp *m, const scan *s)
-{
-	imp_at(m, s->elem_line, s->elem_off);
-	m->elem_bytes = s->elem_len;
-}
+void imp_at(imp *m, uint64_t line, uint64_t byte) { imp_at_elem(m, line, byte, 0); }
+
+void imp_at_scan(imp *m, const scan *s) { imp_at_elem(m, s->elem_line, s->elem_off, s->elem_len); }
 
 void imp_skip(imp *m, const char *kind, const char *fmt, ...)
 {
@@ -113,13 +77,25 @@ void imp_skip(imp *m, const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	int k = kind ? (int)cj_event_type_from_name(kind) : 0;
-	rp_seen(&m->rep, m->file, k);
-	rp_skip(&m->rep, m->file, k, m->line, m->byte, why);
+	imp_skip_text(m, kind ? (int)cj_event_type_from_name(kind) : 0, why);
+}
+
+void imp_skip_text(imp *m, int kind, const char *why)
+{
+	if (m->rec) {
+		rec_skip(m, kind, why);
+		return;
+	}
+	rp_seen(&m->rep, m->file, kind);
+	rp_skip(&m->rep, m->file, kind, m->line, m->byte, why);
 }
 
 void imp_progress(imp *m, uint64_t file_done)
 {
+	if (m->rec) {
+		rec_progress(m, file_done);
+		return;
+	}
 	m->file_done = file_done;
 	if (m->o->progress)
 		m->o->progress(m->o->progress_arg, m->phase == PLAN ? "plan" : "import",
@@ -186,13 +162,53 @@ static int batch_add(imp *m, batch *b, cj_event *ev, int kind)
 	return 0;
 }
 
+static int free_events(imp *wm, void *arg)
+{
+	(void)wm;
+	cj_event **evs = arg;
+	for (size_t i = 0; evs[i]; i++)
+		cj_event_free(evs[i]);
+	free(evs);
+	return 0;
+}
+
+/* Free a committed batch's events: on a worker when there are workers
+ * (they are idle while the driver appends, and freeing a million jansson
+ * trees is a good part of an append's time). */
+static void batch_release(imp *m, batch *b)
+{
+	cj_event **evs = m->par && b->n ? malloc((b->n + 1) * sizeof *evs) : NULL;
+	if (evs) {
+		memcpy(evs, b->evs, b->n * sizeof *evs);
+		evs[b->n] = NULL;
+		if (par_detach(m->par, free_events, evs) == 0)
+			b->n = 0;
+		else
+			free(evs);
+	}
+	batch_clear(b);
+}
+
 /* Wait for the oldest ticket and count what became of its events. */
 static int ring_pop(imp *m)
 {
 	batch *b = &m->ring[m->ring_head];
-	uint64_t *seqs = malloc((b->n ? b->n : 1) * sizeof *seqs);
-	cj_append_status *st = malloc((b->n ? b->n : 1) * sizeof *st);
-	int rc = seqs && st ? cj_ticket_wait(seqs, b->t) : CJ_ENOMEM;
+	if (b->n > m->status_cap) {
+		/* kept from ticket to ticket: a large malloc per ticket makes glibc
+		 * consolidate its free lists each time */
+		size_t cap = b->n > BATCH_MAX ? b->n : BATCH_MAX;
+		uint64_t *q = realloc(m->seqs, cap * sizeof *q);
+		if (q)
+			m->seqs = q;
+		cj_append_status *a = q ? realloc(m->status, cap * sizeof *a) : NULL;
+		if (a) {
+			m->status = a;
+			m->status_cap = cap;
+		}
+	}
+	uint64_t *seqs = m->seqs;
+	cj_append_status *st = m->status;
+	int rc = b->n <= m->status_cap ? cj_ticket_wait(seqs, b->t) : CJ_ENOMEM;
 	if (rc == 0)
 		rc = cj_ticket_status(st, m->s, b->t);
 	if (rc == 0) {
@@ -211,11 +227,9 @@ static int ring_pop(imp *m)
 		         "durable, and maybe some after; a rerun appends what is missing)", f,
 		         cj_error_last()[0] ? cj_error_last() : cj_strerror(rc));
 	}
-	free(seqs);
-	free(st);
 	cj_ticket_free(b->t);
 	b->t = NULL;
-	batch_clear(b);
+	batch_release(m, b);
 	m->ring_head = (m->ring_head + 1) % INFLIGHT;
 	m->ring_n--;
 	return rc;
@@ -531,6 +545,13 @@ static int start_group(imp *m, size_t n)
 
 int imp_emit(imp *m, cj_event **evs, size_t n, const imp_edit *edit)
 {
+	if (m->rec)
+		return rec_emit(m, evs, n, edit);
+	return imp_emit_group(m, evs, n, edit, NULL);
+}
+
+int imp_emit_group(imp *m, cj_event **evs, size_t n, const imp_edit *edit, char **pre)
+{
 	int rc = m->failed ? m->rc : start_group(m, n);
 	size_t i = 0;
 	int main_skipped = 0;
@@ -548,9 +569,9 @@ int imp_emit(imp *m, cj_event **evs, size_t n, const imp_edit *edit)
 		}
 		/* The plan validated every event; the append validates again
 		 * inside cj_journal_submit, which refuses what does not pass. */
-		int vrc = m->phase == PLAN ? cj_event_validate(ev, m->lim) : 0;
+		int vrc = pre ? pre[i] != NULL : m->phase == PLAN ? cj_event_validate(ev, m->lim) : 0;
 		if (vrc != 0) {
-			snprintf(why, sizeof why, "%s", cj_error_last());
+			snprintf(why, sizeof why, "%s", pre ? pre[i] : cj_error_last());
 			rp_skip(&m->rep, m->file, kind, m->line, m->byte, why);
 			cj_event_free(ev);
 			main_skipped = i == 0;
@@ -572,6 +593,8 @@ int imp_cover(imp *m, const char *thread, const char *prefix, int64_t ts)
 {
 	if (!m->o->sync)
 		return 0;
+	if (m->rec)
+		return rec_cover(m, thread, prefix, ts);
 	for (size_t i = m->ncovers; i-- > 0;) {
 		cover *c = &m->covers[i];
 		if (strcmp(c->thread, thread) == 0 && strcmp(c->prefix, prefix) == 0) {
@@ -721,6 +744,7 @@ static int run_pass(imp *m, enum phase phase, const char *path)
 	if (phase == APPEND)
 		cj_store_defer_projection(m->s, 1);
 	int rc = run_parser(m, path);
+	imp_par_drain(m);   /* what the workers read, in order */
 	if (phase == APPEND)
 		flush_all(m);
 	if (phase == APPEND)
@@ -863,6 +887,7 @@ static char *report_text(const imp *m, const char *phase, int appended)
 	json_object_set_new(o, "sync", json_boolean(m->o->sync));
 	json_object_set_new(o, "allow_skips", json_boolean(m->o->allow_skips));
 	json_object_set_new(o, "last_seq", json_integer((json_int_t)m->last_seq));
+	json_object_set_new(o, "source_reads", json_integer(m->reads));
 	json_object_set_new(o, "retention_dropped",
 	                    json_integer((json_int_t)m->rep.retention_dropped));
 	if (m->failed)
@@ -922,6 +947,7 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 	int appended = 0;
 	if (!m->failed) {
 		m->total_bytes = tree_bytes(path, 0);
+		m->reads = 1;
 		rc = run_pass(m, PLAN, path);
 		uint64_t skipped = rp_total(&m->rep, -1, RP_SKIPPED);
 		if (rc == 0 && skipped && !opts->allow_skips)
@@ -931,6 +957,7 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 		if (rc == 0 && !opts->dry_run) {
 			phase = "import";
 			appended = 1;
+			m->reads += !m->kept.on;
 			rc = m->kept.on ? append_kept(m) : run_pass(m, APPEND, path);
 		}
 	}
@@ -950,6 +977,9 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 		free(m->covers[i].prefix);
 	}
 	free(m->covers);
+	par_free(m->par);
+	free(m->seqs);
+	free(m->status);
 	idset_free(&m->seen);
 	keep_free(&m->kept);
 	rp_free(&m->rep);

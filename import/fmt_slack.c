@@ -18,6 +18,8 @@ typedef struct slack {
 	char server[257];
 	idset bots;        /* XXH64 of the user ids users.json marks as bots */
 	const char *chan;  /* the conversation being read */
+	char thread[257];  /* its thread id, "slack:<chan>" (day files) */
+	char prefix[257];  /* the prefix of its message ids, "slack:<chan>:" */
 	const char *kind;  /* channel, group, mpim, dm */
 	const char *list;  /* the list file being read (channels.json, ...) */
 	idset folders;     /* XXH64 of the folder names of listed conversations */
@@ -31,6 +33,16 @@ static void put_str(json_t *o, const char *k, const char *v)
 {
 	if (v && *v)
 		json_object_set_new(o, k, json_string(v));
+}
+
+/* put_str into *o, made when first needed (most messages have no metadata). */
+static void put_lazy(json_t **o, const char *k, const char *v)
+{
+	if (v && *v) {
+		if (!*o)
+			*o = json_object();
+		put_str(*o, k, v);
+	}
 }
 
 static int one_user(imp *m, json_t *u, void *arg)
@@ -102,7 +114,7 @@ static const char *role_of(const slack *sl, const json_t *msg, const char *user)
 	return "user";
 }
 
-static json_t *attachments_of(const json_t *msg, json_t *meta)
+static json_t *attachments_of(const json_t *msg, json_t **meta)
 {
 	json_t *files = json_object_get(msg, "files");
 	if (!json_is_array(files) || json_array_size(files) == 0)
@@ -132,8 +144,11 @@ static json_t *attachments_of(const json_t *msg, json_t *meta)
 			json_object_set(a, "size", size);
 		json_array_append_new(out, a);
 	}
-	if (gone)
-		json_object_set_new(meta, "files_unavailable", gone);
+	if (gone) {
+		if (!*meta)
+			*meta = json_object();
+		json_object_set_new(*meta, "files_unavailable", gone);
+	}
 	if (json_array_size(out) == 0) {
 		json_decref(out);
 		return NULL;
@@ -167,16 +182,15 @@ static int one_message(imp *m, json_t *msg, void *arg)
 		imp_skip(m, "message", "type '%.40s' is not a message", type);
 		return 0;
 	}
-	char id[257], thread[257], prefix[257];
+	char id[257];
+	const char *thread = sl->thread, *prefix = sl->prefix;
 	imp_id(id, "slack:%s:%s", sl->chan, ts);
-	imp_id(thread, "slack:%s", sl->chan);
-	imp_id(prefix, "slack:%s:", sl->chan);
 	const char *user = js(msg, "user") ? js(msg, "user") : js(msg, "bot_id");
-	json_t *meta = json_object();
-	put_str(meta, "subtype", js(msg, "subtype"));
-	put_str(meta, "bot_id", js(msg, "bot_id"));
-	put_str(meta, "username", js(msg, "username"));
-	json_t *att = attachments_of(msg, meta);
+	json_t *meta = NULL;
+	put_lazy(&meta, "subtype", js(msg, "subtype"));
+	put_lazy(&meta, "bot_id", js(msg, "bot_id"));
+	put_lazy(&meta, "username", js(msg, "username"));
+	json_t *att = attachments_of(msg, &meta);
 
 	eb b = { 0, "" };
 	cj_event *evs[1 + 256];
@@ -238,6 +252,31 @@ static int one_message(imp *m, json_t *msg, void *arg)
 
 /* ---- conversations -------------------------------------------------------- */
 
+/* One day file, read on a worker (imp_par): its own copy of the parser's
+ * state, which the messages only read (the bots are all known by then). */
+typedef struct day_job {
+	slack sl;
+	char *chan, *path, *name;
+} day_job;
+
+static void day_free(void *arg)
+{
+	day_job *j = arg;
+	free(j->chan);
+	free(j->path);
+	free(j->name);
+	free(j);
+}
+
+static int day_run(imp *wm, void *arg)
+{
+	day_job *j = arg;
+	j->sl.chan = j->chan;
+	imp_id(j->sl.thread, "slack:%s", j->chan);
+	imp_id(j->sl.prefix, "slack:%s:", j->chan);
+	return imp_each_element(wm, j->path, j->name, "message", one_message, &j->sl);
+}
+
 static int conversation_files(imp *m, slack *sl, const char *folder)
 {
 	char dir[4096];
@@ -255,7 +294,20 @@ static int conversation_files(imp *m, slack *sl, const char *folder)
 			rc = imp_fail(m, CJ_EINVAL, "%s/%s: path too long", folder, days[i]);
 			break;
 		}
-		rc = imp_each_element(m, path, name, "message", one_message, sl);
+		day_job *j = calloc(1, sizeof *j);
+		if (j) {
+			j->sl = *sl;
+			j->chan = strdup(sl->chan);
+			j->path = strdup(path);
+			j->name = strdup(name);
+		}
+		if (!j || !j->chan || !j->path || !j->name) {
+			if (j)
+				day_free(j);
+			rc = imp_fail(m, CJ_ENOMEM, "out of memory");
+			break;
+		}
+		rc = imp_par(m, day_run, j, day_free);
 	}
 	free_names(days, n);
 	return rc;

@@ -55,6 +55,14 @@ int imp_fail_scan(imp *m, const scan *s);
  * messages of that prefix the source no longer has. */
 int imp_cover(imp *m, const char *thread, const char *id_prefix, int64_t ts_ms);
 
+/* Read a file on a worker thread: fn(wm, arg) runs there against a
+ * recording imp (wm: pass it on to every call, never m), and its calls take
+ * effect on m in the order imp_par was called, interleaved with m's own
+ * calls (par.h). free_arg(arg) follows. Without workers fn runs here. 0, or
+ * a fatal error already replayed (later errors come out when the parser
+ * returns). fn must only read state the parser no longer changes. */
+int imp_par(imp *m, int (*fn)(imp *wm, void *arg), void *arg, void (*free_arg)(void *));
+
 /* Progress: bytes of the source consumed (across its files). */
 void imp_progress(imp *m, uint64_t file_done);
 uint64_t imp_max_element(const imp *m);

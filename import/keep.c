@@ -2,17 +2,27 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "keep.h"
+
+static uint64_t default_budget(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || size <= 0)
+		return KEEP_FALLBACK_BUDGET;
+	uint64_t quarter = (uint64_t)pages * (uint64_t)size / 4;
+	return quarter < KEEP_MAX_BUDGET ? quarter : KEEP_MAX_BUDGET;
+}
 
 uint64_t keep_budget_from_env(void)
 {
 	const char *v = getenv("CHATJOURNAL_IMPORT_MEMORY");
 	if (!v || !*v)
-		return KEEP_DEFAULT_BUDGET;
+		return default_budget();
 	char *end;
 	unsigned long long n = strtoull(v, &end, 10);
-	if (end == v)
-		return KEEP_DEFAULT_BUDGET;
+	if (end == v || *v == '-')
+		return default_budget();
 	unsigned shift = 0;
 	switch (toupper((unsigned char)*end)) {
 	case 'K': shift = 10; end++; break;
@@ -25,7 +35,7 @@ uint64_t keep_budget_from_env(void)
 	if (*end == 'B' || *end == 'b')
 		end++;
 	if (*end || n > (UINT64_MAX >> shift))
-		return KEEP_DEFAULT_BUDGET;
+		return default_budget();
 	return (uint64_t)n << shift;
 }
 

@@ -2,9 +2,11 @@
  * fit a memory budget, so the append does not read and parse the source a
  * second time (docs/import.md, "Memory"). The budget is
  * CHATJOURNAL_IMPORT_MEMORY (bytes, or with a K, M or G suffix; 0: never
- * keep), 512 MiB when unset. The cost of an event is an estimate (its
- * source element's bytes times KEEP_FACTOR plus KEEP_OVERHEAD, measured
- * against the process's resident memory). Over the budget, or when an id
+ * keep); when unset, a quarter of the machine's memory, at most 2 GiB (512
+ * MiB when the machine does not say). The cost of an event is an estimate:
+ * KEEP_OVERHEAD per event plus KEEP_FACTOR per byte of the source element
+ * it came from (charged once per element), measured against the process's
+ * resident memory (about 1.8 KB per Slack message of 190 bytes). Over the budget, or when an id
  * repeats in the source (the append must then compare it with its earlier
  * occurrence, committed by then), everything kept is dropped and the
  * append parses the source again, as it always did. */
@@ -15,8 +17,9 @@
 #include <stdint.h>
 #include "chatjournal/event.h"
 
-#define KEEP_DEFAULT_BUDGET ((uint64_t)512 << 20)
-#define KEEP_OVERHEAD 512u    /* bytes of a kept event besides its element */
+#define KEEP_MAX_BUDGET ((uint64_t)2 << 30)
+#define KEEP_FALLBACK_BUDGET ((uint64_t)512 << 20)
+#define KEEP_OVERHEAD 1024u   /* bytes of a kept event besides its element */
 #define KEEP_FACTOR 4u        /* a jansson tree per byte of source text */
 
 typedef struct keep_item {
@@ -34,8 +37,8 @@ typedef struct keep {
 	const char *off_why;     /* why not (NULL while on) */
 } keep;
 
-/* The budget from CHATJOURNAL_IMPORT_MEMORY (KEEP_DEFAULT_BUDGET when unset
- * or not a size; 0 turns keeping off). */
+/* The budget from CHATJOURNAL_IMPORT_MEMORY (the default when unset or not
+ * a size; 0 turns keeping off). */
 uint64_t keep_budget_from_env(void);
 /* Start keeping (budget 0: off from the start). */
 void keep_init(keep *k, uint64_t budget);

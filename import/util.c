@@ -321,6 +321,8 @@ int imp_message_finish(imp *m, cj_event *ev, eb *b, json_t *att, json_t *meta, c
 		eb_json(b, ev, "metadata", meta);
 	json_decref(att);
 	json_decref(meta);
+	if (b->rc == 0 && ev)
+		return 1;
 	char what[300];
 	snprintf(what, sizeof what, "message %.200s", id);
 	return imp_message_built(m, ev, b, what);
