@@ -102,21 +102,20 @@ static const char *const system_subtypes[] = {
 	"unpinned_item", "channel_convert_to_private", "channel_convert_to_public", NULL
 };
 
-static const char *role_of(const slack *sl, const json_t *msg, const char *user)
+static const char *role_of(const slack *sl, const char *st, const char *bot_id,
+                           const char *user)
 {
-	const char *st = js(msg, "subtype");
 	for (size_t i = 0; st && system_subtypes[i]; i++)
 		if (strcmp(st, system_subtypes[i]) == 0)
 			return "system";
-	if (js(msg, "bot_id") || (st && strcmp(st, "bot_message") == 0) ||
+	if (bot_id || (st && strcmp(st, "bot_message") == 0) ||
 	    (user && idset_has(&sl->bots, h64(user))))
 		return "assistant";
 	return "user";
 }
 
-static json_t *attachments_of(const json_t *msg, json_t **meta)
+static json_t *attachments_of(const json_t *files, json_t **meta)
 {
-	json_t *files = json_object_get(msg, "files");
 	if (!json_is_array(files) || json_array_size(files) == 0)
 		return NULL;
 	json_t *out = json_array(), *gone = NULL;
@@ -163,21 +162,28 @@ static int one_message(imp *m, json_t *msg, void *arg)
 		imp_skip(m, "message", "not a JSON object");
 		return 0;
 	}
-	const char *ts = js(msg, "ts");
-	int64_t ms = imp_epoch_ms(json_object_get(msg, "ts"));
+	/* The members read, found in one walk over the message (the first nine
+	 * in the order their types are checked). */
+	enum { TEXT, USER, BOT_ID, THREAD_TS, SUBTYPE, FILES, REACTIONS, EDITED, TYPE, TS, USERNAME,
+	       NKEYS };
+	static const imp_shape shape[NKEYS] = {
+		{ "text", JSON_STRING }, { "user", JSON_STRING }, { "bot_id", JSON_STRING },
+		{ "thread_ts", JSON_STRING }, { "subtype", JSON_STRING }, { "files", JSON_ARRAY },
+		{ "reactions", JSON_ARRAY }, { "edited", JSON_OBJECT }, { "type", JSON_STRING },
+		{ "ts", JSON_STRING }, { "username", JSON_STRING },
+	};
+	json_t *v[NKEYS];
+	imp_members(v, msg, shape, NKEYS);
+	const char *ts = json_string_value(v[TS]);
+	int64_t ms = imp_epoch_ms(v[TS]);
 	if (!ts || ms < 0) {
 		imp_skip(m, "message", "a message without a valid \"ts\" (like \"1712345678.000100\")");
 		return 0;
 	}
 	/* A field of the wrong type is the item's problem, never coerced. */
-	static const imp_shape shape[] = {
-		{ "text", JSON_STRING }, { "user", JSON_STRING }, { "bot_id", JSON_STRING },
-		{ "thread_ts", JSON_STRING }, { "subtype", JSON_STRING }, { "files", JSON_ARRAY },
-		{ "reactions", JSON_ARRAY }, { "edited", JSON_OBJECT }, { "type", JSON_STRING },
-	};
-	if (imp_bad_shape(m, msg, shape, sizeof shape / sizeof shape[0], ts))
+	if (imp_bad_shape_of(m, v, shape, TS, ts))
 		return 0;
-	const char *type = js(msg, "type");
+	const char *type = json_string_value(v[TYPE]);
 	if (type && strcmp(type, "message") != 0) {
 		imp_skip(m, "message", "type '%.40s' is not a message", type);
 		return 0;
@@ -185,12 +191,13 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	char id[257];
 	const char *thread = sl->thread, *prefix = sl->prefix;
 	imp_id(id, "slack:%s:%s", sl->chan, ts);
-	const char *user = js(msg, "user") ? js(msg, "user") : js(msg, "bot_id");
+	const char *subtype = json_string_value(v[SUBTYPE]), *bot_id = json_string_value(v[BOT_ID]);
+	const char *user = json_string_value(v[USER]) ? json_string_value(v[USER]) : bot_id;
 	json_t *meta = NULL;
-	put_lazy(&meta, "subtype", js(msg, "subtype"));
-	put_lazy(&meta, "bot_id", js(msg, "bot_id"));
-	put_lazy(&meta, "username", js(msg, "username"));
-	json_t *att = attachments_of(msg, &meta);
+	put_lazy(&meta, "subtype", subtype);
+	put_lazy(&meta, "bot_id", bot_id);
+	put_lazy(&meta, "username", json_string_value(v[USERNAME]));
+	json_t *att = attachments_of(v[FILES], &meta);
 
 	eb b = { 0, "" };
 	cj_event *evs[1 + 256];
@@ -198,14 +205,14 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	cj_event *ev = eb_new(&b, "message");
 	eb_str(&b, ev, "id", id);
 	eb_str(&b, ev, "thread", thread);
-	eb_str(&b, ev, "role", role_of(sl, msg, user));
-	const char *text = js(msg, "text");
+	eb_str(&b, ev, "role", role_of(sl, subtype, bot_id, user));
+	const char *text = json_string_value(v[TEXT]);
 	eb_str(&b, ev, "content", text ? text : att ? NULL : "");
 	eb_str(&b, ev, "user", user);
 	eb_str(&b, ev, "server", sl->server);
 	eb_str(&b, ev, "channel", sl->chan);
 	eb_int(&b, ev, "ts", ms);
-	const char *tts = js(msg, "thread_ts");
+	const char *tts = json_string_value(v[THREAD_TS]);
 	if (tts && strcmp(tts, ts) != 0) {
 		char parent[257];
 		imp_id(parent, "slack:%s:%s", sl->chan, tts);
@@ -217,7 +224,7 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	evs[n++] = ev;
 
 	/* reactions: one event per (emoji, user), at most 256 per message here */
-	json_t *reactions = json_object_get(msg, "reactions");
+	json_t *reactions = v[REACTIONS];
 	size_t i;
 	json_t *r;
 	json_array_foreach(reactions, i, r) {
@@ -238,7 +245,7 @@ static int one_message(imp *m, json_t *msg, void *arg)
 			}
 		}
 	}
-	json_t *edited = json_object_get(msg, "edited");
+	json_t *edited = v[EDITED];
 	imp_edit ed = { js(edited, "ts"), imp_epoch_ms(json_object_get(edited, "ts")),
 	                js(edited, "user") };
 	int rc = imp_cover(m, thread, prefix, ms);

@@ -108,6 +108,12 @@ typedef struct imp_shape {
 	json_type type;
 } imp_shape;
 int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what);
+/* The members of object o named keys[0..n) (their types unused here) in one
+ * walk over its members: out[i] borrowed, or NULL when absent. */
+void imp_members(json_t **out, const json_t *o, const imp_shape *keys, size_t n);
+/* imp_bad_shape over values found by imp_members (the first n). */
+int imp_bad_shape_of(imp *m, json_t *const *vals, const imp_shape *shape, size_t n,
+                     const char *what);
 /* Open path for scanning as the current file (imp_file); 0, or -1 after
  * a fatal error. */
 int imp_open_scan(imp *m, scan *sc, const char *path, const char *name);

@@ -375,10 +375,40 @@ int64_t imp_epoch_ms(const json_t *v)
 	return sec * 1000 + ms;
 }
 
+void imp_members(json_t **out, const json_t *o, const imp_shape *keys, size_t n)
+{
+	memset(out, 0, n * sizeof *out);
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)o, k, v) {
+		for (size_t i = 0; i < n; i++) {
+			if (k[0] == keys[i].key[0] && strcmp(k, keys[i].key) == 0) {
+				out[i] = v;
+				break;
+			}
+		}
+	}
+}
+
 int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what)
 {
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_object_get(msg, shape[i].key);
+		if (!v || json_is_null(v) || json_typeof(v) == shape[i].type)
+			continue;
+		imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, shape[i].key,
+		         shape[i].type == JSON_STRING ? "a string" : shape[i].type == JSON_ARRAY ?
+		         "an array" : "an object");
+		return 1;
+	}
+	return 0;
+}
+
+int imp_bad_shape_of(imp *m, json_t *const *vals, const imp_shape *shape, size_t n,
+                     const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = vals[i];
 		if (!v || json_is_null(v) || json_typeof(v) == shape[i].type)
 			continue;
 		imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, shape[i].key,
