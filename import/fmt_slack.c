@@ -12,6 +12,7 @@
 #include <xxhash.h>
 #include "import_internal.h"
 #include "idset.h"
+#include "tape.h"
 
 typedef struct slack {
 	const char *root;
@@ -23,6 +24,7 @@ typedef struct slack {
 	const char *kind;  /* channel, group, mpim, dm */
 	const char *list;  /* the list file being read (channels.json, ...) */
 	idset folders;     /* XXH64 of the folder names of listed conversations */
+	tape tape;         /* a day file's job: the message being read */
 } slack;
 
 static uint64_t h64(const char *s) { return XXH64(s, strlen(s), 0); }
@@ -155,49 +157,55 @@ static json_t *attachments_of(const json_t *files, json_t **meta)
 	return out;
 }
 
-static int one_message(imp *m, json_t *msg, void *arg)
+/* A message as read, from jansson's tree or from the tape (tape.h): the
+ * members the events are made of. */
+typedef struct sview {
+	const char *ts, *text, *user, *bot_id, *thread_ts, *subtype, *type, *username;
+	const json_t *files;          /* jansson's tree only (the tape leaves files to it) */
+	int edited;                   /* an "edited" member (null included) */
+	const char *ed_ts, *ed_user;
+	int64_t ed_ms;
+	const char **react;           /* (emoji, user) pairs in order: 2 per pair */
+	size_t nreact, react_cap;
+} sview;
+
+static int add_reaction(sview *v, const char *emoji, const char *who)
 {
-	slack *sl = arg;
-	if (!json_is_object(msg)) {
-		imp_skip(m, "message", "not a JSON object");
-		return 0;
+	if (v->nreact == v->react_cap) {
+		size_t cap = v->react_cap ? v->react_cap * 2 : 8;
+		const char **r = realloc(v->react, cap * 2 * sizeof *r);
+		if (!r)
+			return -1;
+		v->react = r;
+		v->react_cap = cap;
 	}
-	/* The members read, found in one walk over the message (the first nine
-	 * in the order their types are checked). */
-	enum { TEXT, USER, BOT_ID, THREAD_TS, SUBTYPE, FILES, REACTIONS, EDITED, TYPE, TS, USERNAME,
-	       NKEYS };
-	static const imp_shape shape[NKEYS] = {
-		{ "text", JSON_STRING }, { "user", JSON_STRING }, { "bot_id", JSON_STRING },
-		{ "thread_ts", JSON_STRING }, { "subtype", JSON_STRING }, { "files", JSON_ARRAY },
-		{ "reactions", JSON_ARRAY }, { "edited", JSON_OBJECT }, { "type", JSON_STRING },
-		{ "ts", JSON_STRING }, { "username", JSON_STRING },
-	};
-	json_t *v[NKEYS];
-	imp_members(v, msg, shape, NKEYS);
-	const char *ts = json_string_value(v[TS]);
-	int64_t ms = imp_epoch_ms(v[TS]);
-	if (!ts || ms < 0) {
+	v->react[2 * v->nreact] = emoji;
+	v->react[2 * v->nreact + 1] = who;
+	v->nreact++;
+	return 0;
+}
+
+/* The events of a message read into v: the message, its reactions. */
+static int message_events(imp *m, slack *sl, const sview *v)
+{
+	int64_t ms = imp_epoch_ms_text(v->ts);
+	if (!v->ts || ms < 0) {
 		imp_skip(m, "message", "a message without a valid \"ts\" (like \"1712345678.000100\")");
 		return 0;
 	}
-	/* A field of the wrong type is the item's problem, never coerced. */
-	if (imp_bad_shape_of(m, v, shape, TS, ts))
-		return 0;
-	const char *type = json_string_value(v[TYPE]);
-	if (type && strcmp(type, "message") != 0) {
-		imp_skip(m, "message", "type '%.40s' is not a message", type);
+	if (v->type && strcmp(v->type, "message") != 0) {
+		imp_skip(m, "message", "type '%.40s' is not a message", v->type);
 		return 0;
 	}
 	char id[257];
-	const char *thread = sl->thread, *prefix = sl->prefix;
+	const char *thread = sl->thread, *prefix = sl->prefix, *ts = v->ts;
 	imp_id(id, "slack:%s:%s", sl->chan, ts);
-	const char *subtype = json_string_value(v[SUBTYPE]), *bot_id = json_string_value(v[BOT_ID]);
-	const char *user = json_string_value(v[USER]) ? json_string_value(v[USER]) : bot_id;
+	const char *user = v->user ? v->user : v->bot_id;
 	json_t *meta = NULL;
-	put_lazy(&meta, "subtype", subtype);
-	put_lazy(&meta, "bot_id", bot_id);
-	put_lazy(&meta, "username", json_string_value(v[USERNAME]));
-	json_t *att = attachments_of(v[FILES], &meta);
+	put_lazy(&meta, "subtype", v->subtype);
+	put_lazy(&meta, "bot_id", v->bot_id);
+	put_lazy(&meta, "username", v->username);
+	json_t *att = attachments_of(v->files, &meta);
 
 	eb b = { 0, "" };
 	cj_event *evs[1 + 256];
@@ -205,14 +213,13 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	cj_event *ev = eb_new(&b, "message");
 	eb_str(&b, ev, "id", id);
 	eb_str(&b, ev, "thread", thread);
-	eb_str(&b, ev, "role", role_of(sl, subtype, bot_id, user));
-	const char *text = json_string_value(v[TEXT]);
-	eb_str(&b, ev, "content", text ? text : att ? NULL : "");
+	eb_str(&b, ev, "role", role_of(sl, v->subtype, v->bot_id, user));
+	eb_str(&b, ev, "content", v->text ? v->text : att ? NULL : "");
 	eb_str(&b, ev, "user", user);
 	eb_str(&b, ev, "server", sl->server);
 	eb_str(&b, ev, "channel", sl->chan);
 	eb_int(&b, ev, "ts", ms);
-	const char *tts = json_string_value(v[THREAD_TS]);
+	const char *tts = v->thread_ts;
 	if (tts && strcmp(tts, ts) != 0) {
 		char parent[257];
 		imp_id(parent, "slack:%s:%s", sl->chan, tts);
@@ -224,37 +231,123 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	evs[n++] = ev;
 
 	/* reactions: one event per (emoji, user), at most 256 per message here */
-	json_t *reactions = v[REACTIONS];
-	size_t i;
-	json_t *r;
-	json_array_foreach(reactions, i, r) {
-		const char *emoji = js(r, "name");
-		json_t *users = json_object_get(r, "users");
-		size_t k;
-		json_t *u;
-		json_array_foreach(users, k, u) {
-			const char *who = json_string_value(u);
-			if (!emoji || !who)
-				continue;
-			int rc = imp_reaction(m, evs, &n, sizeof evs / sizeof evs[0], id, thread, emoji,
-			                      who, ms);
-			if (rc != 0) {
-				for (size_t j = 0; j < n; j++)
-					cj_event_free(evs[j]);
-				return rc;
-			}
+	for (size_t i = 0; i < v->nreact; i++) {
+		int rc = imp_reaction(m, evs, &n, sizeof evs / sizeof evs[0], id, thread,
+		                      v->react[2 * i], v->react[2 * i + 1], ms);
+		if (rc != 0) {
+			for (size_t j = 0; j < n; j++)
+				cj_event_free(evs[j]);
+			return rc;
 		}
 	}
-	json_t *edited = v[EDITED];
-	imp_edit ed = { js(edited, "ts"), imp_epoch_ms(json_object_get(edited, "ts")),
-	                js(edited, "user") };
+	imp_edit ed = { v->ed_ts, v->ed_ms, v->ed_user };
 	int rc = imp_cover(m, thread, prefix, ms);
 	if (rc == 0)
-		rc = imp_emit(m, evs, n, edited ? &ed : NULL);
+		rc = imp_emit(m, evs, n, v->edited ? &ed : NULL);
 	else
 		for (size_t j = 0; j < n; j++)
 			cj_event_free(evs[j]);
 	return rc;
+}
+
+/* The members read, in the order their types are checked (the first nine):
+ * a field of the wrong type is the item's problem, never coerced. */
+enum { TEXT, USER, BOT_ID, THREAD_TS, SUBTYPE, FILES, REACTIONS, EDITED, TYPE, TS, USERNAME,
+       NKEYS };
+static const imp_shape shape[NKEYS] = {
+	{ "text", JSON_STRING }, { "user", JSON_STRING }, { "bot_id", JSON_STRING },
+	{ "thread_ts", JSON_STRING }, { "subtype", JSON_STRING }, { "files", JSON_ARRAY },
+	{ "reactions", JSON_ARRAY }, { "edited", JSON_OBJECT }, { "type", JSON_STRING },
+	{ "ts", JSON_STRING }, { "username", JSON_STRING },
+};
+
+static int one_message(imp *m, json_t *msg, void *arg)
+{
+	slack *sl = arg;
+	if (!json_is_object(msg)) {
+		imp_skip(m, "message", "not a JSON object");
+		return 0;
+	}
+	json_t *v[NKEYS];
+	imp_members(v, msg, shape, NKEYS);
+	const char *ts = json_string_value(v[TS]);
+	if (!ts || imp_epoch_ms(v[TS]) < 0) {
+		imp_skip(m, "message", "a message without a valid \"ts\" (like \"1712345678.000100\")");
+		return 0;
+	}
+	if (imp_bad_shape_of(m, v, shape, TS, ts))
+		return 0;
+	sview w = { ts, json_string_value(v[TEXT]), json_string_value(v[USER]),
+	            json_string_value(v[BOT_ID]), json_string_value(v[THREAD_TS]),
+	            json_string_value(v[SUBTYPE]), json_string_value(v[TYPE]),
+	            json_string_value(v[USERNAME]), v[FILES], v[EDITED] != NULL,
+	            js(v[EDITED], "ts"), js(v[EDITED], "user"),
+	            imp_epoch_ms(json_object_get(v[EDITED], "ts")), NULL, 0, 0 };
+	size_t i, k;
+	json_t *r, *u;
+	json_array_foreach(v[REACTIONS], i, r) {
+		const char *emoji = js(r, "name");
+		json_array_foreach(json_object_get(r, "users"), k, u) {
+			const char *who = json_string_value(u);
+			if (emoji && who && add_reaction(&w, emoji, who) != 0) {
+				free(w.react);
+				return imp_fail(m, CJ_ENOMEM, "out of memory");
+			}
+		}
+	}
+	int rc = message_events(m, sl, &w);
+	free(w.react);
+	return rc;
+}
+
+/* The same from the tape, for the common message: 1 done (rc in *rc), 0
+ * when jansson's tree must decide (a file, a member of another type, text
+ * the tape does not take). Nothing is done before it answers 1. */
+static int one_message_fast(imp *m, const char *text, size_t len, void *arg, int *rc)
+{
+	slack *sl = arg;
+	tape *t = &sl->tape;
+	if (!tape_read(t, text, len))
+		return 0;
+	const tj_node *root = &t->nodes[0], *n[NKEYS] = { NULL };
+	for (const tj_node *c = tape_child(t, root); c; c = tape_next(t, c))
+		for (size_t i = 0; i < NKEYS; i++)
+			if (c->key[0] == shape[i].key[0] && strcmp(c->key, shape[i].key) == 0) {
+				n[i] = c;
+				break;
+			}
+	static const unsigned char want[NKEYS] = { TJ_STRING, TJ_STRING, TJ_STRING, TJ_STRING,
+	                                           TJ_STRING, TJ_ARRAY, TJ_ARRAY, TJ_OBJECT,
+	                                           TJ_STRING, TJ_STRING, TJ_STRING };
+	for (size_t i = 0; i < NKEYS; i++)
+		if (n[i] && n[i]->type != want[i] && (n[i]->type != TJ_NULL || i == TS))
+			return 0;
+	if (!n[TS] || (n[FILES] && n[FILES]->type != TJ_NULL))
+		return 0;
+	const tj_node *ets = tape_get(t, n[EDITED], "ts");
+	if (ets && ets->type != TJ_STRING)
+		return 0;   /* a number: jansson's reading of it decides */
+	sview w = { tape_str(n[TS]), tape_str(n[TEXT]), tape_str(n[USER]), tape_str(n[BOT_ID]),
+	            tape_str(n[THREAD_TS]), tape_str(n[SUBTYPE]), tape_str(n[TYPE]),
+	            tape_str(n[USERNAME]), NULL, n[EDITED] != NULL, tape_str(ets),
+	            tape_str(tape_get(t, n[EDITED], "user")), imp_epoch_ms_text(tape_str(ets)),
+	            NULL, 0, 0 };
+	for (const tj_node *r = tape_child(t, n[REACTIONS]); r; r = tape_next(t, r)) {
+		const char *emoji = tape_str(tape_get(t, r, "name"));
+		const tj_node *users = tape_get(t, r, "users");
+		if (!users || users->type != TJ_ARRAY)
+			continue;
+		for (const tj_node *u = tape_child(t, users); u; u = tape_next(t, u)) {
+			const char *who = tape_str(u);
+			if (emoji && who && add_reaction(&w, emoji, who) != 0) {
+				free(w.react);
+				return 0;
+			}
+		}
+	}
+	*rc = message_events(m, sl, &w);
+	free(w.react);
+	return 1;
 }
 
 /* ---- conversations -------------------------------------------------------- */
@@ -281,7 +374,11 @@ static int day_run(imp *wm, void *arg)
 	j->sl.chan = j->chan;
 	imp_id(j->sl.thread, "slack:%s", j->chan);
 	imp_id(j->sl.prefix, "slack:%s:", j->chan);
-	return imp_each_element(wm, j->path, j->name, "message", one_message, &j->sl);
+	tape_init(&j->sl.tape);
+	int rc = imp_each_element_fast(wm, j->path, j->name, "message", one_message_fast,
+	                               one_message, &j->sl);
+	tape_free(&j->sl.tape);
+	return rc;
 }
 
 static int conversation_files(imp *m, slack *sl, const char *folder)

@@ -100,6 +100,12 @@ void imp_hash_text(char out[17], const char *s, size_t len);
  * element over the cap is skipped as `kind`. 0 or the error. */
 int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
                      int (*fn)(imp *m, json_t *el, void *arg), void *arg);
+/* The same, offering each element's text to fast first: it returns 1 when
+ * it took the element (its result in *rc), 0 to leave it to jansson and fn
+ * (having done nothing). */
+typedef int (*imp_fast_fn)(imp *m, const char *text, size_t len, void *arg, int *rc);
+int imp_each_element_fast(imp *m, const char *path, const char *name, const char *kind,
+                          imp_fast_fn fast, int (*fn)(imp *m, json_t *el, void *arg), void *arg);
 /* The JSON type each named member must have when present (null counts as
  * absent). imp_bad_shape skips the message `what` (1) naming the first
  * member of another type, or returns 0. */
@@ -141,6 +147,7 @@ int imp_message_finish(imp *m, cj_event *ev, eb *b, json_t *att, json_t *meta, c
 /* Seconds since the epoch (a number, or Slack's "1712345678.000100") in
  * ms; -1 when it is not one. */
 int64_t imp_epoch_ms(const json_t *v);
+int64_t imp_epoch_ms_text(const char *s);   /* the same for a string (NULL: -1) */
 
 /* ---- the formats ---------------------------------------------------------- */
 

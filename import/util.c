@@ -204,8 +204,8 @@ int imp_open_scan(imp *m, scan *sc, const char *path, const char *name)
 	return 0;
 }
 
-int imp_scan_elements(imp *m, scan *sc, const char *kind,
-                      int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+static int scan_elements(imp *m, scan *sc, const char *kind, imp_fast_fn fast,
+                         int (*fn)(imp *m, json_t *el, void *arg), void *arg)
 {
 	int rc = 0;
 	uint64_t k = 0;
@@ -223,13 +223,15 @@ int imp_scan_elements(imp *m, scan *sc, const char *kind,
 			         (unsigned long long)sc->skipped_len, (unsigned long long)imp_max_element(m));
 			continue;
 		}
-		json_t *el = scan_parse(sc);
-		if (!el) {
-			rc = imp_fail_scan(m, sc);
-			break;
+		if (!fast || !fast(m, sc->elem, sc->elem_len, arg, &rc)) {
+			json_t *el = scan_parse(sc);
+			if (!el) {
+				rc = imp_fail_scan(m, sc);
+				break;
+			}
+			rc = fn(m, el, arg);
+			json_decref(el);
 		}
-		rc = fn(m, el, arg);
-		json_decref(el);
 		if (rc != 0)
 			break;
 		if ((++k & 63) == 0)
@@ -239,18 +241,30 @@ int imp_scan_elements(imp *m, scan *sc, const char *kind,
 	return rc;
 }
 
-int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
-                     int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+int imp_scan_elements(imp *m, scan *sc, const char *kind,
+                      int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+{
+	return scan_elements(m, sc, kind, NULL, fn, arg);
+}
+
+int imp_each_element_fast(imp *m, const char *path, const char *name, const char *kind,
+                          imp_fast_fn fast, int (*fn)(imp *m, json_t *el, void *arg), void *arg)
 {
 	scan sc;
 	if (imp_open_scan(m, &sc, path, name) != 0)
 		return -1;
 	int rc = scan_enter_array(&sc) != 0 ? imp_fail_scan(m, &sc) :
-	         imp_scan_elements(m, &sc, kind, fn, arg);
+	         scan_elements(m, &sc, kind, fast, fn, arg);
 	if (rc == 0 && scan_finish(&sc) != 0)
 		rc = imp_fail_scan(m, &sc);
 	scan_close(&sc);
 	return rc;
+}
+
+int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
+                     int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+{
+	return imp_each_element_fast(m, path, name, kind, NULL, fn, arg);
 }
 
 int imp_emit_built(imp *m, cj_event *ev, eb *b, const char *kind, const char *what)
@@ -348,7 +362,11 @@ int64_t imp_epoch_ms(const json_t *v)
 		return json_integer_value(v) * 1000;
 	if (json_is_real(v))
 		return (int64_t)(json_real_value(v) * 1000.0);
-	const char *s = json_string_value(v);
+	return imp_epoch_ms_text(json_string_value(v));
+}
+
+int64_t imp_epoch_ms_text(const char *s)
+{
 	if (!s || !*s)
 		return -1;
 	/* "1712345678.000100": seconds, then the first three digits of the fraction */
