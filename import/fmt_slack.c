@@ -546,7 +546,9 @@ int fmt_slack(imp *m, const char *root)
 		}
 		free_names(dirs, nd);
 	}
+	/* the day files still being read use the bots: take them first */
+	int wrc = imp_par_wait(m);
 	idset_free(&sl.bots);
 	idset_free(&sl.folders);
-	return rc;
+	return rc ? rc : wrc;
 }

@@ -60,8 +60,12 @@ int imp_cover(imp *m, const char *thread, const char *id_prefix, int64_t ts_ms);
  * effect on m in the order imp_par was called, interleaved with m's own
  * calls (par.h). free_arg(arg) follows. Without workers fn runs here. 0, or
  * a fatal error already replayed (later errors come out when the parser
- * returns). fn must only read state the parser no longer changes. */
+ * returns). fn must only read state the parser no longer changes, and
+ * that lives until imp_par_wait. */
 int imp_par(imp *m, int (*fn)(imp *wm, void *arg), void *arg, void (*free_arg)(void *));
+/* Wait for every job imp_par queued and take its calls (a parser calls it
+ * before freeing what its jobs read). 0 or the run's error. */
+int imp_par_wait(imp *m);
 
 /* Progress: bytes of the source consumed (across its files). */
 void imp_progress(imp *m, uint64_t file_done);

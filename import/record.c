@@ -201,6 +201,12 @@ int imp_par(imp *m, int (*fn)(imp *wm, void *arg), void *arg, void (*free_arg)(v
 	return m->failed ? m->rc : 0;
 }
 
+int imp_par_wait(imp *m)
+{
+	imp_par_drain(m);
+	return m->failed ? m->rc : 0;
+}
+
 void imp_par_drain(imp *m)
 {
 	if (!m->par)
