@@ -2,11 +2,13 @@
  * event it builds is validated against the store's limits and compared
  * with what the store holds under its id (new, already present, a changed
  * message that becomes an edit, or a skip with its reason); nothing is
- * appended. Only when the plan is clean (or skips are allowed) does the
- * parser run again, and the same decisions are appended in order through a
- * window of a few tickets in flight. --sync then deletes what the source no
- * longer has. The journal cannot roll back: the plan is what makes a bad
- * source fail before anything is stored. */
+ * appended. Only when the plan is clean (or skips are allowed) are the
+ * accepted events appended in order through a window of a few tickets in
+ * flight: the ones the plan kept (keep.h), or, when it could not keep them,
+ * those of a second run of the parser, which takes the same decisions.
+ * --sync then deletes what the source no longer has. The journal cannot
+ * roll back: the plan is what makes a bad source fail before anything is
+ * stored. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

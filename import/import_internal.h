@@ -3,10 +3,11 @@
  * A parser walks its source and, for each source item, either emits a
  * group of events (the item's own event first: a message, then what hangs
  * on it, such as its reactions) or reports a skip with a reason. The driver
- * (driver.c) runs every parser twice: the plan (validate, look up, count;
- * nothing appended) and, when the plan is clean or skips are allowed, the
- * append. A parser must produce the same groups in the same order both
- * times, so it keeps no state between runs but what it rebuilds. */
+ * (driver.c) runs every parser for the plan (validate, look up, count;
+ * nothing appended) and, when the plan is clean or skips are allowed and
+ * its events could not be kept in memory (keep.h), again for the append. A
+ * parser must produce the same groups in the same order both times, so it
+ * keeps no state between runs but what it rebuilds. */
 #ifndef CJ_IMPORT_INTERNAL_H
 #define CJ_IMPORT_INTERNAL_H
 
