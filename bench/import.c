@@ -211,6 +211,30 @@ static int dump_jsonl(uint64_t *n_out, const char *store, const char *path)
 	return rc;
 }
 
+/* "source_reads" of the import's JSON report in path (1: the plan's events
+ * were kept for the append; 2: the source was read again), or 0. */
+static int source_reads(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	static const char key[] = "\"source_reads\": ";
+	char buf[65536];
+	size_t keep = 0, n;
+	int reads = 0;
+	/* the report lists every file: read it in windows that overlap by the key */
+	while (!reads && (n = fread(buf + keep, 1, sizeof buf - 1 - keep, f)) > 0) {
+		buf[keep + n] = '\0';
+		const char *p = strstr(buf, key);
+		if (p)
+			reads = atoi(p + strlen(key));
+		keep = keep + n < sizeof key ? keep + n : sizeof key;
+		memmove(buf, buf + strlen(buf) - keep, keep);
+	}
+	fclose(f);
+	return reads;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -244,6 +268,7 @@ int cjb_import_main(int argc, char **argv)
 	double gen_s = now_s() - gen0;
 	double t_imp[20], t_app[20], ratio[20];
 	uint64_t events = 0;
+	int reads = 0;
 	for (unsigned r = 0; r < o.rounds; r++) {
 		char a[700], b[700];
 		snprintf(a, sizeof a, "%s/import-%u", scratch, r);
@@ -259,6 +284,8 @@ int cjb_import_main(int argc, char **argv)
 			fprintf(stderr, "chatjournal: bench import: the import failed (%s)\n", out);
 			goto done;
 		}
+		int rd = source_reads(out);
+		reads = rd > reads ? rd : reads;
 		if (r == 0 && dump_jsonl(&events, a, jsonl) != 0) {
 			fprintf(stderr, "chatjournal: bench import: cannot write the JSONL: %s\n",
 			        cj_error_last());
@@ -286,16 +313,18 @@ int cjb_import_main(int argc, char **argv)
 		       "\"rounds\": %u, \"import_s\": %.3f, \"append_s\": %.3f, "
 		       "\"import_events_per_s\": %.0f, \"append_events_per_s\": %.0f, "
 		       "\"ratio\": %.3f, \"target\": 0.8, \"pass\": %s, \"export_write_s\": %.3f, "
-		       "\"fstype\": \"%s\", \"loadavg_start\": %.2f, \"loadavg_end\": %.2f}\n",
+		       "\"fstype\": \"%s\", \"source_reads\": %d, \"loadavg_start\": %.2f, "
+		       "\"loadavg_end\": %.2f}\n",
 		       (unsigned long long)o.events, (unsigned long long)events, o.rounds, ti, ta, ips,
-		       aps, rv, rv >= 0.8 ? "true" : "false", gen_s, cjb_scratch_fstype(scratch),
+		       aps, rv, rv >= 0.8 ? "true" : "false", gen_s, cjb_scratch_fstype(scratch), reads,
 		       load0[0], load1[0]);
 	} else {
 		printf("bench import: %llu Slack messages (%llu events appended), %u round%s, on %s\n",
 		       (unsigned long long)o.events, (unsigned long long)events, o.rounds,
 		       o.rounds == 1 ? "" : "s", cjb_scratch_fstype(scratch));
-		printf("  import (chatjournal import --format slack)  %8.2f s  %10.0f events/s\n",
-		       ti, ips);
+		printf("  import (chatjournal import --format slack)  %8.2f s  %10.0f events/s  "
+		       "(source read %s)\n", ti, ips, reads == 1 ? "once: events kept" :
+		       reads == 2 ? "twice: not kept" : "?");
 		printf("  append (chatjournal append, same events)   %8.2f s  %10.0f events/s\n",
 		       ta, aps);
 		printf("  import / append: %.2fx (target >= 0.80x: %s)\n", rv,

@@ -2,11 +2,13 @@
  * event it builds is validated against the store's limits and compared
  * with what the store holds under its id (new, already present, a changed
  * message that becomes an edit, or a skip with its reason); nothing is
- * appended. Only when the plan is clean (or skips are allowed) does the
- * parser run again, and the same decisions are appended in order through a
- * window of a few tickets in flight. --sync then deletes what the source no
- * longer has. The journal cannot roll back: the plan is what makes a bad
- * source fail before anything is stored. */
+ * appended. Only when the plan is clean (or skips are allowed) are the
+ * accepted events appended in order through a window of a few tickets in
+ * flight: the ones the plan kept (keep.h), or, when it could not keep them,
+ * those of a second run of the parser, which takes the same decisions.
+ * --sync then deletes what the source no longer has. The journal cannot
+ * roll back: the plan is what makes a bad source fail before anything is
+ * stored. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,47 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <xxhash.h>
-#include "import_internal.h"
-#include "idset.h"
-
-#define BATCH_MAX 1024     /* events per ticket (a group is never split) */
-#define INFLIGHT 4         /* tickets in flight */
-
-enum phase { PLAN, APPEND };
-
-typedef struct batch {
-	cj_event **evs;
-	long *file;
-	unsigned char *kind;
-	size_t n, cap;
-	cj_ticket *t;
-} batch;
-
-typedef struct cover {
-	char *thread, *prefix;
-	int64_t lo, hi;
-} cover;
-
-struct imp {
-	cj_store *s;
-	const cj_import_options *o;
-	const cj_limits *lim;
-	enum phase phase;
-	report rep;
-	long file;                  /* current file in rep */
-	uint64_t line, byte;        /* current item */
-	idset seen;                 /* XXH64 of every id emitted this pass */
-	cover *covers;
-	size_t ncovers;
-	batch cur, ring[INFLIGHT];
-	size_t ring_head, ring_n;
-	uint64_t last_seq;
-	int64_t retention_cutoff;   /* messages older than this are dropped by retention (0: off) */
-	uint64_t done_base, file_done, total_bytes;
-	int failed;
-	int rc;
-	char err[1024];
-};
+#include "driver.h"
 
 /* ---- errors and positions ------------------------------------------------- */
 
@@ -62,10 +24,16 @@ int imp_fail(imp *m, int rc, const char *fmt, ...)
 {
 	if (m->failed)
 		return m->rc;
+	if (m->rec && m->rec_failed)
+		return m->rec_rc;
+	char msg[sizeof m->err];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(m->err, sizeof m->err, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (m->rec)
+		return rec_fail(m, rc, msg);
+	memcpy(m->err, msg, sizeof m->err);
 	m->failed = 1;
 	m->rc = rc ? rc : CJ_EINVAL;
 	return m->rc;
@@ -78,6 +46,8 @@ int imp_fail_scan(imp *m, const scan *s)
 
 int imp_file(imp *m, const char *name)
 {
+	if (m->rec)
+		return rec_file(m, name);
 	m->done_base += m->file_done;
 	m->file_done = 0;
 	m->file = rp_file_index(&m->rep, name);
@@ -87,13 +57,20 @@ int imp_file(imp *m, const char *name)
 	return 0;
 }
 
-void imp_at(imp *m, uint64_t line, uint64_t byte)
+void imp_at_elem(imp *m, uint64_t line, uint64_t byte, uint64_t elem_bytes)
 {
+	if (m->rec) {
+		rec_at(m, line, byte, elem_bytes);
+		return;
+	}
 	m->line = line;
 	m->byte = byte;
+	m->elem_bytes = elem_bytes;
 }
 
-void imp_at_scan(imp *m, const scan *s) { imp_at(m, s->elem_line, s->elem_off); }
+void imp_at(imp *m, uint64_t line, uint64_t byte) { imp_at_elem(m, line, byte, 0); }
+
+void imp_at_scan(imp *m, const scan *s) { imp_at_elem(m, s->elem_line, s->elem_off, s->elem_len); }
 
 void imp_skip(imp *m, const char *kind, const char *fmt, ...)
 {
@@ -102,13 +79,25 @@ void imp_skip(imp *m, const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	int k = kind ? (int)cj_event_type_from_name(kind) : 0;
-	rp_seen(&m->rep, m->file, k);
-	rp_skip(&m->rep, m->file, k, m->line, m->byte, why);
+	imp_skip_text(m, kind ? (int)cj_event_type_from_name(kind) : 0, why);
+}
+
+void imp_skip_text(imp *m, int kind, const char *why)
+{
+	if (m->rec) {
+		rec_skip(m, kind, why);
+		return;
+	}
+	rp_seen(&m->rep, m->file, kind);
+	rp_skip(&m->rep, m->file, kind, m->line, m->byte, why);
 }
 
 void imp_progress(imp *m, uint64_t file_done)
 {
+	if (m->rec) {
+		rec_progress(m, file_done);
+		return;
+	}
 	m->file_done = file_done;
 	if (m->o->progress)
 		m->o->progress(m->o->progress_arg, m->phase == PLAN ? "plan" : "import",
@@ -175,19 +164,62 @@ static int batch_add(imp *m, batch *b, cj_event *ev, int kind)
 	return 0;
 }
 
+static int free_events(imp *wm, void *arg)
+{
+	(void)wm;
+	cj_event **evs = arg;
+	for (size_t i = 0; evs[i]; i++)
+		cj_event_free(evs[i]);
+	free(evs);
+	return 0;
+}
+
+/* Free a committed batch's events: on a worker when there are workers
+ * (they are idle while the driver appends, and freeing a million jansson
+ * trees is a good part of an append's time). */
+static void batch_release(imp *m, batch *b)
+{
+	cj_event **evs = m->par && b->n ? malloc((b->n + 1) * sizeof *evs) : NULL;
+	if (evs) {
+		memcpy(evs, b->evs, b->n * sizeof *evs);
+		evs[b->n] = NULL;
+		if (par_detach(m->par, free_events, evs) == 0)
+			b->n = 0;
+		else
+			free(evs);
+	}
+	batch_clear(b);
+}
+
 /* Wait for the oldest ticket and count what became of its events. */
 static int ring_pop(imp *m)
 {
 	batch *b = &m->ring[m->ring_head];
-	uint64_t *seqs = malloc((b->n ? b->n : 1) * sizeof *seqs);
-	cj_append_status *st = malloc((b->n ? b->n : 1) * sizeof *st);
-	int rc = seqs && st ? cj_ticket_wait(seqs, b->t) : CJ_ENOMEM;
+	if (b->n > m->status_cap) {
+		/* kept from ticket to ticket: a large malloc per ticket makes glibc
+		 * consolidate its free lists each time */
+		size_t cap = b->n > BATCH_MAX ? b->n : BATCH_MAX;
+		uint64_t *q = realloc(m->seqs, cap * sizeof *q);
+		if (q)
+			m->seqs = q;
+		cj_append_status *a = q ? realloc(m->status, cap * sizeof *a) : NULL;
+		if (a) {
+			m->status = a;
+			m->status_cap = cap;
+		}
+	}
+	uint64_t *seqs = m->seqs;
+	cj_append_status *st = m->status;
+	int rc = b->n <= m->status_cap ? cj_ticket_wait(seqs, b->t) : CJ_ENOMEM;
 	if (rc == 0)
 		rc = cj_ticket_status(st, m->s, b->t);
 	if (rc == 0) {
 		for (size_t i = 0; i < b->n; i++) {
 			int present = st[i] != CJ_APPEND_NEW;
-			rp_count(&m->rep, b->file[i], b->kind[i], present ? RP_PRESENT : RP_IMPORTED);
+			if (!m->replay)
+				rp_count(&m->rep, b->file[i], b->kind[i], present ? RP_PRESENT : RP_IMPORTED);
+			else if (present)   /* the plan counted it imported; a writer was first */
+				rp_move(&m->rep, b->file[i], b->kind[i], RP_IMPORTED, RP_PRESENT);
 			if (!present && seqs[i] > m->last_seq)
 				m->last_seq = seqs[i];
 		}
@@ -197,11 +229,9 @@ static int ring_pop(imp *m)
 		         "durable, and maybe some after; a rerun appends what is missing)", f,
 		         cj_error_last()[0] ? cj_error_last() : cj_strerror(rc));
 	}
-	free(seqs);
-	free(st);
 	cj_ticket_free(b->t);
 	b->t = NULL;
-	batch_clear(b);
+	batch_release(m, b);
 	m->ring_head = (m->ring_head + 1) % INFLIGHT;
 	m->ring_n--;
 	return rc;
@@ -272,15 +302,28 @@ static void diff_keys(char *out, size_t n, json_t *a, json_t *b, int *only_conte
 		*only_content = 0;
 }
 
-static json_t *canonical(const cj_event *ev)
+/* The canonical JSON text of ev, parsed (NULL: out of memory). */
+static json_t *canonical_json(const char *text, size_t len)
+{
+	return text ? json_loadb(text, len, 0, NULL) : NULL;
+}
+
+static char *canonical_text(size_t *len, const cj_event *ev)
 {
 	char *text = NULL;
-	size_t len = 0;
-	if (cj_event_to_canonical_json(&text, &len, ev) != 0)
-		return NULL;
-	json_t *j = json_loadb(text, len, 0, NULL);
-	cj_free(text);
-	return j;
+	*len = 0;
+	return cj_event_to_canonical_json(&text, len, ev) == 0 ? text : NULL;
+}
+
+/* cj_journal_find_id, but the plan knows an empty journal has no id (a
+ * first import looks nothing up). */
+static int find_id(imp *m, uint64_t *seq, const char *id)
+{
+	if (m->phase == PLAN && m->store_empty) {
+		*seq = 0;
+		return 0;
+	}
+	return cj_journal_find_id(seq, m->s, id);
 }
 
 enum verdict { V_NEW, V_PRESENT, V_EDIT, V_SKIP, V_FATAL };
@@ -291,7 +334,7 @@ enum verdict { V_NEW, V_PRESENT, V_EDIT, V_SKIP, V_FATAL };
 static enum verdict judge(imp *m, const cj_event *ev, const char *id, char *why, size_t whylen)
 {
 	uint64_t seq = 0;
-	int rc = cj_journal_find_id(&seq, m->s, id);
+	int rc = find_id(m, &seq, id);
 	if (rc < 0) {
 		imp_fail(m, rc, "looking up id '%.64s': %s", id, cj_error_last());
 		return V_FATAL;
@@ -310,8 +353,19 @@ static enum verdict judge(imp *m, const cj_event *ev, const char *id, char *why,
 		cj_event_free(stored);
 		return V_PRESENT;   /* deleted since: the journal would call it a duplicate too */
 	}
-	json_t *a = canonical(ev), *b = canonical(stored);
+	size_t la, lb;
+	char *ta = canonical_text(&la, ev), *tb = canonical_text(&lb, stored);
 	cj_event_free(stored);
+	/* The same canonical text is the same event (a re-import, the common
+	 * case, ends here); otherwise the values say which keys differ. */
+	if (ta && tb && la == lb && memcmp(ta, tb, la) == 0) {
+		cj_free(ta);
+		cj_free(tb);
+		return V_PRESENT;
+	}
+	json_t *a = canonical_json(ta, la), *b = canonical_json(tb, lb);
+	cj_free(ta);
+	cj_free(tb);
 	enum verdict v = V_PRESENT;
 	if (!a || !b) {
 		json_decref(a);
@@ -396,7 +450,15 @@ static int accept_event(imp *m, cj_event *ev)
 	if (m->phase == PLAN) {
 		rp_count(&m->rep, m->file, kind, RP_IMPORTED);
 		note_retention(m, ev);
-		cj_event_free(ev);
+		if (m->in_sync || !m->kept.on) {
+			cj_event_free(ev);
+			return 0;
+		}
+		/* The element's bytes are charged once, to its first event. */
+		uint64_t cost = KEEP_OVERHEAD + KEEP_FACTOR * m->elem_bytes;
+		m->elem_bytes = 0;
+		keep_add(&m->kept, ev, m->file, kind, m->group_start, cost);
+		m->group_start = 0;
 		return 0;
 	}
 	note_retention(m, ev);
@@ -416,7 +478,7 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 	               kind == CJ_EVENT_REACTION) &&
 	    !idset_has(&m->seen, XXH64(target, strlen(target), 0))) {
 		uint64_t seq;
-		int rc = cj_journal_find_id(&seq, m->s, target);
+		int rc = find_id(m, &seq, target);
 		if (rc < 0) {
 			cj_event_free(ev);
 			return imp_fail(m, rc, "looking up id '%.64s': %s", target, cj_error_last());
@@ -435,7 +497,10 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 	if (!id)
 		return accept_event(m, ev) == 0 ? 1 : m->rc;
 	uint64_t h = XXH64(id, strlen(id), 0);
-	if (idset_add(&m->seen, h) == 1 && m->phase == APPEND) {
+	int again = idset_add(&m->seen, h) == 1;
+	if (again && m->phase == PLAN)
+		keep_drop(&m->kept, "an id repeats in the source");
+	if (again && m->phase == APPEND) {
 		/* This id came earlier in this source: let it commit, then compare. */
 		if (flush_all(m) != 0) {
 			cj_event_free(ev);
@@ -465,7 +530,7 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 		rp_seen(&m->rep, m->file, CJ_EVENT_EDIT_MESSAGE);
 		const char *eid = cj_event_get_string(e, "id");
 		uint64_t seq;
-		int rc = cj_journal_find_id(&seq, m->s, eid);
+		int rc = find_id(m, &seq, eid);
 		if (rc < 0) {
 			cj_event_free(e);
 			return imp_fail(m, rc, "looking up id '%.64s': %s", eid, cj_error_last());
@@ -487,12 +552,20 @@ static int decide(imp *m, cj_event *ev, const imp_edit *edit, int *skipped)
 
 static int start_group(imp *m, size_t n)
 {
+	m->group_start = 1;
 	if (m->phase == APPEND && m->cur.n > 0 && m->cur.n + n > BATCH_MAX)
 		return submit_cur(m);
 	return 0;
 }
 
 int imp_emit(imp *m, cj_event **evs, size_t n, const imp_edit *edit)
+{
+	if (m->rec)
+		return rec_emit(m, evs, n, edit);
+	return imp_emit_group(m, evs, n, edit, NULL);
+}
+
+int imp_emit_group(imp *m, cj_event **evs, size_t n, const imp_edit *edit, char **pre)
 {
 	int rc = m->failed ? m->rc : start_group(m, n);
 	size_t i = 0;
@@ -511,9 +584,9 @@ int imp_emit(imp *m, cj_event **evs, size_t n, const imp_edit *edit)
 		}
 		/* The plan validated every event; the append validates again
 		 * inside cj_journal_submit, which refuses what does not pass. */
-		int vrc = m->phase == PLAN ? cj_event_validate(ev, m->lim) : 0;
+		int vrc = pre ? pre[i] != NULL : m->phase == PLAN ? cj_event_validate(ev, m->lim) : 0;
 		if (vrc != 0) {
-			snprintf(why, sizeof why, "%s", cj_error_last());
+			snprintf(why, sizeof why, "%s", pre ? pre[i] : cj_error_last());
 			rp_skip(&m->rep, m->file, kind, m->line, m->byte, why);
 			cj_event_free(ev);
 			main_skipped = i == 0;
@@ -535,6 +608,8 @@ int imp_cover(imp *m, const char *thread, const char *prefix, int64_t ts)
 {
 	if (!m->o->sync)
 		return 0;
+	if (m->rec)
+		return rec_cover(m, thread, prefix, ts);
 	for (size_t i = m->ncovers; i-- > 0;) {
 		cover *c = &m->covers[i];
 		if (strcmp(c->thread, thread) == 0 && strcmp(c->prefix, prefix) == 0) {
@@ -601,6 +676,10 @@ static int sync_deletes(imp *m)
 		return 0;
 	if (imp_file(m, "(sync)") != 0)
 		return m->rc;
+	/* An append from kept events runs this again: the plan's deletes were
+	 * counted, not kept, and the projection decides anew. */
+	rp_reset_file(&m->rep, m->file);
+	m->rep.deletes = 0;
 	/* The projection must have applied everything appended so far. */
 	if (flush_all(m) != 0)
 		return m->rc;
@@ -610,6 +689,7 @@ static int sync_deletes(imp *m)
 		rc = cj_wait_applied(m->s, last, 600000);
 	if (rc != 0)
 		return imp_fail(m, rc, "--sync: waiting for the projection: %s", cj_error_last());
+	m->in_sync = 1;
 	for (size_t i = 0; i < m->ncovers && !m->failed; i++) {
 		const cover *c = &m->covers[i];
 		uint64_t after = 0;
@@ -621,6 +701,8 @@ static int sync_deletes(imp *m)
 			q.forward = 1;
 			char *text = NULL;
 			rc = cj_query_history(&text, m->s, &q);
+			if (rc != 0)
+				m->in_sync = 0;
 			if (rc != 0)
 				return imp_fail(m, rc, "--sync: reading thread '%.64s': %s", c->thread,
 				                cj_error_last());
@@ -639,6 +721,7 @@ static int sync_deletes(imp *m)
 				break;
 		}
 	}
+	m->in_sync = 0;
 	return m->failed ? m->rc : 0;
 }
 
@@ -666,12 +749,17 @@ static int run_pass(imp *m, enum phase phase, const char *path)
 	}
 	m->ncovers = 0;
 	m->done_base = m->file_done = 0;
+	if (phase == PLAN) {
+		uint64_t last = 1;
+		m->store_empty = cj_journal_last_seq(&last, m->s) == 0 && last == 0;
+	}
 	/* A bulk load: this process's projection work waits until the appends
 	 * are done (as `chatjournal append FILE` does), and catches up after;
 	 * --sync reads the projection, so it is released before. */
 	if (phase == APPEND)
 		cj_store_defer_projection(m->s, 1);
 	int rc = run_parser(m, path);
+	imp_par_drain(m);   /* what the workers read, in order */
 	if (phase == APPEND)
 		flush_all(m);
 	if (phase == APPEND)
@@ -681,6 +769,49 @@ static int run_pass(imp *m, enum phase phase, const char *path)
 	if (phase == APPEND)
 		flush_all(m);
 	return m->failed ? m->rc : rc;
+}
+
+/* The append from the plan's kept events: the same events in the same order
+ * and groups, without reading the source again. The plan's counts stand;
+ * an event a concurrent writer stored since (same id and payload) is
+ * counted present, as the journal answers; one it stored with other values
+ * fails the append (CJ_ECONFLICT, naming the file; a rerun decides anew),
+ * where reading the source again would have made an edit or a skip of it.
+ * --sync reads the projection again once everything is appended. */
+static int append_kept(imp *m)
+{
+	keep *k = &m->kept;
+	m->phase = APPEND;
+	m->replay = 1;
+	m->done_base = m->file_done = 0;
+	cj_store_defer_projection(m->s, 1);
+	for (size_t i = 0; i < k->n && !m->failed; i++) {
+		keep_item *it = &k->items[i];
+		if (it->group) {
+			size_t j = i + 1;
+			while (j < k->n && !k->items[j].group)
+				j++;
+			if (m->cur.n > 0 && m->cur.n + (j - i) > BATCH_MAX && submit_cur(m) != 0)
+				break;
+		}
+		m->file = it->file;
+		cj_event *ev = it->ev;
+		it->ev = NULL;
+		if (batch_add(m, &m->cur, ev, it->kind) != 0)
+			break;
+		if ((i & 4095) == 0 && m->o->progress)
+			m->o->progress(m->o->progress_arg, "import",
+			               (uint64_t)((double)m->total_bytes * (double)i / (double)k->n),
+			               m->total_bytes);
+	}
+	flush_all(m);
+	cj_store_defer_projection(m->s, 0);
+	m->replay = 0;
+	keep_free(k);
+	if (!m->failed)
+		sync_deletes(m);
+	flush_all(m);
+	return m->failed ? m->rc : 0;
 }
 
 /* ---- the entry ------------------------------------------------------------ */
@@ -771,6 +902,7 @@ static char *report_text(const imp *m, const char *phase, int appended)
 	json_object_set_new(o, "sync", json_boolean(m->o->sync));
 	json_object_set_new(o, "allow_skips", json_boolean(m->o->allow_skips));
 	json_object_set_new(o, "last_seq", json_integer((json_int_t)m->last_seq));
+	json_object_set_new(o, "source_reads", json_integer(m->reads));
 	json_object_set_new(o, "retention_dropped",
 	                    json_integer((json_int_t)m->rep.retention_dropped));
 	if (m->failed)
@@ -812,6 +944,7 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 	m->lim = cj_store_limits(s);
 	rp_init(&m->rep);
 	idset_init(&m->seen);
+	keep_init(&m->kept, opts->dry_run ? 0 : keep_budget_from_env());
 	m->retention_cutoff = retention_cutoff(s);
 
 	char *tmpdir = NULL;
@@ -829,6 +962,7 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 	int appended = 0;
 	if (!m->failed) {
 		m->total_bytes = tree_bytes(path, 0);
+		m->reads = 1;
 		rc = run_pass(m, PLAN, path);
 		uint64_t skipped = rp_total(&m->rep, -1, RP_SKIPPED);
 		if (rc == 0 && skipped && !opts->allow_skips)
@@ -838,7 +972,8 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 		if (rc == 0 && !opts->dry_run) {
 			phase = "import";
 			appended = 1;
-			rc = run_pass(m, APPEND, path);
+			m->reads += !m->kept.on;
+			rc = m->kept.on ? append_kept(m) : run_pass(m, APPEND, path);
 		}
 	}
 	if (summary)
@@ -857,7 +992,11 @@ int cj_import_run(cj_import_summary *summary, char **report_json, cj_store *s,
 		free(m->covers[i].prefix);
 	}
 	free(m->covers);
+	par_free(m->par);
+	free(m->seqs);
+	free(m->status);
 	idset_free(&m->seen);
+	keep_free(&m->kept);
 	rp_free(&m->rep);
 	if (tmpdir) {
 		zip_remove(tmpdir);

@@ -12,15 +12,19 @@
 #include <xxhash.h>
 #include "import_internal.h"
 #include "idset.h"
+#include "tape.h"
 
 typedef struct slack {
 	const char *root;
 	char server[257];
 	idset bots;        /* XXH64 of the user ids users.json marks as bots */
 	const char *chan;  /* the conversation being read */
+	char thread[257];  /* its thread id, "slack:<chan>" (day files) */
+	char prefix[257];  /* the prefix of its message ids, "slack:<chan>:" */
 	const char *kind;  /* channel, group, mpim, dm */
 	const char *list;  /* the list file being read (channels.json, ...) */
 	idset folders;     /* XXH64 of the folder names of listed conversations */
+	tape tape;         /* a day file's job: the message being read */
 } slack;
 
 static uint64_t h64(const char *s) { return XXH64(s, strlen(s), 0); }
@@ -31,6 +35,16 @@ static void put_str(json_t *o, const char *k, const char *v)
 {
 	if (v && *v)
 		json_object_set_new(o, k, json_string(v));
+}
+
+/* put_str into *o, made when first needed (most messages have no metadata). */
+static void put_lazy(json_t **o, const char *k, const char *v)
+{
+	if (v && *v) {
+		if (!*o)
+			*o = json_object();
+		put_str(*o, k, v);
+	}
 }
 
 static int one_user(imp *m, json_t *u, void *arg)
@@ -90,21 +104,20 @@ static const char *const system_subtypes[] = {
 	"unpinned_item", "channel_convert_to_private", "channel_convert_to_public", NULL
 };
 
-static const char *role_of(const slack *sl, const json_t *msg, const char *user)
+static const char *role_of(const slack *sl, const char *st, const char *bot_id,
+                           const char *user)
 {
-	const char *st = js(msg, "subtype");
 	for (size_t i = 0; st && system_subtypes[i]; i++)
 		if (strcmp(st, system_subtypes[i]) == 0)
 			return "system";
-	if (js(msg, "bot_id") || (st && strcmp(st, "bot_message") == 0) ||
+	if (bot_id || (st && strcmp(st, "bot_message") == 0) ||
 	    (user && idset_has(&sl->bots, h64(user))))
 		return "assistant";
 	return "user";
 }
 
-static json_t *attachments_of(const json_t *msg, json_t *meta)
+static json_t *attachments_of(const json_t *files, json_t **meta)
 {
-	json_t *files = json_object_get(msg, "files");
 	if (!json_is_array(files) || json_array_size(files) == 0)
 		return NULL;
 	json_t *out = json_array(), *gone = NULL;
@@ -132,8 +145,11 @@ static json_t *attachments_of(const json_t *msg, json_t *meta)
 			json_object_set(a, "size", size);
 		json_array_append_new(out, a);
 	}
-	if (gone)
-		json_object_set_new(meta, "files_unavailable", gone);
+	if (gone) {
+		if (!*meta)
+			*meta = json_object();
+		json_object_set_new(*meta, "files_unavailable", gone);
+	}
 	if (json_array_size(out) == 0) {
 		json_decref(out);
 		return NULL;
@@ -141,42 +157,55 @@ static json_t *attachments_of(const json_t *msg, json_t *meta)
 	return out;
 }
 
-static int one_message(imp *m, json_t *msg, void *arg)
+/* A message as read, from jansson's tree or from the tape (tape.h): the
+ * members the events are made of. */
+typedef struct sview {
+	const char *ts, *text, *user, *bot_id, *thread_ts, *subtype, *type, *username;
+	const json_t *files;          /* jansson's tree only (the tape leaves files to it) */
+	int edited;                   /* an "edited" member (null included) */
+	const char *ed_ts, *ed_user;
+	int64_t ed_ms;
+	const char **react;           /* (emoji, user) pairs in order: 2 per pair */
+	size_t nreact, react_cap;
+} sview;
+
+static int add_reaction(sview *v, const char *emoji, const char *who)
 {
-	slack *sl = arg;
-	if (!json_is_object(msg)) {
-		imp_skip(m, "message", "not a JSON object");
-		return 0;
+	if (v->nreact == v->react_cap) {
+		size_t cap = v->react_cap ? v->react_cap * 2 : 8;
+		const char **r = realloc(v->react, cap * 2 * sizeof *r);
+		if (!r)
+			return -1;
+		v->react = r;
+		v->react_cap = cap;
 	}
-	const char *ts = js(msg, "ts");
-	int64_t ms = imp_epoch_ms(json_object_get(msg, "ts"));
-	if (!ts || ms < 0) {
+	v->react[2 * v->nreact] = emoji;
+	v->react[2 * v->nreact + 1] = who;
+	v->nreact++;
+	return 0;
+}
+
+/* The events of a message read into v: the message, its reactions. */
+static int message_events(imp *m, slack *sl, const sview *v)
+{
+	int64_t ms = imp_epoch_ms_text(v->ts);
+	if (!v->ts || ms < 0) {
 		imp_skip(m, "message", "a message without a valid \"ts\" (like \"1712345678.000100\")");
 		return 0;
 	}
-	/* A field of the wrong type is the item's problem, never coerced. */
-	static const imp_shape shape[] = {
-		{ "text", JSON_STRING }, { "user", JSON_STRING }, { "bot_id", JSON_STRING },
-		{ "thread_ts", JSON_STRING }, { "subtype", JSON_STRING }, { "files", JSON_ARRAY },
-		{ "reactions", JSON_ARRAY }, { "edited", JSON_OBJECT }, { "type", JSON_STRING },
-	};
-	if (imp_bad_shape(m, msg, shape, sizeof shape / sizeof shape[0], ts))
-		return 0;
-	const char *type = js(msg, "type");
-	if (type && strcmp(type, "message") != 0) {
-		imp_skip(m, "message", "type '%.40s' is not a message", type);
+	if (v->type && strcmp(v->type, "message") != 0) {
+		imp_skip(m, "message", "type '%.40s' is not a message", v->type);
 		return 0;
 	}
-	char id[257], thread[257], prefix[257];
+	char id[257];
+	const char *thread = sl->thread, *prefix = sl->prefix, *ts = v->ts;
 	imp_id(id, "slack:%s:%s", sl->chan, ts);
-	imp_id(thread, "slack:%s", sl->chan);
-	imp_id(prefix, "slack:%s:", sl->chan);
-	const char *user = js(msg, "user") ? js(msg, "user") : js(msg, "bot_id");
-	json_t *meta = json_object();
-	put_str(meta, "subtype", js(msg, "subtype"));
-	put_str(meta, "bot_id", js(msg, "bot_id"));
-	put_str(meta, "username", js(msg, "username"));
-	json_t *att = attachments_of(msg, meta);
+	const char *user = v->user ? v->user : v->bot_id;
+	json_t *meta = NULL;
+	put_lazy(&meta, "subtype", v->subtype);
+	put_lazy(&meta, "bot_id", v->bot_id);
+	put_lazy(&meta, "username", v->username);
+	json_t *att = attachments_of(v->files, &meta);
 
 	eb b = { 0, "" };
 	cj_event *evs[1 + 256];
@@ -184,14 +213,13 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	cj_event *ev = eb_new(&b, "message");
 	eb_str(&b, ev, "id", id);
 	eb_str(&b, ev, "thread", thread);
-	eb_str(&b, ev, "role", role_of(sl, msg, user));
-	const char *text = js(msg, "text");
-	eb_str(&b, ev, "content", text ? text : att ? NULL : "");
+	eb_str(&b, ev, "role", role_of(sl, v->subtype, v->bot_id, user));
+	eb_str(&b, ev, "content", v->text ? v->text : att ? NULL : "");
 	eb_str(&b, ev, "user", user);
 	eb_str(&b, ev, "server", sl->server);
 	eb_str(&b, ev, "channel", sl->chan);
 	eb_int(&b, ev, "ts", ms);
-	const char *tts = js(msg, "thread_ts");
+	const char *tts = v->thread_ts;
 	if (tts && strcmp(tts, ts) != 0) {
 		char parent[257];
 		imp_id(parent, "slack:%s:%s", sl->chan, tts);
@@ -203,40 +231,155 @@ static int one_message(imp *m, json_t *msg, void *arg)
 	evs[n++] = ev;
 
 	/* reactions: one event per (emoji, user), at most 256 per message here */
-	json_t *reactions = json_object_get(msg, "reactions");
-	size_t i;
-	json_t *r;
-	json_array_foreach(reactions, i, r) {
-		const char *emoji = js(r, "name");
-		json_t *users = json_object_get(r, "users");
-		size_t k;
-		json_t *u;
-		json_array_foreach(users, k, u) {
-			const char *who = json_string_value(u);
-			if (!emoji || !who)
-				continue;
-			int rc = imp_reaction(m, evs, &n, sizeof evs / sizeof evs[0], id, thread, emoji,
-			                      who, ms);
-			if (rc != 0) {
-				for (size_t j = 0; j < n; j++)
-					cj_event_free(evs[j]);
-				return rc;
-			}
+	for (size_t i = 0; i < v->nreact; i++) {
+		int rc = imp_reaction(m, evs, &n, sizeof evs / sizeof evs[0], id, thread,
+		                      v->react[2 * i], v->react[2 * i + 1], ms);
+		if (rc != 0) {
+			for (size_t j = 0; j < n; j++)
+				cj_event_free(evs[j]);
+			return rc;
 		}
 	}
-	json_t *edited = json_object_get(msg, "edited");
-	imp_edit ed = { js(edited, "ts"), imp_epoch_ms(json_object_get(edited, "ts")),
-	                js(edited, "user") };
+	imp_edit ed = { v->ed_ts, v->ed_ms, v->ed_user };
 	int rc = imp_cover(m, thread, prefix, ms);
 	if (rc == 0)
-		rc = imp_emit(m, evs, n, edited ? &ed : NULL);
+		rc = imp_emit(m, evs, n, v->edited ? &ed : NULL);
 	else
 		for (size_t j = 0; j < n; j++)
 			cj_event_free(evs[j]);
 	return rc;
 }
 
+/* The members read, in the order their types are checked (the first nine):
+ * a field of the wrong type is the item's problem, never coerced. */
+enum { TEXT, USER, BOT_ID, THREAD_TS, SUBTYPE, FILES, REACTIONS, EDITED, TYPE, TS, USERNAME,
+       NKEYS };
+static const imp_shape shape[NKEYS] = {
+	{ "text", JSON_STRING }, { "user", JSON_STRING }, { "bot_id", JSON_STRING },
+	{ "thread_ts", JSON_STRING }, { "subtype", JSON_STRING }, { "files", JSON_ARRAY },
+	{ "reactions", JSON_ARRAY }, { "edited", JSON_OBJECT }, { "type", JSON_STRING },
+	{ "ts", JSON_STRING }, { "username", JSON_STRING },
+};
+
+static int one_message(imp *m, json_t *msg, void *arg)
+{
+	slack *sl = arg;
+	if (!json_is_object(msg)) {
+		imp_skip(m, "message", "not a JSON object");
+		return 0;
+	}
+	json_t *v[NKEYS];
+	imp_members(v, msg, shape, NKEYS);
+	const char *ts = json_string_value(v[TS]);
+	if (!ts || imp_epoch_ms(v[TS]) < 0) {
+		imp_skip(m, "message", "a message without a valid \"ts\" (like \"1712345678.000100\")");
+		return 0;
+	}
+	if (imp_bad_shape_of(m, v, shape, TS, ts))
+		return 0;
+	sview w = { ts, json_string_value(v[TEXT]), json_string_value(v[USER]),
+	            json_string_value(v[BOT_ID]), json_string_value(v[THREAD_TS]),
+	            json_string_value(v[SUBTYPE]), json_string_value(v[TYPE]),
+	            json_string_value(v[USERNAME]), v[FILES], v[EDITED] != NULL,
+	            js(v[EDITED], "ts"), js(v[EDITED], "user"),
+	            imp_epoch_ms(json_object_get(v[EDITED], "ts")), NULL, 0, 0 };
+	size_t i, k;
+	json_t *r, *u;
+	json_array_foreach(v[REACTIONS], i, r) {
+		const char *emoji = js(r, "name");
+		json_array_foreach(json_object_get(r, "users"), k, u) {
+			const char *who = json_string_value(u);
+			if (emoji && who && add_reaction(&w, emoji, who) != 0) {
+				free(w.react);
+				return imp_fail(m, CJ_ENOMEM, "out of memory");
+			}
+		}
+	}
+	int rc = message_events(m, sl, &w);
+	free(w.react);
+	return rc;
+}
+
+/* The same from the tape, for the common message: 1 done (rc in *rc), 0
+ * when jansson's tree must decide (a file, a member of another type, text
+ * the tape does not take). Nothing is done before it answers 1. */
+static int one_message_fast(imp *m, const char *text, size_t len, void *arg, int *rc)
+{
+	slack *sl = arg;
+	tape *t = &sl->tape;
+	if (!tape_read(t, text, len))
+		return 0;
+	const tj_node *root = &t->nodes[0], *n[NKEYS] = { NULL };
+	for (const tj_node *c = tape_child(t, root); c; c = tape_next(t, c))
+		for (size_t i = 0; i < NKEYS; i++)
+			if (c->key[0] == shape[i].key[0] && strcmp(c->key, shape[i].key) == 0) {
+				n[i] = c;
+				break;
+			}
+	static const unsigned char want[NKEYS] = { TJ_STRING, TJ_STRING, TJ_STRING, TJ_STRING,
+	                                           TJ_STRING, TJ_ARRAY, TJ_ARRAY, TJ_OBJECT,
+	                                           TJ_STRING, TJ_STRING, TJ_STRING };
+	for (size_t i = 0; i < NKEYS; i++)
+		if (n[i] && n[i]->type != want[i] && (n[i]->type != TJ_NULL || i == TS))
+			return 0;
+	if (!n[TS] || (n[FILES] && n[FILES]->type != TJ_NULL))
+		return 0;
+	const tj_node *ets = tape_get(t, n[EDITED], "ts");
+	if (ets && ets->type != TJ_STRING)
+		return 0;   /* a number: jansson's reading of it decides */
+	sview w = { tape_str(n[TS]), tape_str(n[TEXT]), tape_str(n[USER]), tape_str(n[BOT_ID]),
+	            tape_str(n[THREAD_TS]), tape_str(n[SUBTYPE]), tape_str(n[TYPE]),
+	            tape_str(n[USERNAME]), NULL, n[EDITED] != NULL, tape_str(ets),
+	            tape_str(tape_get(t, n[EDITED], "user")), imp_epoch_ms_text(tape_str(ets)),
+	            NULL, 0, 0 };
+	for (const tj_node *r = tape_child(t, n[REACTIONS]); r; r = tape_next(t, r)) {
+		const char *emoji = tape_str(tape_get(t, r, "name"));
+		const tj_node *users = tape_get(t, r, "users");
+		if (!users || users->type != TJ_ARRAY)
+			continue;
+		for (const tj_node *u = tape_child(t, users); u; u = tape_next(t, u)) {
+			const char *who = tape_str(u);
+			if (emoji && who && add_reaction(&w, emoji, who) != 0) {
+				free(w.react);
+				return 0;
+			}
+		}
+	}
+	*rc = message_events(m, sl, &w);
+	free(w.react);
+	return 1;
+}
+
 /* ---- conversations -------------------------------------------------------- */
+
+/* One day file, read on a worker (imp_par): its own copy of the parser's
+ * state, which the messages only read (the bots are all known by then). */
+typedef struct day_job {
+	slack sl;
+	char *chan, *path, *name;
+} day_job;
+
+static void day_free(void *arg)
+{
+	day_job *j = arg;
+	free(j->chan);
+	free(j->path);
+	free(j->name);
+	free(j);
+}
+
+static int day_run(imp *wm, void *arg)
+{
+	day_job *j = arg;
+	j->sl.chan = j->chan;
+	imp_id(j->sl.thread, "slack:%s", j->chan);
+	imp_id(j->sl.prefix, "slack:%s:", j->chan);
+	tape_init(&j->sl.tape);
+	int rc = imp_each_element_fast(wm, j->path, j->name, "message", one_message_fast,
+	                               one_message, &j->sl);
+	tape_free(&j->sl.tape);
+	return rc;
+}
 
 static int conversation_files(imp *m, slack *sl, const char *folder)
 {
@@ -255,7 +398,20 @@ static int conversation_files(imp *m, slack *sl, const char *folder)
 			rc = imp_fail(m, CJ_EINVAL, "%s/%s: path too long", folder, days[i]);
 			break;
 		}
-		rc = imp_each_element(m, path, name, "message", one_message, sl);
+		day_job *j = calloc(1, sizeof *j);
+		if (j) {
+			j->sl = *sl;
+			j->chan = strdup(sl->chan);
+			j->path = strdup(path);
+			j->name = strdup(name);
+		}
+		if (!j || !j->chan || !j->path || !j->name) {
+			if (j)
+				day_free(j);
+			rc = imp_fail(m, CJ_ENOMEM, "out of memory");
+			break;
+		}
+		rc = imp_par(m, day_run, j, day_free);
 	}
 	free_names(days, n);
 	return rc;
@@ -390,7 +546,9 @@ int fmt_slack(imp *m, const char *root)
 		}
 		free_names(dirs, nd);
 	}
+	/* the day files still being read use the bots: take them first */
+	int wrc = imp_par_wait(m);
 	idset_free(&sl.bots);
 	idset_free(&sl.folders);
-	return rc;
+	return rc ? rc : wrc;
 }

@@ -3,10 +3,11 @@
  * A parser walks its source and, for each source item, either emits a
  * group of events (the item's own event first: a message, then what hangs
  * on it, such as its reactions) or reports a skip with a reason. The driver
- * (driver.c) runs every parser twice: the plan (validate, look up, count;
- * nothing appended) and, when the plan is clean or skips are allowed, the
- * append. A parser must produce the same groups in the same order both
- * times, so it keeps no state between runs but what it rebuilds. */
+ * (driver.c) runs every parser for the plan (validate, look up, count;
+ * nothing appended) and, when the plan is clean or skips are allowed and
+ * its events could not be kept in memory (keep.h), again for the append. A
+ * parser must produce the same groups in the same order both times, so it
+ * keeps no state between runs but what it rebuilds. */
 #ifndef CJ_IMPORT_INTERNAL_H
 #define CJ_IMPORT_INTERNAL_H
 
@@ -55,6 +56,18 @@ int imp_fail_scan(imp *m, const scan *s);
  * messages of that prefix the source no longer has. */
 int imp_cover(imp *m, const char *thread, const char *id_prefix, int64_t ts_ms);
 
+/* Read a file on a worker thread: fn(wm, arg) runs there against a
+ * recording imp (wm: pass it on to every call, never m), and its calls take
+ * effect on m in the order imp_par was called, interleaved with m's own
+ * calls (par.h). free_arg(arg) follows. Without workers fn runs here. 0, or
+ * a fatal error already replayed (later errors come out when the parser
+ * returns). fn must only read state the parser no longer changes, and
+ * that lives until imp_par_wait. */
+int imp_par(imp *m, int (*fn)(imp *wm, void *arg), void *arg, void (*free_arg)(void *));
+/* Wait for every job imp_par queued and take its calls (a parser calls it
+ * before freeing what its jobs read). 0 or the run's error. */
+int imp_par_wait(imp *m);
+
 /* Progress: bytes of the source consumed (across its files). */
 void imp_progress(imp *m, uint64_t file_done);
 uint64_t imp_max_element(const imp *m);
@@ -92,6 +105,12 @@ void imp_hash_text(char out[17], const char *s, size_t len);
  * element over the cap is skipped as `kind`. 0 or the error. */
 int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
                      int (*fn)(imp *m, json_t *el, void *arg), void *arg);
+/* The same, offering each element's text to fast first: it returns 1 when
+ * it took the element (its result in *rc), 0 to leave it to jansson and fn
+ * (having done nothing). */
+typedef int (*imp_fast_fn)(imp *m, const char *text, size_t len, void *arg, int *rc);
+int imp_each_element_fast(imp *m, const char *path, const char *name, const char *kind,
+                          imp_fast_fn fast, int (*fn)(imp *m, json_t *el, void *arg), void *arg);
 /* The JSON type each named member must have when present (null counts as
  * absent). imp_bad_shape skips the message `what` (1) naming the first
  * member of another type, or returns 0. */
@@ -100,6 +119,12 @@ typedef struct imp_shape {
 	json_type type;
 } imp_shape;
 int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what);
+/* The members of object o named keys[0..n) (their types unused here) in one
+ * walk over its members: out[i] borrowed, or NULL when absent. */
+void imp_members(json_t **out, const json_t *o, const imp_shape *keys, size_t n);
+/* imp_bad_shape over values found by imp_members (the first n). */
+int imp_bad_shape_of(imp *m, json_t *const *vals, const imp_shape *shape, size_t n,
+                     const char *what);
 /* Open path for scanning as the current file (imp_file); 0, or -1 after
  * a fatal error. */
 int imp_open_scan(imp *m, scan *sc, const char *path, const char *name);
@@ -127,6 +152,7 @@ int imp_message_finish(imp *m, cj_event *ev, eb *b, json_t *att, json_t *meta, c
 /* Seconds since the epoch (a number, or Slack's "1712345678.000100") in
  * ms; -1 when it is not one. */
 int64_t imp_epoch_ms(const json_t *v);
+int64_t imp_epoch_ms_text(const char *s);   /* the same for a string (NULL: -1) */
 
 /* ---- the formats ---------------------------------------------------------- */
 

@@ -81,6 +81,21 @@ void rp_count(report *r, long file, int kind, int outcome)
 		c->n[outcome]++;
 }
 
+void rp_move(report *r, long file, int kind, int from, int to)
+{
+	rp_counts *c = at(r, file, kind);
+	if (c && from >= 0 && from < RP_OUTCOMES && to >= 0 && to < RP_OUTCOMES && c->n[from]) {
+		c->n[from]--;
+		c->n[to]++;
+	}
+}
+
+void rp_reset_file(report *r, long file)
+{
+	if (file >= 0 && (size_t)file < r->nfiles)
+		memset(r->files[file].kind, 0, sizeof r->files[file].kind);
+}
+
 static const char *kind_name(int kind)
 {
 	return kind > 0 ? cj_event_type_name((cj_event_type)kind) : "item";

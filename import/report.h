@@ -49,6 +49,11 @@ void rp_reset(report *r);
 long rp_file_index(report *r, const char *name);
 void rp_count(report *r, long file, int kind, int outcome);
 void rp_seen(report *r, long file, int kind);
+/* One event counted `from` becomes `to` (an append from the plan's kept
+ * events finds an event a concurrent writer stored first). */
+void rp_move(report *r, long file, int kind, int from, int to);
+/* Clear one file's counts (its skip reasons stay). */
+void rp_reset_file(report *r, long file);
 void rp_skip(report *r, long file, int kind, uint64_t line, uint64_t byte, const char *reason);
 /* Totals over files of one outcome (-1: seen), of one kind (-1: all). */
 uint64_t rp_total(const report *r, int kind, int outcome);

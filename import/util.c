@@ -204,8 +204,8 @@ int imp_open_scan(imp *m, scan *sc, const char *path, const char *name)
 	return 0;
 }
 
-int imp_scan_elements(imp *m, scan *sc, const char *kind,
-                      int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+static int scan_elements(imp *m, scan *sc, const char *kind, imp_fast_fn fast,
+                         int (*fn)(imp *m, json_t *el, void *arg), void *arg)
 {
 	int rc = 0;
 	uint64_t k = 0;
@@ -223,13 +223,15 @@ int imp_scan_elements(imp *m, scan *sc, const char *kind,
 			         (unsigned long long)sc->skipped_len, (unsigned long long)imp_max_element(m));
 			continue;
 		}
-		json_t *el = scan_parse(sc);
-		if (!el) {
-			rc = imp_fail_scan(m, sc);
-			break;
+		if (!fast || !fast(m, sc->elem, sc->elem_len, arg, &rc)) {
+			json_t *el = scan_parse(sc);
+			if (!el) {
+				rc = imp_fail_scan(m, sc);
+				break;
+			}
+			rc = fn(m, el, arg);
+			json_decref(el);
 		}
-		rc = fn(m, el, arg);
-		json_decref(el);
 		if (rc != 0)
 			break;
 		if ((++k & 63) == 0)
@@ -239,18 +241,30 @@ int imp_scan_elements(imp *m, scan *sc, const char *kind,
 	return rc;
 }
 
-int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
-                     int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+int imp_scan_elements(imp *m, scan *sc, const char *kind,
+                      int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+{
+	return scan_elements(m, sc, kind, NULL, fn, arg);
+}
+
+int imp_each_element_fast(imp *m, const char *path, const char *name, const char *kind,
+                          imp_fast_fn fast, int (*fn)(imp *m, json_t *el, void *arg), void *arg)
 {
 	scan sc;
 	if (imp_open_scan(m, &sc, path, name) != 0)
 		return -1;
 	int rc = scan_enter_array(&sc) != 0 ? imp_fail_scan(m, &sc) :
-	         imp_scan_elements(m, &sc, kind, fn, arg);
+	         scan_elements(m, &sc, kind, fast, fn, arg);
 	if (rc == 0 && scan_finish(&sc) != 0)
 		rc = imp_fail_scan(m, &sc);
 	scan_close(&sc);
 	return rc;
+}
+
+int imp_each_element(imp *m, const char *path, const char *name, const char *kind,
+                     int (*fn)(imp *m, json_t *el, void *arg), void *arg)
+{
+	return imp_each_element_fast(m, path, name, kind, NULL, fn, arg);
 }
 
 int imp_emit_built(imp *m, cj_event *ev, eb *b, const char *kind, const char *what)
@@ -321,6 +335,8 @@ int imp_message_finish(imp *m, cj_event *ev, eb *b, json_t *att, json_t *meta, c
 		eb_json(b, ev, "metadata", meta);
 	json_decref(att);
 	json_decref(meta);
+	if (b->rc == 0 && ev)
+		return 1;
 	char what[300];
 	snprintf(what, sizeof what, "message %.200s", id);
 	return imp_message_built(m, ev, b, what);
@@ -346,7 +362,11 @@ int64_t imp_epoch_ms(const json_t *v)
 		return json_integer_value(v) * 1000;
 	if (json_is_real(v))
 		return (int64_t)(json_real_value(v) * 1000.0);
-	const char *s = json_string_value(v);
+	return imp_epoch_ms_text(json_string_value(v));
+}
+
+int64_t imp_epoch_ms_text(const char *s)
+{
 	if (!s || !*s)
 		return -1;
 	/* "1712345678.000100": seconds, then the first three digits of the fraction */
@@ -373,10 +393,40 @@ int64_t imp_epoch_ms(const json_t *v)
 	return sec * 1000 + ms;
 }
 
+void imp_members(json_t **out, const json_t *o, const imp_shape *keys, size_t n)
+{
+	memset(out, 0, n * sizeof *out);
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)o, k, v) {
+		for (size_t i = 0; i < n; i++) {
+			if (k[0] == keys[i].key[0] && strcmp(k, keys[i].key) == 0) {
+				out[i] = v;
+				break;
+			}
+		}
+	}
+}
+
 int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what)
 {
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_object_get(msg, shape[i].key);
+		if (!v || json_is_null(v) || json_typeof(v) == shape[i].type)
+			continue;
+		imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, shape[i].key,
+		         shape[i].type == JSON_STRING ? "a string" : shape[i].type == JSON_ARRAY ?
+		         "an array" : "an object");
+		return 1;
+	}
+	return 0;
+}
+
+int imp_bad_shape_of(imp *m, json_t *const *vals, const imp_shape *shape, size_t n,
+                     const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = vals[i];
 		if (!v || json_is_null(v) || json_typeof(v) == shape[i].type)
 			continue;
 		imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, shape[i].key,

@@ -342,6 +342,75 @@ def shutil_copy(src, dst):
     shutil.copytree(src, dst)
 
 
+class SlackModes(ImportCase):
+    """The plan's events kept for the append (CHATJOURNAL_IMPORT_MEMORY) and
+    the day files read on worker threads (CHATJOURNAL_IMPORT_THREADS) change
+    nothing but the time: each mode, the original one (0 and 1: the source
+    read twice, on one thread) included, gives the same reports, exit codes
+    and journal for the same sequence of imports: a first import, a newer
+    export (an edit), --sync, a source where an id repeats (keeping stops:
+    the append reads it again), a budget the plan outgrows half-way, and a
+    broken file after good ones (the same error, nothing appended)."""
+    MODES = [{}, {"CHATJOURNAL_IMPORT_MEMORY": "0", "CHATJOURNAL_IMPORT_THREADS": "1"},
+             {"CHATJOURNAL_IMPORT_MEMORY": "0"}, {"CHATJOURNAL_IMPORT_THREADS": "1"},
+             {"CHATJOURNAL_IMPORT_MEMORY": "12K"}]
+
+    def sources(self):
+        if hasattr(self, "_sources"):
+            return self._sources
+        dup = self.dir / "dup"
+        shutil_copy(Slack.V2, dup)
+        day = dup / "general" / "2024-03-02.json"
+        msgs = json.loads(day.read_text(encoding="utf-8"))
+        again = dict(msgs[0], text="said again, differently",
+                     edited={"user": "U01", "ts": "1709380000.000000"})
+        day.write_text(json.dumps(msgs + [msgs[0], again]), encoding="utf-8")
+        broken = self.dir / "broken"
+        shutil_copy(Slack.V2, broken)
+        (broken / "日本語" / "2024-03-01.json").write_text('[{"type": "message", "ts": ',
+                                                        encoding="utf-8")
+        self._sources = [(Slack.V1, []), (Slack.V2, []), (Slack.V2, ["--sync"]), (dup, []),
+                         (broken, []), (Slack.V1, ["--dry-run"])]
+        return self._sources
+
+    def scenario(self, env, name):
+        store = self.dir / name
+        self.run_cj("init", store)
+        out, reads = [], []
+        for path, extra in self.sources():
+            r = subprocess.run([BIN, "import", str(store), "--format", "slack", str(path),
+                                "--json", *extra], capture_output=True, text=True, timeout=300,
+                               env=dict(os.environ, TMPDIR=str(self.dir), **env))
+            rep = json.loads(r.stdout) if r.stdout.strip() else None
+            reads.append(rep.pop("source_reads"))
+            out.append((r.returncode, rep, r.stderr))
+        r = self.run_cj("export", store, "--all", "--format", "jsonl")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        journal = [json.loads(line) for line in r.stdout.splitlines()]
+        for ev in journal:
+            if ev["type"] == "delete_message":
+                ev.pop("ts")   # --sync's deletes take the time they are appended
+        return out, journal, reads
+
+    def test_every_mode_gives_the_same_imports(self):
+        base, journal, reads = self.scenario(self.MODES[0], "s0")
+        # read once but where an id repeats; a failed plan or a dry run reads once
+        self.assertEqual(reads, [1, 1, 1, 2, 1, 1])
+        self.assertEqual([code for code, _, _ in base], [0, 0, 0, 0, 1, 0])
+        self.assertEqual(base[3][1]["totals"]["edits"], 1)   # the repeat with other text
+        self.assertIn("日本語/2024-03-01.json: line 1", base[4][2])
+        self.assertEqual(len(journal), 23)
+        # 0: never kept; 12K: the first import's 18 events are over it, the
+        # 3 new ones of the newer export are not
+        expect = {"0": [2, 2, 2, 2, 1, 1], "12K": [2, 1, 1, 2, 1, 1]}
+        for i, env in enumerate(self.MODES[1:], 1):
+            with self.subTest(env=env):
+                out, j, r = self.scenario(env, f"s{i}")
+                self.assertEqual(out, base)
+                self.assertEqual(j, journal)
+                self.assertEqual(r, expect.get(env.get("CHATJOURNAL_IMPORT_MEMORY"), reads))
+
+
 class Discord(ImportCase):
     V1 = IMP / "discord" / "v1"
     V2 = IMP / "discord" / "v2" / "general.json"
