@@ -16,7 +16,7 @@ if [ ! -f "$build/build.ninja" ]; then
 		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized \
 		-Dc_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined"
 fi
-targets="record_decode event_json fts_query http_body read_params feed export import_jsonl import_slack import_slack_zip import_discord import_chatgpt"
+targets="record_decode event_json fts_query http_body read_params feed export import_jsonl import_slack import_slack_zip import_discord import_chatgpt import_tape"
 ninja -C "$build" $(for h in $targets; do printf 'tests/fuzz/fuzz_%s ' "$h"; done)
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
