@@ -5,14 +5,22 @@
  * pages ourselves first turns it into an error that says so. The layout is
  * LMDB 0.9.24's (lmdb_layout.h); LMDB itself keeps every page up to the
  * newer meta's last_pg in the file, because it writes each page it
- * allocates before the meta page that counts it (L2), and chatjournal never
- * deletes (the one case where LMDB may count a never-written page, a page
- * freed in the transaction that allocated it, needs a deletion). */
+ * allocates before the meta page that counts it (L2), except a page freed in
+ * the transaction that allocated it (LMDB does not write such "loose"
+ * pages): only compaction deletes, and its writer extends the file right
+ * after each such commit (cji_env_fill_tail).
+ *
+ * Another process may commit while we look: the file grows, a newer meta
+ * page counts the new pages. So the size is taken after the meta pages (a
+ * file only grows while it is the same file), and a file found short is
+ * looked at again three times over ~30 ms (the fill after a deleting commit)
+ * before it is called truncated. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "journal/metapage.h"
 #include "common/err.h"
@@ -56,9 +64,12 @@ static int psize_ok(uint32_t ps)
 	return ps >= CJI_LMDB_PSIZE_MIN && ps <= CJI_LMDB_PSIZE_MAX && (ps & (ps - 1)) == 0;
 }
 
-int cji_metapage_read(cji_metapage *out, int fd, const char *path)
+/* One look; *short_out is set when the only fault is a file shorter than
+ * the newer meta page counts. */
+static int read_once(cji_metapage *out, int *short_out, int fd, const char *path)
 {
 	memset(out, 0, sizeof *out);
+	*short_out = 0;
 	struct stat st;
 	if (fstat(fd, &st) != 0)
 		return cji_err_errno(errno, "%s: cannot stat", path);
@@ -88,9 +99,28 @@ int cji_metapage_read(cji_metapage *out, int fd, const char *path)
 		return cji_err(CJ_ECORRUPT, "%s: meta page %d: impossible last page %llu", path, i,
 		               (unsigned long long)m->last_pg);
 	out->need = (m->last_pg + 1) * m->psize;
-	if (out->file_size < out->need)
+	/* The size again, now that the metas are read: pages a commit added
+	 * since the first look are in the file before its meta page counts
+	 * them. */
+	if (out->file_size < out->need && fstat(fd, &st) == 0)
+		out->file_size = (uint64_t)st.st_size;
+	if (out->file_size < out->need) {
+		*short_out = 1;
 		return truncated(path, out->file_size, out->need, "");
+	}
 	return 0;
+}
+
+int cji_metapage_read(cji_metapage *out, int fd, const char *path)
+{
+	int is_short = 0;
+	for (int tries = 0;; tries++) {
+		int rc = read_once(out, &is_short, fd, path);
+		if (!rc || !is_short || tries == 3)
+			return rc;
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 int cji_metapage_check(const char *dir)
