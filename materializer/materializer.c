@@ -323,7 +323,7 @@ static int scrub(cji_materializer *m)
 {
 	char tmp[4300];
 	snprintf(tmp, sizeof tmp, "%s%s", m->path, CJI_SCRUB_TMP_SUFFIX);
-	int rc = cji_scrub_build(m->db, tmp);
+	int rc = cji_scrub_build(m->db, m->path, tmp);
 	if (rc)
 		return rc;
 	sqlite3_db_config(m->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);

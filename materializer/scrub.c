@@ -2,16 +2,28 @@
  *
  * FTS5 (3.40: no secure-delete) keeps the terms of deleted rows in its older
  * segments until they are merged: 'optimize' merges every segment into one.
- * Deleted rows and the old segments then sit in free pages and freeblocks of
- * the live file and its WAL; VACUUM INTO writes a new file from the live
- * rows only, once (an in-place VACUUM in WAL mode writes the whole file into
- * the WAL and a checkpoint copies it back: about three times the writes).
+ * Deleted rows and the old segments sit in free pages and freeblocks of the
+ * live file and its WAL; VACUUM INTO writes a new file from the live rows
+ * only, once (an in-place VACUUM in WAL mode writes the whole file into the
+ * WAL and a checkpoint copies it back: about three times the writes).
+ *
+ * The two run side by side: while the writer connection optimizes, a
+ * thread copies the file as it is (VACUUM INTO through a read-only
+ * connection: the materializer applies nothing meanwhile, so every table
+ * but the FTS5 segments is what it will be). The copy's segments, those of
+ * before the optimize, are then replaced by the optimized ones: each
+ * segment table is cleared whole under secure_delete (a cleared b-tree
+ * frees every page it had, its root is emptied, and secure_delete writes
+ * zeros over each: nothing is moved, so nothing is left behind), then
+ * filled from the live file.
+ *
  * The old file is unlinked after the swap: its bytes are no longer in any
  * file of the store, though the blocks keep them until the file system
  * reuses them (as the journal's old data.mdb after its compacting copy),
  * and a reader that still has it open reads it until it lets go. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,22 +89,126 @@ static int to_wal(const char *tmp)
 	return code;
 }
 
-int cji_scrub_build(sqlite3 *db, const char *tmp)
+/* ---- the copy, beside the optimize --------------------------------------- */
+
+typedef struct copier {
+	const char *from, *to;
+	int rc;
+	char err[512];
+} copier;
+
+static void *copy_main(void *arg)
+{
+	copier *c = arg;
+	sqlite3 *db = NULL;
+	/* read-only, without query_only (which VACUUM INTO refuses) */
+	int rc = sqlite3_open_v2(c->from, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		c->rc = vacuum_into(db, c->to);
+	} else {
+		c->rc = cji_err_sqlite(rc, db ? sqlite3_errmsg(db) : NULL, "scrub: cannot open %s", c->from);
+	}
+	if (c->rc)
+		snprintf(c->err, sizeof c->err, "%s", cj_error_last());
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* ---- the optimized segments into the copy -------------------------------- */
+
+static const char *const SEGMENT_TABLES[] = {
+	"messages_fts_data", "messages_fts_idx", "images_fts_data", "images_fts_idx",
+};
+
+/* Every row of table from live into to (same schema). */
+static int copy_rows(sqlite3 *to, sqlite3 *live, const char *table)
+{
+	char sql[200];
+	snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", table);
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	int rc = sqlite3_prepare_v2(live, sql, -1, &sel, NULL);
+	if (rc) {
+		rc = cji_err_sqlite(rc, sqlite3_errmsg(live), "scrub: %s", sql);
+		goto out;
+	}
+	int n = sqlite3_column_count(sel);
+	int len = snprintf(sql, sizeof sql, "INSERT INTO \"%s\" VALUES (?", table);
+	for (int i = 1; i < n && len < (int)sizeof sql - 4; i++)
+		len += snprintf(sql + len, sizeof sql - (size_t)len, ",?");
+	snprintf(sql + len, sizeof sql - (size_t)len, ")");
+	if ((rc = sqlite3_prepare_v2(to, sql, -1, &ins, NULL))) {
+		rc = cji_err_sqlite(rc, sqlite3_errmsg(to), "scrub: %s", sql);
+		goto out;
+	}
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			sqlite3_bind_value(ins, i + 1, sqlite3_column_value(sel, i));
+		if ((rc = sqlite3_step(ins)) != SQLITE_DONE) {
+			rc = cji_err_sqlite(rc, sqlite3_errmsg(to), "scrub: into %s", table);
+			goto out;
+		}
+		sqlite3_reset(ins);
+	}
+	rc = rc == SQLITE_DONE ? 0 : cji_err_sqlite(rc, sqlite3_errmsg(live), "scrub: from %s", table);
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	return rc;
+}
+
+/* The copy's FTS5 segments (of before the optimize) replaced by the live
+ * file's (optimized). The copy is a private file until the swap: no
+ * rollback journal, no sync (cji_scrub_build fsyncs it after). */
+static int replace_segments(const char *tmp, sqlite3 *live)
+{
+	sqlite3 *db;
+	int rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc) {
+		rc = cji_err_sqlite(rc, db ? sqlite3_errmsg(db) : NULL, "scrub: cannot open %s", tmp);
+		sqlite3_close(db);
+		return rc;
+	}
+	rc = cji_db_exec(db, "PRAGMA secure_delete=ON; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+	                 "PRAGMA cache_size=-65536; BEGIN", "scrub: the copy");
+	for (size_t i = 0; !rc && i < sizeof SEGMENT_TABLES / sizeof SEGMENT_TABLES[0]; i++) {
+		char sql[100];
+		/* no WHERE, no trigger: the b-tree is cleared whole, not row by row */
+		snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", SEGMENT_TABLES[i]);
+		if (!(rc = cji_db_exec(db, sql, "scrub: clearing the copy's segments")))
+			rc = copy_rows(db, live, SEGMENT_TABLES[i]);
+	}
+	if (!rc)
+		rc = cji_db_exec(db, "COMMIT", "scrub: the copy's segments");
+	sqlite3_close(db);
+	return rc;
+}
+
+int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp)
 {
 	unlink(tmp);
 	cji_replay_unlink_sidecars(tmp);
 	int ckpt = 0;
 	int rc = int_pragma(db, "PRAGMA wal_autocheckpoint", &ckpt);
+	if (!rc)
+		rc = create_empty(tmp);
 	if (rc)
 		return rc;
+	copier c = { path, tmp, 0, "" };
+	pthread_t th;
+	if (pthread_create(&th, NULL, copy_main, &c) != 0) {
+		unlink(tmp);
+		return cji_err(CJ_ENOMEM, "scrub: cannot start the copy's thread");
+	}
 	sqlite3_wal_autocheckpoint(db, 0);
 	rc = cji_db_exec(db, "INSERT INTO messages_fts (messages_fts) VALUES ('optimize');"
 	                 "INSERT INTO images_fts (images_fts) VALUES ('optimize');",
 	                 "scrub: FTS5 optimize");
+	pthread_join(th, NULL);
+	if (!rc && c.rc)
+		rc = cji_err(c.rc, "%s", c.err);
 	if (!rc)
-		rc = create_empty(tmp);
-	if (!rc)
-		rc = vacuum_into(db, tmp);
+		rc = replace_segments(tmp, db);
 	sqlite3_wal_autocheckpoint(db, ckpt);
 	if (!rc)
 		rc = to_wal(tmp);

@@ -9,12 +9,13 @@
 /* The new file is built at PATH CJI_SCRUB_TMP_SUFFIX. */
 #define CJI_SCRUB_TMP_SUFFIX ".scrub-tmp"
 
-/* Through db (the projection's only read-write connection, idle): FTS5
- * 'optimize' of both indexes (written to the WAL only: the old file is
- * thrown away, so the automatic checkpoint is held meanwhile), then VACUUM
- * INTO tmp (created 0600), which is switched to WAL mode and fsynced. On
- * failure nothing is left at tmp. */
-int cji_scrub_build(sqlite3 *db, const char *tmp);
+/* Through db (the projection's only read-write connection to path, idle):
+ * FTS5 'optimize' of both indexes (written to the WAL only: the old file is
+ * thrown away, so the automatic checkpoint is held meanwhile); beside it, a
+ * thread copies path with VACUUM INTO tmp (created 0600); then the copy's
+ * segments are replaced by the optimized ones, the copy is switched to WAL
+ * mode and fsynced. On failure nothing is left at tmp. */
+int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp);
 
 /* Put tmp at path: path's -wal, -shm and -journal are removed FIRST (the
  * old WAL must never meet the new file), then the rename and an fsync of
