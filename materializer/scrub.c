@@ -117,9 +117,45 @@ static void *copy_main(void *arg)
 
 /* ---- the optimized segments into the copy -------------------------------- */
 
-static const char *const SEGMENT_TABLES[] = {
-	"messages_fts_data", "messages_fts_idx", "images_fts_data", "images_fts_idx",
-};
+/* The FTS5 tables of the schema, whatever migrations add ("" ends). */
+#define MAX_FTS 8
+typedef struct fts_list { char name[MAX_FTS][64]; } fts_list;
+
+static int fts_tables(fts_list *out, sqlite3 *db)
+{
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table'"
+	                            " AND sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%' ORDER BY name",
+	                            -1, &st, NULL);
+	if (rc) {
+		sqlite3_finalize(st);
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "scrub: the FTS5 tables");
+	}
+	int n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (n == MAX_FTS || strlen(name) >= sizeof out->name[0] - 5) {
+			sqlite3_finalize(st);
+			return cji_err(CJ_EINVAL, "scrub: FTS5 table %s: too many or too long a name", name);
+		}
+		snprintf(out->name[n++], sizeof out->name[0], "%s", name);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : cji_err_sqlite(rc, sqlite3_errmsg(db), "scrub: the FTS5 tables");
+}
+
+static int optimize(sqlite3 *db, const fts_list *fts)
+{
+	int rc = 0;
+	for (int i = 0; !rc && i < MAX_FTS && fts->name[i][0]; i++) {
+		char sql[200];
+		snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (\"%s\") VALUES ('optimize')", fts->name[i],
+		         fts->name[i]);
+		rc = cji_db_exec(db, sql, "scrub: FTS5 optimize");
+	}
+	return rc;
+}
 
 /* Every row of table from live into to (same schema). */
 static int copy_rows(sqlite3 *to, sqlite3 *live, const char *table)
@@ -160,7 +196,7 @@ out:
 /* The copy's FTS5 segments (of before the optimize) replaced by the live
  * file's (optimized). The copy is a private file until the swap: no
  * rollback journal, no sync (cji_scrub_build fsyncs it after). */
-static int replace_segments(const char *tmp, sqlite3 *live)
+static int replace_segments(const char *tmp, sqlite3 *live, const fts_list *fts)
 {
 	sqlite3 *db;
 	int rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -171,13 +207,18 @@ static int replace_segments(const char *tmp, sqlite3 *live)
 	}
 	rc = cji_db_exec(db, "PRAGMA secure_delete=ON; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
 	                 "PRAGMA cache_size=-65536; BEGIN", "scrub: the copy");
-	for (size_t i = 0; !rc && i < sizeof SEGMENT_TABLES / sizeof SEGMENT_TABLES[0]; i++) {
-		char sql[100];
-		/* no WHERE, no trigger: the b-tree is cleared whole, not row by row */
-		snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", SEGMENT_TABLES[i]);
-		if (!(rc = cji_db_exec(db, sql, "scrub: clearing the copy's segments")))
-			rc = copy_rows(db, live, SEGMENT_TABLES[i]);
-	}
+	/* An FTS5 table's segments: its _data (leaves, structure) and _idx
+	 * (each leaf's first term) shadow tables. */
+	static const char *const shadows[] = { "_data", "_idx" };
+	for (int i = 0; !rc && i < MAX_FTS && fts->name[i][0]; i++)
+		for (int k = 0; !rc && k < 2; k++) {
+			char table[80], sql[120];
+			snprintf(table, sizeof table, "%s%s", fts->name[i], shadows[k]);
+			/* no WHERE, no trigger: the b-tree is cleared whole, not row by row */
+			snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", table);
+			if (!(rc = cji_db_exec(db, sql, "scrub: clearing the copy's segments")))
+				rc = copy_rows(db, live, table);
+		}
 	if (!rc)
 		rc = cji_db_exec(db, "COMMIT", "scrub: the copy's segments");
 	sqlite3_close(db);
@@ -189,7 +230,10 @@ int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp)
 	unlink(tmp);
 	cji_replay_unlink_sidecars(tmp);
 	int ckpt = 0;
+	fts_list fts;
 	int rc = int_pragma(db, "PRAGMA wal_autocheckpoint", &ckpt);
+	if (!rc)
+		rc = fts_tables(&fts, db);
 	if (!rc)
 		rc = create_empty(tmp);
 	if (rc)
@@ -201,14 +245,12 @@ int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp)
 		return cji_err(CJ_ENOMEM, "scrub: cannot start the copy's thread");
 	}
 	sqlite3_wal_autocheckpoint(db, 0);
-	rc = cji_db_exec(db, "INSERT INTO messages_fts (messages_fts) VALUES ('optimize');"
-	                 "INSERT INTO images_fts (images_fts) VALUES ('optimize');",
-	                 "scrub: FTS5 optimize");
+	rc = optimize(db, &fts);
 	pthread_join(th, NULL);
 	if (!rc && c.rc)
 		rc = cji_err(c.rc, "%s", c.err);
 	if (!rc)
-		rc = replace_segments(tmp, db);
+		rc = replace_segments(tmp, db, &fts);
 	sqlite3_wal_autocheckpoint(db, ckpt);
 	if (!rc)
 		rc = to_wal(tmp);
