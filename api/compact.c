@@ -426,6 +426,16 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 	if ((rc = take_snapshot(&sn, s->sqlite_path)))
 		return rc;
 	out->position = sn.position;
+	/* The projection's scrub runs on the materializer's thread while this
+	 * one works on the journal: the projection has applied every deletion
+	 * the plan acts on. Only the redact_edits mark (mark_superseded) may
+	 * change it still, and only rows of message_edits: with none, the
+	 * scrub begins now. */
+	uint64_t ticket = 0;
+	int scrub = -1; /* -1 not asked, 0 asked (ticket), 1 another process's */
+	int mark_rc = 0;
+	if (s->mat && !o->dry_run && sn.edits.n == 0)
+		scrub = cji_mat_scrub_start(&ticket, s->mat);
 	uint64_t t0 = cji_mono_ns();
 	plan p;
 	uint8_t *orphans = NULL;
@@ -449,7 +459,16 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 		goto out;
 	}
 	uint64_t mark;
-	if ((rc = mark_superseded(&mark, s, &p)) || (rc = redact_all(out, s, &p, o->batch)))
+	if ((rc = mark_superseded(&mark, s, &p)))
+		goto out;
+	if (s->mat && scrub < 0) {
+		/* the scrub's copy must find the superseded texts already blanked;
+		 * if they are not in time, the journal's part goes on without it */
+		mark_rc = mark ? cji_mat_wait(s->mat, mark, o->wait_ms) : 0;
+		if (!mark_rc)
+			scrub = cji_mat_scrub_start(&ticket, s->mat);
+	}
+	if ((rc = redact_all(out, s, &p, o->batch)))
 		goto out;
 	cji_writer_result br;
 	if ((rc = cji_journal_blob_del(&br, &s->journal, norph, orphans, sn.position)))
@@ -466,17 +485,15 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 	out->file_before = sw.size_before;
 	out->file_after = sw.size_after;
 	out->pause_ms = sw.pause_ns / 1000000u;
-	if (s->mat) {
-		/* the scrub's VACUUM must find the blanked edit texts already blanked */
-		int r = mark ? cji_mat_wait(s->mat, mark, o->wait_ms) : 0;
-		if (!r)
-			r = cji_mat_scrub(s->mat, o->wait_ms);
-		if (r < 0)
+	rc = mark_rc;
+out:
+	if (scrub == 0) {
+		/* waited for even after an error: it claimed the swap's scrub */
+		int r = cji_mat_scrub_wait(&out->scrub_ms, s->mat, ticket, o->wait_ms);
+		if (r < 0 && !rc)
 			rc = r;
 		out->projection_scrubbed = r == 0;
-		out->scrub_ms = (cji_mono_ns() - t3) / 1000000u;
 	}
-out:
 	free(orphans);
 	plan_free(&p);
 	snapshot_free(&sn);

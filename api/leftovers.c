@@ -1,16 +1,18 @@
-/* api/leftovers.c — cleaning what a killed replay or verify leaves behind
- * (docs/operations.md, "Leftovers"). A replay in place builds
- * chat.sqlite.replay-tmp (tens of MB) and renames it over chat.sqlite;
+/* api/leftovers.c — cleaning what a killed replay, scrub or verify leaves
+ * behind (docs/operations.md, "Leftovers"). A replay in place builds
+ * chat.sqlite.replay-tmp (tens of MB) and renames it over chat.sqlite, a
+ * compaction's scrub chat.sqlite.scrub-tmp (materializer/scrub.c);
  * `chatjournal verify` replays into STORE/verify-PID.sqlite and, for a
  * projection that applied nothing, makes STORE/verify-PID.store
  * (tools/cmd_verify.c names them). Killed, both leave their files for good.
  *
  * What may be removed, and why it is safe:
- * - chat.sqlite.replay-tmp and its -wal/-shm/-journal, only while this
- *   process holds the store's materializer lock: a replay in place holds it
- *   for its whole run, and a replay through a read-only handle (of a
- *   projection that no read-write open accepts) leaves every read-write
- *   open failing before this runs.
+ * - chat.sqlite.replay-tmp, chat.sqlite.scrub-tmp and their
+ *   -wal/-shm/-journal, only while this process holds the store's
+ *   materializer lock: a replay in place and a scrub hold it for their
+ *   whole run, and a replay through a read-only handle (of a projection
+ *   that no read-write open accepts) leaves every read-write open failing
+ *   before this runs.
  * - verify-PID.* whose PID is no running process (kill(PID, 0) says ESRCH).
  *   A live PID's files are left alone: another verify may be running. A
  *   PID reused by an unrelated process only delays the cleaning. */
@@ -25,6 +27,7 @@
 #include <unistd.h>
 #include "api/leftovers.h"
 #include "materializer/replay.h"
+#include "materializer/scrub.h"
 
 /* What follows "verify-PID" in the names verify gives its files. */
 static const char *const VERIFY_SUFFIXES[] = {
@@ -94,10 +97,10 @@ void cji_leftovers_remove(cj_store *s)
 {
 	if (!s->mat)
 		return;
-	if (!cji_mat_is_passive(s->mat)) {
+	static const char *const tmps[] = { CJI_REPLAY_TMP_SUFFIX, CJI_SCRUB_TMP_SUFFIX };
+	for (size_t i = 0; i < 2 && !cji_mat_is_passive(s->mat); i++) {
 		char tmp[4400];
-		if (snprintf(tmp, sizeof tmp, "%s%s", s->sqlite_path, CJI_REPLAY_TMP_SUFFIX) <
-		    (int)sizeof tmp) {
+		if (snprintf(tmp, sizeof tmp, "%s%s", s->sqlite_path, tmps[i]) < (int)sizeof tmp) {
 			unlink(tmp);
 			cji_replay_unlink_sidecars(tmp);
 		}

@@ -59,6 +59,11 @@ int cji_reader_get(struct cji_readers *p, cji_reader **out)
 		p->nidle--;
 	}
 	pthread_mutex_unlock(&p->mu);
+	cji_file_id now = cji_scrub_file_id(p->path);
+	if (r && !cji_file_id_eq(r->file, now)) {
+		reader_close(r);
+		r = NULL;
+	}
 	if (!r) {
 		if (!cji_exists(p->path))
 			return cji_err(CJ_ENOTFOUND, "no projection yet at %s (open the store read-write once)",
@@ -69,6 +74,7 @@ int cji_reader_get(struct cji_readers *p, cji_reader **out)
 		pthread_mutex_lock(&p->mu);
 		r->generation = p->generation;
 		pthread_mutex_unlock(&p->mu);
+		r->file = now;
 		int rc = cji_db_open_ro(&r->db, p->path);
 		if (rc) {
 			free(r);

@@ -5,6 +5,7 @@
 #define CJ_API_READERS_H
 
 #include <sqlite3.h>
+#include "materializer/scrub.h"
 
 /* Statement slots: query.c uses [0, CJI_STMT_READ_BASE), query_read.c the
  * rest. */
@@ -15,6 +16,7 @@ typedef struct cji_reader {
 	sqlite3 *db;
 	sqlite3_stmt *st[CJI_READER_STMTS];
 	unsigned generation;
+	cji_file_id file;      /* the file it was opened on */
 	struct cji_reader *next;
 } cji_reader;
 
@@ -22,7 +24,9 @@ struct cji_readers;
 int cji_readers_new(struct cji_readers **out, const char *path);
 void cji_readers_free(struct cji_readers *p);
 
-/* Take a connection (opened on first use). Errors: CJ_ENOTFOUND (no
+/* Take a connection (opened on first use). An idle one opened on a file
+ * that is no longer at the path (another process's scrub replaced it) is
+ * closed and a new one opened: one stat per call. Errors: CJ_ENOTFOUND (no
  * projection yet), CJ_EIO. */
 int cji_reader_get(struct cji_readers *p, cji_reader **out);
 /* The file was replaced: close idle connections; busy ones are closed when

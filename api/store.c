@@ -126,6 +126,15 @@ int cj_store_init(const char *path, const cj_store_options *user_opts)
 	return rc;
 }
 
+/* The materializer's on_replace: a scrub put a new file at the path (this
+ * process's, or another's seen by the passive thread). Readers of the old
+ * file finish there; new queries open the new one. */
+static void projection_replaced(void *arg)
+{
+	cj_store *s = arg;
+	cji_readers_reset(s->readers);
+}
+
 int cj_store_open(cj_store **out, const char *path, const cj_store_options *user_opts)
 {
 	*out = NULL;
@@ -162,6 +171,12 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *user
 		s->conf.journal.on_swap = cji_mat_request_scrub;
 		s->conf.journal.on_swap_arg = s->mat;
 	}
+	/* Before the materializer starts: its scrub replaces the file and
+	 * moves the readers (on_replace). */
+	if ((rc = cji_readers_new(&s->readers, s->sqlite_path)))
+		goto fail;
+	if (s->mat)
+		cji_mat_set_on_replace(s->mat, projection_replaced, s);
 	if ((rc = cji_journal_open(&s->journal, jdir, &s->conf.journal, 0)))
 		goto fail;
 	if (s->mat && (rc = cji_mat_start(s->mat))) {
@@ -170,14 +185,11 @@ int cj_store_open(cj_store **out, const char *path, const cj_store_options *user
 		goto fail;
 	}
 	cji_leftovers_remove(s);
-	if ((rc = cji_readers_new(&s->readers, s->sqlite_path))) {
-		cj_store_close(s);
-		return rc;
-	}
 	*out = s;
 	return 0;
 fail:
 	cji_mat_free(s->mat);
+	cji_readers_free(s->readers);
 	cji_conf_free(&s->conf);
 	pthread_mutex_destroy(&s->health_mu);
 	free(s);

@@ -27,6 +27,7 @@
 #include "materializer/materializer.h"
 #include "materializer/apply.h"
 #include "materializer/db.h"
+#include "materializer/scrub.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -58,6 +59,9 @@ struct cji_materializer {
 	sqlite3 *db;            /* the writer connection (active only) */
 	sqlite3 *ro;            /* the passive thread's reader */
 	sqlite3_stmt *ro_pos;
+	cji_file_id ro_file;    /* the file ro was opened on */
+	void (*on_replace)(void *arg); /* the file at path was replaced (scrub) */
+	void *on_replace_arg;
 	cji_apply *apply;
 	pthread_t thread;
 	int running;
@@ -78,6 +82,9 @@ struct cji_materializer {
 	int scrubbing;          /* a scrub is running (it began after the swap that asked) */
 	uint64_t scrubs;        /* scrubs done by this thread */
 	int scrub_rc;           /* outcome of the last one */
+	uint64_t scrub_ns;      /* how long the last one took */
+	int scrub_claimed;      /* a compaction of this process asked for the scrub
+	                           its swap would ask for (cji_mat_scrub_start) */
 };
 
 int cji_mat_new(cji_materializer **out, cji_journal *j, const char *sqlite_path)
@@ -213,11 +220,22 @@ static void close_db(cji_materializer *m)
 }
 
 /* Passive: the stored position through the persistent reader (each query is
- * its own read transaction, so it sees the latest commit). */
+ * its own read transaction, so it sees the latest commit). A scrub of the
+ * materializing process replaces the file: the reader follows (and so do
+ * this process's readers, through on_replace). */
 static int read_position(cji_materializer *m, uint64_t *pos)
 {
 	int rc = 0;
-	if (!m->ro && (rc = cji_db_open_ro(&m->ro, m->path)) == 0)
+	if (m->ro && !cji_file_id_eq(m->ro_file, cji_scrub_file_id(m->path))) {
+		close_ro(m);
+		if (m->on_replace)
+			m->on_replace(m->on_replace_arg);
+	}
+	if (!m->ro) {
+		m->ro_file = cji_scrub_file_id(m->path);
+		rc = cji_db_open_ro(&m->ro, m->path);
+	}
+	if (!rc && !m->ro_pos)
 		rc = cji_db_prepare(m->ro, "SELECT seq FROM journal_position WHERE id = 1", &m->ro_pos);
 	if (rc) {
 		close_ro(m);
@@ -295,60 +313,76 @@ static void coalesce(cji_materializer *m)
 }
 
 /* After a compaction: leave no deleted byte in the projection's files
- * (docs/operations.md, "Compaction"). FTS5 keeps the terms of deleted rows
- * in its older segments until they are merged: 'optimize' merges every
- * segment into one. Deleted rows and the old segments then sit in free
- * pages and freeblocks: VACUUM rebuilds the file from the live rows only.
- * VACUUM goes through the WAL: a TRUNCATE checkpoint copies it back and
- * empties the WAL file (retried while a reader still holds a snapshot). */
+ * (docs/operations.md, "Compaction"): a scrubbed copy is built beside the
+ * file (scrub.c); the writer connection closes without a checkpoint (what
+ * its WAL holds is in the copy), the copy takes the file's place, the
+ * writer reopens on it, and readers move to it (on_replace here, the file's
+ * identity in other processes). Nothing is applied meanwhile: the copy
+ * holds the position it had. */
 static int scrub(cji_materializer *m)
 {
-	int rc = cji_db_exec(m->db, "INSERT INTO messages_fts (messages_fts) VALUES ('optimize');"
-	                     "INSERT INTO images_fts (images_fts) VALUES ('optimize');",
-	                     "scrub: FTS5 optimize");
-	if (!rc)
-		rc = cji_db_exec(m->db, "VACUUM", "scrub: VACUUM");
-	for (int tries = 0; !rc; tries++) {
-		int log = -1, done = -1;
-		int r = sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-		if (r == SQLITE_OK && log == 0)
-			break;
-		if (tries == 100) {
-			rc = cji_err_sqlite(r ? r : SQLITE_BUSY, sqlite3_errmsg(m->db),
-			                    "scrub: the WAL could not be emptied (a reader kept it busy)");
-			break;
-		}
-		struct timespec ts = { 0, 50000000 };
-		nanosleep(&ts, NULL);
-	}
-	return rc;
+	char tmp[4300];
+	snprintf(tmp, sizeof tmp, "%s%s", m->path, CJI_SCRUB_TMP_SUFFIX);
+	int rc = cji_scrub_build(m->db, m->path, tmp);
+	if (rc)
+		return rc;
+	sqlite3_db_config(m->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+	cji_apply_free(m->apply);
+	m->apply = NULL;
+	sqlite3_close(m->db);
+	m->db = NULL;
+	if ((rc = cji_scrub_put_in_place(tmp, m->path)))
+		unlink(tmp);
+	else if (m->on_replace)
+		m->on_replace(m->on_replace_arg);
+	int r = open_db(m);
+	return rc ? rc : r;
+}
+
+void cji_mat_set_on_replace(cji_materializer *m, void (*fn)(void *arg), void *arg)
+{
+	m->on_replace = fn;
+	m->on_replace_arg = arg;
 }
 
 void cji_mat_request_scrub(void *arg)
 {
 	cji_materializer *m = arg;
 	pthread_mutex_lock(&m->mu);
-	m->scrub_pending = 1;
-	m->hint = 1;
-	pthread_cond_broadcast(&m->wake);
+	if (!m->scrub_claimed) {
+		m->scrub_pending = 1;
+		m->hint = 1;
+		pthread_cond_broadcast(&m->wake);
+	}
 	pthread_mutex_unlock(&m->mu);
 }
 
-int cji_mat_scrub(cji_materializer *m, int timeout_ms)
+int cji_mat_scrub_start(uint64_t *ticket, cji_materializer *m)
 {
+	*ticket = 0;
 	pthread_mutex_lock(&m->mu);
 	if (m->passive || !m->running) {
 		pthread_mutex_unlock(&m->mu);
 		return 1;
 	}
-	/* One asked for by the swap itself (the journal's on_swap hook) may be
-	 * waiting or running already: it serves this caller too. */
-	uint64_t want = m->scrubs + 1;
+	/* One already asked for (by an earlier swap) and not begun, or running
+	 * now, sees this state or a later one: it serves this caller too. */
+	*ticket = m->scrubs + 1;
+	m->scrub_claimed = 1;
 	if (!m->scrub_pending && !m->scrubbing) {
 		m->scrub_pending = 1;
 		m->hint = 1;
 		pthread_cond_broadcast(&m->wake);
 	}
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+int cji_mat_scrub_wait(uint64_t *ms, cji_materializer *m, uint64_t ticket, int timeout_ms)
+{
+	*ms = 0;
+	pthread_mutex_lock(&m->mu);
+	uint64_t want = ticket;
 	struct timespec dl;
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += timeout_ms / 1000;
@@ -362,6 +396,8 @@ int cji_mat_scrub(cji_materializer *m, int timeout_ms)
 			rc = CJ_ETIMEOUT;
 	}
 	int out = rc ? rc : m->scrub_rc;
+	m->scrub_claimed = 0;
+	*ms = m->scrub_ns / 1000000u;
 	char err[512];
 	snprintf(err, sizeof err, "%s", m->error);
 	pthread_mutex_unlock(&m->mu);
@@ -379,6 +415,7 @@ static void active_step(cji_materializer *m, int *dirty)
 		m->busy = 1;
 		m->scrubbing = 1;
 		pthread_mutex_unlock(&m->mu);
+		uint64_t t0 = cji_mono_ns();
 		int rc = scrub(m);
 		set_error(m, rc);
 		pthread_mutex_lock(&m->mu);
@@ -386,6 +423,7 @@ static void active_step(cji_materializer *m, int *dirty)
 		m->scrubbing = 0;
 		m->scrubs++;
 		m->scrub_rc = rc;
+		m->scrub_ns = cji_mono_ns() - t0;
 		*dirty = 0;
 		pthread_cond_broadcast(&m->applied);
 	}

@@ -84,12 +84,23 @@ int cji_mat_is_progressing(cji_materializer *m);
 
 /* A compaction swapped the journal (the journal's on_swap hook, in every
  * process): the materializing thread scrubs the projection of deleted bytes
- * (FTS5 optimize, VACUUM, TRUNCATE checkpoint) before its next batch. */
+ * (FTS5 optimize, VACUUM INTO a new file that replaces it: scrub.h) before
+ * its next batch, unless a compaction of this process asked for it already
+ * (cji_mat_scrub_start). */
 void cji_mat_request_scrub(void *m);
-/* Ask for a scrub and wait for it: 0 done, 1 not this process's job (it is
- * passive: the materializing process scrubs when it sees the swap), or an
- * error (the scrub's, CJ_ETIMEOUT, CJ_ECLOSED). */
-int cji_mat_scrub(cji_materializer *m, int timeout_ms);
+/* Ask for a scrub (the projection's state now, or a later one) without
+ * waiting: 0 (*ticket for cji_mat_scrub_wait), or 1 not this process's job
+ * (it is passive: the materializing process scrubs when it sees the swap).
+ * Until the wait, the on_swap hook asks for no other one. */
+int cji_mat_scrub_start(uint64_t *ticket, cji_materializer *m);
+/* Wait for it: 0 done (*ms: how long the scrub itself took), 1 the process
+ * became passive meanwhile, or an error (the scrub's, CJ_ETIMEOUT,
+ * CJ_ECLOSED). Call it once after every start that returned 0. */
+int cji_mat_scrub_wait(uint64_t *ms, cji_materializer *m, uint64_t ticket, int timeout_ms);
+/* Called (from the materializer's thread, no lock held) when the file at
+ * the projection's path was replaced: by this process's scrub, or, seen by
+ * a passive thread, another's. Set before cji_mat_start. */
+void cji_mat_set_on_replace(cji_materializer *m, void (*fn)(void *arg), void *arg);
 
 /* Hold applying (on = 1) without closing anything, or let it go on (0): a
  * bulk appender leaves both CPUs to the append and lets the projection

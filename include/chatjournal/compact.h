@@ -10,8 +10,11 @@
  *   2. blobs that only deleted images named are deleted;
  *   3. the journal is rewritten by a compacting copy and swapped in
  *      atomically; every process that has the store open follows the swap;
- *   4. the projection is scrubbed (FTS5 optimize, VACUUM, WAL truncated) by
- *      the process that materializes it.
+ *   4. the projection is scrubbed by the process that materializes it:
+ *      FTS5 optimize, then VACUUM INTO a new file that replaces chat.sqlite
+ *      (its old -wal and -shm removed); readers of the store's handles
+ *      follow, a connection opened on the old file by hand keeps reading
+ *      it. In the compacting process it runs beside steps 1-3.
  * docs/operations.md says what is erased, when, and what backups keep.
  */
 #ifndef CHATJOURNAL_COMPACT_H
@@ -57,7 +60,8 @@ typedef struct cj_compact_report {
 	                               a pass over the record headers), */
 	uint64_t redact_ms;         /* writing tombstones and deleting blobs, */
 	uint64_t swap_ms;           /* the compacting copy and the swap, */
-	uint64_t scrub_ms;          /* the projection's scrub (this process only) */
+	uint64_t scrub_ms;          /* the projection's scrub (this process only; it
+	                               runs beside the steps above, so it overlaps them) */
 	int projection_scrubbed;    /* 1: scrubbed by this process; 0: another process
 	                               materializes and scrubs when it sees the swap */
 	double seconds;
