@@ -3,24 +3,22 @@
  * record that passes its checksum, whose body has that fingerprint and
  * carries that id. A damaged entry would make a retry either store an event
  * twice or answer with the wrong sequence number, and nothing else reads
- * these entries back. Entries are read in short read transactions, each
- * resuming after the last id seen; an id that does not sort after the one
- * before it (a damaged page) ends the check, so it always ends. */
+ * these entries back. Entries are walked in short read transactions
+ * (walk.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "journal/journal_internal.h"
 #include "journal/event_internal.h"
 #include "journal/keys.h"
+#include "journal/walk.h"
 #include "journal/record.h"
 #include "common/err.h"
 
 #define CHUNK_ENTRIES 256
 
 typedef struct id_state {
-	uint8_t last[CJI_ID_MAX];
-	size_t last_len;
-	int started, done;
+	cji_journal *j;
 	uint64_t checked, bad;
 	int first_rc;
 	char first_msg[512];
@@ -92,52 +90,22 @@ static void check_entry(MDB_txn *txn, cji_journal *j, id_state *st, const MDB_va
 	cj_event_free(ev);
 }
 
-/* One read transaction: up to CHUNK_ENTRIES entries after st->last. */
-static int check_chunk(cji_journal *j, id_state *st)
+static void disorder(void *arg, const MDB_val *k, const uint8_t *last, size_t last_len)
 {
-	MDB_txn *txn;
-	int rc = cji_env_read_begin(&j->env, &txn);
-	if (rc)
-		return rc;
-	MDB_cursor *c;
-	if ((rc = mdb_cursor_open(txn, j->env.idem, &c))) {
-		cji_env_read_end(&j->env, txn);
-		return cji_err_mdb(rc, "journal: cannot open a cursor on the idempotency entries");
+	(void)k;
+	note_bad(arg, CJ_ECORRUPT, "idempotency entries out of order after '%.*s' (a damaged page)",
+	         (int)last_len, (const char *)last);
+}
+
+static int visit(void *arg, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
+{
+	id_state *st = arg;
+	if (k->mv_size == 0 || k->mv_size > CJI_ID_MAX) {
+		note_bad(st, CJ_ECORRUPT, "an idempotency id of %zu bytes (a damaged page)", k->mv_size);
+		return 1;
 	}
-	MDB_val k = { st->last_len, st->last }, v;
-	rc = mdb_cursor_get(c, &k, &v, st->started ? MDB_SET_RANGE : MDB_FIRST);
-	if (rc == 0 && st->started && k.mv_size == st->last_len &&
-	    memcmp(k.mv_data, st->last, st->last_len) == 0)
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	unsigned n = 0;
-	for (; rc == 0 && n < CHUNK_ENTRIES; n++) {
-		size_t m = k.mv_size < st->last_len ? k.mv_size : st->last_len;
-		int cmp = m ? memcmp(k.mv_data, st->last, m) : 0;
-		if (st->started && (cmp < 0 || (cmp == 0 && k.mv_size <= st->last_len))) {
-			note_bad(st, CJ_ECORRUPT, "idempotency entries out of order after '%.*s' (a "
-			         "damaged page)", (int)st->last_len, (const char *)st->last);
-			st->done = 1;
-			break;
-		}
-		if (k.mv_size == 0 || k.mv_size > CJI_ID_MAX) {
-			note_bad(st, CJ_ECORRUPT, "an idempotency id of %zu bytes (a damaged page)",
-			         k.mv_size);
-			st->done = 1;
-			break;
-		}
-		memcpy(st->last, k.mv_data, k.mv_size);
-		st->last_len = k.mv_size;
-		st->started = 1;
-		st->checked++;
-		check_entry(txn, j, st, &k, &v);
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(c);
-	cji_env_read_end(&j->env, txn);
-	if (rc == MDB_NOTFOUND)
-		st->done = 1;
-	else if (rc)
-		return cji_err_mdb(rc, "journal: cannot read the idempotency entries");
+	st->checked++;
+	check_entry(txn, st->j, st, k, v);
 	return 0;
 }
 
@@ -147,9 +115,10 @@ int cji_journal_check_ids(uint64_t *checked, uint64_t *bad, cji_journal *j)
 	*bad = 0;
 	id_state st;
 	memset(&st, 0, sizeof st);
-	int rc = 0;
-	while (!st.done && !(rc = check_chunk(j, &st)))
-		;
+	st.j = j;
+	cji_walk w = { .dbi = j->env.idem, .what = "the idempotency entries",
+	               .chunk_items = CHUNK_ENTRIES, .visit = visit, .disorder = disorder, .arg = &st };
+	int rc = cji_walk_run(&w, j);
 	*checked = st.checked;
 	*bad = st.bad;
 	if (rc)
