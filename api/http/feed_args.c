@@ -26,15 +26,28 @@ static void shown(char out[64], const char *s)
 	out[o] = '\0';
 }
 
-int cjh_args_known(const cjh_kv *kv, size_t n, const char *const *allowed, const char *route)
+/* Is key one of the space-separated names of list? */
+static int listed(const char *list, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ' ');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == n && !memcmp(p, key, n))
+			return 1;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+int cjh_args_known(const cjh_kv *kv, size_t n, const char *allowed, const char *route)
 {
 	char list[256] = "", names[200] = "", first[64] = "";
 	size_t unknown = 0;
 	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-		while (allowed[k] && strcmp(allowed[k], kv[i].key))
-			k++;
-		if (allowed[k])
+		if (listed(allowed, kv[i].key))
 			continue;
 		char one[64];
 		shown(one, kv[i].key);
@@ -48,10 +61,16 @@ int cjh_args_known(const cjh_kv *kv, size_t n, const char *const *allowed, const
 	}
 	if (!unknown)
 		return 0;
-	for (size_t k = 0; allowed[k]; k++) {
-		size_t used = strlen(list);
-		snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", allowed[k]);
+	size_t used = 0;
+	for (const char *p = allowed; *p && used + 3 < sizeof list; p++) {
+		if (*p == ' ') {
+			list[used++] = ',';
+			list[used++] = ' ';
+		} else {
+			list[used++] = *p;
+		}
 	}
+	list[used] = '\0';
 	return cj_error_set(CJ_EINVAL, first, "unknown query parameter%s %s (%s takes %s)",
 	                    unknown > 1 ? "s" : "", names, route, list);
 }
@@ -155,15 +174,14 @@ static int parse_one(cjh_feed_args *a, const cjh_kv *kv, int *seen_after, int *s
 int cjh_feed_args_parse(cjh_feed_args *out, enum cjh_feed_kind kind, const cjh_kv *kv, size_t n,
                         size_t ntotal, const char *last_event_id)
 {
-	static const char *const page[] = { "after", "limit", "type", "thread", NULL };
-	static const char *const stream[] = { "after", "type", "thread", NULL };
 	memset(out, 0, sizeof *out);
 	out->limit = CJH_FEED_DEFAULT_LIMIT;
 	if (ntotal > CJH_FEED_MAX_ARGS)
 		return cj_error_set(CJ_EINVAL, NULL, "too many query parameters (%zu; at most %u)",
 		                    ntotal, CJH_FEED_MAX_ARGS);
-	int rc = kind == CJH_FEED_STREAM ? cjh_args_known(kv, n, stream, "GET /v1/events/stream")
-	                                 : cjh_args_known(kv, n, page, "GET /v1/events");
+	int rc = kind == CJH_FEED_STREAM
+	         ? cjh_args_known(kv, n, CJH_FEED_STREAM_PARAMS, "GET /v1/events/stream")
+	         : cjh_args_known(kv, n, CJH_FEED_PAGE_PARAMS, "GET /v1/events");
 	int seen_after = 0, seen_limit = 0;
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = parse_one(out, &kv[i], &seen_after, &seen_limit);

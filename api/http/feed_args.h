@@ -24,6 +24,11 @@ typedef struct cjh_kv {
 
 enum cjh_feed_kind { CJH_FEED_PAGE = 0, CJH_FEED_STREAM = 1 };
 
+/* The query parameters each feed route takes, space-separated: the route
+ * table (routes.c) and the parser below both use these. */
+#define CJH_FEED_PAGE_PARAMS   "after limit type thread"
+#define CJH_FEED_STREAM_PARAMS "after type thread"
+
 typedef struct cjh_feed_args {
 	uint64_t after;          /* events with a greater sequence number */
 	unsigned limit;          /* page only */
@@ -48,7 +53,8 @@ int cjh_feed_match(const cjh_feed_args *a, cj_event_type type, const char *threa
 
 /* The rule every route of the feed follows: a parameter the route does
  * not take is refused (400) and named, with the list it does take
- * (allowed: NULL-terminated; route: its pattern, for the message). */
-int cjh_args_known(const cjh_kv *kv, size_t n, const char *const *allowed, const char *route);
+ * (allowed: names separated by one space; route: its pattern, for the
+ * message). */
+int cjh_args_known(const cjh_kv *kv, size_t n, const char *allowed, const char *route);
 
 #endif

@@ -41,8 +41,8 @@ const cjh_route cjh_routes[CJH_ROUTES] = {
 	[CJH_R_SETTINGS]      = { "/v1/settings", "GET", "category min_seq" },
 	/* The change feed checks its own parameters (feed_args.c: type= and
 	 * thread= may repeat); these lists are what it takes. */
-	[CJH_R_FEED]          = { "/v1/events", "GET", "after limit type thread" },
-	[CJH_R_STREAM]        = { "/v1/events/stream", "GET", "after type thread" },
+	[CJH_R_FEED]          = { "/v1/events", "GET", CJH_FEED_PAGE_PARAMS },
+	[CJH_R_STREAM]        = { "/v1/events/stream", "GET", CJH_FEED_STREAM_PARAMS },
 };
 
 /* Blobs larger than this are refused from the head when the store's conf

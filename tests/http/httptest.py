@@ -286,12 +286,17 @@ def route_table():
     src = ROUTES_C.read_text()
     table = src[src.index("const cjh_route cjh_routes[CJH_ROUTES]"):]
     table = table[:table.index("};")]
-    rows = re.findall(r'\[CJH_R_\w+\]\s*=\s*\{\s*"([^"]*)",\s*(NULL|"[A-Z]+"),\s*((?:"[^"]*"\s*)+)\}',
-                      table)
+    # A parameter list may be a macro of the feed's header (feed_args.h).
+    macros = dict(re.findall(r'#define\s+(CJH_\w+_PARAMS)\s+"([^"]*)"',
+                             (ROUTES_C.parent / "feed_args.h").read_text()))
+    rows = re.findall(r'\[CJH_R_\w+\]\s*=\s*\{\s*"([^"]*)",\s*(NULL|"[A-Z]+"),'
+                      r'\s*((?:"[^"]*"\s*|CJH_\w+_PARAMS\s*)+)\}', table)
     out = []
     for pattern, method, params in rows:
         if method == "NULL":
             continue  # "unknown": no route
+        for name, value in macros.items():
+            params = params.replace(name, f'"{value}"')
         words = " ".join(re.findall(r'"([^"]*)"', params)).split()
         out.append((pattern, method.strip('"'), set(words)))
     if len(out) < 10:
