@@ -1,5 +1,7 @@
-/* import/driver.h — the driver's state (driver.c), shared with the
- * recording of parsers' calls on worker threads (record.c). */
+/* import/driver.h — the driver's state, shared by its files (driver.c:
+ * errors, positions, the passes; decide.c: each event's verdict; window.c:
+ * the tickets in flight; sync.c: --sync) and by the recording of parsers'
+ * calls on worker threads (record.c). */
 #ifndef CJ_IMPORT_DRIVER_H
 #define CJ_IMPORT_DRIVER_H
 
@@ -67,6 +69,17 @@ struct imp {
 int imp_emit_group(imp *m, cj_event **evs, size_t n, const imp_edit *edit, char **why);
 void imp_skip_text(imp *m, int kind, const char *why);
 void imp_at_elem(imp *m, uint64_t line, uint64_t byte, uint64_t elem_bytes);
+
+/* window.c */
+int imp_batch_add(imp *m, batch *b, cj_event *ev, int kind);
+void imp_batch_free(batch *b);
+int imp_submit_cur(imp *m);     /* the current batch, as a ticket */
+int imp_flush_all(imp *m);      /* submit and wait for every ticket */
+/* decide.c */
+int imp_accept(imp *m, cj_event *ev);   /* an accepted event: counted, kept or batched */
+int imp_start_group(imp *m, size_t n);  /* the next n events stay in one ticket */
+/* sync.c */
+int imp_sync_deletes(imp *m);
 
 /* record.c: the recording forms of the parser's calls (m->rec set). */
 int rec_fail(imp *m, int rc, const char *msg);
