@@ -219,6 +219,23 @@ static int word(rd *r, const char *w, size_t n)
 	return 1;
 }
 
+
+/* After a member or an element: a comma (0: another item follows) or the
+ * closing bracket (1); anything else is an error (-1). */
+static int after_item(rd *r, char close)
+{
+	ws(r);
+	if (r->p < r->end && *r->p == ',') {
+		r->p++;
+		ws(r);
+		return 0;
+	}
+	if (r->p < r->end && *r->p == close) {
+		r->p++;
+		return 1;
+	}
+	return -1;
+}
 static long value(rd *r);
 
 /* Link child c after prev (or as parent's first). */
@@ -263,17 +280,9 @@ static long object(rd *r)
 		r->t->nodes[v].key = key;
 		link(r->t, o, prev, v);
 		prev = v;
-		ws(r);
-		if (r->p < r->end && *r->p == ',') {
-			r->p++;
-			ws(r);
-			continue;
-		}
-		if (r->p < r->end && *r->p == '}') {
-			r->p++;
-			return o;
-		}
-		return -1;
+		int end = after_item(r, '}');
+		if (end)
+			return end > 0 ? o : -1;
 	}
 }
 
@@ -294,17 +303,9 @@ static long array(rd *r)
 			return -1;
 		link(r->t, a, prev, v);
 		prev = v;
-		ws(r);
-		if (r->p < r->end && *r->p == ',') {
-			r->p++;
-			ws(r);
-			continue;
-		}
-		if (r->p < r->end && *r->p == ']') {
-			r->p++;
-			return a;
-		}
-		return -1;
+		int end = after_item(r, ']');
+		if (end)
+			return end > 0 ? a : -1;
 	}
 }
 
