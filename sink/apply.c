@@ -339,138 +339,127 @@ static const char *tstamp(slots *s, size_t i, int64_t ms)
 	return s->vals[i] = s->v[i];
 }
 
-static int flush_threads(cj_sink *k)
+/* One aggregate map upserted: ncols values a row, set by fill; then, if
+ * given, undo(row) for each row (after the statement ran). */
+typedef void (*fill_fn)(slots *s, size_t b, sk_agg *a);
+static int flush_map(cj_sink *k, const sk_map *map, unsigned ncols, fill_fn fill,
+                     void (*undo)(sk_agg *a), const char *what, const char *head,
+                     const char *tail)
 {
-	size_t n = k->threads.used;
+	size_t n = map->used;
 	if (!n)
 		return 0;
-	sk_agg **rows = sk_map_rows(&k->threads);
+	sk_agg **rows = sk_map_rows(map);
 	slots s;
-	if (!rows || slots_new(&s, n * 9)) {
+	if (!rows || slots_new(&s, n * ncols)) {
 		free(rows);
 		return oom();
 	}
-	for (size_t r = 0; r < n; r++) {
-		sk_agg *a = rows[r];
-		size_t b = r * 9;
-		s.vals[b] = a->key;
-		s.vals[b + 1] = a->server;
-		s.vals[b + 2] = a->channel;
-		num(&s, b + 3, a->first_ms);
-		tstamp(&s, b + 4, a->first_ms);
-		num(&s, b + 5, a->max_ms);
-		tstamp(&s, b + 6, a->max_ms);
-		num(&s, b + 7, a->count);
-		num(&s, b + 8, a->seq);
-	}
-	int rc = multi_insert(k, "threads", "INSERT INTO " S "threads AS t (store_id, thread, server,"
-	                      " channel, created_ms, created, last_activity_ms, last_activity,"
-	                      " message_count, seq)",
-	                      " ON CONFLICT (store_id, thread) DO UPDATE SET"
-	                      " server = coalesce(excluded.server, t.server),"
-	                      " channel = coalesce(excluded.channel, t.channel),"
-	                      " created = CASE WHEN excluded.created_ms < t.created_ms"
-	                      "   THEN excluded.created ELSE t.created END,"
-	                      " created_ms = least(t.created_ms, excluded.created_ms),"
-	                      " last_activity = CASE WHEN excluded.last_activity_ms > t.last_activity_ms"
-	                      "   THEN excluded.last_activity ELSE t.last_activity END,"
-	                      " last_activity_ms = greatest(t.last_activity_ms, excluded.last_activity_ms),"
-	                      " message_count = t.message_count + excluded.message_count,"
-	                      " seq = excluded.seq", 9, n, s.vals);
+	for (size_t r = 0; r < n; r++)
+		fill(&s, r * ncols, rows[r]);
+	int rc = multi_insert(k, what, head, tail, ncols, n, s.vals);
+	for (size_t r = 0; undo && r < n; r++)
+		undo(rows[r]);
 	slots_free(&s);
 	free(rows);
 	return rc;
+}
+
+static void fill_thread(slots *s, size_t b, sk_agg *a)
+{
+	s->vals[b] = a->key;
+	s->vals[b + 1] = a->server;
+	s->vals[b + 2] = a->channel;
+	num(s, b + 3, a->first_ms);
+	tstamp(s, b + 4, a->first_ms);
+	num(s, b + 5, a->max_ms);
+	tstamp(s, b + 6, a->max_ms);
+	num(s, b + 7, a->count);
+	num(s, b + 8, a->seq);
+}
+
+static int flush_threads(cj_sink *k)
+{
+	return flush_map(k, &k->threads, 9, fill_thread, NULL, "threads",
+	                 "INSERT INTO " S "threads AS t (store_id, thread, server,"
+	                 " channel, created_ms, created, last_activity_ms, last_activity,"
+	                 " message_count, seq)",
+	                 " ON CONFLICT (store_id, thread) DO UPDATE SET"
+	                 " server = coalesce(excluded.server, t.server),"
+	                 " channel = coalesce(excluded.channel, t.channel),"
+	                 " created = CASE WHEN excluded.created_ms < t.created_ms"
+	                 "   THEN excluded.created ELSE t.created END,"
+	                 " created_ms = least(t.created_ms, excluded.created_ms),"
+	                 " last_activity = CASE WHEN excluded.last_activity_ms > t.last_activity_ms"
+	                 "   THEN excluded.last_activity ELSE t.last_activity END,"
+	                 " last_activity_ms = greatest(t.last_activity_ms, excluded.last_activity_ms),"
+	                 " message_count = t.message_count + excluded.message_count,"
+	                 " seq = excluded.seq");
+}
+
+static void fill_user(slots *s, size_t b, sk_agg *a)
+{
+	s->vals[b] = a->key;
+	num(s, b + 1, a->first_ms);
+	tstamp(s, b + 2, a->first_ms);
+	num(s, b + 3, a->max_ms);
+	tstamp(s, b + 4, a->max_ms);
+	num(s, b + 5, a->seq);
+}
+
+/* A user_threads key is "user\x1fthread": two values in place, the
+ * separator put back once the statement ran. */
+static void fill_user_thread(slots *s, size_t b, sk_agg *a)
+{
+	char *sep = strchr(a->key, '\x1f');
+	*sep = '\0';
+	s->vals[b] = a->key;
+	s->vals[b + 1] = sep + 1;
+	num(s, b + 2, a->max_ms);
+	num(s, b + 3, a->count);
+}
+
+static void undo_user_thread(sk_agg *a)
+{
+	a->key[strlen(a->key)] = '\x1f';
 }
 
 static int flush_users(cj_sink *k)
 {
-	size_t n = k->users.used;
-	int rc = 0;
-	if (n) {
-		sk_agg **rows = sk_map_rows(&k->users);
-		slots s;
-		if (!rows || slots_new(&s, n * 6)) {
-			free(rows);
-			return oom();
-		}
-		for (size_t r = 0; r < n; r++) {
-			sk_agg *a = rows[r];
-			size_t b = r * 6;
-			s.vals[b] = a->key;
-			num(&s, b + 1, a->first_ms);
-			tstamp(&s, b + 2, a->first_ms);
-			num(&s, b + 3, a->max_ms);
-			tstamp(&s, b + 4, a->max_ms);
-			num(&s, b + 5, a->seq);
-		}
-		rc = multi_insert(k, "users", "INSERT INTO " S "users AS u (store_id, \"user\","
-		                  " first_seen_ms, first_seen, last_seen_ms, last_seen, seq)",
-		                  " ON CONFLICT (store_id, \"user\") DO UPDATE SET"
-		                  " first_seen = CASE WHEN excluded.first_seen_ms < u.first_seen_ms"
-		                  "   THEN excluded.first_seen ELSE u.first_seen END,"
-		                  " first_seen_ms = least(u.first_seen_ms, excluded.first_seen_ms),"
-		                  " last_seen = CASE WHEN excluded.last_seen_ms > u.last_seen_ms"
-		                  "   THEN excluded.last_seen ELSE u.last_seen END,"
-		                  " last_seen_ms = greatest(u.last_seen_ms, excluded.last_seen_ms),"
-		                  " seq = excluded.seq", 6, n, s.vals);
-		slots_free(&s);
-		free(rows);
-	}
-	n = k->user_threads.used;
-	if (rc || !n)
+	int rc = flush_map(k, &k->users, 6, fill_user, NULL, "users",
+	                   "INSERT INTO " S "users AS u (store_id, \"user\","
+	                   " first_seen_ms, first_seen, last_seen_ms, last_seen, seq)",
+	                   " ON CONFLICT (store_id, \"user\") DO UPDATE SET"
+	                   " first_seen = CASE WHEN excluded.first_seen_ms < u.first_seen_ms"
+	                   "   THEN excluded.first_seen ELSE u.first_seen END,"
+	                   " first_seen_ms = least(u.first_seen_ms, excluded.first_seen_ms),"
+	                   " last_seen = CASE WHEN excluded.last_seen_ms > u.last_seen_ms"
+	                   "   THEN excluded.last_seen ELSE u.last_seen END,"
+	                   " last_seen_ms = greatest(u.last_seen_ms, excluded.last_seen_ms),"
+	                   " seq = excluded.seq");
+	if (rc)
 		return rc;
-	sk_agg **rows = sk_map_rows(&k->user_threads);
-	slots s;
-	if (!rows || slots_new(&s, n * 4)) {
-		free(rows);
-		return oom();
-	}
-	for (size_t r = 0; r < n; r++) {
-		sk_agg *a = rows[r];
-		size_t b = r * 4;
-		char *sep = strchr(a->key, '\x1f');
-		*sep = '\0'; /* key is "user\x1fthread": two values in place */
-		s.vals[b] = a->key;
-		s.vals[b + 1] = sep + 1;
-		num(&s, b + 2, a->max_ms);
-		num(&s, b + 3, a->count);
-	}
-	rc = multi_insert(k, "user_threads", "INSERT INTO " S "user_threads AS x (store_id, \"user\","
-	                  " thread, last_activity_ms, message_count)",
-	                  " ON CONFLICT (store_id, \"user\", thread) DO UPDATE SET"
-	                  " last_activity_ms = greatest(x.last_activity_ms, excluded.last_activity_ms),"
-	                  " message_count = x.message_count + excluded.message_count", 4, n, s.vals);
-	for (size_t r = 0; r < n; r++)
-		rows[r]->key[strlen(rows[r]->key)] = '\x1f';
-	slots_free(&s);
-	free(rows);
-	return rc;
+	return flush_map(k, &k->user_threads, 4, fill_user_thread, undo_user_thread, "user_threads",
+	                 "INSERT INTO " S "user_threads AS x (store_id, \"user\","
+	                 " thread, last_activity_ms, message_count)",
+	                 " ON CONFLICT (store_id, \"user\", thread) DO UPDATE SET"
+	                 " last_activity_ms = greatest(x.last_activity_ms, excluded.last_activity_ms),"
+	                 " message_count = x.message_count + excluded.message_count");
+}
+
+static void fill_blob(slots *s, size_t b, sk_agg *a)
+{
+	s->vals[b] = a->key;
+	s->vals[b + 1] = a->size >= 0 ? num(s, b + 1, a->size) : NULL;
+	s->vals[b + 2] = a->extra;
+	num(s, b + 3, a->seq);
 }
 
 static int flush_blobs(cj_sink *k)
 {
-	size_t n = k->blobs.used;
-	if (!n)
-		return 0;
-	sk_agg **rows = sk_map_rows(&k->blobs);
-	slots s;
-	if (!rows || slots_new(&s, n * 4)) {
-		free(rows);
-		return oom();
-	}
-	for (size_t r = 0; r < n; r++) {
-		sk_agg *a = rows[r];
-		size_t b = r * 4;
-		s.vals[b] = a->key;
-		s.vals[b + 1] = a->size >= 0 ? num(&s, b + 1, a->size) : NULL;
-		s.vals[b + 2] = a->extra;
-		num(&s, b + 3, a->seq);
-	}
-	int rc = multi_insert(k, "blobs", "INSERT INTO " S "blobs (store_id, blob, size, mime_type,"
-	                      " first_seq)", " ON CONFLICT (store_id, blob) DO NOTHING", 4, n, s.vals);
-	slots_free(&s);
-	free(rows);
-	return rc;
+	return flush_map(k, &k->blobs, 4, fill_blob, NULL, "blobs",
+	                 "INSERT INTO " S "blobs (store_id, blob, size, mime_type, first_seq)",
+	                 " ON CONFLICT (store_id, blob) DO NOTHING");
 }
 
 /* The INSERT form of a bulk table: values back from the tagged buffer. */
