@@ -408,31 +408,30 @@ void imp_members(json_t **out, const json_t *o, const imp_shape *keys, size_t n)
 	}
 }
 
+/* One field of a message against its expected type: skipped (1) or fine. */
+static int bad_field(imp *m, const json_t *v, const imp_shape *sh, const char *what)
+{
+	if (!v || json_is_null(v) || json_typeof(v) == sh->type)
+		return 0;
+	imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, sh->key,
+	         sh->type == JSON_STRING ? "a string" : sh->type == JSON_ARRAY ? "an array" :
+	         "an object");
+	return 1;
+}
+
 int imp_bad_shape(imp *m, const json_t *msg, const imp_shape *shape, size_t n, const char *what)
 {
-	for (size_t i = 0; i < n; i++) {
-		json_t *v = json_object_get(msg, shape[i].key);
-		if (!v || json_is_null(v) || json_typeof(v) == shape[i].type)
-			continue;
-		imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, shape[i].key,
-		         shape[i].type == JSON_STRING ? "a string" : shape[i].type == JSON_ARRAY ?
-		         "an array" : "an object");
-		return 1;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (bad_field(m, json_object_get(msg, shape[i].key), &shape[i], what))
+			return 1;
 	return 0;
 }
 
 int imp_bad_shape_of(imp *m, json_t *const *vals, const imp_shape *shape, size_t n,
                      const char *what)
 {
-	for (size_t i = 0; i < n; i++) {
-		json_t *v = vals[i];
-		if (!v || json_is_null(v) || json_typeof(v) == shape[i].type)
-			continue;
-		imp_skip(m, "message", "message %.40s: field '%s' must be %s", what, shape[i].key,
-		         shape[i].type == JSON_STRING ? "a string" : shape[i].type == JSON_ARRAY ?
-		         "an array" : "an object");
-		return 1;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (bad_field(m, vals[i], &shape[i], what))
+			return 1;
 	return 0;
 }
