@@ -31,11 +31,13 @@ _Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap quer
 	"m.seq, t.thread, m.role, m.content, u.user, m.server, m.channel, m.message_ts," \
 	" m.metadata, m.id, m.ts_ms, m.ts, u.display_name, m.name, m.reply_to, m.parent," \
 	" m.tool_call_id, m.tool_calls, m.edited_ts_ms, m.edited_ts," \
-	" (SELECT CASE WHEN count(*) THEN json_group_array(json(j)) END FROM (SELECT json_patch('{}'," \
+	" CASE WHEN EXISTS (SELECT 1 FROM attachments a WHERE a.message_seq = m.seq) THEN" \
+	" (SELECT json_group_array(json(j)) FROM (SELECT json_patch('{}'," \
 	"   json_object('blob', a.blob, 'url', a.url, 'name', a.name, 'mime', a.mime, 'size', a.size))" \
-	"   AS j FROM attachments a WHERE a.message_seq = m.seq ORDER BY a.idx))," \
-	" (SELECT CASE WHEN count(*) THEN json_group_object(emoji, n) END FROM (SELECT emoji," \
-	"   count(*) AS n FROM reactions r WHERE r.message_seq = m.seq GROUP BY emoji ORDER BY emoji))"
+	"   AS j FROM attachments a WHERE a.message_seq = m.seq ORDER BY a.idx)) END," \
+	" CASE WHEN EXISTS (SELECT 1 FROM reactions r WHERE r.message_seq = m.seq) THEN" \
+	" (SELECT json_group_object(emoji, n) FROM (SELECT emoji," \
+	"   count(*) AS n FROM reactions r WHERE r.message_seq = m.seq GROUP BY emoji ORDER BY emoji)) END"
 #define MSG_FROM \
 	" FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid" \
 	" LEFT JOIN users u ON u.user_rowid = m.user_rowid"
