@@ -2,7 +2,7 @@
 # scripts/test.sh — set everything up and run the whole test suite: a
 # -Werror build with every test, the release build (what scripts/run.sh
 # builds) with -Werror and the event tests, every test under ASan+UBSan, the
-# threaded tests under ThreadSanitizer, and (with FUZZ_SECONDS > 0, default 25
+# threaded tests under ThreadSanitizer, and (with FUZZ_SECONDS > 0, default 20
 # under CI) new libFuzzer runs per target.
 # Ends with one line "N passed, N failed" counted from meson's test logs; a
 # build that fails counts as a failure, skipped tests are listed on stderr
@@ -169,7 +169,7 @@ if build tsan build-ci-tsan --buildtype=debugoptimized -Db_sanitize=thread; then
 fi
 phase_end tsan
 
-FUZZ_SECONDS="${FUZZ_SECONDS:-$([ "${CI:-}" = true ] && echo 25 || echo 0)}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-$([ "${CI:-}" = true ] && echo 20 || echo 0)}"
 if [ "$FUZZ_SECONDS" -gt 0 ] && [ -x tests/fuzz/run-fuzz.sh ]; then
 	echo "== fuzz ($FUZZ_SECONDS s per target)" >&2
 	if tests/fuzz/run-fuzz.sh "$FUZZ_SECONDS" >&2; then
