@@ -293,12 +293,7 @@ static void *sweeper_main(void *arg)
 	pthread_mutex_lock(&cs->mu);
 	while (!cs->stop) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)SWEEP_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		cjh_deadline_ns(&ts, (long)SWEEP_NS);
 		pthread_cond_timedwait(&cs->cv, &cs->mu, &ts);
 		if (cs->stop)
 			break;

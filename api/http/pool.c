@@ -4,7 +4,6 @@
  * pushes; a slow or waiting client never holds a worker (waits and commits
  * are parked, see wait.c and routes.c). */
 #include <stdlib.h>
-#include <time.h>
 #include "service.h"
 
 /* A decided ticket to free. cj_ticket_free waits until the journal's writer
@@ -49,21 +48,15 @@ static void *reaper_main(void *arg)
 	cjh_pool *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
+		if (!p->tickets && !p->stop) {
+			pthread_cond_wait(&p->reap_cv, &p->mu);
+			continue; /* the first of a bunch: wait for the rest */
+		}
 		if (p->ntickets < REAP_AT && !p->stop) {
-			if (!p->tickets) {
-				pthread_cond_wait(&p->reap_cv, &p->mu);
-				continue; /* the first of a bunch: wait for the rest */
-			} else {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_nsec += REAP_MS * 1000000L;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
-				if (pthread_cond_timedwait(&p->reap_cv, &p->mu, &ts) == 0)
-					continue; /* woken: look again */
-			}
+			struct timespec ts;
+			cjh_deadline_ns(&ts, REAP_MS * 1000000L);
+			if (pthread_cond_timedwait(&p->reap_cv, &p->mu, &ts) == 0)
+				continue; /* woken: look again */
 		}
 		ticket_node *n = p->tickets;
 		p->tickets = NULL;
@@ -151,13 +144,12 @@ void cjh_pool_free_ticket(cjh_pool *p, cj_ticket *t)
 	n->t = t;
 	pthread_mutex_lock(&p->mu);
 	n->next = p->tickets;
+	p->ntickets = p->tickets ? p->ntickets + 1 : 1;
+	p->tickets = n;
 	/* The first of a bunch starts the reaper's timer, the REAP_AT-th wakes
 	 * it at once. */
-	if (!p->tickets || ++p->ntickets == REAP_AT)
+	if (p->ntickets == 1 || p->ntickets == REAP_AT)
 		pthread_cond_signal(&p->reap_cv);
-	if (!p->tickets)
-		p->ntickets = 1;
-	p->tickets = n;
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -30,6 +30,17 @@ static inline uint64_t cjh_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The wall-clock time ns (< 1 s) from now, for pthread_cond_timedwait. */
+static inline void cjh_deadline_ns(struct timespec *ts, long ns)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += ns;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 #define CJH_LAT_BUCKETS 10
 #define CJH_BATCH_BUCKETS 5
 #define CJH_STATUS_MAX 600
