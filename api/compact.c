@@ -135,7 +135,9 @@ static int blob_list(sqlite3 *db, snapshot *sn)
 }
 
 /* Everything in one read transaction: the rows are those of the position. */
-static int take_snapshot(snapshot *sn, const char *sqlite_path)
+/* no_edits (may be NULL) is called as soon as the snapshot is known to hold
+ * no message_edits row, before the long lists are read. */
+static int take_snapshot(snapshot *sn, const char *sqlite_path, void (*no_edits)(void *), void *arg)
 {
 	memset(sn, 0, sizeof *sn);
 	sqlite3 *db;
@@ -145,10 +147,11 @@ static int take_snapshot(snapshot *sn, const char *sqlite_path)
 	u64s pos = { 0 };
 	if (!(rc = cji_db_exec(db, "BEGIN", "compact: begin")) &&
 	    !(rc = column_list(db, "SELECT seq FROM journal_position WHERE id = 1", &pos)) &&
+	    !(rc = column_list(db, "SELECT seq FROM message_edits ORDER BY seq", &sn->edits)) &&
+	    (sn->edits.n || !no_edits || (no_edits(arg), 1)) &&
 	    !(rc = column_list(db, "SELECT seq FROM messages ORDER BY seq", &sn->messages)) &&
 	    !(rc = column_list(db, "SELECT seq FROM images ORDER BY seq", &sn->images)) &&
 	    !(rc = column_list(db, "SELECT seq FROM damaged_records ORDER BY seq", &sn->damaged)) &&
-	    !(rc = column_list(db, "SELECT seq FROM message_edits ORDER BY seq", &sn->edits)) &&
 	    !(rc = column_list(db, "SELECT DISTINCT message_seq FROM message_edits ORDER BY 1",
 	                       &sn->edited)) &&
 	    !(rc = column_list(db, "SELECT e.seq FROM message_edits e WHERE EXISTS (SELECT 1 FROM"
@@ -311,7 +314,7 @@ int cj_compact_pending(uint64_t *bytes_out, uint64_t *records_out, cj_store *s)
 	if (!s)
 		return cji_err(CJ_EINVAL, "compact: no store");
 	snapshot sn;
-	int rc = take_snapshot(&sn, s->sqlite_path);
+	int rc = take_snapshot(&sn, s->sqlite_path, NULL, NULL);
 	if (rc)
 		return rc;
 	plan p;
@@ -410,6 +413,18 @@ static int redact_all(cj_compact_report *out, cj_store *s, const plan *p, unsign
 	return 0;
 }
 
+typedef struct early_scrub {
+	cj_store *s;
+	uint64_t ticket;
+	int scrub;
+} early_scrub;
+
+static void start_scrub(void *arg)
+{
+	early_scrub *e = arg;
+	e->scrub = cji_mat_scrub_start(&e->ticket, e->s->mat);
+}
+
 static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_options *o)
 {
 	/* A folder left by an interrupted compaction holds old bytes. */
@@ -422,20 +437,23 @@ static int compact_locked(cj_compact_report *out, cj_store *s, const cj_compact_
 		return rc;
 	if (s->mat && cji_mat_wait(s->mat, last, o->wait_ms) != 0)
 		cj_error_clear(); /* decide at the position reached */
-	snapshot sn;
-	if ((rc = take_snapshot(&sn, s->sqlite_path)))
-		return rc;
-	out->position = sn.position;
 	/* The projection's scrub runs on the materializer's thread while this
 	 * one works on the journal: the projection has applied every deletion
-	 * the plan acts on. Only the redact_edits mark (mark_superseded) may
-	 * change it still, and only rows of message_edits: with none, the
-	 * scrub begins now. */
-	uint64_t ticket = 0;
-	int scrub = -1; /* -1 not asked, 0 asked (ticket), 1 another process's */
+	 * the plan acts on (the snapshot's position, or later). Only the
+	 * redact_edits mark (mark_superseded) may change it still, and only
+	 * rows of message_edits: with none in the snapshot, the scrub begins
+	 * while the snapshot's lists are read. */
+	early_scrub es = { s, 0, -1 }; /* scrub: -1 not asked, 0 asked (ticket), 1 another process's */
+	snapshot sn;
+	if ((rc = take_snapshot(&sn, s->sqlite_path, s->mat && !o->dry_run ? start_scrub : NULL, &es))) {
+		if (es.scrub == 0)
+			cji_mat_scrub_wait(&out->scrub_ms, s->mat, es.ticket, o->wait_ms);
+		return rc;
+	}
+	out->position = sn.position;
+	uint64_t ticket = es.ticket;
+	int scrub = es.scrub;
 	int mark_rc = 0;
-	if (s->mat && !o->dry_run && sn.edits.n == 0)
-		scrub = cji_mat_scrub_start(&ticket, s->mat);
 	uint64_t t0 = cji_mono_ns();
 	plan p;
 	uint8_t *orphans = NULL;

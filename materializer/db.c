@@ -64,7 +64,8 @@ static int open_with(sqlite3 **out, const char *path, int flags, const char *pra
 int cji_db_open_rw(sqlite3 **out, const char *path)
 {
 	return open_with(out, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-	                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+	                 "PRAGMA secure_delete=FAST; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	                 "PRAGMA foreign_keys=ON;"
 	                 "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-65536;"
 	                 "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4000;", 1);
 }
@@ -72,8 +73,8 @@ int cji_db_open_rw(sqlite3 **out, const char *path)
 int cji_db_open_bulk(sqlite3 **out, const char *path)
 {
 	return open_with(out, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-	                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA foreign_keys=ON;"
-	                 "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"
+	                 "PRAGMA secure_delete=FAST; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+	                 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"
 	                 "PRAGMA locking_mode=EXCLUSIVE;", 1);
 }
 

@@ -11,7 +11,9 @@
 
 /* The writer: WAL, synchronous=NORMAL (the journal is the truth and the
  * position commits with the rows), foreign keys, bounded WAL; migrated. The
- * file is created 0600 (its -wal and -shm inherit that mode). */
+ * file is created 0600 (its -wal and -shm inherit that mode). Both writers
+ * run with secure_delete=FAST (deleted bytes zeroed inside their pages:
+ * what a compaction's in-place scrub relies on, scrub.h). */
 int cji_db_open_rw(sqlite3 **out, const char *path);
 /* replay's private file: no WAL, synchronous=OFF, big cache; migrated. */
 int cji_db_open_bulk(sqlite3 **out, const char *path);

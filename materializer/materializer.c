@@ -44,6 +44,8 @@
  * per append; the first event after a quiet spell is applied at once. */
 #define COALESCE_EVENTS 256
 #define COALESCE_MS 4
+/* How long an in-place scrub waits for readers to leave the WAL. */
+#define SCRUB_WAIT_MS 30000
 
 struct cj_watch {
 	struct cj_watch *next;
@@ -313,17 +315,22 @@ static void coalesce(cji_materializer *m)
 }
 
 /* After a compaction: leave no deleted byte in the projection's files
- * (docs/operations.md, "Compaction"): a scrubbed copy is built beside the
- * file (scrub.c); the writer connection closes without a checkpoint (what
+ * (docs/operations.md, "Compaction"). A file whose writers zeroed deletions
+ * as they went is scrubbed in place (scrub.h); any other gets a scrubbed
+ * copy built beside the file (scrub.c); the writer connection closes without a checkpoint (what
  * its WAL holds is in the copy), the copy takes the file's place, the
  * writer reopens on it, and readers move to it (on_replace here, the file's
  * identity in other processes). Nothing is applied meanwhile: the copy
  * holds the position it had. */
 static int scrub(cji_materializer *m)
 {
+	int zeroed = 0;
+	int rc = cji_scrub_zeroed(&zeroed, m->db);
+	if (rc || zeroed)
+		return rc ? rc : cji_scrub_in_place(m->db, SCRUB_WAIT_MS);
 	char tmp[4300];
 	snprintf(tmp, sizeof tmp, "%s%s", m->path, CJI_SCRUB_TMP_SUFFIX);
-	int rc = cji_scrub_build(m->db, m->path, tmp);
+	rc = cji_scrub_build(m->db, m->path, tmp);
 	if (rc)
 		return rc;
 	sqlite3_db_config(m->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);

@@ -39,5 +39,10 @@ int cji_schema_migrate(sqlite3 *db, const char *path)
 			return code;
 		}
 	}
+	/* A file created here has had secure_delete=FAST on every connection
+	 * that wrote it (db.c): migration 006's flag can say so (a crash before
+	 * this only costs its first compaction a full scrub). */
+	if (v == 0 && (rc = sqlite3_exec(db, "UPDATE scrub_state SET zeroed = 1", NULL, NULL, NULL)))
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "%s: cannot mark the new file zeroed", path);
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include "materializer/replay.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/timeutil.h"
 
 static int create_empty(const char *path)
 {
@@ -219,8 +220,10 @@ static int replace_segments(const char *tmp, sqlite3 *live, const fts_list *fts)
 			if (!(rc = cji_db_exec(db, sql, "scrub: clearing the copy's segments")))
 				rc = copy_rows(db, live, table);
 		}
+	/* the copy holds no deleted byte and its writers run with FAST: later
+	 * compactions scrub it in place */
 	if (!rc)
-		rc = cji_db_exec(db, "COMMIT", "scrub: the copy's segments");
+		rc = cji_db_exec(db, "UPDATE scrub_state SET zeroed = 1; COMMIT", "scrub: the copy's segments");
 	sqlite3_close(db);
 	return rc;
 }
@@ -260,6 +263,103 @@ int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp)
 		unlink(tmp);
 		cji_replay_unlink_sidecars(tmp);
 	}
+	return rc;
+}
+
+/* ---- in place ------------------------------------------------------------ */
+
+int cji_scrub_zeroed(int *zeroed, sqlite3 *db)
+{
+	*zeroed = 0;
+	return int_pragma(db, "SELECT zeroed FROM scrub_state WHERE id = 1", zeroed);
+}
+
+/* Every page of the free list overwritten with zeros, in one transaction no
+ * reader sees: a blob of zeros as large as the free list takes its pages
+ * (SQLite allocates from the free list before it grows the file), and is
+ * dropped again. */
+static int zero_free_pages(sqlite3 *db)
+{
+	int page = 0, reserved = 0, free_pages = 0;
+	int rc = int_pragma(db, "PRAGMA page_size", &page);
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserved) != SQLITE_OK)
+		reserved = 0;
+	if (!rc)
+		rc = int_pragma(db, "PRAGMA freelist_count", &free_pages);
+	if (rc || free_pages == 0)
+		return rc;
+	if ((rc = cji_db_exec(db, "BEGIN IMMEDIATE; CREATE TABLE cj_scrub_fill (b BLOB)", "scrub: zeroing free pages")))
+		return rc;
+	sqlite3_stmt *ins = NULL;
+	if ((rc = cji_db_prepare(db, "INSERT INTO cj_scrub_fill (b) VALUES (zeroblob(?1))", &ins)))
+		goto out;
+	/* an overflow page holds page - 4 bytes; a few pages over is harmless
+	 * (the file grows by them), a few under takes another round */
+	for (int round = 0; free_pages > 0 && round < 64; round++) {
+		sqlite3_int64 n = free_pages < 65536 ? free_pages : 65536;
+		sqlite3_bind_int64(ins, 1, n * (page - reserved - 4));
+		if ((rc = sqlite3_step(ins)) != SQLITE_DONE) {
+			rc = cji_err_sqlite(rc, sqlite3_errmsg(db), "scrub: zeroing free pages");
+			goto out;
+		}
+		sqlite3_reset(ins);
+		if ((rc = int_pragma(db, "PRAGMA freelist_count", &free_pages)))
+			goto out;
+	}
+	/* dropped under ON: each page it frees is zeroed whole (the same pages
+	 * as the blob's, dirty in this transaction already: no more writes) */
+	if (free_pages > 0)
+		rc = cji_err(CJ_EIO, "scrub: %d free pages are left after zeroing", free_pages);
+	else
+		rc = cji_db_exec(db, "PRAGMA secure_delete=ON; DROP TABLE cj_scrub_fill; COMMIT;"
+		                 "PRAGMA secure_delete=FAST", "scrub: zeroing free pages");
+out:
+	sqlite3_finalize(ins);
+	if (rc) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_exec(db, "PRAGMA secure_delete=FAST", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+/* Everything committed copied into the file and the WAL cut to zero bytes
+ * (its old frames hold pages as they were before the deletions). A reader
+ * still using the WAL makes it wait (the busy timeout), then try again. */
+static int truncate_wal(sqlite3 *db, int wait_ms)
+{
+	uint64_t until = cji_mono_ns() + (uint64_t)wait_ms * 1000000u;
+	for (;;) {
+		int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			return cji_err_sqlite(rc, sqlite3_errmsg(db), "scrub: checkpoint of the WAL");
+		if (cji_mono_ns() >= until)
+			return cji_err(CJ_EBUSY, "scrub: readers kept the projection's WAL busy for %d ms; "
+			               "the compaction's scrub is not complete: run it again", wait_ms);
+		usleep(10000);
+	}
+}
+
+int cji_scrub_in_place(sqlite3 *db, int wait_ms)
+{
+	fts_list fts;
+	int ckpt = 0;
+	int rc = int_pragma(db, "PRAGMA wal_autocheckpoint", &ckpt);
+	if (!rc)
+		rc = fts_tables(&fts, db);
+	if (rc)
+		return rc;
+	/* one checkpoint at the end rather than one every few thousand pages
+	 * while the index is rewritten (fewer syncs; measured in
+	 * docs/performance.md, "bench compact") */
+	sqlite3_wal_autocheckpoint(db, 0);
+	rc = optimize(db, &fts);
+	if (!rc)
+		rc = zero_free_pages(db);
+	if (!rc)
+		rc = truncate_wal(db, wait_ms);
+	sqlite3_wal_autocheckpoint(db, ckpt);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
-/* materializer/scrub.h — the projection's scrub after a compaction: a new
- * file that holds no byte of what deletions removed, built beside the live
- * one and renamed over it (docs/operations.md, "Compaction"). */
+/* materializer/scrub.h — the projection's scrub after a compaction: no byte
+ * of what deletions removed left in its files. In place when the file's
+ * writers zeroed deletions as they went; otherwise a new file built beside
+ * the live one and renamed over it (docs/operations.md, "Compaction"). */
 #ifndef CJ_MATERIALIZER_SCRUB_H
 #define CJ_MATERIALIZER_SCRUB_H
 
@@ -16,6 +17,16 @@
  * segments are replaced by the optimized ones, the copy is switched to WAL
  * mode and fsynced. On failure nothing is left at tmp. */
 int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp);
+
+/* The in-place scrub (migration 006, docs/operations.md "Compaction"): the
+ * file's writers have zeroed deleted bytes inside their pages all along
+ * (secure_delete=FAST), so what is left to clear is the old FTS5 segments
+ * ('optimize'), the free pages (overwritten with zeros) and the WAL
+ * (checkpointed and truncated; readers still in it are waited for, up to
+ * wait_ms, then CJ_EBUSY). db is the file's only read-write connection,
+ * idle. *zeroed is migration 006's flag: 1 when the file qualifies. */
+int cji_scrub_zeroed(int *zeroed, sqlite3 *db);
+int cji_scrub_in_place(sqlite3 *db, int wait_ms);
 
 /* Put tmp at path: path's -wal, -shm and -journal are removed FIRST (the
  * old WAL must never meet the new file), then the rename and an fsync of

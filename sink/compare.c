@@ -22,7 +22,7 @@
  * and 5 (005_read_api.sql: indexes only, the same rows). A migration that
  * changes rows must raise SK_SQLITE_SCHEMA_MIN with rows.c. */
 #define SK_SQLITE_SCHEMA_MIN 4
-#define SK_SQLITE_SCHEMA_MAX 5
+#define SK_SQLITE_SCHEMA_MAX 6
 
 typedef struct table_sum {
 	uint64_t rows;

@@ -77,3 +77,66 @@ long cs_count(const char *root, const char *needle, char *where, size_t where_n)
 	closedir(d);
 	return total;
 }
+
+static unsigned long be32(const unsigned char *p)
+{
+	return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
+static int zero_from(const unsigned char *p, size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+long cs_free_pages_dirty(const char *path, long *pages)
+{
+	*pages = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	unsigned char hdr[100];
+	long dirty = -1;
+	unsigned char *page = NULL;
+	if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+		goto out;
+	size_t size = (size_t)hdr[16] << 8 | hdr[17];
+	if (size == 1)
+		size = 65536;
+	unsigned long trunk = be32(hdr + 32), total = be32(hdr + 36);
+	if (!(page = malloc(size)))
+		goto out;
+	unsigned char *leaf = malloc(size);
+	if (!leaf)
+		goto out;
+	long seen = 0, bad = 0;
+	while (trunk && seen <= (long)total) {
+		if (pread(fd, page, size, (off_t)(trunk - 1) * (off_t)size) != (ssize_t)size)
+			goto bad;
+		unsigned long n = be32(page + 4);
+		if (8 + 4 * n > size)
+			goto bad;
+		seen++;
+		bad += !zero_from(page, 8 + 4 * n, size);
+		for (unsigned long i = 0; i < n; i++) {
+			unsigned long no = be32(page + 8 + 4 * i);
+			if (pread(fd, leaf, size, (off_t)(no - 1) * (off_t)size) != (ssize_t)size)
+				goto bad;
+			seen++;
+			bad += !zero_from(leaf, 0, size);
+		}
+		trunk = be32(page);
+	}
+	if (seen == (long)total) {
+		dirty = bad;
+		*pages = seen;
+	}
+bad:
+	free(leaf);
+out:
+	free(page);
+	close(fd);
+	return dirty;
+}

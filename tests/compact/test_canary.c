@@ -23,7 +23,11 @@
  * A second case compacts from a passive process while another process
  * (a forked child, like `serve`) materializes the store: the compactor
  * reports the scrub as the other process's, and that process scrubs the
- * projection when it sees the swap, so the canaries vanish there too. */
+ * projection when it sees the swap, so the canaries vanish there too.
+ * Each case runs twice: on a file created by this version (scrubbed in
+ * place: same file, no free page left, WAL truncated) and on one marked
+ * as upgraded (scrub_state.zeroed = 0: a scrubbed copy replaces the file,
+ * marked zeroed). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,7 +59,10 @@ static const char *const KEPT[] = {
 #define NGONE (sizeof GONE / sizeof GONE[0])
 #define NKEPT (sizeof KEPT / sizeof KEPT[0])
 
+static int full_scrub; /* set by the setup: see prepare_file */
 static int setup(void **state) { return tu_fixture_setup(state, "compact-canary", NULL); }
+static int setup_in_place(void **state) { full_scrub = 0; return setup(state); }
+static int setup_full(void **state) { full_scrub = 1; return setup(state); }
 static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static uint64_t add(cj_store *s, const char *fmt, ...)
@@ -99,15 +106,58 @@ static ino_t inode_of(const char *path)
 	return st.st_ino;
 }
 
-/* After the scrub replaced chat.sqlite: nothing of the new file is left
- * beside it, and the readers of s (one held since before) see an event
- * appended now. */
-static void readers_follow(cj_store *s, const char *db, ino_t before, const char *word)
+/* full_scrub 1: the case runs on a file marked as upgraded (full scrub, a
+ * new file); 0: on a file created by this version (scrubbed in place). */
+
+/* Before anything is appended: a new file says zeroed; the full case marks
+ * it as an upgraded one would be. s is closed meanwhile (and reopened when
+ * reopen is set). */
+static void prepare_file(cj_store **s, const char *store, int reopen)
+{
+	char db[PATH_MAX];
+	pu_sqlite_path(db, sizeof db, store);
+	if (*s) {
+		cj_store_close(*s);
+		*s = NULL;
+	}
+	assert_int_equal(pu_int(db, "SELECT zeroed FROM scrub_state"), 1);
+	if (full_scrub)
+		assert_int_equal(pu_exec_rw(db, "UPDATE scrub_state SET zeroed = 0"), 0);
+	if (reopen)
+		TU_OK(cj_store_open(s, store, NULL));
+}
+
+static long long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Right after a scrub: replaced (full) or the same file (in place) with an
+ * empty WAL and nothing but zeros in its free pages; zeroed either way. */
+static void check_scrub_kind(const char *db, ino_t before)
+{
+	char wal[PATH_MAX];
+	snprintf(wal, sizeof wal, "%s-wal", db);
+	if (full_scrub) {
+		assert_true(inode_of(db) != before);
+	} else {
+		assert_true(inode_of(db) == before);
+		assert_int_equal(file_size(wal), 0);
+		long pages = 0;
+		assert_int_equal(cs_free_pages_dirty(db, &pages), 0);
+		assert_int_equal(pu_int(db, "PRAGMA freelist_count"), pages);
+	}
+	assert_int_equal(pu_int(db, "SELECT zeroed FROM scrub_state"), 1);
+}
+
+/* After the scrub: nothing of a new file is left beside chat.sqlite, and
+ * the readers of s (one held since before) see an event appended now. */
+static void readers_follow(cj_store *s, const char *db, const char *word)
 {
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof tmp, "%s.scrub-tmp", db);
 	assert_int_not_equal(access(tmp, F_OK), 0);
-	assert_true(inode_of(db) != before);
 	char json[256];
 	snprintf(json, sizeof json, "{\"type\":\"message\",\"thread\":\"TZ\",\"role\":\"user\","
 	         "\"content\":\"%s\"}", word);
@@ -142,6 +192,7 @@ static cj_append_status status_of(cj_store *s, const char *json, uint64_t *seq)
 static void test_canaries(void **state)
 {
 	tu_fixture *f = *state;
+	prepare_file(&f->s, f->store, 1);
 	cj_store *s = f->s;
 	char db[PATH_MAX];
 	pu_sqlite_path(db, sizeof db, f->store);
@@ -205,6 +256,7 @@ static void test_canaries(void **state)
 	assert_int_equal(r.blobs, 1);
 	assert_int_equal(r.position, last);
 	assert_int_equal(r.projection_scrubbed, 1);
+	check_scrub_kind(db, ino);
 
 	for (size_t i = 0; i < NGONE; i++) {
 		char where[PATH_MAX] = "";
@@ -266,7 +318,7 @@ static void test_canaries(void **state)
 	assert_int_equal(precs, 0);
 	TU_OK(cj_compact(&r, s, NULL));
 	assert_int_equal(r.messages + r.images + r.settings + r.blobs, 0);
-	readers_follow(s, db, ino, "aftertheScrub");
+	readers_follow(s, db, "aftertheScrub");
 	assert_int_equal(found(rdh, "aftertheScrub"), 1);
 	cj_store_close(rdh);
 }
@@ -303,6 +355,7 @@ static void live_equals_replay(tu_fixture *f, const char *db, const char *name)
 static void test_chat_model_canaries(void **state)
 {
 	tu_fixture *f = *state;
+	prepare_file(&f->s, f->store, 1);
 	cj_store *s = f->s;
 	char db[PATH_MAX];
 	pu_sqlite_path(db, sizeof db, f->store);
@@ -336,7 +389,9 @@ static void test_chat_model_canaries(void **state)
 	expect_found(f->store, gone, sizeof gone / sizeof gone[0], "before compaction");
 
 	cj_compact_report r;
+	ino_t ino = inode_of(db);
 	TU_OK(cj_compact(&r, s, NULL));
+	check_scrub_kind(db, ino);
 	/* d1; e1's original (partial), the deleted message's edit, e1's first edit */
 	assert_int_equal(r.messages, 1);
 	assert_int_equal(r.edits, 3);
@@ -356,7 +411,13 @@ static void test_chat_model_canaries(void **state)
 	/* Deleted later: the partial tombstone becomes a whole one. */
 	last = add(s, "{\"type\":\"delete_message\",\"thread\":\"T\",\"target\":\"e1\"}");
 	TU_OK(cj_wait_applied(s, last, WAIT_MS));
+	/* the full case's new file is zeroed: this one is scrubbed in place */
+	ino = inode_of(db);
+	int was = full_scrub;
+	full_scrub = 0;
 	TU_OK(cj_compact(&r, s, NULL));
+	check_scrub_kind(db, ino);
+	full_scrub = was;
 	assert_int_equal(r.messages, 1);
 	assert_int_equal(r.edits, 1); /* the latest edit, its message gone */
 	expect_gone(f->store, kept, sizeof kept / sizeof kept[0]);
@@ -393,6 +454,7 @@ static void materializer_body(void *arg, int fd)
 static void test_deleted_terms_in_segments(void **state)
 {
 	tu_fixture *f = *state;
+	prepare_file(&f->s, f->store, 1);
 	cj_store *s = f->s;
 	cj_event *evs[SEG_DELETED];
 	for (int i = 0; i < SEG_DELETED; i++) {
@@ -416,9 +478,11 @@ static void test_deleted_terms_in_segments(void **state)
 	if (cs_count(f->store, SEG_CANARY, NULL, 0) <= 0)
 		fail_msg("before compaction, %s is not found: the scan is blind", SEG_CANARY);
 	cj_compact_report r;
+	ino_t ino = inode_of(db);
 	TU_OK(cj_compact(&r, s, NULL));
 	assert_int_equal(r.messages, SEG_DELETED);
 	assert_int_equal(r.projection_scrubbed, 1);
+	check_scrub_kind(db, ino);
 	char where[PATH_MAX] = "";
 	long n = cs_count(f->store, SEG_CANARY, where, sizeof where);
 	if (n != 0)
@@ -437,6 +501,8 @@ static void test_scrub_by_the_materializing_process(void **state)
 	char store[PATH_MAX];
 	tu_path(store, sizeof store, f->dir, "store2");
 	TU_OK(cj_store_init(store, NULL));
+	cj_store *none = NULL;
+	prepare_file(&none, store, 0);
 	/* Fork with no thread running (ThreadSanitizer cannot follow a fork of
 	 * a threaded process). */
 	cj_store_close(f->s);
@@ -470,7 +536,7 @@ static void test_scrub_by_the_materializing_process(void **state)
 	 * (the old one, its WAL unlinked, may hold it no more a moment before). */
 	for (int i = 0; i < 300; i++) {
 		n = cs_count(store, "gone_canary_passive", where, sizeof where);
-		if (n == 0 && inode_of(db) != ino)
+		if (n == 0 && (!full_scrub || inode_of(db) != ino))
 			break;
 		usleep(50000);
 	}
@@ -482,7 +548,9 @@ static void test_scrub_by_the_materializing_process(void **state)
 	}
 	/* This passive process follows the other's new file: its position (the
 	 * wait) and its readers. */
-	readers_follow(s, db, ino, "afterTheOtherScrub");
+	if (!full_scrub)
+		assert_true(inode_of(db) == ino);
+	readers_follow(s, db, "afterTheOtherScrub");
 	cj_store_close(s);
 	ch_abandon(&c);
 	assert_true(cs_count(store, "keepcanary_passive", NULL, 0) > 0);
@@ -491,10 +559,14 @@ static void test_scrub_by_the_materializing_process(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_canaries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chat_model_canaries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deleted_terms_in_segments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scrub_by_the_materializing_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_canaries, setup_in_place, teardown),
+		cmocka_unit_test_setup_teardown(test_chat_model_canaries, setup_in_place, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_terms_in_segments, setup_in_place, teardown),
+		cmocka_unit_test_setup_teardown(test_scrub_by_the_materializing_process, setup_in_place, teardown),
+		cmocka_unit_test_setup_teardown(test_canaries, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_chat_model_canaries, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_terms_in_segments, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_scrub_by_the_materializing_process, setup_full, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
