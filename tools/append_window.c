@@ -15,6 +15,7 @@
 
 typedef struct batch {
 	cj_event **evs;
+	unsigned *owners;  /* who made each event (aw_add), for the release */
 	size_t *lines;     /* input line number of each event */
 	uint64_t *seqs;
 	size_t n;
@@ -34,6 +35,8 @@ struct append_window {
 	uint64_t dups, dups_deleted;      /* among appended (cj_ticket_status) */
 	int failed;               /* err holds the one-line error */
 	int halted;               /* a commit failed: submit nothing more */
+	aw_release_fn release;    /* NULL: cj_event_free */
+	void *release_arg;
 	char err[2048];
 };
 
@@ -43,13 +46,17 @@ static int batch_alloc(batch *b)
 	b->evs = calloc(BATCH_EVENTS, sizeof *b->evs);
 	b->lines = calloc(BATCH_EVENTS, sizeof *b->lines);
 	b->seqs = calloc(BATCH_EVENTS, sizeof *b->seqs);
-	return b->evs && b->lines && b->seqs ? 0 : -1;
+	b->owners = calloc(BATCH_EVENTS, sizeof *b->owners);
+	return b->evs && b->lines && b->seqs && b->owners ? 0 : -1;
 }
 
-static void batch_clear(batch *b)
+static void batch_clear(append_window *w, batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		cj_event_free(b->evs[i]);
+	if (w->release && b->n)
+		w->release(w->release_arg, b->evs, b->owners, b->n);
+	else
+		for (size_t i = 0; i < b->n; i++)
+			cj_event_free(b->evs[i]);
 	cj_ticket_free(b->ticket);
 	b->ticket = NULL;
 	b->n = 0;
@@ -58,10 +65,11 @@ static void batch_clear(batch *b)
 	b->has_id = 0;
 }
 
-static void batch_release(batch *b)
+static void batch_release(append_window *w, batch *b)
 {
-	batch_clear(b);
+	batch_clear(w, b);
 	free(b->evs);
+	free(b->owners);
 	free(b->lines);
 	free(b->seqs);
 }
@@ -140,7 +148,7 @@ static batch *ring_at(append_window *c, size_t i)
 static void ring_clear(append_window *c)
 {
 	for (size_t i = 0; i < c->count; i++)
-		batch_clear(ring_at(c, i));
+		batch_clear(c, ring_at(c, i));
 	c->head = 0;
 	c->count = 0;
 }
@@ -192,7 +200,7 @@ static int wait_oldest(append_window *c)
 	}
 	account(c, b->seqs, b->n);
 	count_status(c, b->ticket, b->n, b->has_id);
-	batch_clear(b);
+	batch_clear(c, b);
 	c->head = (c->head + 1) % WINDOW;
 	c->count--;
 	return 0;
@@ -235,7 +243,7 @@ static int submit(append_window *c)
 			return -1;
 		if (append_bisect(c, &c->build, 0, c->build.n) != 0)
 			return -1;
-		batch_clear(&c->build);
+		batch_clear(c, &c->build);
 		return 0;
 	}
 	batch *slot = ring_at(c, c->count);
@@ -271,16 +279,23 @@ void aw_close(append_window *w)
 {
 	if (!w)
 		return;
-	batch_release(&w->build);
+	batch_release(w, &w->build);
 	for (size_t i = 0; i < WINDOW; i++)
-		batch_release(&w->ring[i]);
+		batch_release(w, &w->ring[i]);
 	free(w);
 }
 
-int aw_add(append_window *w, cj_event *ev, size_t line, size_t bytes)
+void aw_set_release(append_window *w, aw_release_fn fn, void *arg)
+{
+	w->release = fn;
+	w->release_arg = arg;
+}
+
+int aw_add(append_window *w, cj_event *ev, unsigned owner, size_t line, size_t bytes)
 {
 	batch *b = &w->build;
 	b->evs[b->n] = ev;
+	b->owners[b->n] = owner;
 	b->lines[b->n] = line;
 	b->has_id |= cj_event_get_string(ev, "id") != NULL;
 	b->n++;

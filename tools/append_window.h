@@ -18,9 +18,17 @@ int aw_open(append_window **out, cj_store *s);
 void aw_close(append_window *w);
 
 /* Queue ev (the window owns it from now on), read from input line `line`
- * and `bytes` long; a full batch is submitted. 0, or -1 once something
- * failed (aw_error says what, naming the line). */
-int aw_add(append_window *w, cj_event *ev, size_t line, size_t bytes);
+ * and `bytes` long; a full batch is submitted. owner is only passed back
+ * to the release function. 0, or -1 once something failed (aw_error says
+ * what, naming the line). */
+int aw_add(append_window *w, cj_event *ev, unsigned owner, size_t line, size_t bytes);
+
+/* What the window does with events it is done with: by default
+ * cj_event_free; fn gets them a batch at a time with their owners (e.g.
+ * parse_pool.h's pp_release: freed by the thread that made them). Set it
+ * to NULL before whatever fn hands them to goes away. */
+typedef void (*aw_release_fn)(void *arg, cj_event **evs, const unsigned *owners, size_t n);
+void aw_set_release(append_window *w, aw_release_fn fn, void *arg);
 /* Submit what is queued and wait for every ticket: the events queued before
  * a failure still go in; after a failed commit nothing more is submitted.
  * 0, or -1 (aw_error). */

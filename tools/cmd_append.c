@@ -59,9 +59,9 @@ static void fail_text(append_ctx *c, const char *fmt, ...)
 }
 
 /* The consumer of parsed lines: the ticket window. */
-static int consume(void *arg, cj_event *ev, size_t line, size_t bytes)
+static int consume(void *arg, cj_event *ev, unsigned owner, size_t line, size_t bytes)
 {
-	return aw_add(((append_ctx *)arg)->w, ev, line, bytes);
+	return aw_add(((append_ctx *)arg)->w, ev, owner, line, bytes);
 }
 
 /* ---- the command --------------------------------------------------------- */
@@ -115,6 +115,8 @@ static int run(append_ctx *c, FILE *in, uint64_t in_size)
 		fail_text(c, "out of memory");
 		return -1;
 	}
+	/* the events go back to the workers that made them (parse_pool.c) */
+	aw_set_release(c->w, pp_release, pp);
 	cli_progress bar;
 	cli_progress_begin(&bar, "append", in_size);
 	/* A read error comes after every line read before it: those are
@@ -125,13 +127,14 @@ static int run(append_ctx *c, FILE *in, uint64_t in_size)
 		if (*pp_error(pp))
 			snprintf(c->err, sizeof c->err, "%s", pp_error(pp));
 	}
-	pp_close(pp);
 	/* After a bad line the window holds only the valid lines before it: they
 	 * still go in, and a failure among them names an earlier line. */
 	if (aw_finish(c->w) != 0) {
 		snprintf(c->err, sizeof c->err, "%s", aw_error(c->w));
 		rc = -1;
 	}
+	aw_set_release(c->w, NULL, NULL);
+	pp_close(pp);
 	cli_progress_update(&bar, r.consumed);
 	cli_progress_end(&bar);
 	lr_close(&r);

@@ -6,7 +6,13 @@
  * for the workers (any worker takes any queued chunk); the caller consumes
  * the oldest chunk once it is parsed, before it needs its slot again. A
  * worker stops a chunk at its first bad line: the events before it are
- * consumed, then the error is reported and no later chunk is consumed. */
+ * consumed, then the error is reported and no later chunk is consumed.
+ *
+ * Events come back through pp_release and are freed by the worker that
+ * made them, before it parses its next chunk: glibc's malloc keeps a small
+ * cache per thread, and memory freed by another thread bypasses it (freed
+ * on the caller's thread, malloc and free were ~40% of `chatjournal
+ * append`'s CPU; docs/performance.md). */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,9 +37,23 @@ typedef struct slot {
 	cj_event *evs[CHUNK_LINES];   /* parsed, in order: nev of them */
 	size_t ev_line[CHUNK_LINES], ev_bytes[CHUNK_LINES];
 	size_t nev;
+	unsigned owner;               /* the worker that parsed it, or PP_CALLER */
 	int failed;
 	char err[2048];
 } slot;
+
+#define PP_CALLER ((unsigned)-1)
+
+typedef struct ev_list {
+	cj_event **v;
+	size_t n, cap;
+} ev_list;
+
+typedef struct worker {
+	parse_pool *p;
+	unsigned idx;
+	ev_list spare;                /* swapped with its garbage list, then freed */
+} worker;
 
 struct parse_pool {
 	const cj_limits *lim;
@@ -41,6 +61,8 @@ struct parse_pool {
 	void *arg;
 	unsigned nworkers, nslots;
 	pthread_t workers[MAX_WORKERS];
+	worker w[MAX_WORKERS];
+	ev_list garbage[MAX_WORKERS]; /* released events, by the worker that made them (mu) */
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	int stopping;
@@ -130,9 +152,17 @@ static void parse_chunk(slot *s, const cj_limits *lim)
 
 /* ---- the workers ----------------------------------------------------------- */
 
+static void free_list(ev_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cj_event_free(l->v[i]);
+	l->n = 0;
+}
+
 static void *worker_main(void *arg)
 {
-	parse_pool *p = arg;
+	worker *me = arg;
+	parse_pool *p = me->p;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		slot *s = NULL;
@@ -148,7 +178,12 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		s->state = SLOT_PARSING;
+		s->owner = me->idx;
+		ev_list mine = p->garbage[me->idx];
+		p->garbage[me->idx] = me->spare;
 		pthread_mutex_unlock(&p->mu);
+		free_list(&mine);
+		me->spare = mine;
 		parse_chunk(s, p->lim);
 		pthread_mutex_lock(&p->mu);
 		s->state = SLOT_PARSED;
@@ -186,8 +221,12 @@ int pp_open(parse_pool **out, const cj_limits *lim, unsigned workers, pp_consume
 	}
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		p->w[i].p = p;
+		p->w[i].idx = i;
+	}
 	for (unsigned i = 0; i < p->nworkers; i++)
-		if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+		if (pthread_create(&p->workers[i], NULL, worker_main, &p->w[i]) != 0) {
 			p->nworkers = i;
 			pp_close(p);
 			return -1;
@@ -222,7 +261,7 @@ static int consume_oldest(parse_pool *p)
 	for (; i < s->nev && rc == 0; i++) {
 		cj_event *ev = s->evs[i];
 		s->evs[i] = NULL;
-		rc = p->consume(p->arg, ev, s->ev_line[i], s->ev_bytes[i]);
+		rc = p->consume(p->arg, ev, s->owner, s->ev_line[i], s->ev_bytes[i]);
 	}
 	if (rc != 0) {
 		p->stopped = 1;
@@ -243,6 +282,7 @@ static void queue_fill(parse_pool *p)
 {
 	slot *s = &p->slots[p->fill];
 	if (!p->nworkers) {
+		s->owner = PP_CALLER;
 		parse_chunk(s, p->lim);
 		s->state = SLOT_PARSED;
 	} else {
@@ -310,6 +350,35 @@ int pp_finish(parse_pool *p)
 	return 0;
 }
 
+void pp_release(void *pool, cj_event **evs, const unsigned *owners, size_t n)
+{
+	parse_pool *p = pool;
+	size_t kept = 0;
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < n; i++) {
+		ev_list *l = owners[i] < p->nworkers ? &p->garbage[owners[i]] : NULL;
+		if (l && l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 4096;
+			cj_event **v = realloc(l->v, cap * sizeof *v);
+			if (v) {
+				l->v = v;
+				l->cap = cap;
+			}
+		}
+		if (l && l->n < l->cap) {
+			l->v[l->n++] = evs[i];
+			evs[i] = NULL;
+			kept++;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; kept < n && i < n; i++)
+		if (evs[i]) {
+			cj_event_free(evs[i]); /* made here, or no room to hand it back */
+			evs[i] = NULL;
+		}
+}
+
 const char *pp_error(const parse_pool *p) { return p->err; }
 
 void pp_close(parse_pool *p)
@@ -322,6 +391,11 @@ void pp_close(parse_pool *p)
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->nworkers; i++)
 		pthread_join(p->workers[i], NULL);
+	for (unsigned i = 0; i < MAX_WORKERS; i++) {
+		free_list(&p->garbage[i]);
+		free(p->garbage[i].v);
+		free(p->w[i].spare.v);
+	}
 	for (unsigned i = 0; i < p->nslots; i++) {
 		slot_reset(&p->slots[i]);
 		free(p->slots[i].text);

@@ -16,9 +16,9 @@
 
 typedef struct parse_pool parse_pool;
 
-/* Takes ownership of ev (read from input line `line`, `bytes` long).
- * 0, or -1 to stop (the consumer keeps its own error). */
-typedef int (*pp_consume_fn)(void *arg, cj_event *ev, size_t line, size_t bytes);
+/* Takes ownership of ev (read from input line `line`, `bytes` long, made
+ * by `owner`). 0, or -1 to stop (the consumer keeps its own error). */
+typedef int (*pp_consume_fn)(void *arg, cj_event *ev, unsigned owner, size_t line, size_t bytes);
 
 /* A pool of `workers` threads (0: parse on the caller's thread) parsing
  * against lim. 0, or -1 (out of memory, no thread). */
@@ -32,6 +32,14 @@ int pp_add(parse_pool *p, size_t line, const char *text, size_t len);
 
 /* Parse and consume every line added. 0 or -1 as pp_add. */
 int pp_finish(parse_pool *p);
+
+/* Give back n events the consumer is done with, with the owners it got:
+ * each is freed by the worker that made it, before its next chunk (freed
+ * by another thread, memory misses glibc's per-thread cache: see
+ * parse_pool.c); the rest at pp_close. pool is the parse_pool (the
+ * signature is append_window.h's aw_release_fn). Caller's thread only,
+ * before pp_close. */
+void pp_release(void *pool, cj_event **evs, const unsigned *owners, size_t n);
 
 /* "line N: ..." for the first bad line, "" otherwise. */
 const char *pp_error(const parse_pool *p);
