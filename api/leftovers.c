@@ -7,8 +7,8 @@
  * (tools/cmd_verify.c names them). Killed, both leave their files for good.
  *
  * What may be removed, and why it is safe:
- * - chat.sqlite.replay-tmp, chat.sqlite.scrub-tmp and their
- *   -wal/-shm/-journal, only while this process holds the store's
+ * - chat.sqlite.replay-tmp, chat.sqlite.scrub-tmp, the replay's FTS side
+ *   file chat.sqlite.replay-tmp.fts and their -wal/-shm/-journal, only while this process holds the store's
  *   materializer lock: a replay in place and a scrub hold it for their
  *   whole run, and a replay through a read-only handle (of a projection
  *   that no read-write open accepts) leaves every read-write open failing
@@ -34,6 +34,7 @@ static const char *const VERIFY_SUFFIXES[] = {
 	".sqlite", ".sqlite-wal", ".sqlite-shm", ".sqlite-journal",
 	".sqlite" CJI_REPLAY_TMP_SUFFIX, ".sqlite" CJI_REPLAY_TMP_SUFFIX "-wal",
 	".sqlite" CJI_REPLAY_TMP_SUFFIX "-shm", ".sqlite" CJI_REPLAY_TMP_SUFFIX "-journal",
+	".sqlite" CJI_REPLAY_FTS_SUFFIX, ".sqlite" CJI_REPLAY_TMP_SUFFIX CJI_REPLAY_FTS_SUFFIX,
 	".store",
 };
 
@@ -97,8 +98,9 @@ void cji_leftovers_remove(cj_store *s)
 {
 	if (!s->mat)
 		return;
-	static const char *const tmps[] = { CJI_REPLAY_TMP_SUFFIX, CJI_SCRUB_TMP_SUFFIX };
-	for (size_t i = 0; i < 2 && !cji_mat_is_passive(s->mat); i++) {
+	static const char *const tmps[] = { CJI_REPLAY_TMP_SUFFIX, CJI_SCRUB_TMP_SUFFIX,
+	                                    CJI_REPLAY_TMP_SUFFIX CJI_REPLAY_FTS_SUFFIX };
+	for (size_t i = 0; i < 3 && !cji_mat_is_passive(s->mat); i++) {
 		char tmp[4400];
 		if (snprintf(tmp, sizeof tmp, "%s%s", s->sqlite_path, tmps[i]) < (int)sizeof tmp) {
 			unlink(tmp);

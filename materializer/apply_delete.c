@@ -44,11 +44,48 @@ static void step_where(del_work *w, const char *fmt, const char *where)
 	step(w, sql);
 }
 
+/* The FTS rows of the rows `select` returns ('delete', seq and the indexed
+ * texts: the tail of fts_sql's INSERT),
+ * removed with those texts: in place, or queued for the side file's thread
+ * in a replay (fts_side.h). */
+static void fts_delete(del_work *w, int images, const char *fts_sql, const char *select,
+                       const char *where)
+{
+	if (w->rc)
+		return;
+	if (!w->a->side) {
+		char sql[1200];
+		snprintf(sql, sizeof sql, "%s %s", fts_sql, select);
+		step_where(w, sql, where);
+		return;
+	}
+	char sql[1024];
+	snprintf(sql, sizeof sql, select, where);
+	sqlite3_stmt *st;
+	if ((w->rc = cji_db_prepare(w->a->db, sql, &st)))
+		return;
+	for (int i = 0; i < w->n; i++) {
+		if (w->args[i].t == 'i')
+			sqlite3_bind_int64(st, i + 1, w->args[i].i);
+		else if (w->args[i].t == 's')
+			sqlite3_bind_text(st, i + 1, w->args[i].s, -1, SQLITE_STATIC);
+	}
+	int rc;
+	while (!w->rc && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		w->rc = cji_wb_fts_del(w->a, (uint64_t)sqlite3_column_int64(st, 1), images,
+		                       (const char *)sqlite3_column_text(st, 2),
+		                       images ? (const char *)sqlite3_column_text(st, 3) : NULL);
+	if (!w->rc && rc != SQLITE_DONE)
+		w->rc = cji_err_sqlite(rc, sqlite3_errmsg(w->a->db), "apply \"%.50s\" (journal record %llu)",
+		                       sql, (unsigned long long)w->seq);
+	sqlite3_finalize(st);
+}
+
 /* Remove images matching img_where (over alias m) with their FTS rows. */
 static void delete_images(del_work *w, const char *img_where)
 {
-	step_where(w, "INSERT INTO images_fts (images_fts, rowid, prompt, analysis)"
-	              " SELECT 'delete', seq, prompt, analysis FROM images m WHERE %s", img_where);
+	fts_delete(w, 1, "INSERT INTO images_fts (images_fts, rowid, prompt, analysis)",
+	           "SELECT 'delete', seq, prompt, analysis FROM images m WHERE %s", img_where);
 	step_where(w, "DELETE FROM images AS m WHERE %s", img_where);
 }
 
@@ -57,8 +94,8 @@ static void delete_images(del_work *w, const char *img_where)
  * attachments go with them (ON DELETE CASCADE, 004_chat_model.sql). */
 static void delete_rows(del_work *w, const char *msg_where, const char *img_where)
 {
-	step_where(w, "INSERT INTO messages_fts (messages_fts, rowid, content)"
-	              " SELECT 'delete', seq, content FROM messages m WHERE %s", msg_where);
+	fts_delete(w, 0, "INSERT INTO messages_fts (messages_fts, rowid, content)",
+	           "SELECT 'delete', seq, content FROM messages m WHERE %s", msg_where);
 	step_where(w, "DELETE FROM message_costs WHERE seq IN (SELECT seq FROM messages m WHERE %s)",
 	           msg_where);
 	step_where(w, "DELETE FROM messages AS m WHERE %s", msg_where);

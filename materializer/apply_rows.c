@@ -334,9 +334,13 @@ int cji_apply_edit_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t 
 		return rc;
 	const char *content = cji_str(o, "content");
 	sqlite3_stmt *st = a->st[S_FTS_DELETE];
-	sqlite3_bind_int64(st, 1, mseq);
-	cji_bind_str(st, 2, old);
-	rc = cji_step_done(a, st, "messages_fts", seq);
+	if (a->side) {
+		rc = cji_wb_fts_del(a, (uint64_t)mseq, 0, old, NULL);
+	} else {
+		sqlite3_bind_int64(st, 1, mseq);
+		cji_bind_str(st, 2, old);
+		rc = cji_step_done(a, st, "messages_fts", seq);
+	}
 	if (!rc) {
 		st = a->st[S_MSG_EDIT];
 		sqlite3_bind_int64(st, 1, mseq);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "materializer/apply.h"
 #include "materializer/rowcache.h"
+#include "materializer/fts_side.h"
 #include "common/buf.h"
 
 enum {
@@ -29,6 +30,7 @@ enum {
 typedef struct cji_fts_row {
 	int64_t seq;
 	int images;
+	int del;            /* a 'delete' with the texts it was indexed with (fts_side.h) */
 	size_t off[2];      /* text offsets in fts_text */
 	unsigned char has[2]; /* 0: the column is NULL */
 } cji_fts_row;
@@ -40,6 +42,7 @@ struct cji_apply {
 	cji_fts_row *fts;
 	size_t nfts, capfts;
 	cji_buf fts_text;
+	cji_fts_side *side;       /* replay: FTS operations run there (fts_side.h) */
 	cji_rowcache threads, users, user_threads;  /* see rowcache.h */
 };
 
@@ -107,6 +110,9 @@ int cji_apply_redact_edits(cji_apply *a, const json_t *o, uint64_t seq);
 
 /* Queue the FTS row of a message (images: prompt and analysis). */
 int cji_wb_fts(cji_apply *a, uint64_t seq, int images, const char *t0, const char *t1);
+/* Queue the removal of one (the texts it was indexed with); with a side
+ * file only (fts_side.h): otherwise deletions run in place. */
+int cji_wb_fts_del(cji_apply *a, uint64_t seq, int images, const char *t0, const char *t1);
 /* Aggregate a message into its thread's row: the row is inserted at first
  * sight (*tid set), later messages only update the cached aggregate. */
 int cji_wb_message_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,

@@ -12,6 +12,8 @@
 #include "materializer/replay.h"
 #include "materializer/materializer.h"
 #include "materializer/apply.h"
+#include "materializer/apply_sql.h"
+#include "materializer/fts_side.h"
 #include "materializer/db.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -85,6 +87,17 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 		sqlite3_close(db);
 		return rc;
 	}
+	/* The FTS5 indexes are built beside, on a thread of their own */
+	char side_path[4400];
+	snprintf(side_path, sizeof side_path, "%s%s", tmp, CJI_REPLAY_FTS_SUFFIX);
+	cji_fts_side *side = NULL;
+	if ((rc = cji_fts_side_open(&side, db, side_path))) {
+		cji_apply_free(a);
+		cji_buf_free(&idx);
+		sqlite3_close(db);
+		return rc;
+	}
+	a->side = side;
 	uint64_t pos = 0;
 	while (pos < last) {
 		uint64_t want = last - pos, n = 0;
@@ -101,9 +114,13 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 		if (progress)
 			progress(pos, last, arg);
 	}
-	cji_apply_free(a);
+	/* the last FTS hand-off runs while the indexes are built */
 	if (!rc && idx.len)
 		rc = cji_db_exec(db, (const char *)idx.data, "replay: build indexes");
+	if (!rc && side)
+		rc = cji_fts_side_finish(side, db);
+	cji_fts_side_close(side);
+	cji_apply_free(a);
 	cji_buf_free(&idx);
 	if (!rc)
 		rc = cji_db_exec(db, "PRAGMA journal_mode=WAL", "replay: set WAL mode");

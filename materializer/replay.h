@@ -16,6 +16,10 @@
 int cji_replay_build(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
                      cj_progress_fn progress, void *arg);
 
+/* The FTS5 side file of a replay into path is path CJI_REPLAY_FTS_SUFFIX
+ * (fts_side.h); removed when the replay ends, either way. */
+#define CJI_REPLAY_FTS_SUFFIX ".fts"
+
 /* Remove path's -wal, -shm and -journal files. */
 void cji_replay_unlink_sidecars(const char *path);
 

@@ -11,6 +11,9 @@
  * or updates it; later ones only update the cached aggregate (rowcache.h),
  * written once per row by cji_wb_settle.
  *
+ * In a replay with a side file (fts_side.h) the queue also carries the
+ * removals, in journal order, and goes to the side file's thread.
+ *
  * Neither is visible in the result: the state hash of a projection built in
  * big replay batches equals that of one built live in small ones. */
 #include <stdio.h>
@@ -40,6 +43,8 @@ static const char *kept(const cji_apply *a, const cji_fts_row *f, int col)
 
 int cji_apply_flush(cji_apply *a)
 {
+	if (a->side)
+		return cji_fts_side_hand(a->side, a);
 	int rc = 0;
 	for (size_t i = 0; i < a->nfts && !rc; i++) {
 		cji_fts_row *f = &a->fts[i];
@@ -55,7 +60,7 @@ int cji_apply_flush(cji_apply *a)
 	return rc;
 }
 
-int cji_wb_fts(cji_apply *a, uint64_t seq, int images, const char *t0, const char *t1)
+static int queue_fts(cji_apply *a, uint64_t seq, int images, int del, const char *t0, const char *t1)
 {
 	if (a->nfts == a->capfts) {
 		size_t cap = a->capfts ? a->capfts * 2 : 1024;
@@ -68,6 +73,7 @@ int cji_wb_fts(cji_apply *a, uint64_t seq, int images, const char *t0, const cha
 	cji_fts_row *f = &a->fts[a->nfts];
 	f->seq = (int64_t)seq;
 	f->images = images;
+	f->del = del;
 	int rc = keep_text(a, t0, &f->off[0], &f->has[0]);
 	if (!rc)
 		rc = keep_text(a, t1, &f->off[1], &f->has[1]);
@@ -76,6 +82,16 @@ int cji_wb_fts(cji_apply *a, uint64_t seq, int images, const char *t0, const cha
 	a->nfts++;
 	/* Bounded memory: a huge batch writes its FTS rows in a few runs. */
 	return a->fts_text.len > FTS_PENDING_BYTES ? cji_apply_flush(a) : 0;
+}
+
+int cji_wb_fts(cji_apply *a, uint64_t seq, int images, const char *t0, const char *t1)
+{
+	return queue_fts(a, seq, images, 0, t0, t1);
+}
+
+int cji_wb_fts_del(cji_apply *a, uint64_t seq, int images, const char *t0, const char *t1)
+{
+	return queue_fts(a, seq, images, 1, t0, t1);
 }
 
 /* ---- aggregates ---------------------------------------------------------- */
@@ -164,7 +180,9 @@ static int flush_aggregates(cji_apply *a)
 int cji_wb_settle(cji_apply *a, enum cji_wb_point at)
 {
 	int rc = flush_aggregates(a);
-	if (!rc && at != CJI_WB_ROWS)
+	/* with a side file a deletion's FTS removals queue behind the inserts:
+	 * only the end of the batch hands them over */
+	if (!rc && (at == CJI_WB_END || (at == CJI_WB_DELETE && !a->side)))
 		rc = cji_apply_flush(a);
 	if (!rc)
 		forget_rows(a, at != CJI_WB_DELETE);

@@ -1,0 +1,268 @@
+/* materializer/fts_side.c — replay's FTS5 indexes on a thread of their own
+ * (fts_side.h).
+ *
+ * One queue runs at a time on the thread; the applier fills the other. The
+ * two swap at a hand-off (the arrays and the text buffer change hands, so
+ * each is freed and grown by whichever thread holds it, never shared). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "materializer/fts_side.h"
+#include "materializer/apply_sql.h"
+#include "materializer/db.h"
+#include "materializer/replay.h"
+#include "common/err.h"
+
+enum { F_MSG, F_MSG_DEL, F_IMG, F_IMG_DEL, F_COUNT };
+
+struct cji_fts_side {
+	sqlite3 *db;
+	sqlite3_stmt *st[F_COUNT];
+	char path[4400];
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int busy;           /* a hand-off is queued or running */
+	int stopping;
+	int rc;             /* the thread's first error (sticky) */
+	char err[512];
+	/* the queue the thread runs (or ran: then empty, handed back next) */
+	cji_fts_row *fts;
+	size_t nfts, capfts;
+	cji_buf text;
+};
+
+static const char *text_of(const cji_fts_side *s, const cji_fts_row *f, int col)
+{
+	return f->has[col] ? (const char *)s->text.data + f->off[col] : NULL;
+}
+
+static int run_queue(cji_fts_side *s)
+{
+	int rc = cji_db_exec(s->db, "BEGIN", "replay: FTS side file");
+	for (size_t i = 0; i < s->nfts && !rc; i++) {
+		const cji_fts_row *f = &s->fts[i];
+		sqlite3_stmt *st = s->st[f->images ? (f->del ? F_IMG_DEL : F_IMG) : (f->del ? F_MSG_DEL : F_MSG)];
+		sqlite3_bind_int64(st, 1, f->seq);
+		cji_bind_str(st, 2, text_of(s, f, 0));
+		if (f->images)
+			cji_bind_str(st, 3, text_of(s, f, 1));
+		int r = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (r != SQLITE_DONE)
+			rc = cji_err_sqlite(r, sqlite3_errmsg(s->db), "replay: %s of record %lld",
+			                    f->images ? "images_fts" : "messages_fts", (long long)f->seq);
+	}
+	if (!rc)
+		rc = cji_db_exec(s->db, "COMMIT", "replay: FTS side file");
+	else
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->nfts = 0;
+	cji_buf_reset(&s->text);
+	return rc;
+}
+
+static void *side_main(void *arg)
+{
+	cji_fts_side *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->busy && !s->stopping)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->busy)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		int rc = run_queue(s);
+		pthread_mutex_lock(&s->mu);
+		if (rc && !s->rc) {
+			s->rc = rc;
+			snprintf(s->err, sizeof s->err, "%s", cj_error_last());
+		}
+		s->busy = 0;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* The FTS5 tables of main's schema, created alike in the side file. */
+static int create_tables(cji_fts_side *s, sqlite3 *main_db)
+{
+	sqlite3_stmt *st;
+	int rc = cji_db_prepare(main_db, "SELECT sql FROM sqlite_schema WHERE type = 'table'"
+	                        " AND sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%' ORDER BY name", &st);
+	if (rc)
+		return rc;
+	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		rc = cji_db_exec(s->db, (const char *)sqlite3_column_text(st, 0), "replay: FTS side file");
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = cji_err_sqlite(rc, sqlite3_errmsg(main_db), "replay: the FTS5 tables");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cji_fts_side_open(cji_fts_side **out, sqlite3 *main_db, const char *path)
+{
+	*out = NULL;
+	cji_fts_side *s = calloc(1, sizeof *s);
+	if (!s)
+		return cji_err(CJ_ENOMEM, "out of memory");
+	snprintf(s->path, sizeof s->path, "%s", path);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	unlink(path);
+	cji_replay_unlink_sidecars(path);
+	static const char *const sql[F_COUNT] = {
+		[F_MSG] = "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)",
+		[F_MSG_DEL] = "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', ?1, ?2)",
+		[F_IMG] = "INSERT INTO images_fts (rowid, prompt, analysis) VALUES (?1, ?2, ?3)",
+		[F_IMG_DEL] = "INSERT INTO images_fts (images_fts, rowid, prompt, analysis)"
+		              " VALUES ('delete', ?1, ?2, ?3)",
+	};
+	/* a private scratch file: no journal, no sync, 0600 (db.c's bulk mode
+	 * would also run the projection's migrations in it) */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? cji_err_errno(errno, "replay: cannot create %s", path) : 0;
+	if (fd >= 0)
+		close(fd);
+	if (!rc && (rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)))
+		rc = cji_err_sqlite(rc, s->db ? sqlite3_errmsg(s->db) : NULL, "replay: cannot open %s", path);
+	if (!rc)
+		rc = cji_db_exec(s->db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+		                 "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-262144;"
+		                 "PRAGMA temp_store=MEMORY", "replay: FTS side file");
+	if (!rc)
+		rc = create_tables(s, main_db);
+	for (int i = 0; !rc && i < F_COUNT; i++)
+		rc = cji_db_prepare(s->db, sql[i], &s->st[i]);
+	if (!rc && pthread_create(&s->th, NULL, side_main, s) != 0)
+		rc = cji_err(CJ_ENOMEM, "replay: cannot start the FTS thread");
+	if (rc) {
+		cji_fts_side_close(s);
+		return rc;
+	}
+	s->started = 1;
+	*out = s;
+	return 0;
+}
+
+/* Wait until the thread is idle; its first error. mu held. */
+static int idle(cji_fts_side *s)
+{
+	while (s->busy)
+		pthread_cond_wait(&s->cv, &s->mu);
+	return s->rc;
+}
+
+static int thread_error(cji_fts_side *s, int rc)
+{
+	return rc ? cji_err(rc, "%s", s->err) : 0;
+}
+
+int cji_fts_side_hand(cji_fts_side *s, cji_apply *a)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = idle(s);
+	if (!rc && a->nfts) {
+		cji_fts_row *f = s->fts;
+		size_t cap = s->capfts;
+		cji_buf t = s->text;
+		s->fts = a->fts;
+		s->nfts = a->nfts;
+		s->capfts = a->capfts;
+		s->text = a->fts_text;
+		a->fts = f;
+		a->nfts = 0;
+		a->capfts = cap;
+		a->fts_text = t;
+		s->busy = 1;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return thread_error(s, rc);
+}
+
+/* Replace main's copy of every shadow table of the side file's FTS5
+ * tables (names start with an FTS5 table's name and '_'). */
+static int copy_shadows(sqlite3 *main_db, const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = cji_db_prepare(main_db, "ATTACH ?1 AS cj_fts_side", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return cji_err_sqlite(rc, sqlite3_errmsg(main_db), "replay: cannot attach %s", path);
+	rc = cji_db_prepare(main_db, "SELECT s.name FROM cj_fts_side.sqlite_schema s"
+	                    " JOIN cj_fts_side.sqlite_schema v ON v.type = 'table'"
+	                    "  AND v.sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%'"
+	                    "  AND substr(s.name, 1, length(v.name) + 1) = v.name || '_'"
+	                    " WHERE s.type = 'table' AND s.rootpage > 0 ORDER BY s.name", &st);
+	int r = 0;
+	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		char *sql = sqlite3_mprintf("DELETE FROM main.\"%w\";"
+		                            " INSERT INTO main.\"%w\" SELECT * FROM cj_fts_side.\"%w\"",
+		                            sqlite3_column_text(st, 0), sqlite3_column_text(st, 0),
+		                            sqlite3_column_text(st, 0));
+		rc = sql ? cji_db_exec(main_db, sql, "replay: the FTS index into the projection")
+		         : cji_err(CJ_ENOMEM, "out of memory");
+		sqlite3_free(sql);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = cji_err_sqlite(r, sqlite3_errmsg(main_db), "replay: the side file's tables");
+	sqlite3_finalize(st);
+	sqlite3_exec(main_db, "DETACH cj_fts_side", NULL, NULL, NULL);
+	return rc;
+}
+
+int cji_fts_side_finish(cji_fts_side *s, sqlite3 *main_db)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = idle(s);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->th, NULL);
+	s->started = 0;
+	if ((rc = thread_error(s, rc)))
+		return rc;
+	for (int i = 0; i < F_COUNT; i++) {
+		sqlite3_finalize(s->st[i]);
+		s->st[i] = NULL;
+	}
+	sqlite3_close(s->db); /* the exclusive lock goes with it */
+	s->db = NULL;
+	return copy_shadows(main_db, s->path);
+}
+
+void cji_fts_side_close(cji_fts_side *s)
+{
+	if (!s)
+		return;
+	if (s->started) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = 1;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->th, NULL);
+	}
+	for (int i = 0; i < F_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	unlink(s->path);
+	cji_replay_unlink_sidecars(s->path);
+	free(s->fts);
+	cji_buf_free(&s->text);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
