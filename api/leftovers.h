@@ -5,9 +5,8 @@
 
 #include "api/store_internal.h"
 
-/* Suffix of the file cj_projection_replay builds before renaming it into
- * place ("chat.sqlite.replay-tmp"; api/projection.c). */
-#define CJI_REPLAY_TMP_SUFFIX ".replay-tmp"
+/* CJI_REPLAY_TMP_SUFFIX: materializer/replay.h. */
+#include "materializer/replay.h"
 
 /* Best effort, for a store opened read-write (s->mat set); never fails the
  * open. Removes the projection's replay file and its -wal/-shm/-journal

@@ -67,7 +67,7 @@ static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 }
 
 static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damaged,
-                 cj_progress_fn progress, void *arg)
+                 cj_progress_fn progress, int (*stop)(void *), void *arg)
 {
 	sqlite3 *db;
 	int rc = cji_db_open_bulk(&db, tmp);
@@ -113,6 +113,11 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 		pos += n;
 		if (progress)
 			progress(pos, last, arg);
+		if (stop && pos < last && stop(arg)) {
+			rc = cji_err(CJ_ECLOSED, "replay: stopped at %llu of %llu", (unsigned long long)pos,
+			             (unsigned long long)last);
+			break;
+		}
 	}
 	/* the last FTS hand-off runs while the indexes are built */
 	if (!rc && idx.len)
@@ -128,12 +133,27 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 	return rc;
 }
 
+int cji_replay_build_until(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
+                           int (*stop)(void *arg), void *arg)
+{
+	unlink(path);
+	cji_replay_unlink_sidecars(path);
+	int rc = build(j, path, last, skip_damaged, NULL, stop, arg);
+	if (!rc)
+		rc = cji_fsync_path(path);
+	if (rc) {
+		unlink(path);
+		cji_replay_unlink_sidecars(path);
+	}
+	return rc;
+}
+
 int cji_replay_build(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
                      cj_progress_fn progress, void *arg)
 {
 	unlink(path);
 	cji_replay_unlink_sidecars(path);
-	int rc = build(j, path, last, skip_damaged, progress, arg);
+	int rc = build(j, path, last, skip_damaged, progress, NULL, arg);
 	if (!rc)
 		rc = cji_fsync_path(path);
 	if (rc) {

@@ -16,6 +16,16 @@
 int cji_replay_build(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
                      cj_progress_fn progress, void *arg);
 
+/* Suffix of the file a replay in place builds before renaming it into
+ * place ("chat.sqlite.replay-tmp": cj_projection_replay in api/projection.c,
+ * and the materializer's bulk catch-up from an empty projection). */
+#define CJI_REPLAY_TMP_SUFFIX ".replay-tmp"
+
+/* cji_replay_build, stopping between chunks (of 200,000 records) when stop
+ * (may be NULL) returns non-zero: then CJ_ECLOSED and nothing at path. */
+int cji_replay_build_until(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
+                           int (*stop)(void *arg), void *arg);
+
 /* The FTS5 side file of a replay into path is path CJI_REPLAY_FTS_SUFFIX
  * (fts_side.h); removed when the replay ends, either way. */
 #define CJI_REPLAY_FTS_SUFFIX ".fts"
