@@ -359,10 +359,14 @@ static int scrub(cji_materializer *m)
 
 /* ---- catching up from nothing -------------------------------------------- */
 
+/* Between two chunks of the bulk build: stop? It counts as progress for
+ * the health check (the position only moves at the swap; a chunk takes a
+ * few seconds, the stall limit is CJ_HEALTH_STALL_MS). */
 static int stop_bulk(void *arg)
 {
 	cji_materializer *m = arg;
 	pthread_mutex_lock(&m->mu);
+	m->advanced_ns = cji_mono_ns();
 	int stop = m->stopping || m->paused || m->deferred || m->scrub_pending;
 	pthread_mutex_unlock(&m->mu);
 	return stop;

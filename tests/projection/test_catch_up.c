@@ -6,7 +6,8 @@
  *     opened: the projection reaches the journal's end in a new file (the
  *     bulk build replaced the one the open created), its state hash equals
  *     a replay's, searches and history answer through the store's readers,
- *     and nothing of the build is left beside it;
+ *     and nothing of the build is left beside it (nor its FTS5 'hashsize'
+ *     setting in the FTS5 configuration);
  *   - closed right after the open (the build stops between its chunks):
  *     nothing is left beside chat.sqlite, and the next open completes it;
  *   - 1,000 messages: applied live, in the file the open created. */
@@ -145,6 +146,10 @@ static void test_bulk(void **state)
 	TU_OK(cj_projection_hash(live, NULL, db));
 	TU_OK(cj_projection_hash(replayed, NULL, out));
 	assert_string_equal(live, replayed);
+	/* the side file's FTS5 memory setting stays out of the projection */
+	assert_int_equal(pu_int(db, "SELECT count(*) FROM messages_fts_config WHERE k = 'hashsize'"), 0);
+	assert_int_equal(pu_int(out, "SELECT count(*) FROM images_fts_config WHERE k = 'hashsize'"), 0);
+	assert_int_equal(pu_int(out, "SELECT count(*) FROM messages_fts_config WHERE k = 'version'"), 1);
 	/* live batches go on after it */
 	uint64_t seq = 0;
 	TU_OK(pu_append(f->s, "{\"type\":\"message\",\"thread\":\"tz\",\"role\":\"user\","
