@@ -19,9 +19,16 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 	int rc = 0;
 	/* An edit also deletes an FTS row (with its exact text): the batch's
 	 * pending FTS rows must be in the index first, as for a deletion. */
-	if (ev->type == CJ_EVENT_DELETE_THREAD || ev->type == CJ_EVENT_CLEAR_HISTORY ||
-	    ev->type == CJ_EVENT_PURGE || ev->type == CJ_EVENT_DELETE_MESSAGE ||
-	    ev->type == CJ_EVENT_EDIT_MESSAGE)
+	int deletes = ev->type == CJ_EVENT_DELETE_THREAD || ev->type == CJ_EVENT_CLEAR_HISTORY ||
+	              ev->type == CJ_EVENT_PURGE || ev->type == CJ_EVENT_DELETE_MESSAGE ||
+	              ev->type == CJ_EVENT_REDACT_EDITS;
+	if (deletes && a->before_delete) {
+		int (*fn)(void *) = a->before_delete;
+		a->before_delete = NULL;
+		if ((rc = fn(a->before_delete_arg)))
+			return rc;
+	}
+	if (deletes || ev->type == CJ_EVENT_EDIT_MESSAGE)
 		rc = cji_wb_settle(a, CJI_WB_DELETE);
 	else if (ev->type != CJ_EVENT_MESSAGE)
 		rc = cji_wb_settle(a, CJI_WB_ROWS);

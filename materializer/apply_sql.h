@@ -43,6 +43,10 @@ struct cji_apply {
 	size_t nfts, capfts;
 	cji_buf fts_text;
 	cji_fts_side *side;       /* replay: FTS operations run there (fts_side.h) */
+	/* replay: called once, before the first deletion (it puts back the
+	 * secondary indexes a deletion looks rows up by: replay.c) */
+	int (*before_delete)(void *arg);
+	void *before_delete_arg;
 	cji_rowcache threads, users, user_threads;  /* see rowcache.h */
 };
 
