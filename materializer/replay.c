@@ -154,12 +154,13 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 	return rc;
 }
 
-int cji_replay_build_until(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
-                           int (*stop)(void *arg), void *arg)
+/* build into a clean path, fsynced; nothing left there on failure */
+static int build_at(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
+                    cj_progress_fn progress, int (*stop)(void *), void *arg)
 {
 	unlink(path);
 	cji_replay_unlink_sidecars(path);
-	int rc = build(j, path, last, skip_damaged, NULL, stop, arg);
+	int rc = build(j, path, last, skip_damaged, progress, stop, arg);
 	if (!rc)
 		rc = cji_fsync_path(path);
 	if (rc) {
@@ -169,17 +170,14 @@ int cji_replay_build_until(cji_journal *j, const char *path, uint64_t last, int 
 	return rc;
 }
 
+int cji_replay_build_until(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
+                           int (*stop)(void *arg), void *arg)
+{
+	return build_at(j, path, last, skip_damaged, NULL, stop, arg);
+}
+
 int cji_replay_build(cji_journal *j, const char *path, uint64_t last, int skip_damaged,
                      cj_progress_fn progress, void *arg)
 {
-	unlink(path);
-	cji_replay_unlink_sidecars(path);
-	int rc = build(j, path, last, skip_damaged, progress, NULL, arg);
-	if (!rc)
-		rc = cji_fsync_path(path);
-	if (rc) {
-		unlink(path);
-		cji_replay_unlink_sidecars(path);
-	}
-	return rc;
+	return build_at(j, path, last, skip_damaged, progress, NULL, arg);
 }

@@ -72,6 +72,19 @@ static uint64_t fill(cj_store *s, unsigned n)
 	return last;
 }
 
+static void remove_projection(const char *store);
+
+/* The store filled with n messages, closed, its projection removed: the
+ * last sequence. */
+static uint64_t filled_without_projection(tu_fixture *f, unsigned n)
+{
+	uint64_t last = fill(f->s, n);
+	cj_store_close(f->s);
+	f->s = NULL;
+	remove_projection(f->store);
+	return last;
+}
+
 static void remove_projection(const char *store)
 {
 	char db[PATH_MAX], p[PATH_MAX + 8];
@@ -107,10 +120,7 @@ static size_t count(const char *json)
 static void test_bulk(void **state)
 {
 	tu_fixture *f = *state;
-	uint64_t last = fill(f->s, BULK);
-	cj_store_close(f->s);
-	f->s = NULL;
-	remove_projection(f->store);
+	uint64_t last = filled_without_projection(f, BULK);
 	char db[PATH_MAX];
 	pu_sqlite_path(db, sizeof db, f->store);
 
@@ -160,10 +170,7 @@ static void test_bulk(void **state)
 static void test_stopped_then_finished(void **state)
 {
 	tu_fixture *f = *state;
-	uint64_t last = fill(f->s, BULK);
-	cj_store_close(f->s);
-	f->s = NULL;
-	remove_projection(f->store);
+	uint64_t last = filled_without_projection(f, BULK);
 	TU_OK(cj_store_open(&f->s, f->store, NULL));
 	usleep(50000);
 	cj_store_close(f->s); /* the build stops between its chunks */
@@ -177,10 +184,7 @@ static void test_stopped_then_finished(void **state)
 static void test_short_backlog_live(void **state)
 {
 	tu_fixture *f = *state;
-	uint64_t last = fill(f->s, 1000);
-	cj_store_close(f->s);
-	f->s = NULL;
-	remove_projection(f->store);
+	uint64_t last = filled_without_projection(f, 1000);
 	char db[PATH_MAX];
 	pu_sqlite_path(db, sizeof db, f->store);
 	TU_OK(cj_store_open(&f->s, f->store, NULL));
