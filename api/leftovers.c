@@ -8,11 +8,12 @@
  *
  * What may be removed, and why it is safe:
  * - chat.sqlite.replay-tmp, chat.sqlite.scrub-tmp, the replay's FTS side
- *   file chat.sqlite.replay-tmp.fts and their -wal/-shm/-journal, only while this process holds the store's
- *   materializer lock: a replay in place and a scrub hold it for their
- *   whole run, and a replay through a read-only handle (of a projection
- *   that no read-write open accepts) leaves every read-write open failing
- *   before this runs.
+ *   file chat.sqlite.replay-tmp.fts and their -wal/-shm/-journal: removed by
+ *   the materializer as it takes the store's materializer lock
+ *   (materializer/materializer.c), before its thread starts: a replay in
+ *   place, a bulk build and a scrub hold the lock for their whole run, and
+ *   a replay through a read-only handle (of a projection that no
+ *   read-write open accepts) leaves every read-write open failing first.
  * - verify-PID.* whose PID is no running process (kill(PID, 0) says ESRCH).
  *   A live PID's files are left alone: another verify may be running. A
  *   PID reused by an unrelated process only delays the cleaning. */
@@ -98,14 +99,8 @@ void cji_leftovers_remove(cj_store *s)
 {
 	if (!s->mat)
 		return;
-	static const char *const tmps[] = { CJI_REPLAY_TMP_SUFFIX, CJI_SCRUB_TMP_SUFFIX,
-	                                    CJI_REPLAY_TMP_SUFFIX CJI_REPLAY_FTS_SUFFIX };
-	for (size_t i = 0; i < 3 && !cji_mat_is_passive(s->mat); i++) {
-		char tmp[4400];
-		if (snprintf(tmp, sizeof tmp, "%s%s", s->sqlite_path, tmps[i]) < (int)sizeof tmp) {
-			unlink(tmp);
-			cji_replay_unlink_sidecars(tmp);
-		}
-	}
+	/* chat.sqlite.replay-tmp and .scrub-tmp: the materializer removes them
+	 * as it takes the lock (materializer.c, remove_leftovers), before its
+	 * thread may start a bulk build there: here it would race with one. */
 	remove_dead_verify_files(s->path);
 }

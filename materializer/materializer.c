@@ -258,6 +258,22 @@ static int read_position(cji_materializer *m, uint64_t *pos)
 	return rc;
 }
 
+/* What a killed replay in place, bulk build or scrub of the lock's holder
+ * left beside the file (docs/operations.md, "Leftovers"): removed by the
+ * process that takes the lock, before its thread can build there again. */
+static void remove_leftovers(cji_materializer *m)
+{
+	static const char *const tmps[] = { CJI_REPLAY_TMP_SUFFIX, CJI_SCRUB_TMP_SUFFIX,
+	                                    CJI_REPLAY_TMP_SUFFIX CJI_REPLAY_FTS_SUFFIX };
+	for (size_t i = 0; i < sizeof tmps / sizeof tmps[0]; i++) {
+		char tmp[4400];
+		if (snprintf(tmp, sizeof tmp, "%s%s", m->path, tmps[i]) < (int)sizeof tmp) {
+			unlink(tmp);
+			cji_replay_unlink_sidecars(tmp);
+		}
+	}
+}
+
 /* Try to become the materializer: 1 active now, 0 still passive, or an error
  * (we hold the lock but cannot use the file: the lock is released again). */
 static int try_takeover(cji_materializer *m)
@@ -266,6 +282,7 @@ static int try_takeover(cji_materializer *m)
 	if (rc <= 0)
 		return rc;
 	close_ro(m);
+	remove_leftovers(m);
 	if ((rc = open_db(m))) {
 		release_lock(m);
 		return rc;
@@ -572,8 +589,10 @@ int cji_mat_start(cji_materializer *m)
 		m->passive = 1;
 		if ((rc = read_position(m, &m->position)))
 			return rc;
-	} else if ((rc = open_db(m))) {
-		return rc;
+	} else {
+		remove_leftovers(m);
+		if ((rc = open_db(m)))
+			return rc;
 	}
 	m->hint = 1;
 	if (pthread_create(&m->thread, NULL, mat_main, m) != 0) {
