@@ -64,12 +64,7 @@ static void fts_delete(del_work *w, int images, const char *fts_sql, const char 
 	sqlite3_stmt *st;
 	if ((w->rc = cji_db_prepare(w->a->db, sql, &st)))
 		return;
-	for (int i = 0; i < w->n; i++) {
-		if (w->args[i].t == 'i')
-			sqlite3_bind_int64(st, i + 1, w->args[i].i);
-		else if (w->args[i].t == 's')
-			sqlite3_bind_text(st, i + 1, w->args[i].s, -1, SQLITE_STATIC);
-	}
+	cji_bind_args(st, w->n, w->args);
 	int rc;
 	while (!w->rc && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		w->rc = cji_wb_fts_del(w->a, (uint64_t)sqlite3_column_int64(st, 1), images,

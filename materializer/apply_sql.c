@@ -203,12 +203,8 @@ int cji_step_row(cji_apply *a, sqlite3_stmt *st, int64_t *id, char **text, const
 	                      (unsigned long long)seq);
 }
 
-int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *args)
+void cji_bind_args(sqlite3_stmt *st, int n, const cji_arg *args)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(a->db, sql, -1, &st, NULL);
-	if (rc)
-		return cji_err_sqlite(rc, sqlite3_errmsg(a->db), "prepare \"%.50s\"", sql);
 	for (int i = 0; i < n; i++) {
 		if (args[i].t == 'i')
 			sqlite3_bind_int64(st, i + 1, args[i].i);
@@ -217,6 +213,15 @@ int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *a
 		else
 			sqlite3_bind_null(st, i + 1);
 	}
+}
+
+int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *args)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(a->db, sql, -1, &st, NULL);
+	if (rc)
+		return cji_err_sqlite(rc, sqlite3_errmsg(a->db), "prepare \"%.50s\"", sql);
+	cji_bind_args(st, n, args);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
 	sqlite3_finalize(st);

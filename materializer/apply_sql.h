@@ -90,6 +90,8 @@ int cji_step_row(cji_apply *a, sqlite3_stmt *st, int64_t *id, char **text, const
 /* A one-off statement with bound values: 'i' int64, 's' text, 'n' null. */
 typedef struct cji_arg { char t; int64_t i; const char *s; } cji_arg;
 int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *args);
+/* Bind args as cji_run does (?1 .. ?n). */
+void cji_bind_args(sqlite3_stmt *st, int n, const cji_arg *args);
 
 /* ---- per event type ---- */
 

@@ -20,6 +20,10 @@ int cji_db_open_bulk(sqlite3 **out, const char *path);
 /* A reader: read-only, busy timeout, mmap. */
 int cji_db_open_ro(sqlite3 **out, const char *path);
 
+/* The rows of sqlite_schema that are FTS5 tables (the scrub, replay's FTS
+ * side file): a condition over its columns type and sql. */
+#define CJI_FTS5_TABLE_WHERE "type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%'"
+
 /* sqlite3_exec with the error mapped and context. */
 int cji_db_exec(sqlite3 *db, const char *sql, const char *ctx);
 /* Prepare with the error mapped. */

@@ -110,8 +110,8 @@ static int set_hashsize(sqlite3 *db, const char *table)
 static int create_tables(cji_fts_side *s, sqlite3 *main_db)
 {
 	sqlite3_stmt *st;
-	int rc = cji_db_prepare(main_db, "SELECT sql, name FROM sqlite_schema WHERE type = 'table'"
-	                        " AND sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%' ORDER BY name", &st);
+	int rc = cji_db_prepare(main_db, "SELECT sql, name FROM sqlite_schema WHERE " CJI_FTS5_TABLE_WHERE
+	                        " ORDER BY name", &st);
 	if (rc)
 		return rc;
 	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -222,9 +222,8 @@ static int copy_shadows(sqlite3 *main_db, const char *path)
 	if (rc != SQLITE_DONE)
 		return cji_err_sqlite(rc, sqlite3_errmsg(main_db), "replay: cannot attach %s", path);
 	rc = cji_db_prepare(main_db, "SELECT s.name FROM cj_fts_side.sqlite_schema s"
-	                    " JOIN cj_fts_side.sqlite_schema v ON v.type = 'table'"
-	                    "  AND v.sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%'"
-	                    "  AND substr(s.name, 1, length(v.name) + 1) = v.name || '_'"
+	                    " JOIN (SELECT name FROM cj_fts_side.sqlite_schema WHERE " CJI_FTS5_TABLE_WHERE
+	                    ") v ON substr(s.name, 1, length(v.name) + 1) = v.name || '_'"
 	                    " WHERE s.type = 'table' AND s.rootpage > 0 ORDER BY s.name", &st);
 	int r = 0;
 	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -241,8 +240,8 @@ static int copy_shadows(sqlite3 *main_db, const char *path)
 	sqlite3_finalize(st);
 	/* the side file's memory setting stays there (set_hashsize) */
 	if (!rc)
-		rc = cji_db_prepare(main_db, "SELECT name FROM cj_fts_side.sqlite_schema WHERE type = 'table'"
-		                    " AND sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%'", &st);
+		rc = cji_db_prepare(main_db, "SELECT name FROM cj_fts_side.sqlite_schema WHERE " CJI_FTS5_TABLE_WHERE,
+		                    &st);
 	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		char *sql = sqlite3_mprintf("DELETE FROM main.\"%w_config\" WHERE k = 'hashsize'",
 		                            sqlite3_column_text(st, 0));
@@ -255,16 +254,23 @@ static int copy_shadows(sqlite3 *main_db, const char *path)
 	return rc;
 }
 
-int cji_fts_side_finish(cji_fts_side *s, sqlite3 *main_db)
+/* The thread finishes what it was handed and ends; its first error. */
+static int stop_thread(cji_fts_side *s)
 {
 	pthread_mutex_lock(&s->mu);
-	int rc = idle(s);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->th, NULL);
+	if (s->started)
+		pthread_join(s->th, NULL); /* after it, s->rc is the thread's last word */
 	s->started = 0;
-	if ((rc = thread_error(s, rc)))
+	return s->rc;
+}
+
+int cji_fts_side_finish(cji_fts_side *s, sqlite3 *main_db)
+{
+	int rc;
+	if ((rc = thread_error(s, stop_thread(s))))
 		return rc;
 	for (int i = 0; i < F_COUNT; i++) {
 		sqlite3_finalize(s->st[i]);
@@ -279,13 +285,7 @@ void cji_fts_side_close(cji_fts_side *s)
 {
 	if (!s)
 		return;
-	if (s->started) {
-		pthread_mutex_lock(&s->mu);
-		s->stopping = 1;
-		pthread_cond_broadcast(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->th, NULL);
-	}
+	stop_thread(s);
 	for (int i = 0; i < F_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);

@@ -126,8 +126,7 @@ static int fts_tables(fts_list *out, sqlite3 *db)
 {
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table'"
-	                            " AND sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%' ORDER BY name",
+	int rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE " CJI_FTS5_TABLE_WHERE " ORDER BY name",
 	                            -1, &st, NULL);
 	if (rc) {
 		sqlite3_finalize(st);
