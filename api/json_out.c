@@ -26,58 +26,64 @@ static uint64_t needs_escape(uint64_t x)
 	return lt20 | eq;
 }
 
-static int escape_one(cji_buf *b, unsigned char c)
+/* Write the escape of c at o; returns its length (2 or 6). */
+static size_t escape_one(char *o, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";
-	char esc[6] = { '\\', 0 };
-	size_t el = 2;
+	o[0] = '\\';
 	switch (c) {
-	case '"': esc[1] = '"'; break;
-	case '\\': esc[1] = '\\'; break;
-	case '\n': esc[1] = 'n'; break;
-	case '\r': esc[1] = 'r'; break;
-	case '\t': esc[1] = 't'; break;
-	case '\b': esc[1] = 'b'; break;
-	case '\f': esc[1] = 'f'; break;
+	case '"': o[1] = '"'; return 2;
+	case '\\': o[1] = '\\'; return 2;
+	case '\n': o[1] = 'n'; return 2;
+	case '\r': o[1] = 'r'; return 2;
+	case '\t': o[1] = 't'; return 2;
+	case '\b': o[1] = 'b'; return 2;
+	case '\f': o[1] = 'f'; return 2;
 	default:
-		memcpy(esc, "\\u00", 4);
-		esc[4] = hex[c >> 4];
-		esc[5] = hex[c & 15];
-		el = 6;
+		memcpy(o + 1, "u00", 3);
+		o[4] = hex[c >> 4];
+		o[5] = hex[c & 15];
+		return 6;
 	}
-	return cji_buf_append(b, esc, el);
 }
 
+static int clean_byte(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* Room for the worst case (every byte a six-byte escape) is reserved once;
+ * then clean runs are copied whole and escapes written in place. */
 int cji_json_str(cji_buf *b, const char *s, size_t n)
 {
-	if (cji_buf_reserve(b, n + 2))
+	if (n > (SIZE_MAX - 2) / 6 || cji_buf_reserve(b, 6 * n + 2))
 		return -1;
-	b->data[b->len++] = '"';
-	size_t run = 0, i = 0;
+	char *o = (char *)b->data + b->len;
+	*o++ = '"';
+	size_t i = 0;
 	while (i < n) {
-		if (n - i >= 8) {
+		size_t run = i;
+		while (n - i >= 8) {
 			uint64_t x;
 			memcpy(&x, s + i, 8);
-			if (!needs_escape(x)) {
-				i += 8;
-				continue;
-			}
+			if (needs_escape(x))
+				break;
+			i += 8;
 		}
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
+		while (i < n && clean_byte((unsigned char)s[i]))
 			i++;
-			continue;
-		}
-		if (cji_buf_append(b, s + run, i - run) || escape_one(b, c))
-			return -1;
-		run = ++i;
+		memcpy(o, s + run, i - run);
+		o += i - run;
+		if (i < n)
+			o += escape_one(o, (unsigned char)s[i++]);
 	}
-	if (cji_buf_append(b, s + run, n - run) || cji_buf_append(b, "\"", 1))
-		return -1;
+	*o++ = '"';
+	b->len = (size_t)((uint8_t *)o - b->data);
 	return 0;
 }
 
-int cji_json_i64(cji_buf *b, int64_t v)
+/* Write v in decimal at o (room for 20 bytes); returns its length. */
+static size_t put_i64(char *o, int64_t v)
 {
 	char tmp[24], *p = tmp + sizeof tmp;
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -87,7 +93,57 @@ int cji_json_i64(cji_buf *b, int64_t v)
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	return cji_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+	size_t n = (size_t)(tmp + sizeof tmp - p);
+	memcpy(o, p, n);
+	return n;
+}
+
+int cji_json_i64(cji_buf *b, int64_t v)
+{
+	if (cji_buf_reserve(b, 24))
+		return -1;
+	b->len += put_i64((char *)b->data + b->len, v);
+	return 0;
+}
+
+/* Append lit (",\"key\":", without its comma when *first) then the value of
+ * column i of type t (not NULL). */
+static int put_value(cji_buf *b, sqlite3_stmt *st, int i, int t, const char *lit, size_t litlen,
+                     unsigned flags, int *first)
+{
+	if (*first) {
+		lit++;
+		litlen--;
+		*first = 0;
+	}
+	if (cji_buf_reserve(b, litlen + 40))
+		return -1;
+	memcpy(b->data + b->len, lit, litlen);
+	b->len += litlen;
+	char *o = (char *)b->data + b->len;
+	if (flags & CJI_JF_BOOL) {
+		int on = sqlite3_column_int64(st, i) != 0;
+		memcpy(o, on ? "true" : "false", on ? 4 : 5);
+		b->len += on ? 4 : 5;
+		return 0;
+	}
+	switch (t) {
+	case SQLITE_INTEGER:
+		b->len += put_i64(o, sqlite3_column_int64(st, i));
+		return 0;
+	case SQLITE_FLOAT:
+		b->len += (size_t)snprintf(o, 40, "%.17g", sqlite3_column_double(st, i));
+		return 0;
+	default: {
+		const char *s = (const char *)sqlite3_column_text(st, i);
+		size_t len = (size_t)sqlite3_column_bytes(st, i);
+		if (!s) /* a NULL in a column declared NOT NULL, or out of memory */
+			s = "", len = 0;
+		if (flags & CJI_JF_JSON)
+			return cji_buf_append(b, s, len);
+		return cji_json_str(b, s, len);
+	}
+	}
 }
 
 int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, int is_json, int *first)
@@ -96,30 +152,27 @@ int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, int is_js
 	if (t == SQLITE_NULL)
 		return 0;
 	size_t kl = strlen(key);
-	if (cji_buf_reserve(b, kl + 4))
-		return -1;
-	if (!*first)
-		b->data[b->len++] = ',';
-	b->data[b->len++] = '"';
-	memcpy(b->data + b->len, key, kl); /* keys are ours: plain ASCII, nothing to escape */
-	b->len += kl;
-	b->data[b->len++] = '"';
-	b->data[b->len++] = ':';
-	*first = 0;
-	switch (t) {
-	case SQLITE_INTEGER:
-		return cji_json_i64(b, sqlite3_column_int64(st, i));
-	case SQLITE_FLOAT: {
-		char num[40];
-		int n = snprintf(num, sizeof num, "%.17g", sqlite3_column_double(st, i));
-		return cji_buf_append(b, num, (size_t)n);
+	char lit[64];
+	if (kl + 4 > sizeof lit)
+		return -1; /* keys are ours, and short */
+	lit[0] = ',';
+	lit[1] = '"';
+	memcpy(lit + 2, key, kl);
+	lit[kl + 2] = '"';
+	lit[kl + 3] = ':';
+	return put_value(b, st, i, t, lit, kl + 4, is_json ? CJI_JF_JSON : 0, first);
+}
+
+int cji_json_row(cji_buf *b, sqlite3_stmt *st, const cji_json_field *f, int n, int *first)
+{
+	for (int i = 0; i < n; i++) {
+		int t = f[i].flags & CJI_JF_NOT_NULL ? SQLITE_TEXT : sqlite3_column_type(st, i);
+		if (t == SQLITE_NULL)
+			continue;
+		if ((f[i].flags & CJI_JF_NOT_NULL) && (f[i].flags & CJI_JF_INT))
+			t = SQLITE_INTEGER;
+		if (put_value(b, st, i, t, f[i].lit, f[i].len, f[i].flags, first))
+			return -1;
 	}
-	default: {
-		const char *s = (const char *)sqlite3_column_text(st, i);
-		size_t len = (size_t)sqlite3_column_bytes(st, i);
-		if (is_json)
-			return cji_buf_append(b, s, len);
-		return cji_json_str(b, s, len);
-	}
-	}
+	return 0;
 }

@@ -15,4 +15,22 @@ int cji_json_i64(cji_buf *b, int64_t v);
  * is_json); nothing if the column is NULL. first: no leading comma. */
 int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, int is_json, int *first);
 
+/* One output field of a row: its ,"key": literal and how its column is
+ * written. CJI_JSON_FIELD("seq", CJI_JF_NOT_NULL | CJI_JF_INT). */
+enum {
+	CJI_JF_JSON = 1,     /* text embedded as it is (JSON written by the materializer) */
+	CJI_JF_BOOL = 2,     /* an integer written as true/false */
+	CJI_JF_NOT_NULL = 4, /* declared NOT NULL: its type is not asked (text, or CJI_JF_INT) */
+	CJI_JF_INT = 8,
+};
+typedef struct cji_json_field {
+	const char *lit;
+	unsigned char len;
+	unsigned char flags;
+} cji_json_field;
+#define CJI_JSON_FIELD(key, flags) { ",\"" key "\":", sizeof(key) + 3, (flags) }
+/* Append columns 0..n-1 of st as the fields f (NULL columns left out);
+ * first: no leading comma before the first field written. */
+int cji_json_row(cji_buf *b, sqlite3_stmt *st, const cji_json_field *f, int n, int *first);
+
 #endif

@@ -149,39 +149,41 @@ void cji_bind_opt(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
+#define NN CJI_JF_NOT_NULL
+#define F CJI_JSON_FIELD
 int cji_message_row(cji_buf *b, sqlite3_stmt *st)
 {
-	static const char *const keys[] = { "seq", "thread", "role", "content", "user", "server",
-	                                    "channel", "message_ts", "metadata", "id", "ts_ms", "ts",
-	                                    "display_name", "name", "reply_to", "parent",
-	                                    "tool_call_id", "tool_calls", "edited_ts_ms", "edited_ts",
-	                                    "attachments", "reactions" };
-	/* JSON text columns, embedded as they are */
-	static const unsigned char is_json[] = { [8] = 1, [17] = 1, [20] = 1, [21] = 1 };
-	int first = 1, rc = cji_buf_append(b, "{", 1);
-	for (int i = 0; i < 22 && !rc; i++)
-		rc = cji_json_col(b, st, i, keys[i], is_json[i], &first);
-	return rc ? rc : cji_buf_append(b, ",\"type\":\"message\"}", 18);
+	/* MSG_COLS in order; JSON text columns are embedded as they are */
+	static const cji_json_field f[] = {
+		F("seq", NN | CJI_JF_INT), F("thread", NN), F("role", NN), F("content", 0), F("user", 0),
+		F("server", 0), F("channel", 0), F("message_ts", 0), F("metadata", CJI_JF_JSON),
+		F("id", 0), F("ts_ms", NN | CJI_JF_INT), F("ts", NN), F("display_name", 0), F("name", 0),
+		F("reply_to", 0), F("parent", 0), F("tool_call_id", 0), F("tool_calls", CJI_JF_JSON),
+		F("edited_ts_ms", 0), F("edited_ts", 0), F("attachments", CJI_JF_JSON),
+		F("reactions", CJI_JF_JSON),
+	};
+	int first = 1;
+	if (cji_buf_append(b, "{", 1) || cji_json_row(b, st, f, (int)(sizeof f / sizeof f[0]), &first))
+		return -1;
+	return cji_buf_append(b, ",\"type\":\"message\"}", 18);
 }
 
 int cji_image_row(cji_buf *b, sqlite3_stmt *st)
 {
-	static const char *const keys[] = { "seq", "thread", "url", "kind", "prompt", "analysis",
-	                                    "original_analysis", "metadata", "blob", "thumbnail",
-	                                    "has_thumbnail", "id", "ts_ms", "ts", "size", "mime_type",
-	                                    "message" };
-	int first = 1, rc = cji_buf_append(b, "{", 1);
-	for (int i = 0; i < 17 && !rc; i++) {
-		if (i == 10) { /* a boolean in the output, an integer in the table */
-			const char *v = sqlite3_column_int(st, 10) ? ",\"has_thumbnail\":true"
-			                                          : ",\"has_thumbnail\":false";
-			rc = cji_buf_append(b, v, strlen(v));
-			continue;
-		}
-		rc = cji_json_col(b, st, i, keys[i], i == 7, &first);
-	}
-	return rc ? rc : cji_buf_append(b, ",\"type\":\"image\"}", 16);
+	/* IMG_COLS in order; has_thumbnail is an integer in the table */
+	static const cji_json_field f[] = {
+		F("seq", NN | CJI_JF_INT), F("thread", NN), F("url", 0), F("kind", 0), F("prompt", 0),
+		F("analysis", 0), F("original_analysis", 0), F("metadata", CJI_JF_JSON), F("blob", 0),
+		F("thumbnail", 0), F("has_thumbnail", NN | CJI_JF_INT | CJI_JF_BOOL), F("id", 0),
+		F("ts_ms", NN | CJI_JF_INT), F("ts", NN), F("size", 0), F("mime_type", 0), F("message", 0),
+	};
+	int first = 1;
+	if (cji_buf_append(b, "{", 1) || cji_json_row(b, st, f, (int)(sizeof f / sizeof f[0]), &first))
+		return -1;
+	return cji_buf_append(b, ",\"type\":\"image\"}", 16);
 }
+#undef F
+#undef NN
 
 static int dump(json_t *v, char **out)
 {
@@ -204,6 +206,8 @@ int cji_query_collect(sqlite3 *db, sqlite3_stmt *st, cji_row_fn mk, int reverse,
 		limit = CJI_QUERY_MAX_LIMIT;
 	cji_rows_info seen = CJI_ROWS_INFO_INIT;
 	seen.want_b = info && info->want_b;
+	if (cji_buf_reserve(&rows, 512 * (size_t)limit)) /* a page's usual size, grown if needed */
+		return cji_err(CJ_ENOMEM, "out of memory");
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == limit) {
 			seen.more = 1;
