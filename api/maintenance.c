@@ -304,14 +304,7 @@ static void *thread_main(void *arg)
 		pthread_mutex_unlock(&m->mu);
 		cj_maintenance_run(NULL, m, cji_now_ms());
 		pthread_mutex_lock(&m->mu);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += m->o.tick_ms / 1000;
-		ts.tv_nsec += (long)(m->o.tick_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = cji_deadline_ms(m->o.tick_ms);
 		while (!m->stopping && pthread_cond_timedwait(&m->wake, &m->mu, &ts) == 0)
 			;
 	}

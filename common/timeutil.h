@@ -5,8 +5,13 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include <time.h>
+
 int64_t cji_now_ms(void);          /* wall clock, ms since the epoch */
 uint64_t cji_mono_ns(void);        /* monotonic clock, ns */
+/* The wall clock ns from now, as pthread_cond_timedwait takes a deadline. */
+struct timespec cji_deadline_ns(uint64_t ns);
+#define cji_deadline_ms(ms) cji_deadline_ns((uint64_t)(ms) * 1000000u)
 
 /* Parse "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (also ' ' for 'T',
  * lowercase t/z). 0 and *ms on success, -1 if malformed or out of range

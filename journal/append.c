@@ -739,13 +739,7 @@ static void gather(cji_journal *j, size_t last_n)
 {
 	if (last_n < 2 || j->queued >= last_n || j->queued >= j->max_batch)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += GATHER_NS;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = cji_deadline_ns(GATHER_NS);
 	while (j->queued < last_n && !j->stopping)
 		if (pthread_cond_timedwait(&j->work, &j->mu, &ts) != 0)
 			break;

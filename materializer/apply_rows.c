@@ -131,6 +131,7 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 		cji_bind_str(st, 15, cji_str(o, "name"));
 		cji_bind_str(st, 16, cji_str(o, "tool_call_id"));
 		cji_bind_owned(st, 17, cji_json_text(json_object_get(o, "tool_calls")));
+		sqlite3_bind_int(st, 18, json_array_size(json_object_get(o, "attachments")) > 0);
 	}
 	if ((rc = cji_step_done(a, st, "messages", seq)))
 		return rc;
@@ -384,5 +385,9 @@ int cji_apply_reaction(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, 
 		sqlite3_bind_int64(st, 5, ts);
 		cji_bind_str(st, 6, tstext);
 	}
-	return cji_step_done(a, st, "reactions", seq);
+	if ((rc = cji_step_done(a, st, "reactions", seq)))
+		return rc;
+	st = a->st[remove ? S_REACT_UNMARK : S_REACT_MARK];
+	sqlite3_bind_int64(st, 1, mseq);
+	return cji_step_done(a, st, "messages", seq);
 }

@@ -50,8 +50,8 @@ static const char *const SQL[S_COUNT] = {
 	/* the same with the fields of 0.3: only for messages that have some */
 	[S_MSG_INSERT_X] =
 	"INSERT INTO messages (seq, thread_rowid, user_rowid, role, content, server, channel,"
-	" message_ts, metadata, id, ts_ms, ts, reply_to, parent, name, tool_call_id, tool_calls)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	" message_ts, metadata, id, ts_ms, ts, reply_to, parent, name, tool_call_id, tool_calls, extras)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
 	[S_MSG_FTS] = "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)",
 	[S_COST] =
 	"INSERT INTO message_costs (seq, user_rowid, model, input_tokens, output_tokens, usd, ts_ms, day)"
@@ -104,6 +104,12 @@ static const char *const SQL[S_COUNT] = {
 	"INSERT INTO reactions (message_seq, emoji, user, seq, ts_ms, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 	" ON CONFLICT DO NOTHING",
 	[S_REACT_DEL] = "DELETE FROM reactions WHERE message_seq = ?1 AND emoji = ?2 AND user = ?3",
+	/* messages.extras bit 2 (007_message_extras.sql): set by a reaction,
+	 * cleared with the message's last one; rows already right are not written */
+	[S_REACT_MARK] = "UPDATE messages SET extras = extras | 2 WHERE seq = ?1 AND extras & 2 = 0",
+	[S_REACT_UNMARK] =
+	"UPDATE messages SET extras = extras & ~2 WHERE seq = ?1 AND extras & 2 = 2"
+	" AND NOT EXISTS (SELECT 1 FROM reactions WHERE message_seq = ?1)",
 	[S_ATTACH] =
 	"INSERT INTO attachments (message_seq, idx, blob, url, name, mime, size)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -144,11 +144,7 @@ static void advance(cji_materializer *m, uint64_t pos)
 
 static void sleep_ms(cji_materializer *m, unsigned ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)ms * 1000000u;
-	ts.tv_sec += (time_t)(ns / 1000000000u);
-	ts.tv_nsec = (long)(ns % 1000000000u);
+	struct timespec ts = cji_deadline_ms(ms);
 	pthread_cond_timedwait(&m->wake, &m->mu, &ts);
 }
 
@@ -220,7 +216,13 @@ static void close_db(cji_materializer *m)
 	cji_apply_free(m->apply);
 	m->apply = NULL;
 	if (m->db) {
+		/* Everything into the file, and the WAL emptied if no reader of any
+		 * process is in it (no waiting: busy is fine). Readers that open the
+		 * file next then look no page up in a WAL index: a history read at
+		 * 1M messages spent 4% of its instructions there. */
 		sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		sqlite3_busy_timeout(m->db, 0);
+		sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		sqlite3_close(m->db);
 		m->db = NULL;
 	}
@@ -324,13 +326,7 @@ static void passive_step(cji_materializer *m, uint64_t *next_try_ns)
  * pause cut it short. */
 static void coalesce(cji_materializer *m)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += COALESCE_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = cji_deadline_ms(COALESCE_MS);
 	while (!m->stopping && !m->paused)
 		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) != 0)
 			break;
@@ -502,11 +498,7 @@ static void active_step(cji_materializer *m, int *dirty)
 		pthread_cond_broadcast(&m->applied);
 	}
 	while (!m->stopping && (m->paused || m->deferred || !m->hint)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)JOURNAL_POLL_MS * 1000000u;
-		ts.tv_sec += (time_t)(ns / 1000000000u);
-		ts.tv_nsec = (long)(ns % 1000000000u);
+		struct timespec ts = cji_deadline_ms(JOURNAL_POLL_MS);
 		if (pthread_cond_timedwait(&m->wake, &m->mu, &ts) == 0 || m->paused || m->deferred)
 			continue;
 		/* Other processes append without telling us: look at the journal. */
@@ -645,14 +637,7 @@ uint64_t cji_mat_position(cji_materializer *m)
 
 int cji_mat_wait(cji_materializer *m, uint64_t seq, int timeout_ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = cji_deadline_ms(timeout_ms > 0 ? timeout_ms : 0);
 	pthread_mutex_lock(&m->mu);
 	int rc = 0;
 	m->waiters++;

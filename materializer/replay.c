@@ -94,29 +94,17 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 	/* Secondary indexes are dropped during the load and built at the end:
 	 * one sort per index instead of a random B-tree insert per row. */
 	cji_buf idx = CJI_BUF_INIT;
-	if ((rc = save_and_drop_indexes(db, &idx))) {
-		cji_buf_free(&idx);
-		sqlite3_close(db);
-		return rc;
-	}
-	cji_apply *a;
-	if ((rc = cji_apply_new(&a, db, j))) {
-		cji_buf_free(&idx);
-		sqlite3_close(db);
-		return rc;
-	}
+	cji_apply *a = NULL;
+	cji_fts_side *side = NULL;
+	index_ctx ic = { db, &idx };
+	if ((rc = save_and_drop_indexes(db, &idx)) || (rc = cji_apply_new(&a, db, j)))
+		goto done;
 	/* The FTS5 indexes are built beside, on a thread of their own */
 	char side_path[4400];
 	snprintf(side_path, sizeof side_path, "%s%s", tmp, CJI_REPLAY_FTS_SUFFIX);
-	cji_fts_side *side = NULL;
-	if ((rc = cji_fts_side_open(&side, db, side_path))) {
-		cji_apply_free(a);
-		cji_buf_free(&idx);
-		sqlite3_close(db);
-		return rc;
-	}
+	if ((rc = cji_fts_side_open(&side, db, side_path)))
+		goto done;
 	a->side = side;
-	index_ctx ic = { db, &idx };
 	a->before_delete = indexes_back;
 	a->before_delete_arg = &ic;
 	uint64_t pos = 0;
@@ -141,12 +129,13 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 		}
 	}
 	/* the last FTS hand-off runs while the indexes are built */
-	if (!rc && idx.len)
-		rc = cji_db_exec(db, (const char *)idx.data, "replay: build indexes");
-	if (!rc && side)
+	if (!rc)
+		rc = indexes_back(&ic);
+	if (!rc)
 		rc = cji_fts_side_finish(side, db);
+done:
 	cji_fts_side_close(side);
-	cji_apply_free(a);
+	cji_apply_free(a); /* its statements finalized before the journal mode changes */
 	cji_buf_free(&idx);
 	if (!rc)
 		rc = cji_db_exec(db, "PRAGMA journal_mode=WAL", "replay: set WAL mode");

@@ -240,6 +240,7 @@ static void test_reactions(void **state)
 	        "1|+1|U2|4|1714557600002|2024-05-01T10:00:00.002Z\n"
 	        "1|tada|U1|5|1714557600003|2024-05-01T10:00:00.003Z");
 	PU_ROWS(f->db, "SELECT * FROM reaction_counts", "1|+1|2\n1|tada|1");
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages", "1|2"); /* 007_message_extras.sql */
 	char *h = history(f, "T1");
 	assert_non_null(strstr(h, "\"reactions\":{\"+1\":2,\"tada\":1}"));
 	cj_free(h);
@@ -247,9 +248,55 @@ static void test_reactions(void **state)
 	PUTF(f, add, "wave", "U3", (long long)PU_T0 + 5, ",\"op\":\"remove\""); /* nothing to remove */
 	PU_ROWS(f->db, "SELECT message_seq, emoji, user FROM reactions ORDER BY emoji, user",
 	        "1|+1|U2\n1|tada|U1");
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages", "1|2");
 	/* Reactions do not make users or touch their rows. */
 	PU_ROWS(f->db, "SELECT count(*) FROM users", "0");
 	PU_ROWS(f->db, "SELECT reactions, attachments FROM message_history", "2|0");
+	/* The last one removed: the bit goes, and history leaves the key out. */
+	PUTF(f, add, "+1", "U2", (long long)PU_T0 + 6, ",\"op\":\"remove\"");
+	PUTF(f, add, "tada", "U1", (long long)PU_T0 + 7, ",\"op\":\"remove\"");
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages", "1|0");
+	h = history(f, "T1");
+	assert_non_null(strstr(h, "\"content\":\"hi\""));
+	assert_null(strstr(h, "reactions"));
+	cj_free(h);
+	PUTF(f, add, "wave", "U3", (long long)PU_T0 + 8, "");
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages", "1|2");
+	h = history(f, "T1");
+	assert_non_null(strstr(h, "\"reactions\":{\"wave\":1}"));
+	cj_free(h);
+}
+
+/* Migration 007 derives messages.extras from the rows a projection of
+ * schema 6 already holds: the column dropped and the version set back, the
+ * next open puts the same bits back (the teardown's replay agrees). */
+static void test_extras_migration(void **state)
+{
+	fixture *f = *state;
+	PUTF(f, "{\"type\":\"message\",\"id\":\"a\",\"thread\":\"T1\",\"role\":\"user\","
+	        "\"attachments\":[{\"blob\":\"%s\"}],\"ts\":%lld}", f->blob, (long long)PU_T0);
+	put(f, "{\"type\":\"message\",\"id\":\"b\",\"thread\":\"T1\",\"role\":\"user\",\"content\":\"b\"}");
+	put(f, "{\"type\":\"message\",\"id\":\"c\",\"thread\":\"T1\",\"role\":\"user\",\"content\":\"c\"}");
+	PUTF(f, "{\"type\":\"message\",\"id\":\"d\",\"thread\":\"T1\",\"role\":\"user\","
+	        "\"attachments\":[{\"url\":\"https://x/d.pdf\"}],\"ts\":%lld}", (long long)PU_T0 + 1);
+	put(f, "{\"type\":\"reaction\",\"thread\":\"T1\",\"target\":\"b\",\"emoji\":\"e\",\"user\":\"U\"}");
+	put(f, "{\"type\":\"reaction\",\"thread\":\"T1\",\"target\":\"d\",\"emoji\":\"e\",\"user\":\"U\"}");
+	const char *want = "1|1\n2|2\n3|0\n4|3";
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
+	char *before = history(f, "T1");
+	cj_store_close(f->tu.s);
+	f->tu.s = NULL;
+	TU_OK(pu_exec_rw(f->db, "ALTER TABLE messages DROP COLUMN extras; PRAGMA user_version = 6"));
+	PU_ROWS(f->db, "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'extras'", "0");
+	TU_OK(cj_store_open(&f->tu.s, f->tu.store, NULL));
+	PU_ROWS(f->db, "SELECT user_version >= 7 FROM pragma_user_version", "1");
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
+	char *after = history(f, "T1");
+	JSON_IS(after, before);
+	assert_non_null(strstr(after, "\"reactions\":{\"e\":1}"));
+	assert_non_null(strstr(after, "\"url\":\"https://x/d.pdf\""));
+	cj_free(before);
+	cj_free(after);
 }
 
 /* ---- attachments and the other message fields ------------------------------- */
@@ -496,6 +543,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_edit_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extras_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_deletions_take_everything, setup, teardown),

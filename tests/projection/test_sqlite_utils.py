@@ -41,7 +41,9 @@ def message(seq, thread, thread_rowid, user_rowid, role, content, ts, server=Non
             "metadata": metadata, "id": msg_id, "ts_ms": ts, "ts": ts_text(ts),
             # the columns 0.3 added (004_chat_model.sql), none of them set here
             "reply_to": None, "parent": None, "name": None, "tool_call_id": None,
-            "tool_calls": None, "edited_ts_ms": None, "edited_ts": None}
+            "tool_calls": None, "edited_ts_ms": None, "edited_ts": None,
+            # 007_message_extras.sql: no attachments (bit 1), no reactions (bit 2)
+            "extras": 0}
 
 
 EVENTS = [
