@@ -1,9 +1,13 @@
 /* materializer/fts_side.c — replay's FTS5 indexes on a thread of their own
  * (fts_side.h).
  *
- * One queue runs at a time on the thread; the applier fills the other. The
- * two swap at a hand-off (the arrays and the text buffer change hands, so
- * each is freed and grown by whichever thread holds it, never shared). */
+ * The applier fills one queue; handed off, it joins a ring of SIDE_SLOTS
+ * that the thread runs in order, and the applier takes back an empty one
+ * (the arrays and the text buffer change hands, so each is freed and grown
+ * by whichever thread holds it, never shared). The applier waits only when
+ * the ring is full: with one slot it waited at most hand-offs (FTS5 is the
+ * longer of the two threads while rows are loaded), and the FTS work left
+ * at the end of the load runs while the secondary indexes are built. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +23,15 @@
 
 enum { F_MSG, F_MSG_DEL, F_IMG, F_IMG_DEL, F_COUNT };
 
+/* Handed-off FTS operations and their texts. */
+typedef struct side_queue {
+	cji_fts_row *fts;
+	size_t nfts, capfts;
+	cji_buf text;
+} side_queue;
+
+#define SIDE_SLOTS 4
+
 struct cji_fts_side {
 	sqlite3 *db;
 	sqlite3_stmt *st[F_COUNT];
@@ -27,31 +40,30 @@ struct cji_fts_side {
 	int started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int busy;           /* a hand-off is queued or running */
 	int stopping;
 	int rc;             /* the thread's first error (sticky) */
 	char err[512];
-	/* the queue the thread runs (or ran: then empty, handed back next) */
-	cji_fts_row *fts;
-	size_t nfts, capfts;
-	cji_buf text;
+	/* slot[head] .. slot[head + queued - 1] (mod SIDE_SLOTS) wait or run;
+	 * the others are empty, with their capacity, for the applier */
+	side_queue slot[SIDE_SLOTS];
+	unsigned head, queued;
 };
 
-static const char *text_of(const cji_fts_side *s, const cji_fts_row *f, int col)
+static const char *text_of(const side_queue *q, const cji_fts_row *f, int col)
 {
-	return f->has[col] ? (const char *)s->text.data + f->off[col] : NULL;
+	return f->has[col] ? (const char *)q->text.data + f->off[col] : NULL;
 }
 
-static int run_queue(cji_fts_side *s)
+static int run_queue(cji_fts_side *s, side_queue *q)
 {
 	int rc = cji_db_exec(s->db, "BEGIN", "replay: FTS side file");
-	for (size_t i = 0; i < s->nfts && !rc; i++) {
-		const cji_fts_row *f = &s->fts[i];
+	for (size_t i = 0; i < q->nfts && !rc; i++) {
+		const cji_fts_row *f = &q->fts[i];
 		sqlite3_stmt *st = s->st[f->images ? (f->del ? F_IMG_DEL : F_IMG) : (f->del ? F_MSG_DEL : F_MSG)];
 		sqlite3_bind_int64(st, 1, f->seq);
-		cji_bind_str(st, 2, text_of(s, f, 0));
+		cji_bind_str(st, 2, text_of(q, f, 0));
 		if (f->images)
-			cji_bind_str(st, 3, text_of(s, f, 1));
+			cji_bind_str(st, 3, text_of(q, f, 1));
 		int r = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (r != SQLITE_DONE)
@@ -62,8 +74,8 @@ static int run_queue(cji_fts_side *s)
 		rc = cji_db_exec(s->db, "COMMIT", "replay: FTS side file");
 	else
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	s->nfts = 0;
-	cji_buf_reset(&s->text);
+	q->nfts = 0;
+	cji_buf_reset(&q->text);
 	return rc;
 }
 
@@ -72,18 +84,20 @@ static void *side_main(void *arg)
 	cji_fts_side *s = arg;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->busy && !s->stopping)
+		while (!s->queued && !s->stopping)
 			pthread_cond_wait(&s->cv, &s->mu);
-		if (!s->busy)
+		if (!s->queued)
 			break;
+		side_queue *q = &s->slot[s->head];
 		pthread_mutex_unlock(&s->mu);
-		int rc = run_queue(s);
+		int rc = run_queue(s, q);
 		pthread_mutex_lock(&s->mu);
 		if (rc && !s->rc) {
 			s->rc = rc;
 			snprintf(s->err, sizeof s->err, "%s", cj_error_last());
 		}
-		s->busy = 0;
+		s->head = (s->head + 1) % SIDE_SLOTS;
+		s->queued--;
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -172,10 +186,10 @@ int cji_fts_side_open(cji_fts_side **out, sqlite3 *main_db, const char *path)
 	return 0;
 }
 
-/* Wait until the thread is idle; its first error. mu held. */
-static int idle(cji_fts_side *s)
+/* Wait until a slot is free; the thread's first error. mu held. */
+static int slot_free(cji_fts_side *s)
 {
-	while (s->busy)
+	while (s->queued == SIDE_SLOTS)
 		pthread_cond_wait(&s->cv, &s->mu);
 	return s->rc;
 }
@@ -188,20 +202,19 @@ static int thread_error(cji_fts_side *s, int rc)
 int cji_fts_side_hand(cji_fts_side *s, cji_apply *a)
 {
 	pthread_mutex_lock(&s->mu);
-	int rc = idle(s);
+	int rc = slot_free(s);
 	if (!rc && a->nfts) {
-		cji_fts_row *f = s->fts;
-		size_t cap = s->capfts;
-		cji_buf t = s->text;
-		s->fts = a->fts;
-		s->nfts = a->nfts;
-		s->capfts = a->capfts;
-		s->text = a->fts_text;
-		a->fts = f;
+		side_queue *q = &s->slot[(s->head + s->queued) % SIDE_SLOTS];
+		side_queue empty = *q;
+		q->fts = a->fts;
+		q->nfts = a->nfts;
+		q->capfts = a->capfts;
+		q->text = a->fts_text;
+		a->fts = empty.fts;
 		a->nfts = 0;
-		a->capfts = cap;
-		a->fts_text = t;
-		s->busy = 1;
+		a->capfts = empty.capfts;
+		a->fts_text = empty.text;
+		s->queued++;
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -291,8 +304,10 @@ void cji_fts_side_close(cji_fts_side *s)
 	sqlite3_close(s->db);
 	unlink(s->path);
 	cji_replay_unlink_sidecars(s->path);
-	free(s->fts);
-	cji_buf_free(&s->text);
+	for (int i = 0; i < SIDE_SLOTS; i++) {
+		free(s->slot[i].fts);
+		cji_buf_free(&s->slot[i].text);
+	}
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

@@ -7,8 +7,8 @@
  * The applier queues every FTS operation in journal order (an insert with
  * the row's texts, or a 'delete' with the exact texts read from the content
  * row before it goes: writebehind.c, apply_delete.c); at the end of a batch
- * the queue is handed to the thread, which runs it in one transaction on
- * the side file while the applier goes on. At the end the side file's FTS5
+ * the queue is handed to the thread, which runs the hand-offs in order, each
+ * in one transaction on the side file, while the applier goes on. At the end the side file's FTS5
  * shadow tables (segments, their index, the document sizes, the
  * configuration) replace the projection's, which were never written.
  *
@@ -26,9 +26,9 @@ typedef struct cji_fts_side cji_fts_side;
  * main's schema, and its thread. */
 int cji_fts_side_open(cji_fts_side **out, sqlite3 *main_db, const char *path);
 
-/* Hand a's queued FTS operations to the thread (waiting while it still runs
- * the previous hand-off); a gets an empty queue. The thread's first error,
- * if any. */
+/* Hand a's queued FTS operations to the thread (waiting only while four
+ * earlier hand-offs still wait or run); a gets an empty queue. The
+ * thread's first error, if any. */
 int cji_fts_side_hand(cji_fts_side *s, cji_apply *a);
 
 /* Wait for the thread, then put the side file's FTS5 shadow tables in

@@ -133,6 +133,7 @@ phase_end asan+ubsan
 TSAN_TESTS=(component/concurrency component/idempotency component/health component/follow
 	projection/effects projection/deletions projection/history projection/isolation
 	projection/hostile_fts projection/replay projection/readers projection/damaged projection/catch_up
+	projection/fts_side
 	projection/regression/check-fts-content projection/regression/diff-uri-path
 	projection/regression/replay-concurrent-readers projection/sqlite-utils
 	crash/materialize http/robust http/attacks http/edges http/fuzz http/feed http/options http/read cli-serve cli
