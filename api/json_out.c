@@ -146,7 +146,7 @@ static int put_value(cji_buf *b, sqlite3_stmt *st, int i, int t, const char *lit
 	}
 }
 
-int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, int is_json, int *first)
+int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, unsigned flags, int *first)
 {
 	int t = sqlite3_column_type(st, i);
 	if (t == SQLITE_NULL)
@@ -160,17 +160,17 @@ int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, int is_js
 	memcpy(lit + 2, key, kl);
 	lit[kl + 2] = '"';
 	lit[kl + 3] = ':';
-	return put_value(b, st, i, t, lit, kl + 4, is_json ? CJI_JF_JSON : 0, first);
+	return put_value(b, st, i, t, lit, kl + 4, flags, first);
 }
 
 int cji_json_row(cji_buf *b, sqlite3_stmt *st, const cji_json_field *f, int n, int *first)
 {
 	for (int i = 0; i < n; i++) {
-		int t = f[i].flags & CJI_JF_NOT_NULL ? SQLITE_TEXT : sqlite3_column_type(st, i);
+		unsigned fl = f[i].flags;
+		int t = !(fl & CJI_JF_NOT_NULL) ? sqlite3_column_type(st, i)
+		        : fl & CJI_JF_INT ? SQLITE_INTEGER : SQLITE_TEXT;
 		if (t == SQLITE_NULL)
 			continue;
-		if ((f[i].flags & CJI_JF_NOT_NULL) && (f[i].flags & CJI_JF_INT))
-			t = SQLITE_INTEGER;
 		if (put_value(b, st, i, t, f[i].lit, f[i].len, f[i].flags, first))
 			return -1;
 	}

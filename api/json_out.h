@@ -11,9 +11,6 @@
 int cji_json_str(cji_buf *b, const char *s, size_t n);
 /* Append a JSON integer. */
 int cji_json_i64(cji_buf *b, int64_t v);
-/* Append ,"key": then column i of st (int, real, string; raw JSON text if
- * is_json); nothing if the column is NULL. first: no leading comma. */
-int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, int is_json, int *first);
 
 /* One output field of a row: its ,"key": literal and how its column is
  * written. CJI_JSON_FIELD("seq", CJI_JF_NOT_NULL | CJI_JF_INT). */
@@ -29,6 +26,10 @@ typedef struct cji_json_field {
 	unsigned char flags;
 } cji_json_field;
 #define CJI_JSON_FIELD(key, flags) { ",\"" key "\":", sizeof(key) + 3, (flags) }
+/* Append ,"key": then column i of st (int, real, string; as flags say:
+ * CJI_JF_JSON, CJI_JF_BOOL); nothing if the column is NULL. first: no
+ * leading comma. */
+int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, unsigned flags, int *first);
 /* Append columns 0..n-1 of st as the fields f (NULL columns left out);
  * first: no leading comma before the first field written. */
 int cji_json_row(cji_buf *b, sqlite3_stmt *st, const cji_json_field *f, int n, int *first);

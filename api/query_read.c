@@ -88,20 +88,10 @@ static int put_cols(cji_buf *b, sqlite3_stmt *st, int from, const char *const *k
                     unsigned json_mask, unsigned bool_mask, int *first)
 {
 	int rc = 0;
-	for (int i = 0; i < n && !rc; i++) {
-		int col = from + i;
-		if ((bool_mask >> i) & 1) {
-			if (sqlite3_column_type(st, col) == SQLITE_NULL)
-				continue;
-			const char *v = sqlite3_column_int(st, col) ? "true" : "false";
-			rc = (*first ? 0 : cji_buf_append(b, ",", 1)) || cji_buf_append(b, "\"", 1) ||
-			     cji_buf_append(b, keys[i], strlen(keys[i])) || cji_buf_append(b, "\":", 2) ||
-			     cji_buf_append(b, v, strlen(v));
-			*first = 0;
-			continue;
-		}
-		rc = cji_json_col(b, st, col, keys[i], (json_mask >> i) & 1, first);
-	}
+	for (int i = 0; i < n && !rc; i++)
+		rc = cji_json_col(b, st, from + i, keys[i],
+		                  ((json_mask >> i) & 1 ? CJI_JF_JSON : 0u) |
+		                  ((bool_mask >> i) & 1 ? CJI_JF_BOOL : 0u), first);
 	return rc;
 }
 

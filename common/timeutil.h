@@ -4,7 +4,6 @@
 
 #include <stdint.h>
 #include <stddef.h>
-
 #include <time.h>
 
 int64_t cji_now_ms(void);          /* wall clock, ms since the epoch */

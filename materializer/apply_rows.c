@@ -112,6 +112,7 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 	size_t older = 3 + !!json_object_get(o, "ts") + !!content + !!server + !!channel + !!user + !!message_ts + !!id + !!metadata +
 	               !!cost;
 	int extended = json_object_size(o) > older;
+	const json_t *att = extended ? json_object_get(o, "attachments") : NULL;
 	sqlite3_stmt *st = a->st[extended ? S_MSG_INSERT_X : S_MSG_INSERT];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, tid);
@@ -131,13 +132,12 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 		cji_bind_str(st, 15, cji_str(o, "name"));
 		cji_bind_str(st, 16, cji_str(o, "tool_call_id"));
 		cji_bind_owned(st, 17, cji_json_text(json_object_get(o, "tool_calls")));
-		sqlite3_bind_int(st, 18, json_array_size(json_object_get(o, "attachments")) > 0);
+		sqlite3_bind_int(st, 18, json_array_size(att) > 0); /* extras bit 1 */
 	}
 	if ((rc = cji_step_done(a, st, "messages", seq)))
 		return rc;
 	if ((rc = cji_wb_fts(a, seq, 0, content, NULL)))
 		return rc;
-	const json_t *att = extended ? json_object_get(o, "attachments") : NULL;
 	if (att && (rc = attachments(a, att, seq)))
 		return rc;
 	if (!json_is_object(cost))

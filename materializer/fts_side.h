@@ -8,9 +8,10 @@
  * the row's texts, or a 'delete' with the exact texts read from the content
  * row before it goes: writebehind.c, apply_delete.c); at the end of a batch
  * the queue is handed to the thread, which runs the hand-offs in order, each
- * in one transaction on the side file, while the applier goes on. At the end the side file's FTS5
- * shadow tables (segments, their index, the document sizes, the
- * configuration) replace the projection's, which were never written.
+ * in one transaction on the side file, while the applier goes on. At the
+ * end the side file's FTS5 shadow tables (segments, their index, the
+ * document sizes, the configuration) replace the projection's, which were
+ * never written.
  *
  * Only replay uses it: the live materializer's readers need the index in
  * the projection itself, commit by commit. */
