@@ -19,13 +19,20 @@ enum {
 	CJI_JF_BOOL = 2,     /* an integer written as true/false */
 	CJI_JF_NOT_NULL = 4, /* declared NOT NULL: its type is not asked (text, or CJI_JF_INT) */
 	CJI_JF_INT = 8,
+	CJI_JF_MEMBERS = 16, /* a JSON object (written by SQLite's JSON functions) whose
+	                        members join the row; the field's key is not used */
 };
+/* lit is padded to CJI_JSON_LIT bytes so that it is copied with one
+ * fixed-size move; keys are ours and short (checked at compile time). */
+#define CJI_JSON_LIT 32
 typedef struct cji_json_field {
-	const char *lit;
+	char lit[CJI_JSON_LIT];
 	unsigned char len;
 	unsigned char flags;
 } cji_json_field;
-#define CJI_JSON_FIELD(key, flags) { ",\"" key "\":", sizeof(key) + 3, (flags) }
+#define CJI_JSON_FIELD(key, flags) \
+	{ ",\"" key "\":", sizeof(key) + 3 + 0 * sizeof(char[sizeof(key) + 3 <= CJI_JSON_LIT ? 1 : -1]), \
+	  (flags) }
 /* Append ,"key": then column i of st (int, real, string; as flags say:
  * CJI_JF_JSON, CJI_JF_BOOL); nothing if the column is NULL. first: no
  * leading comma. */

@@ -28,12 +28,18 @@ _Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap quer
  * (attachments in order, reaction counts by emoji; NULL when none, so the
  * key is left out). Those tables are asked only about the messages whose
  * extras bits say they have some (007_message_extras.sql): two lookups per
- * row were a fifth of a history read. json_patch('{}', ...) drops an
- * attachment's null fields. */
+ * row were a fifth of a history read. The seven rare columns of 0.3 are
+ * read, as one object whose members join the row, only for the messages
+ * whose bit 4 says they have one (008_message_extras_rare.sql): seven NULL
+ * columns per row were a tenth of it. json_patch('{}', ...) drops null
+ * fields (of an attachment, of the rare columns). */
 #define MSG_COLS \
 	"m.seq, t.thread, m.role, m.content, u.user, m.server, m.channel, m.message_ts," \
-	" m.metadata, m.id, m.ts_ms, m.ts, u.display_name, m.name, m.reply_to, m.parent," \
-	" m.tool_call_id, m.tool_calls, m.edited_ts_ms, m.edited_ts," \
+	" m.metadata, m.id, m.ts_ms, m.ts, u.display_name," \
+	" CASE WHEN m.extras & 4 THEN json_patch('{}', json_object('name', m.name," \
+	"   'reply_to', m.reply_to, 'parent', m.parent, 'tool_call_id', m.tool_call_id," \
+	"   'tool_calls', json(m.tool_calls), 'edited_ts_ms', m.edited_ts_ms," \
+	"   'edited_ts', m.edited_ts)) END," \
 	" CASE WHEN m.extras & 1 THEN" \
 	" (SELECT json_group_array(json(j)) FROM (SELECT json_patch('{}'," \
 	"   json_object('blob', a.blob, 'url', a.url, 'name', a.name, 'mime', a.mime, 'size', a.size))" \
@@ -160,10 +166,9 @@ int cji_message_row(cji_buf *b, sqlite3_stmt *st)
 	static const cji_json_field f[] = {
 		F("seq", NN | CJI_JF_INT), F("thread", NN), F("role", NN), F("content", 0), F("user", 0),
 		F("server", 0), F("channel", 0), F("message_ts", 0), F("metadata", CJI_JF_JSON),
-		F("id", 0), F("ts_ms", NN | CJI_JF_INT), F("ts", NN), F("display_name", 0), F("name", 0),
-		F("reply_to", 0), F("parent", 0), F("tool_call_id", 0), F("tool_calls", CJI_JF_JSON),
-		F("edited_ts_ms", 0), F("edited_ts", 0), F("attachments", CJI_JF_JSON),
-		F("reactions", CJI_JF_JSON),
+		F("id", 0), F("ts_ms", NN | CJI_JF_INT), F("ts", NN), F("display_name", 0),
+		F("", CJI_JF_MEMBERS), /* name, reply_to, parent, tool_call_id, tool_calls, edited_ts_ms, edited_ts */
+		F("attachments", CJI_JF_JSON), F("reactions", CJI_JF_JSON),
 	};
 	int first = 1;
 	if (cji_buf_append(b, "{", 1) || cji_json_row(b, st, f, (int)(sizeof f / sizeof f[0]), &first))

@@ -4,7 +4,7 @@
 #include "common/buf.h"
 #include "chatjournal/error.h"
 
-int cji_buf_reserve(cji_buf *b, size_t extra)
+int cji_buf_grow(cji_buf *b, size_t extra)
 {
 	if (extra > SIZE_MAX - b->len)
 		return CJ_ENOMEM;

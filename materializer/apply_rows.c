@@ -127,12 +127,17 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 	sqlite3_bind_int64(st, 11, ts);
 	cji_bind_str(st, 12, tstext);
 	if (extended) {
-		cji_bind_str(st, 13, cji_str(o, "reply_to"));
-		cji_bind_str(st, 14, cji_str(o, "parent"));
-		cji_bind_str(st, 15, cji_str(o, "name"));
-		cji_bind_str(st, 16, cji_str(o, "tool_call_id"));
-		cji_bind_owned(st, 17, cji_json_text(json_object_get(o, "tool_calls")));
-		sqlite3_bind_int(st, 18, json_array_size(att) > 0); /* extras bit 1 */
+		const char *reply_to = cji_str(o, "reply_to"), *parent = cji_str(o, "parent");
+		const char *name = cji_str(o, "name"), *tool_call_id = cji_str(o, "tool_call_id");
+		const json_t *tool_calls = json_object_get(o, "tool_calls");
+		cji_bind_str(st, 13, reply_to);
+		cji_bind_str(st, 14, parent);
+		cji_bind_str(st, 15, name);
+		cji_bind_str(st, 16, tool_call_id);
+		cji_bind_owned(st, 17, cji_json_text(tool_calls));
+		/* extras bit 1: attachments (007); bit 4: a rare column (008) */
+		int rare = reply_to || parent || name || tool_call_id || tool_calls;
+		sqlite3_bind_int(st, 18, (json_array_size(att) > 0) | (rare << 2));
 	}
 	if ((rc = cji_step_done(a, st, "messages", seq)))
 		return rc;

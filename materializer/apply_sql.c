@@ -96,7 +96,9 @@ static const char *const SQL[S_COUNT] = {
 	[S_MSG_BY_ID] =
 	"SELECT m.seq, m.content FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid"
 	" WHERE m.seq = ?1 AND t.thread = ?2",
-	[S_MSG_EDIT] = "UPDATE messages SET content = ?2, edited_ts_ms = ?3, edited_ts = ?4 WHERE seq = ?1",
+	/* an edit sets messages.extras bit 4 (008_message_extras_rare.sql) */
+	[S_MSG_EDIT] = "UPDATE messages SET content = ?2, edited_ts_ms = ?3, edited_ts = ?4,"
+	" extras = extras | 4 WHERE seq = ?1",
 	[S_EDIT_INSERT] =
 	"INSERT INTO message_edits (seq, message_seq, editor, old_content, content, id, ts_ms, ts)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

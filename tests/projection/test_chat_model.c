@@ -267,6 +267,56 @@ static void test_reactions(void **state)
 	cj_free(h);
 }
 
+/* messages.extras bit 4 (008_message_extras_rare.sql): set for a message
+ * projected with one of the rare columns of 0.3 and for an edited one; a
+ * history read takes those columns, as one object, only from such messages
+ * and writes them in the order and text the columns hold. Migration 008
+ * derives the bit from the columns of a schema-7 projection. */
+static void test_extras_rare(void **state)
+{
+	fixture *f = *state;
+	put(f, "{\"type\":\"message\",\"id\":\"m1\",\"thread\":\"T1\",\"role\":\"user\",\"content\":\"plain\"}");
+	put(f, "{\"type\":\"message\",\"id\":\"m2\",\"thread\":\"T1\",\"role\":\"assistant\",\"name\":\"helper\","
+	       "\"reply_to\":\"m1\",\"parent\":\"m1\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+	       "\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]}");
+	put(f, "{\"type\":\"message\",\"id\":\"m3\",\"thread\":\"T1\",\"role\":\"tool\",\"tool_call_id\":\"call_1\","
+	       "\"content\":\"21C \\\"sunny\\\"\\n\"}");
+	put(f, "{\"type\":\"message\",\"id\":\"m4\",\"thread\":\"T1\",\"role\":\"user\",\"content\":\"draft\"}");
+	put(f, "{\"type\":\"edit_message\",\"thread\":\"T1\",\"target\":\"m4\",\"content\":\"final\","
+	       "\"ts\":\"2024-05-01T10:06:00Z\"}");
+	const char *want = "1|0\n2|4\n3|4\n4|4";
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
+	char *before = history(f, "T1");
+	/* the rare fields where the columns stood, in their order, nothing for m1 */
+	assert_non_null(strstr(before, "\"id\":\"m1\","));
+	assert_non_null(strstr(before, ",\"name\":\"helper\",\"reply_to\":\"m1\",\"parent\":\"m1\",\"tool_calls\":"
+	                               "[{\"function\":{\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\","
+	                               "\"name\":\"get_weather\"},\"id\":\"call_1\",\"type\":\"function\"}],"
+	                               "\"type\":\"message\"}"));
+	assert_non_null(strstr(before, "\"content\":\"21C \\\"sunny\\\"\\n\""));
+	assert_non_null(strstr(before, ",\"tool_call_id\":\"call_1\",\"type\":\"message\"}"));
+	assert_non_null(strstr(before, ",\"edited_ts_ms\":1714557960000,\"edited_ts\":\"2024-05-01T10:06:00.000Z\","
+	                               "\"type\":\"message\"}"));
+	const char *m1 = strstr(before, "\"id\":\"m1\"");
+	const char *m2 = strstr(before, "\"id\":\"m2\"");
+	assert_true(m1 && m2 && m1 < m2);
+	char seg[512];
+	snprintf(seg, sizeof seg, "%.*s", (int)(m2 - m1), m1);
+	assert_null(strstr(seg, "\"name\"")); /* m1: no rare key at all */
+	assert_null(strstr(seg, "edited"));
+	cj_store_close(f->tu.s);
+	f->tu.s = NULL;
+	TU_OK(pu_exec_rw(f->db, "UPDATE messages SET extras = extras & ~4; PRAGMA user_version = 7"));
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", "1|0\n2|0\n3|0\n4|0");
+	TU_OK(cj_store_open(&f->tu.s, f->tu.store, NULL));
+	PU_ROWS(f->db, "SELECT user_version >= 8 FROM pragma_user_version", "1");
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
+	char *after = history(f, "T1");
+	assert_string_equal(after, before);
+	cj_free(before);
+	cj_free(after);
+}
+
 /* Migration 007 derives messages.extras from the rows a projection of
  * schema 6 already holds: the column dropped and the version set back, the
  * next open puts the same bits back (the teardown's replay agrees). */
@@ -544,6 +594,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extras_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extras_rare, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_deletions_take_everything, setup, teardown),

@@ -1,5 +1,5 @@
 /* tests/unit/test_json_out.c — the query results' JSON writer: its
- * eight-bytes-at-a-time string escaper writes exactly what a plain
+ * 16- and 8-bytes-at-a-time string escaper writes exactly what a plain
  * byte-by-byte escaper writes, for random strings dense in the bytes that
  * need escaping at every alignment, and integers come out as printf would. */
 #include <setjmp.h>
