@@ -114,6 +114,9 @@ class Server:
         took = time.monotonic() - t0
         self.reader.join(10)
         self.proc.stderr.close()
+        if rc != 0:  # what the server said last, for the failure that follows
+            sys.stderr.write(f"serve exited {rc} on SIGTERM; its last lines:\n  " +
+                             "\n  ".join(self.notes[-15:]) + "\n")
         return rc, took
 
 
