@@ -213,13 +213,14 @@ int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, unsigned 
 	return put_value(b, v, t, lit, kl + 4, flags, first);
 }
 
-/* Append the members of v, a JSON object's text, to the row (nothing for {}). */
+/* Append the members of v, the text of a JSON object written by SQLite's
+ * json_patch, to the row: nothing for {} (every rare column NULL). */
 static int put_members(cji_buf *b, sqlite3_value *v, int *first)
 {
 	const char *s = (const char *)sqlite3_value_text(v);
 	size_t n = (size_t)sqlite3_value_bytes(v);
 	if (!s || n <= 2 || s[0] != '{' || s[n - 1] != '}')
-		return 0; /* {} (SQLite writes no other text without members) */
+		return 0;
 	if (cji_buf_reserve(b, n))
 		return -1;
 	if (!*first)

@@ -37,8 +37,9 @@ typedef struct cji_json_field {
  * CJI_JF_JSON, CJI_JF_BOOL); nothing if the column is NULL. first: no
  * leading comma. */
 int cji_json_col(cji_buf *b, sqlite3_stmt *st, int i, const char *key, unsigned flags, int *first);
-/* Append columns 0..n-1 of st as the fields f (NULL columns left out);
- * first: no leading comma before the first field written. */
+/* Append columns 0..n-1 of st as the fields f (NULL columns left out; a
+ * CJI_JF_MEMBERS column adds its object's members); first: no leading comma
+ * before the first field written. */
 int cji_json_row(cji_buf *b, sqlite3_stmt *st, const cji_json_field *f, int n, int *first);
 
 #endif
