@@ -267,6 +267,25 @@ static void test_reactions(void **state)
 	cj_free(h);
 }
 
+/* Close the store and set its projection back with `downgrade` (after which
+ * `check` answers `check_rows`); reopen it, so that the migrations from
+ * there run: the version is `version` or later and messages.extras holds
+ * `want` again. Returns T1's history read after. */
+static char *downgrade_reopen(fixture *f, const char *downgrade, const char *check,
+                             const char *check_rows, int version, const char *want)
+{
+	cj_store_close(f->tu.s);
+	f->tu.s = NULL;
+	TU_OK(pu_exec_rw(f->db, downgrade));
+	PU_ROWS(f->db, check, check_rows);
+	TU_OK(cj_store_open(&f->tu.s, f->tu.store, NULL));
+	char sql[80];
+	snprintf(sql, sizeof sql, "SELECT user_version >= %d FROM pragma_user_version", version);
+	PU_ROWS(f->db, sql, "1");
+	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
+	return history(f, "T1");
+}
+
 /* messages.extras bit 4 (008_message_extras_rare.sql): set for a message
  * projected with one of the rare columns of 0.3 and for an edited one; a
  * history read takes those columns, as one object, only from such messages
@@ -304,14 +323,9 @@ static void test_extras_rare(void **state)
 	snprintf(seg, sizeof seg, "%.*s", (int)(m2 - m1), m1);
 	assert_null(strstr(seg, "\"name\"")); /* m1: no rare key at all */
 	assert_null(strstr(seg, "edited"));
-	cj_store_close(f->tu.s);
-	f->tu.s = NULL;
-	TU_OK(pu_exec_rw(f->db, "UPDATE messages SET extras = extras & ~4; PRAGMA user_version = 7"));
-	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", "1|0\n2|0\n3|0\n4|0");
-	TU_OK(cj_store_open(&f->tu.s, f->tu.store, NULL));
-	PU_ROWS(f->db, "SELECT user_version >= 8 FROM pragma_user_version", "1");
-	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
-	char *after = history(f, "T1");
+	char *after = downgrade_reopen(f, "UPDATE messages SET extras = extras & ~4; PRAGMA user_version = 7",
+	                               "SELECT seq, extras FROM messages ORDER BY seq",
+	                               "1|0\n2|0\n3|0\n4|0", 8, want);
 	assert_string_equal(after, before);
 	cj_free(before);
 	cj_free(after);
@@ -334,14 +348,9 @@ static void test_extras_migration(void **state)
 	const char *want = "1|1\n2|2\n3|0\n4|3";
 	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
 	char *before = history(f, "T1");
-	cj_store_close(f->tu.s);
-	f->tu.s = NULL;
-	TU_OK(pu_exec_rw(f->db, "ALTER TABLE messages DROP COLUMN extras; PRAGMA user_version = 6"));
-	PU_ROWS(f->db, "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'extras'", "0");
-	TU_OK(cj_store_open(&f->tu.s, f->tu.store, NULL));
-	PU_ROWS(f->db, "SELECT user_version >= 7 FROM pragma_user_version", "1");
-	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
-	char *after = history(f, "T1");
+	char *after = downgrade_reopen(f, "ALTER TABLE messages DROP COLUMN extras; PRAGMA user_version = 6",
+	                               "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'extras'",
+	                               "0", 7, want);
 	JSON_IS(after, before);
 	assert_non_null(strstr(after, "\"reactions\":{\"e\":1}"));
 	assert_non_null(strstr(after, "\"url\":\"https://x/d.pdf\""));
