@@ -7,6 +7,8 @@ import http.client
 import json
 import os
 import re
+import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,6 +41,12 @@ class Server:
                                       "--listen", "127.0.0.1:0", *map(str, args)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env={**os.environ, **env} if env else None)
+        self.started = time.time()
+        try:  # a crash leaves a core for terminate() to explain, where the system writes one
+            hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+            resource.prlimit(self.proc.pid, resource.RLIMIT_CORE, (hard, hard))
+        except (OSError, ValueError):
+            pass
         self.notes = []          # stderr lines that are not JSON request logs
         self.statuses = {}       # status -> count, from the request log
         self.records = []        # every JSON line (request logs, slow queries, settings)
@@ -117,7 +125,26 @@ class Server:
         if rc != 0:  # what the server said last, for the failure that follows
             sys.stderr.write(f"serve exited {rc} on SIGTERM; its last lines:\n  " +
                              "\n  ".join(self.notes[-15:]) + "\n")
+            self.backtrace()
         return rc, took
+
+    def backtrace(self):
+        """The threads' stacks from the core a crash left in the working
+        directory (core or core.PID, written after this server started), when
+        gdb is installed; the core is removed after."""
+        gdb = shutil.which("gdb")
+        cores = [c for c in (f"core.{self.proc.pid}", "core")
+                 if os.path.exists(c) and os.path.getmtime(c) >= self.started - 1]
+        if not gdb or not cores:
+            return
+        try:
+            out = subprocess.run([gdb, "-batch", "-ex", "thread apply all bt 25", BIN, cores[0]],
+                                 capture_output=True, text=True, timeout=120).stdout
+            sys.stderr.write("its threads at the crash:\n" + out[-30000:] + "\n")
+        except (OSError, subprocess.SubprocessError) as e:
+            sys.stderr.write(f"gdb on {cores[0]}: {e}\n")
+        finally:
+            os.unlink(cores[0])
 
 
 # ---- clients -------------------------------------------------------------
