@@ -84,7 +84,7 @@ int cji_json_str(cji_buf *b, const char *s, size_t n)
 			unsigned k = clean16(s + i);
 			i += k;
 			if (k < 16)
-				goto copy;
+				break; /* s[i] needs an escape: the loops below stop at once */
 		}
 #endif
 		while (n - i >= 8) {
@@ -96,9 +96,6 @@ int cji_json_str(cji_buf *b, const char *s, size_t n)
 		}
 		while (i < n && clean_byte((unsigned char)s[i]))
 			i++;
-#if defined(__SSE2__)
-	copy:
-#endif
 		memcpy(o, s + run, i - run);
 		o += i - run;
 		if (i < n)
@@ -221,12 +218,14 @@ static int put_members(cji_buf *b, sqlite3_value *v, int *first)
 	size_t n = (size_t)sqlite3_value_bytes(v);
 	if (!s || n <= 2 || s[0] != '{' || s[n - 1] != '}')
 		return 0;
-	if (cji_buf_reserve(b, n))
+	if (cji_buf_reserve(b, n)) /* the members and a comma */
 		return -1;
 	if (!*first)
 		b->data[b->len++] = ',';
 	*first = 0;
-	return cji_buf_append(b, s + 1, n - 2);
+	memcpy(b->data + b->len, s + 1, n - 2);
+	b->len += n - 2;
+	return 0;
 }
 
 int cji_json_row(cji_buf *b, sqlite3_stmt *st, const cji_json_field *f, int n, int *first)
