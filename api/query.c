@@ -14,7 +14,6 @@
 #include "api/fts_query.h"
 #include "api/json_out.h"
 #include "api/query_internal.h"
-#include "materializer/schema.h"
 #include "common/err.h"
 #include "common/merge_patch.h"
 #include "common/timeutil.h"
@@ -22,7 +21,7 @@
 enum { Q_HIST_BEFORE, Q_HIST_AFTER, Q_IMG_BEFORE, Q_IMG_AFTER, Q_SEARCH_MSG, Q_SEARCH_IMG,
        Q_USER_CFG, Q_THREAD_CFG, Q_POSITION, Q_SEARCH_MSG_THREAD, Q_SEARCH_IMG_THREAD,
        Q_SEARCH_MSG_REL, Q_SEARCH_IMG_REL, Q_USER_BEFORE, Q_USER_AFTER, Q_USER_SRV_BEFORE,
-       Q_USER_SRV_AFTER, Q_HIST_RECENT, Q_COUNT };
+       Q_USER_SRV_AFTER, Q_COUNT };
 _Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap query_read.c's");
 
 /* A message row: its columns, then what other tables hold about it
@@ -93,16 +92,6 @@ static const char *const SQL[] = {
 	REL_LOWEST("images_fts", IMG_FTS_SCOPE("f2", "m2", "t2", ""))
 	" ORDER BY bm25(images_fts), f.rowid DESC LIMIT ?5",
 	[Q_HIST_BEFORE] = "SELECT " MSG_COLS MSG_FROM
-	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq DESC LIMIT ?6",
-	/* Q_HIST_BEFORE from the newest messages of each thread stored in
-	 * thread order (009_messages_recent.sql): a page of N rows is a few
-	 * neighbouring pages of that table instead of N lookups in messages.
-	 * That table holds every message of the thread from some seq on, so
-	 * when it has limit + 1 rows that match, they are the right ones; so
-	 * are fewer when they are all the thread has (the last column,
-	 * threads.message_count, read in the same snapshot). */
-	[Q_HIST_RECENT] = "SELECT " MSG_COLS ", t.message_count FROM messages_recent m"
-	" JOIN threads t ON t.thread_rowid = m.thread_rowid LEFT JOIN users u ON u.user_rowid = m.user_rowid"
 	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq DESC LIMIT ?6",
 	[Q_HIST_AFTER] = "SELECT " MSG_COLS MSG_FROM
 	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq ASC LIMIT ?6",
@@ -225,7 +214,6 @@ int cji_query_collect(sqlite3 *db, sqlite3_stmt *st, cji_row_fn mk, int reverse,
 		limit = CJI_QUERY_MAX_LIMIT;
 	cji_rows_info seen = CJI_ROWS_INFO_INIT;
 	seen.want_b = info && info->want_b;
-	seen.extra_col = info ? info->extra_col : 0;
 	if (cji_buf_reserve(&rows, 512 * (size_t)limit)) /* a page's usual size, grown if needed */
 		return cji_err(CJ_ENOMEM, "out of memory");
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -235,11 +223,8 @@ int cji_query_collect(sqlite3 *db, sqlite3_stmt *st, cji_row_fn mk, int reverse,
 			break;
 		}
 		int64_t key = sqlite3_column_int64(st, 0);
-		if (!n) {
+		if (!n)
 			seen.first = key;
-			if (seen.extra_col)
-				seen.extra = sqlite3_column_int64(st, seen.extra_col);
-		}
 		seen.last = key;
 		if (seen.want_b)
 			seen.last_b = sqlite3_column_int64(st, 1);
@@ -265,7 +250,6 @@ int cji_query_collect(sqlite3 *db, sqlite3_stmt *st, cji_row_fn mk, int reverse,
 		return cji_err(CJ_ENOMEM, "out of memory");
 	}
 	*out = (char *)b.data;
-	seen.rows = n;
 	if (info) {
 		*info = seen;
 		if (reverse) {
@@ -287,27 +271,6 @@ typedef struct page_args {
 	int forward;
 } page_args;
 enum { PAGE_THREAD_MSG, PAGE_THREAD_IMG, PAGE_USER_MSG };
-
-/* Q_HIST_RECENT's column after MSG_COLS: the thread's message_count. */
-#define RECENT_COUNT_COL 16
-
-/* One page of statement idx (which asks for limit + 1 rows) into *out. */
-static int page_step(cji_reader *r, int idx, const page_args *a, unsigned limit, int newest, char **out,
-                     cji_rows_info *info)
-{
-	sqlite3_stmt *st;
-	int rc = cji_reader_stmt(r, idx, SQL[idx], &st);
-	if (rc)
-		return rc;
-	cji_bind_opt(st, 1, a->key);
-	sqlite3_bind_int64(st, 2, a->before ? (int64_t)a->before : INT64_MAX);
-	sqlite3_bind_int64(st, 3, (int64_t)a->after);
-	cji_bind_opt(st, 4, a->user);
-	cji_bind_opt(st, 5, a->server);
-	sqlite3_bind_int(st, 6, (int)limit + 1);
-	return cji_query_collect(r->db, st, a->kind == PAGE_THREAD_IMG ? cji_image_row : cji_message_row,
-	                         newest, limit, out, info);
-}
 
 static int page_query(cj_store *s, const page_args *a, char **out, cj_page *page)
 {
@@ -331,23 +294,18 @@ static int page_query(cj_store *s, const page_args *a, char **out, cj_page *page
 	int rc = cji_reader_get(s->readers, &r);
 	if (rc)
 		return rc;
+	sqlite3_stmt *st;
 	cji_rows_info info = CJI_ROWS_INFO_INIT;
-	/* the newest page of a thread: from messages_recent when it holds the
-	 * rows (a file of before schema 9 has no such table: from messages;
-	 * any other error is the answer, a damaged file's included) */
-	sqlite3_stmt *probe;
-	if (idx == Q_HIST_BEFORE && !a->before && limit + 1 <= CJI_RECENT_KEEP &&
-	    cji_reader_stmt(r, Q_HIST_RECENT, SQL[Q_HIST_RECENT], &probe) == 0) {
-		info.extra_col = RECENT_COUNT_COL;
-		if ((rc = page_step(r, Q_HIST_RECENT, a, limit, newest, out, &info)) ||
-		    info.more || (!a->user && !a->server && info.rows && (int64_t)info.rows == info.extra))
-			goto done;
-		free(*out);
-		*out = NULL;
-		info = (cji_rows_info)CJI_ROWS_INFO_INIT;
+	if ((rc = cji_reader_stmt(r, idx, SQL[idx], &st)) == 0) {
+		cji_bind_opt(st, 1, a->key);
+		sqlite3_bind_int64(st, 2, a->before ? (int64_t)a->before : INT64_MAX);
+		sqlite3_bind_int64(st, 3, (int64_t)a->after);
+		cji_bind_opt(st, 4, a->user);
+		cji_bind_opt(st, 5, a->server);
+		sqlite3_bind_int(st, 6, (int)limit + 1);
+		rc = cji_query_collect(r->db, st, a->kind == PAGE_THREAD_IMG ? cji_image_row : cji_message_row,
+		                       newest, limit, out, &info);
 	}
-	rc = page_step(r, idx, a, limit, newest, out, &info);
-done:
 	cji_reader_put(s->readers, r);
 	if (!rc && page && info.more) {
 		page->more = 1;

@@ -16,22 +16,17 @@ typedef int (*cji_row_fn)(cji_buf *b, sqlite3_stmt *st);
 int cji_message_row(cji_buf *b, sqlite3_stmt *st);
 int cji_image_row(cji_buf *b, sqlite3_stmt *st);
 
-/* What cji_query_collect saw: whether a row lay beyond the page, the rows
- * written, the integer in column 0 of the first and last row written (in
- * output order), when the caller set want_b, column 1 of the last row
- * (listings by time keep their cursor in columns 0 and 1), and when it set
- * extra_col (> 0), that column of the first row stepped (a column after
- * those the row maker writes). */
+/* What cji_query_collect saw: whether a row lay beyond the page, the
+ * integer in column 0 of the first and last row written (in output order)
+ * and, when the caller set want_b, column 1 of the last row (listings by
+ * time keep their cursor in columns 0 and 1). */
 typedef struct cji_rows_info {
 	int more;
-	size_t rows;
 	int64_t first, last;
 	int want_b;
 	int64_t last_b;
-	int extra_col;
-	int64_t extra;
 } cji_rows_info;
-#define CJI_ROWS_INFO_INIT { 0, 0, 0, 0, 0, 0, 0, 0 }
+#define CJI_ROWS_INFO_INIT { 0, 0, 0, 0, 0 }
 
 /* Step st (which asks for limit + 1 rows) into *out, a JSON array of at most
  * limit rows, reversed if reverse (a newest-first walk answered oldest

@@ -15,7 +15,6 @@
 #include "materializer/apply_sql.h"
 #include "materializer/fts_side.h"
 #include "materializer/db.h"
-#include "materializer/schema.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/buf.h"
@@ -32,21 +31,19 @@ void cji_replay_unlink_sidecars(const char *path)
 	}
 }
 
-/* Append the CREATE statement of every explicit index (what "index") or
- * every trigger ("trigger") to out, then drop them. */
-static int save_and_drop(sqlite3 *db, const char *what, cji_buf *out)
+/* Append "CREATE INDEX ...;" of every explicit index to out, then drop them. */
+static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = ?1"
+	int rc = sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
 	                            " AND sql IS NOT NULL", -1, &st, NULL);
 	if (rc)
-		return cji_err_sqlite(rc, sqlite3_errmsg(db), "replay: cannot list the %ss", what);
-	sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "replay: cannot list indexes");
 	cji_buf drop = CJI_BUF_INIT;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *sql = (const char *)sqlite3_column_text(st, 1);
-		char *d = sqlite3_mprintf("DROP %s \"%w\";", what, name);
+		char *d = sqlite3_mprintf("DROP INDEX \"%w\";", name);
 		if (!d || cji_buf_append(&drop, d, strlen(d)) || cji_buf_append(out, sql, strlen(sql)) ||
 		    cji_buf_append(out, ";", 1)) {
 			sqlite3_free(d);
@@ -58,11 +55,11 @@ static int save_and_drop(sqlite3 *db, const char *what, cji_buf *out)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		cji_buf_free(&drop);
-		return cji_err_sqlite(rc, sqlite3_errmsg(db), "replay: cannot list the %ss", what);
+		return cji_err_sqlite(rc, sqlite3_errmsg(db), "replay: cannot list indexes");
 	}
 	rc = cji_buf_append(out, "", 1) || cji_buf_append(&drop, "", 1) ? CJ_ENOMEM : 0;
 	if (!rc && drop.len > 1)
-		rc = cji_db_exec(db, (const char *)drop.data, "replay: drop indexes and triggers");
+		rc = cji_db_exec(db, (const char *)drop.data, "replay: drop indexes");
 	cji_buf_free(&drop);
 	if (out->len == 1)
 		out->len = 0;
@@ -71,12 +68,10 @@ static int save_and_drop(sqlite3 *db, const char *what, cji_buf *out)
 
 /* Before the first deletion: the secondary indexes back (a deletion finds
  * its rows through them: without, each one scanned every message, 300 full
- * scans for 100 delete_thread events at 1M messages), then messages_recent
- * filled and its triggers back (schema.h), all kept up from there. */
+ * scans for 100 delete_thread events at 1M messages), kept up from there. */
 typedef struct index_ctx {
 	sqlite3 *db;
-	cji_buf *idx, *trg;
-	int refilled;
+	cji_buf *idx;
 } index_ctx;
 
 static int indexes_back(void *arg)
@@ -86,11 +81,6 @@ static int indexes_back(void *arg)
 	if (c->idx->len)
 		rc = cji_db_exec(c->db, (const char *)c->idx->data, "replay: build indexes");
 	c->idx->len = 0;
-	if (!rc && c->trg->len && !(rc = cji_schema_refill_recent(c->db))) {
-		c->refilled = 1;
-		rc = cji_db_exec(c->db, (const char *)c->trg->data, "replay: triggers");
-	}
-	c->trg->len = 0;
 	return rc;
 }
 
@@ -102,14 +92,12 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 	if (rc)
 		return rc;
 	/* Secondary indexes are dropped during the load and built at the end:
-	 * one sort per index instead of a random B-tree insert per row; the
-	 * triggers that keep messages_recent too (it is filled at the end). */
-	cji_buf idx = CJI_BUF_INIT, trg = CJI_BUF_INIT;
+	 * one sort per index instead of a random B-tree insert per row. */
+	cji_buf idx = CJI_BUF_INIT;
 	cji_apply *a = NULL;
 	cji_fts_side *side = NULL;
-	index_ctx ic = { db, &idx, &trg, 0 };
-	if ((rc = save_and_drop(db, "index", &idx)) || (rc = save_and_drop(db, "trigger", &trg)) ||
-	    (rc = cji_apply_new(&a, db, j)))
+	index_ctx ic = { db, &idx };
+	if ((rc = save_and_drop_indexes(db, &idx)) || (rc = cji_apply_new(&a, db, j)))
 		goto done;
 	/* The FTS5 indexes are built beside, on a thread of their own */
 	char side_path[4400];
@@ -140,22 +128,15 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 			break;
 		}
 	}
-	/* the last FTS hand-off runs while the indexes are built; a replay
-	 * ends with exactly the newest messages of each thread in
-	 * messages_recent, whether or not deletions brought its triggers back
-	 * earlier */
-	ic.refilled = 0;
+	/* the last FTS hand-off runs while the indexes are built */
 	if (!rc)
 		rc = indexes_back(&ic);
-	if (!rc && !ic.refilled)
-		rc = cji_schema_refill_recent(db);
 	if (!rc)
 		rc = cji_fts_side_finish(side, db);
 done:
 	cji_fts_side_close(side);
 	cji_apply_free(a); /* its statements finalized before the journal mode changes */
 	cji_buf_free(&idx);
-	cji_buf_free(&trg);
 	if (!rc)
 		rc = cji_db_exec(db, "PRAGMA journal_mode=WAL", "replay: set WAL mode");
 	sqlite3_close(db);

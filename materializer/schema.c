@@ -16,29 +16,6 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW ? 0 : rc;
 }
 
-/* The same rows as migration 009 puts in (that file is frozen; this is the
- * statement the code uses): per thread, messages from the seq of its
- * CJI_RECENT_KEEP-th newest, in key order. CROSS JOIN keeps threads the
- * outer loop: joined the other way, SQLite 3.40 walks every message and
- * runs the subquery for each (3.1 s instead of 0.3 s at 1M). */
-#define STR_(x) #x
-#define STR(x) STR_(x)
-static const char REFILL[] =
-	"DELETE FROM messages_recent;"
-	"INSERT INTO messages_recent SELECT m.* FROM threads t CROSS JOIN messages m"
-	" ON m.thread_rowid = t.thread_rowid AND m.seq >= coalesce((SELECT seq FROM messages"
-	" WHERE thread_rowid = t.thread_rowid ORDER BY seq DESC LIMIT 1 OFFSET " STR(CJI_RECENT_KEEP) " - 1), 0)"
-	" ORDER BY m.thread_rowid, m.seq";
-
-int cji_schema_refill_recent(sqlite3 *db)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(db, REFILL, NULL, NULL, &msg);
-	int code = rc ? cji_err_sqlite(rc, msg, "cannot fill messages_recent") : 0;
-	sqlite3_free(msg);
-	return code;
-}
-
 int cji_schema_migrate(sqlite3 *db, const char *path)
 {
 	int v = 0;

@@ -12,14 +12,4 @@ extern const int cji_migrations_count;
  * was written by a newer schema. */
 int cji_schema_migrate(sqlite3 *db, const char *path);
 
-/* messages_recent (migrations/009_messages_recent.sql) holds the newest
- * CJI_RECENT_KEEP messages of each thread (more between two trims). A
- * history page of at most that many rows is read from it first. */
-#define CJI_RECENT_KEEP 64
-
-/* messages_recent filled again from messages: the newest CJI_RECENT_KEEP of
- * each thread (a replay drops its triggers while it loads, then calls this
- * before it puts them back). Inside the caller's transaction, if any. */
-int cji_schema_refill_recent(sqlite3 *db);
-
 #endif

@@ -267,11 +267,6 @@ static void test_reactions(void **state)
 	cj_free(h);
 }
 
-/* What migration 009 (messages_recent) added, undone: the first part of a
- * downgrade to an older version. */
-#define UNDO_009 "DROP TRIGGER messages_recent_insert; DROP TRIGGER messages_recent_update;" \
-	"DROP TRIGGER messages_recent_delete; DROP TRIGGER messages_recent_trim; DROP TABLE messages_recent;"
-
 /* Close the store and set its projection back with `downgrade` (after which
  * `check` answers `check_rows`); reopen it, so that the migrations from
  * there run: the version is `version` or later and messages.extras holds
@@ -330,7 +325,7 @@ static void test_extras_rare(void **state)
 	assert_non_null(strstr(seg, "\"id\":\"m1\""));
 	assert_null(strstr(seg, "\"name\""));
 	assert_null(strstr(seg, "edited"));
-	char *after = downgrade_reopen(f, UNDO_009 "UPDATE messages SET extras = extras & ~4; PRAGMA user_version = 7",
+	char *after = downgrade_reopen(f, "UPDATE messages SET extras = extras & ~4; PRAGMA user_version = 7",
 	                               "SELECT seq, extras FROM messages ORDER BY seq",
 	                               "1|0\n2|0\n3|0\n4|0", 8, want);
 	assert_string_equal(after, before);
@@ -355,7 +350,7 @@ static void test_extras_migration(void **state)
 	const char *want = "1|1\n2|2\n3|0\n4|3";
 	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
 	char *before = history(f, "T1");
-	char *after = downgrade_reopen(f, UNDO_009 "ALTER TABLE messages DROP COLUMN extras; PRAGMA user_version = 6",
+	char *after = downgrade_reopen(f, "ALTER TABLE messages DROP COLUMN extras; PRAGMA user_version = 6",
 	                               "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'extras'",
 	                               "0", 7, want);
 	JSON_IS(after, before);
