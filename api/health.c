@@ -10,21 +10,6 @@
 #include "api/store_internal.h"
 #include "common/err.h"
 
-int cji_store_projection_result(cj_store *s, int rc)
-{
-	if (rc != CJ_ECORRUPT || !s)
-		return rc;
-	char msg[512];
-	snprintf(msg, sizeof msg, "%s", cj_error_last());
-	pthread_mutex_lock(&s->health_mu);
-	if (!s->projection_damaged)
-		snprintf(s->damage, sizeof s->damage, "%s", msg);
-	s->projection_damaged = 1;
-	pthread_mutex_unlock(&s->health_mu);
-	return cji_err(CJ_ECORRUPT, "the projection %s is damaged (%s): run 'chatjournal replay'",
-	               s->sqlite_path, msg);
-}
-
 int cj_store_health(cj_health *out, cj_store *s)
 {
 	memset(out, 0, sizeof *out);

@@ -198,6 +198,23 @@ fail:
 
 #define CLOSE_CATCH_UP_MAX 50000u  /* events the close waits for: ~1-2 s of projecting */
 
+/* Here, with the store's state, rather than in health.c (which reads the
+ * projection's position through query.c, whose reads come here). */
+int cji_store_projection_result(cj_store *s, int rc)
+{
+	if (rc != CJ_ECORRUPT || !s)
+		return rc;
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s", cj_error_last());
+	pthread_mutex_lock(&s->health_mu);
+	if (!s->projection_damaged)
+		snprintf(s->damage, sizeof s->damage, "%s", msg);
+	s->projection_damaged = 1;
+	pthread_mutex_unlock(&s->health_mu);
+	return cji_err(CJ_ECORRUPT, "the projection %s is damaged (%s): run 'chatjournal replay'",
+	               s->sqlite_path, msg);
+}
+
 int cj_store_defer_projection(cj_store *s, int defer)
 {
 	if (!s)

@@ -24,7 +24,7 @@ struct cj_store {
 };
 
 /* A query's result code, noted: CJ_ECORRUPT from SQLite marks the projection
- * damaged (health degraded) and the message tells to run replay (health.c). */
+ * damaged (health degraded: health.c) and the message tells to run replay. */
 int cji_store_projection_result(cj_store *s, int rc);
 
 #endif

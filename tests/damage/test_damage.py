@@ -16,7 +16,11 @@ blobs on overflow pages). Then, on fresh copies of it:
   the original's (bounded in time and output; a dump that fails or differs
   is "changed"). The meta database's created_ms is left out of the
   comparison: it has no checksum, any value is valid, and nothing checks
-  it. verify must end (CJ_DAMAGE_TIMEOUT seconds, else a hang), die of no
+  it. So are the two meta pages' address and map size fields (bytes 24-39
+  after each one's page header): LMDB reads them only when the opener sets
+  no map size of its own, as mdb_dump does and chatjournal never does
+  (journal/env.c); with garbage there mdb_dump fails while every record is
+  intact, so the oracle reads a copy with those bytes as they were. verify must end (CJ_DAMAGE_TIMEOUT seconds, else a hang), die of no
   signal, print no sanitizer report, and exit 1 whenever the content
   changed. Its journal check runs in a child: a signal there is reported by
   verify, and counted here. history, stats, append and serve run on the same
@@ -254,6 +258,22 @@ class Damage:
             pg += 1
         return ranges
 
+    def judged(self, data_mdb):
+        """dump() of a copy of data_mdb whose meta pages' address and map
+        size (bytes 24-39 of pages 0 and 1) are the pristine file's."""
+        judge = os.path.join(self.tmp, "judge")
+        shutil.rmtree(judge, ignore_errors=True)
+        os.mkdir(judge)
+        shutil.copyfile(data_mdb, os.path.join(judge, "data.mdb"))
+        with open(self.data, "rb") as f:
+            head = f.read(2 * 65536)
+        psize = int.from_bytes(head[40:44], "little")
+        with open(os.path.join(judge, "data.mdb"), "r+b") as f:
+            for lo in (24, psize + 24):
+                f.seek(lo)
+                f.write(head[lo:lo + 16])
+        return dump(judge)
+
     def flips(self, rng):
         counts = {tool: {} for tool in TOOLS}
         changed = unchanged = caught_journal = child_signals = 0
@@ -274,7 +294,7 @@ class Damage:
                 old = f.read(8)
                 f.seek(off)
                 f.write(bytes(a ^ b for a, b in zip(old, xor)))
-            is_changed = dump(os.path.join(store, "journal")) != self.content
+            is_changed = self.judged(path) != self.content
             changed += is_changed
             unchanged += not is_changed
             where = f"flip {n} at {off} (seed {SEED}, {'changed' if is_changed else 'unchanged'})"
