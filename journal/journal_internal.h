@@ -132,7 +132,9 @@ typedef struct cji_scan_rec {
 	int damaged;             /* checksum or body unreadable: never redacted */
 } cji_scan_rec;
 /* Call fn for every record from..to (to 0: the end) in order, in short read
- * transactions; fn returns 0 to go on, non-zero to stop (returned). */
+ * transactions; fn returns 0 to go on, non-zero to stop (returned). Every
+ * page of the file is walked first: CJ_ECORRUPT naming a damaged page
+ * before any record is read. */
 int cji_journal_scan(cji_journal *j, uint64_t from, uint64_t to,
                      int (*fn)(void *arg, const cji_scan_rec *r), void *arg);
 

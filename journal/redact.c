@@ -13,6 +13,7 @@
 #include "journal/journal_internal.h"
 #include "journal/event_internal.h"
 #include "journal/keys.h"
+#include "journal/lmdb_layout.h"
 #include "journal/record.h"
 #include "common/err.h"
 
@@ -35,11 +36,17 @@ static int setting_sensitive(const uint8_t *body, uint32_t len, int64_t ts)
 int cji_journal_scan(cji_journal *j, uint64_t from, uint64_t to,
                      int (*fn)(void *arg, const cji_scan_rec *r), void *arg)
 {
+	/* Every page of the records is read: walk them first. LMDB reads a
+	 * damaged page blindly (a bad node offset is a segmentation fault) and
+	 * an open checks only the edges of each database (journal/pages.h). */
+	uint64_t pages = 0, bad = 0;
+	int rc = cji_lmdb_layout_known() ? cji_journal_check_pages(&pages, &bad, j) : 0;
+	if (rc)
+		return rc;
 	cji_scan_rec *buf = malloc(SCAN_CHUNK * sizeof *buf);
 	if (!buf)
 		return cji_err(CJ_ENOMEM, "out of memory");
 	uint64_t next = from ? from : 1;
-	int rc = 0;
 	for (;;) {
 		MDB_txn *txn;
 		if ((rc = cji_env_read_begin(&j->env, &txn)))

@@ -258,6 +258,42 @@ class Damage:
             pg += 1
         return ranges
 
+    # ---- a leaf page the open does not check -------------------------------
+
+    def mid_leaf(self):
+        """A leaf page off the paths an open walks (history opens the store
+        fine) with its first node pointer out of the page: compact and
+        compact --dry-run read every record and must refuse, naming the
+        damage (they segfaulted in LMDB before the scan walked the pages
+        first); serve, whose maintenance measures what compaction would
+        redact at start, must keep serving and log it."""
+        with open(self.data, "rb") as f:
+            data = f.read()
+        psize = int.from_bytes(data[40:44], "little")
+        leaves = [pg for pg in range(2, len(data) // psize)
+                  if int.from_bytes(data[pg * psize + 10:pg * psize + 12], "little") == 2]
+        mid = len(data) // psize // 2
+        for pg in sorted(leaves, key=lambda p: abs(p - mid))[:20]:
+            store = self.copy("mid")
+            with open(os.path.join(store, "journal", "data.mdb"), "r+b") as f:
+                f.seek(pg * psize + 16)
+                f.write(b"\xf0\xff")
+            if run_tool("history", store).rc != 0:
+                continue  # on a path the open walks: refused there already
+            before = len(self.failures)
+            for args in (["compact", store], ["compact", store, "--dry-run"]):
+                r = run([BIN] + args)
+                if r.rc != 1 or r.kind != "error" or f"damaged: page {pg}" not in r.err:
+                    self.fail(f"mid leaf {pg}: {' '.join(args[:1] + args[2:])}: {r.describe()}")
+            r = run_serve(store)
+            if r.kind != "ok" or "measuring what is redactable failed" not in r.err:
+                self.fail(f"mid leaf {pg}: serve: {r.describe()}")
+            if len(self.failures) == before:
+                print(f"damage: a leaf page off the open's paths (page {pg}, node pointer out of "
+                      f"the page): compact refused naming it, serve kept serving", flush=True)
+            return
+        self.fail("no leaf page off the open's paths among the 20 nearest the middle")
+
     def judged(self, data_mdb):
         """dump() of a copy of data_mdb whose meta pages' address and map
         size (bytes 24-39 of pages 0 and 1) are the pristine file's."""
@@ -364,6 +400,7 @@ def main():
         d.fail(f"verify of the pristine store: {r.describe()} {r.out}")
     d.truncation(rng)
     d.flips(rng)
+    d.mid_leaf()
     d.close()
     print(f"damage: {'FAILED, ' + str(len(d.failures)) + ' failures' if d.failures else 'ok'}",
           flush=True)
