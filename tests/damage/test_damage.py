@@ -183,6 +183,9 @@ class Damage:
                 raise SystemExit(f"mkstore failed: {r.stderr.decode()}")
         self.data = os.path.join(self.pristine, "journal", "data.mdb")
         self.size = os.path.getsize(self.data)
+        with open(self.data, "rb") as f:
+            self.head = f.read(2 * 65536)  # both meta pages, whatever the page size
+        self.psize = int.from_bytes(self.head[40:44], "little")
         self.content = dump(os.path.join(self.pristine, "journal"))
         self.failures = []
 
@@ -241,7 +244,7 @@ class Damage:
         first page holds its length where lower and upper would be."""
         with open(self.data, "rb") as f:
             data = f.read()
-        psize = int.from_bytes(data[40:44], "little")
+        psize = self.psize
         ranges, pg = [], 2
         while (pg + 1) * psize <= len(data):
             base = pg * psize
@@ -269,7 +272,7 @@ class Damage:
         redact at start, must keep serving and log it."""
         with open(self.data, "rb") as f:
             data = f.read()
-        psize = int.from_bytes(data[40:44], "little")
+        psize = self.psize
         leaves = [pg for pg in range(2, len(data) // psize)
                   if int.from_bytes(data[pg * psize + 10:pg * psize + 12], "little") == 2]
         mid = len(data) // psize // 2
@@ -301,13 +304,10 @@ class Damage:
         shutil.rmtree(judge, ignore_errors=True)
         os.mkdir(judge)
         shutil.copyfile(data_mdb, os.path.join(judge, "data.mdb"))
-        with open(self.data, "rb") as f:
-            head = f.read(2 * 65536)
-        psize = int.from_bytes(head[40:44], "little")
         with open(os.path.join(judge, "data.mdb"), "r+b") as f:
-            for lo in (24, psize + 24):
+            for lo in (24, self.psize + 24):
                 f.seek(lo)
-                f.write(head[lo:lo + 16])
+                f.write(self.head[lo:lo + 16])
         return dump(judge)
 
     def flips(self, rng):
