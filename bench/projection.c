@@ -378,6 +378,7 @@ static int bench_query(const opts *o, json_t *out)
 	snprintf(store, sizeof store, "%s/store", o->dir);
 	if (build_store(o, store, out))
 		return -1;
+	cjb_scratch_settle(o->dir);
 	cj_store_options so = CJ_STORE_OPTIONS_INIT;
 	so.read_only = 1;
 	cj_store *s;

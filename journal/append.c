@@ -216,20 +216,27 @@ static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 }
 
 /* Queue t; CJ_EBUSY if the queue is over its bound, CJ_ECLOSED if closing. */
-static int enqueue(cji_journal *j, cj_ticket *t)
+/* Refuse under j->mu held (stopping, read-only, queue full): 0 or the error,
+ * with the lock released on error. */
+static int admit(cji_journal *j, size_t n)
 {
-	pthread_mutex_lock(&j->mu);
 	if (j->stopping || !j->writer_running) {
 		pthread_mutex_unlock(&j->mu);
 		if (j->env.read_only)
 			return cji_err(CJ_EPERM, "store opened read-only: appends are refused");
 		return cji_err(CJ_ECLOSED, "store is closing: append refused, nothing stored");
 	}
-	if (j->queued > 0 && j->queued + t->n > j->max_queue) {
+	if (j->queued > 0 && j->queued + n > j->max_queue) {
 		size_t q = j->queued;
 		pthread_mutex_unlock(&j->mu);
 		return cji_err(CJ_EBUSY, "append queue full (%zu events waiting): nothing stored, retry", q);
 	}
+	return 0;
+}
+
+/* Queue t for the writer thread; called with j->mu held, released. */
+static void queue_locked(cji_journal *j, cj_ticket *t)
+{
 	if (j->tail)
 		j->tail->next = t;
 	else
@@ -237,6 +244,47 @@ static int enqueue(cji_journal *j, cj_ticket *t)
 	j->tail = t;
 	j->queued += t->n ? t->n : 1;
 	pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->mu);
+}
+
+static int enqueue(cji_journal *j, cj_ticket *t)
+{
+	pthread_mutex_lock(&j->mu);
+	int rc = admit(j, t->n ? t->n : 1);
+	if (rc)
+		return rc;
+	queue_locked(j, t);
+	return 0;
+}
+
+static void commit_batch(cji_journal *j, cj_ticket *batch);
+
+/* A synchronous append commits on the caller's own thread when nothing is
+ * queued, no commit is under way and the last commit held one event: a lone
+ * writer then skips the hand-off to the writer thread and back (two thread
+ * wake-ups per append). Otherwise it queues like any other ticket and joins
+ * the next group commit, whose gather window (below) keeps many writers in
+ * large batches. One
+ * commit at a time either way: `committing` is the role, held under j->mu by
+ * whoever runs commit_batch (docs/architecture.md, "Group commit"). */
+static int commit_or_enqueue(cji_journal *j, cj_ticket *t)
+{
+	pthread_mutex_lock(&j->mu);
+	int rc = admit(j, t->n);
+	if (rc)
+		return rc;
+	if (j->head || j->committing || j->last_batch > 1) {
+		queue_locked(j, t);
+		return 0;
+	}
+	j->committing = 1;
+	j->last_batch = t->n;
+	pthread_mutex_unlock(&j->mu);
+	commit_batch(j, t);
+	pthread_mutex_lock(&j->mu);
+	j->committing = 0;
+	if (j->head || j->stopping)
+		pthread_cond_signal(&j->work);
 	pthread_mutex_unlock(&j->mu);
 	return 0;
 }
@@ -246,8 +294,9 @@ int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *e
 	return cji_journal_submit_notify(out, j, evs, n, NULL, NULL);
 }
 
-int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *const *evs,
-                              size_t n, void (*fn)(void *arg), void *arg)
+/* A ticket for evs, each validated and encoded; not yet queued. */
+static int make_ticket(cj_ticket **out, cji_journal *j, const cj_event *const *evs, size_t n,
+                       void (*fn)(void *arg), void *arg)
 {
 	*out = NULL;
 	if (!evs && n)
@@ -262,24 +311,35 @@ int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *c
 	t->notify = fn;
 	t->notify_arg = arg;
 	int64_t now = cji_now_ms();
-	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!evs[i]) {
+		int rc;
+		if (!evs[i])
 			rc = cji_err(CJ_EINVAL, "event %zu is NULL", i);
-			goto fail;
-		}
-		if ((rc = prepare_one(t, i, evs[i], now)) || (rc = cji_check_target(j, evs, i))) {
+		else if ((rc = prepare_one(t, i, evs[i], now)) || (rc = cji_check_target(j, evs, i)))
 			rc = err_at_index(rc, i, n);
-			goto fail;
+		if (rc) {
+			ticket_destroy(t);
+			return rc;
 		}
 	}
-	if ((rc = enqueue(j, t)))
-		goto fail;
 	*out = t;
 	return 0;
-fail:
-	ticket_destroy(t);
-	return rc;
+}
+
+int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *const *evs,
+                              size_t n, void (*fn)(void *arg), void *arg)
+{
+	*out = NULL;
+	cj_ticket *t;
+	int rc = make_ticket(&t, j, evs, n, fn, arg);
+	if (rc)
+		return rc;
+	if ((rc = enqueue(j, t))) {
+		ticket_destroy(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
 }
 
 int cji_ticket_done(const cj_ticket *t)
@@ -337,9 +397,13 @@ int cji_journal_append_batch(uint64_t *seqs_out, cji_journal *j, const cj_event 
                              size_t n)
 {
 	cj_ticket *t;
-	int rc = cji_journal_submit(&t, j, evs, n);
+	int rc = make_ticket(&t, j, evs, n, NULL, NULL);
 	if (rc)
 		return rc;
+	if ((rc = commit_or_enqueue(j, t))) {
+		ticket_destroy(t);
+		return rc;
+	}
 	rc = cji_ticket_wait(seqs_out, t);
 	cji_ticket_free(t);
 	return rc;
@@ -745,6 +809,10 @@ static void gather(cji_journal *j, size_t last_n)
 			break;
 }
 
+/* The writer thread: takes the queue's tickets in group commits. It waits
+ * while a synchronous caller holds the commit role (commit_or_enqueue), and
+ * at stop it drains the queue and lets such a commit finish before it ends:
+ * the environment stays open until then. */
 static void *writer_main(void *arg)
 {
 	cji_journal *j = arg;
@@ -752,16 +820,17 @@ static void *writer_main(void *arg)
 	size_t last_n = 0;
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
-		while (!j->head && !j->stopping) {
+		while ((!j->head || j->committing) && !(j->stopping && !j->head && !j->committing)) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 10;
-			pthread_cond_timedwait(&j->work, &j->mu, &ts);
-			if (!j->head)
-				break;
+			if (pthread_cond_timedwait(&j->work, &j->mu, &ts) != 0 && !j->committing)
+				break; /* ten idle seconds: the reader check below */
 		}
-		if (!j->head && j->stopping)
+		if (j->stopping && !j->head && !j->committing)
 			break;
+		if (j->committing)
+			continue;
 		if (j->head)
 			gather(j, last_n);
 		cj_ticket *batch = NULL;
@@ -769,6 +838,9 @@ static void *writer_main(void *arg)
 		if (j->head)
 			batch = take_batch(j, &n);
 		last_n = n;
+		if (batch)
+			j->last_batch = n;
+		j->committing = 1;
 		pthread_mutex_unlock(&j->mu);
 		if (batch)
 			commit_batch(j, batch);
@@ -779,6 +851,7 @@ static void *writer_main(void *arg)
 			last_check = now;
 		}
 		pthread_mutex_lock(&j->mu);
+		j->committing = 0;
 	}
 	pthread_mutex_unlock(&j->mu);
 	return NULL;

@@ -38,10 +38,12 @@ typedef struct cji_journal {
 	size_t queued;
 	int stopping;
 	int writer_running;
+	int committing;           /* a commit is under way: the writer's, or a lone synchronous caller's */
+	size_t last_batch;        /* events in the last commit */
 	pthread_t writer;
 
 	_Atomic uint64_t commits, committed;
-	void (*on_commit)(void *arg);  /* called by the writer after each durable commit */
+	void (*on_commit)(void *arg);  /* called after each durable commit, on the committing thread */
 	void *on_commit_arg;
 
 	cji_follow follow;        /* waiters for new commits (follow.c) */

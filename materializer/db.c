@@ -78,8 +78,11 @@ int cji_db_open_bulk(sqlite3 **out, const char *path)
 	                 "PRAGMA locking_mode=EXCLUSIVE;", 1);
 }
 
+/* Readers map the whole file, up to SQLite's default ceiling for mmap_size
+ * (SQLITE_MAX_MMAP_SIZE, just under 2 GB): a 1M-message projection is 435 MB
+ * and pages past the old 256 MB were read with one system call each. */
 int cji_db_open_ro(sqlite3 **out, const char *path)
 {
 	return open_with(out, path, SQLITE_OPEN_READONLY,
-	                 "PRAGMA query_only=ON; PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;", 0);
+	                 "PRAGMA query_only=ON; PRAGMA mmap_size=2147418112; PRAGMA cache_size=-16384;", 0);
 }

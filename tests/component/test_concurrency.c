@@ -2,7 +2,9 @@
  * every path (append, append_batch, submit/wait): sequence numbers are unique
  * and gap-free 1..N, and every acknowledged event reads back with the content
  * its thread wrote. Env: CJ_CONC_THREADS (default 16), CJ_CONC_EVENTS (per
- * thread, default 2000). */
+ * thread, default 2000). And the lone synchronous writer's shortcut: it
+ * commits on its own thread, many writers still share group commits, and a
+ * stop waits for a commit under way on a caller's thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "testutil.h"
+#include "journal/journal_internal.h"
 
 #define MAX_CHUNK 40
 
@@ -117,7 +122,192 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+
+/* ---- the lone synchronous writer (journal/append.c, commit_or_enqueue) ---- */
+
+typedef struct commit_seen {
+	pthread_mutex_t mu;
+	pthread_t caller;
+	unsigned calls, on_caller;
+} commit_seen;
+
+static void seen_commit(void *arg)
+{
+	commit_seen *c = arg;
+	pthread_mutex_lock(&c->mu);
+	c->calls++;
+	if (pthread_equal(pthread_self(), c->caller))
+		c->on_caller++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static unsigned seen(commit_seen *c, unsigned *on_caller)
+{
+	pthread_mutex_lock(&c->mu);
+	unsigned n = c->calls;
+	*on_caller = c->on_caller;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+static int append_one(cji_journal *j, uint64_t *seq, unsigned thread, unsigned i)
+{
+	cj_event *ev = event_of(thread, i);
+	if (!ev)
+		return CJ_ENOMEM;
+	int rc = cji_journal_append_batch(seq, j, (const cj_event *const *)&ev, 1);
+	cj_event_free(ev);
+	return rc;
+}
+
+typedef struct sync_worker {
+	cji_journal *j;
+	unsigned index, n;
+	uint64_t *seqs;
+	int rc;              /* the first error; CJ_ECLOSED ends a stop test's loop */
+	unsigned done;       /* appends acknowledged */
+} sync_worker;
+
+static void *sync_main(void *arg)
+{
+	sync_worker *w = arg;
+	for (unsigned i = 0; i < w->n; i++) {
+		if ((w->rc = append_one(w->j, &w->seqs[i], w->index, i)))
+			return NULL;
+		w->done = i + 1;
+	}
+	return NULL;
+}
+
+static void check_readable(cji_journal *j, const sync_worker *ws, unsigned nw)
+{
+	for (unsigned t = 0; t < nw; t++)
+		for (unsigned i = 0; i < ws[t].done; i++) {
+			cj_event *ev = NULL;
+			TU_OK(cji_journal_get(&ev, NULL, j, ws[t].seqs[i]));
+			char content[512];
+			content_of(content, sizeof content, ws[t].index, i);
+			assert_string_equal(cj_event_get_string(ev, "content"), content);
+			cj_event_free(ev);
+		}
+}
+
+static void test_lone_writer(void **state)
+{
+	const char *dir = ((tu_fixture *)*state)->dir;
+	char jdir[600];
+	tu_path(jdir, sizeof jdir, dir, "lone");
+	static commit_seen c; /* the journal's callback may outlive a failed test */
+	c = (commit_seen){ .caller = pthread_self() };
+	pthread_mutex_init(&c.mu, NULL);
+	cji_journal_config cfg = { .limits = CJ_LIMITS_DEFAULT };
+	cfg.on_commit = seen_commit;
+	cfg.on_commit_arg = &c;
+	/* static: a failed assertion leaves the writer thread running on it */
+	static cji_journal j;
+	assert_int_equal(mkdir(jdir, 0700), 0);
+	TU_OK(cji_journal_open(&j, jdir, &cfg, 1));
+
+	/* One writer alone: every commit runs on its thread, one event each. */
+	for (unsigned i = 0; i < 50; i++) {
+		uint64_t seq = 0;
+		TU_OK(append_one(&j, &seq, 0, i));
+		assert_int_equal(seq, i + 1);
+	}
+	unsigned on_caller, calls = seen(&c, &on_caller);
+	assert_int_equal(calls, 50);
+	assert_int_equal(on_caller, 50);
+
+	/* A submitted ticket still goes to the writer thread. */
+	cj_event *ev = event_of(0, 50);
+	cj_ticket *t = NULL;
+	TU_OK(cji_journal_submit(&t, &j, (const cj_event *const *)&ev, 1));
+	uint64_t seq = 0;
+	TU_OK(cji_ticket_wait(&seq, t));
+	cji_ticket_free(t);
+	cj_event_free(ev);
+	assert_int_equal(seq, 51);
+	calls = seen(&c, &on_caller);
+	assert_int_equal(calls, 51);
+	assert_int_equal(on_caller, 50);
+
+	/* Eight synchronous writers: gap-free, every event readable, and they
+	 * share commits (fewer commits than events). */
+	enum { NW = 8, PER = 300 };
+	sync_worker ws[NW];
+	pthread_t tids[NW];
+	uint64_t commits0 = atomic_load(&j.commits);
+	for (unsigned k = 0; k < NW; k++) {
+		ws[k] = (sync_worker){ &j, k + 1, PER, calloc(PER, sizeof(uint64_t)), 0, 0 };
+		assert_non_null(ws[k].seqs);
+		assert_int_equal(pthread_create(&tids[k], NULL, sync_main, &ws[k]), 0);
+	}
+	for (unsigned k = 0; k < NW; k++)
+		pthread_join(tids[k], NULL);
+	unsigned char *hit = calloc(NW * PER + 52, 1);
+	assert_non_null(hit);
+	for (unsigned k = 0; k < NW; k++) {
+		assert_int_equal(ws[k].rc, 0);
+		for (unsigned i = 0; i < PER; i++) {
+			uint64_t s = ws[k].seqs[i];
+			assert_true(s >= 52 && s < 52 + NW * PER);
+			assert_int_equal(hit[s], 0);
+			hit[s] = 1;
+			if (i)
+				assert_true(s > ws[k].seqs[i - 1]);
+		}
+	}
+	free(hit);
+	check_readable(&j, ws, NW);
+	uint64_t commits = atomic_load(&j.commits) - commits0;
+	print_message("lone writer: 8 x %d synchronous appends in %llu commits\n", PER,
+	              (unsigned long long)commits);
+	assert_true(commits < NW * PER);
+	for (unsigned k = 0; k < NW; k++)
+		free(ws[k].seqs);
+	cji_journal_close(&j);
+	pthread_mutex_destroy(&c.mu);
+}
+
+/* A stop while lone writers commit on their own threads: the stop waits for
+ * the commit under way; every acknowledged event is there; later appends are
+ * refused with CJ_ECLOSED, nothing stored. Rounds: CJ_CONC_STOP_ROUNDS. */
+static void test_stop_during_lone_commit(void **state)
+{
+	const char *dir = ((tu_fixture *)*state)->dir;
+	unsigned rounds = (unsigned)tu_env_ulong("CJ_CONC_STOP_ROUNDS", 10);
+	for (unsigned r = 0; r < rounds; r++) {
+		char jdir[600], name[32];
+		snprintf(name, sizeof name, "stop-%u", r);
+		tu_path(jdir, sizeof jdir, dir, name);
+		cji_journal_config cfg = { .limits = CJ_LIMITS_DEFAULT };
+		static cji_journal j; /* as in test_lone_writer */
+		assert_int_equal(mkdir(jdir, 0700), 0);
+		TU_OK(cji_journal_open(&j, jdir, &cfg, 1));
+		enum { PER = 100000 };
+		sync_worker w = { &j, 1, PER, calloc(PER, sizeof(uint64_t)), 0, 0 };
+		assert_non_null(w.seqs);
+		pthread_t tid;
+		assert_int_equal(pthread_create(&tid, NULL, sync_main, &w), 0);
+		struct timespec d = { 0, (long)(1 + r % 7) * 3000000L };
+		nanosleep(&d, NULL);
+		cji_journal_stop(&j);
+		pthread_join(tid, NULL);
+		assert_int_equal(w.rc, CJ_ECLOSED);
+		uint64_t last = 0;
+		TU_OK(cji_journal_last_seq(&last, &j));
+		assert_int_equal(last, w.done);
+		check_readable(&j, &w, 1);
+		free(w.seqs);
+		cji_journal_close(&j);
+	}
+}
+
 static int setup(void **state) { return tu_fixture_setup(state, "conc", NULL); }
+static int setup_dir(void **state)
+{
+	return tu_fixture_setup_ex(state, sizeof(tu_fixture), "conc", NULL, TU_FIXTURE_NO_STORE);
+}
 static int teardown(void **state) { return tu_fixture_teardown(state); }
 
 static void test_concurrent_appends(void **state)
@@ -243,6 +433,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lone_writer, setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_during_lone_commit, setup_dir, teardown),
 	};
 	return cmocka_run_group_tests_name("component/concurrency", tests, NULL, NULL);
 }
