@@ -21,21 +21,24 @@
 enum { Q_HIST_BEFORE, Q_HIST_AFTER, Q_IMG_BEFORE, Q_IMG_AFTER, Q_SEARCH_MSG, Q_SEARCH_IMG,
        Q_USER_CFG, Q_THREAD_CFG, Q_POSITION, Q_SEARCH_MSG_THREAD, Q_SEARCH_IMG_THREAD,
        Q_SEARCH_MSG_REL, Q_SEARCH_IMG_REL, Q_USER_BEFORE, Q_USER_AFTER, Q_USER_SRV_BEFORE,
-       Q_USER_SRV_AFTER, Q_COUNT };
+       Q_USER_SRV_AFTER, Q_MSG_EXTRAS, Q_COUNT };
 _Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap query_read.c's");
 
-/* A message row: its columns, then what other tables hold about it
- * (attachments in order, reaction counts by emoji; NULL when none, so the
- * key is left out). Those tables are asked only about the messages whose
- * extras bits say they have some (007_message_extras.sql): two lookups per
- * row were a fifth of a history read. The seven rare columns of 0.3 are
- * read, as one object whose members join the row, only for the messages
- * whose bit 4 says they have one (008_message_extras_rare.sql): seven NULL
- * columns per row were a tenth of it. json_patch('{}', ...) drops null
- * fields (of an attachment, of the rare columns). */
+/* A message row: its columns, then the extras bits (007_message_extras.sql,
+ * 008_message_extras_rare.sql) saying whether other tables hold something
+ * about it (bit 0 attachments, bit 1 reactions) or whether one of the seven
+ * rare columns of 0.3 is set (bit 2). Most messages have none: the row
+ * writer asks MSG_EXTRAS (one more statement, by seq) only for those that
+ * do. Asking it of every row inside the statement, as three CASE columns,
+ * was 6% of a history read's instructions (callgrind, 1M store). */
 #define MSG_COLS \
 	"m.seq, t.thread, m.role, m.content, u.user, m.server, m.channel, m.message_ts," \
-	" m.metadata, m.id, m.ts_ms, m.ts, u.display_name," \
+	" m.metadata, m.id, m.ts_ms, m.ts, u.display_name, m.extras"
+/* The rare columns, as one object whose members join the row; attachments
+ * in order; reaction counts by emoji; NULL when none, so the key is left
+ * out. json_patch('{}', ...) drops null fields (of an attachment, of the
+ * rare columns). */
+#define MSG_EXTRAS \
 	" CASE WHEN m.extras & 4 THEN json_patch('{}', json_object('name', m.name," \
 	"   'reply_to', m.reply_to, 'parent', m.parent, 'tool_call_id', m.tool_call_id," \
 	"   'tool_calls', json(m.tool_calls), 'edited_ts_ms', m.edited_ts_ms," \
@@ -145,6 +148,7 @@ static const char *const SQL[] = {
 	" AND (?4 IS NULL OR t.server = ?4)"
 	" AND EXISTS (SELECT 1 FROM images_fts f WHERE images_fts MATCH ?1 AND f.rowid = m.seq)"
 	" ORDER BY m.seq DESC LIMIT ?5",
+	[Q_MSG_EXTRAS] = "SELECT" MSG_EXTRAS " FROM messages m WHERE m.seq = ?1",
 	[Q_USER_CFG] = "SELECT config FROM users WHERE user = ?1",
 	[Q_THREAD_CFG] = "SELECT config FROM threads WHERE thread = ?1",
 	[Q_POSITION] = "SELECT seq FROM journal_position WHERE id = 1",
@@ -160,24 +164,51 @@ void cji_bind_opt(sqlite3_stmt *st, int i, const char *s)
 
 #define NN CJI_JF_NOT_NULL
 #define F CJI_JSON_FIELD
-int cji_message_row(cji_buf *b, sqlite3_stmt *st)
+/* The extras of message seq (MSG_EXTRAS) as members of its row. */
+static int message_extras(cji_buf *b, cji_reader *r, int64_t seq, int *first)
 {
-	/* MSG_COLS in order; JSON text columns are embedded as they are */
+	static const cji_json_field f[] = {
+		F("", CJI_JF_MEMBERS), /* name, reply_to, parent, tool_call_id, tool_calls, edited_ts_ms, edited_ts */
+		F("attachments", CJI_JF_JSON), F("reactions", CJI_JF_JSON),
+	};
+	sqlite3_stmt *st;
+	int rc = cji_reader_stmt(r, Q_MSG_EXTRAS, SQL[Q_MSG_EXTRAS], &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, seq);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		rc = cji_json_row(b, st, f, (int)(sizeof f / sizeof f[0]), first);
+	else if (rc == SQLITE_DONE)
+		rc = 0; /* deleted since the row was read: cannot happen in one read transaction */
+	else
+		rc = cji_err_sqlite(rc, sqlite3_errmsg(r->db), "query failed (a message's extras)");
+	sqlite3_reset(st);
+	return rc;
+}
+
+int cji_message_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
+{
+	/* MSG_COLS in order, but the extras bits; JSON text columns are embedded as they are */
 	static const cji_json_field f[] = {
 		F("seq", NN | CJI_JF_INT), F("thread", NN), F("role", NN), F("content", 0), F("user", 0),
 		F("server", 0), F("channel", 0), F("message_ts", 0), F("metadata", CJI_JF_JSON),
 		F("id", 0), F("ts_ms", NN | CJI_JF_INT), F("ts", NN), F("display_name", 0),
-		F("", CJI_JF_MEMBERS), /* name, reply_to, parent, tool_call_id, tool_calls, edited_ts_ms, edited_ts */
-		F("attachments", CJI_JF_JSON), F("reactions", CJI_JF_JSON),
 	};
+	enum { EXTRAS = sizeof f / sizeof f[0] };
 	int first = 1;
-	if (cji_buf_append(b, "{", 1) || cji_json_row(b, st, f, (int)(sizeof f / sizeof f[0]), &first))
+	if (cji_buf_append(b, "{", 1) || cji_json_row(b, st, f, EXTRAS, &first))
 		return -1;
+	if (sqlite3_column_int(st, EXTRAS) & 7) {
+		int rc = message_extras(b, r, sqlite3_column_int64(st, 0), &first);
+		if (rc)
+			return rc;
+	}
 	return cji_buf_append(b, ",\"type\":\"message\"}", 18);
 }
 
-int cji_image_row(cji_buf *b, sqlite3_stmt *st)
+int cji_image_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
 	/* IMG_COLS in order; has_thumbnail is an integer in the table */
 	static const cji_json_field f[] = {
 		F("seq", NN | CJI_JF_INT), F("thread", NN), F("url", 0), F("kind", 0), F("prompt", 0),
@@ -204,8 +235,8 @@ static int dump(json_t *v, char **out)
  * query ran newest-first for "the last N" (the API answers in ascending seq
  * order). A row beyond limit (the statement asks for limit + 1) sets *more
  * and is left out. */
-int cji_query_collect(sqlite3 *db, sqlite3_stmt *st, cji_row_fn mk, int reverse, unsigned limit,
-                      char **out, cji_rows_info *info)
+int cji_query_collect(cji_reader *r, sqlite3_stmt *st, cji_row_fn mk, int reverse,
+                      unsigned limit, char **out, cji_rows_info *info)
 {
 	cji_buf rows = CJI_BUF_INIT, b = CJI_BUF_INIT;
 	size_t offs[CJI_QUERY_MAX_LIMIT + 1], n = 0;
@@ -229,13 +260,14 @@ int cji_query_collect(sqlite3 *db, sqlite3_stmt *st, cji_row_fn mk, int reverse,
 		if (seen.want_b)
 			seen.last_b = sqlite3_column_int64(st, 1);
 		offs[n++] = rows.len;
-		err = mk(&rows, st);
+		err = mk(&rows, st, r);
 	}
 	offs[n] = rows.len;
 	if (err || rc != SQLITE_DONE) {
 		cji_buf_free(&rows);
-		return err ? cji_err(CJ_ENOMEM, "out of memory")
-		           : cji_err_sqlite(rc, sqlite3_errmsg(db), "query failed");
+		if (err)
+			return err == -1 ? cji_err(CJ_ENOMEM, "out of memory") : err;
+		return cji_err_sqlite(rc, sqlite3_errmsg(r->db), "query failed");
 	}
 	err = cji_buf_reserve(&b, rows.len + n + 3) || cji_buf_append(&b, "[", 1);
 	for (size_t k = 0; k < n && !err; k++) {
@@ -303,7 +335,7 @@ static int page_query(cj_store *s, const page_args *a, char **out, cj_page *page
 		cji_bind_opt(st, 4, a->user);
 		cji_bind_opt(st, 5, a->server);
 		sqlite3_bind_int(st, 6, (int)limit + 1);
-		rc = cji_query_collect(r->db, st, a->kind == PAGE_THREAD_IMG ? cji_image_row : cji_message_row,
+		rc = cji_query_collect(r, st, a->kind == PAGE_THREAD_IMG ? cji_image_row : cji_message_row,
 		                       newest, limit, out, &info);
 	}
 	cji_reader_put(s->readers, r);
@@ -405,7 +437,7 @@ int cj_query_search(char **json_out, cj_store *s, const cj_search_query *user_q)
 		cji_bind_opt(st, 3, q->user);
 		cji_bind_opt(st, 4, q->server);
 		sqlite3_bind_int(st, 5, (int)limit);
-		rc = cji_query_collect(r->db, st, q->images ? cji_image_row : cji_message_row, 0, limit,
+		rc = cji_query_collect(r, st, q->images ? cji_image_row : cji_message_row, 0, limit,
 		                       json_out, NULL);
 		if (rc == CJ_EDB) /* FTS5 refused the quoted text (e.g. no token in it) */
 			rc = cji_err_field(CJ_EINVAL, "q", "search text has no searchable words");

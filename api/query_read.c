@@ -105,24 +105,27 @@ static const char *const THREAD_KEYS[] = {
 #define THREAD_JSON (1u << 6)
 #define THREAD_BOOL (1u << 4)
 
-static int thread_row(cji_buf *b, sqlite3_stmt *st)
+static int thread_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
 	int first = 1;
 	return cji_buf_append(b, "{", 1) ||
 	       put_cols(b, st, 2, THREAD_KEYS, THREAD_NCOLS, THREAD_JSON, THREAD_BOOL, &first) ||
 	       cji_buf_append(b, "}", 1);
 }
 
-static int user_thread_row(cji_buf *b, sqlite3_stmt *st)
+static int user_thread_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
 	int first = 1;
 	return cji_buf_append(b, "{", 1) ||
 	       put_cols(b, st, 2, THREAD_KEYS, THREAD_NCOLS + 2, THREAD_JSON, THREAD_BOOL, &first) ||
 	       cji_buf_append(b, "}", 1);
 }
 
-static int thread_detail_row(cji_buf *b, sqlite3_stmt *st)
+static int thread_detail_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
 	static const char *const cfg[] = { "config" };
 	int first = 1;
 	return cji_buf_append(b, "{", 1) ||
@@ -130,8 +133,9 @@ static int thread_detail_row(cji_buf *b, sqlite3_stmt *st)
 	       put_cols(b, st, 2 + THREAD_NCOLS, cfg, 1, 1, 0, &first) || cji_buf_append(b, "}", 1);
 }
 
-static int user_row(cji_buf *b, sqlite3_stmt *st)
+static int user_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
 	static const char *const keys[] = {
 		"user", "username", "display_name", "is_bot", "avatar_url", "timezone", "tz_label",
 		"tz_offset", "metadata", "config", "first_seen_ms", "first_seen", "last_seen_ms",
@@ -143,8 +147,9 @@ static int user_row(cji_buf *b, sqlite3_stmt *st)
 	       cji_buf_append(b, "}", 1);
 }
 
-static int metric_row(cji_buf *b, sqlite3_stmt *st)
+static int metric_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
 	static const char *const keys[] = { "seq", "name", "value", "unit", "tags", "ts_ms", "ts" };
 	int first = 1;
 	return cji_buf_append(b, "{", 1) || put_cols(b, st, 2, keys, 7, 1u << 4, 0, &first) ||
@@ -164,11 +169,24 @@ static int cost_row(cji_buf *b, sqlite3_stmt *st, const char *key)
 	return cji_buf_append(b, "{", 1) || put_cols(b, st, 0, &key, 1, 0, 0, &first) ||
 	       cost_sums(b, st, 1, &first) || cji_buf_append(b, "}", 1);
 }
-static int cost_day_row(cji_buf *b, sqlite3_stmt *st) { return cost_row(b, st, "day"); }
-static int cost_model_row(cji_buf *b, sqlite3_stmt *st) { return cost_row(b, st, "model"); }
-static int cost_thread_row(cji_buf *b, sqlite3_stmt *st) { return cost_row(b, st, "thread"); }
-static int cost_total_row(cji_buf *b, sqlite3_stmt *st)
+static int cost_day_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
+	return cost_row(b, st, "day");
+}
+static int cost_model_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
+{
+	(void)r;
+	return cost_row(b, st, "model");
+}
+static int cost_thread_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
+{
+	(void)r;
+	return cost_row(b, st, "thread");
+}
+static int cost_total_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
+{
+	(void)r;
 	int first = 1;
 	return cji_buf_append(b, "{", 1) || cost_sums(b, st, 0, &first) || cji_buf_append(b, "}", 1);
 }
@@ -227,7 +245,7 @@ static int run(cji_reader *r, one_query *q, const char *a1, const char *a2, int6
 	sqlite3_bind_int64(st, 4, a4);
 	sqlite3_bind_int(st, 5, (int)q->limit + 1);
 	sqlite3_bind_int64(st, 6, a6);
-	return cji_query_collect(r->db, st, q->row, 0, q->limit, out, &q->info);
+	return cji_query_collect(r, st, q->row, 0, q->limit, out, &q->info);
 }
 
 /* One query on a pooled reader; the reader's errors pass through the
@@ -434,8 +452,9 @@ int cj_setting_key_sensitive(const char *key)
 	return 0;
 }
 
-static int setting_row(cji_buf *b, sqlite3_stmt *st)
+static int setting_row(cji_buf *b, sqlite3_stmt *st, cji_reader *r)
 {
+	(void)r;
 	static const char *const keys[] = { "key", "value", "category", "sensitive", "actor",
 	                                    "description", "updated_ms", "updated", "seq" };
 	const char *key = (const char *)sqlite3_column_text(st, 0);
