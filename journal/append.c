@@ -250,7 +250,7 @@ static void queue_locked(cji_journal *j, cj_ticket *t)
 static int enqueue(cji_journal *j, cj_ticket *t)
 {
 	pthread_mutex_lock(&j->mu);
-	int rc = admit(j, t->n ? t->n : 1);
+	int rc = admit(j, t->n);
 	if (rc)
 		return rc;
 	queue_locked(j, t);
