@@ -326,20 +326,28 @@ static int make_ticket(cj_ticket **out, cji_journal *j, const cj_event *const *e
 	return 0;
 }
 
-int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *const *evs,
-                              size_t n, void (*fn)(void *arg), void *arg)
+/* make_ticket, then put: enqueue, or commit_or_enqueue for a caller that
+ * waits at once. */
+static int submit_via(cj_ticket **out, cji_journal *j, const cj_event *const *evs, size_t n,
+                      void (*fn)(void *arg), void *arg, int (*put)(cji_journal *, cj_ticket *))
 {
 	*out = NULL;
 	cj_ticket *t;
 	int rc = make_ticket(&t, j, evs, n, fn, arg);
 	if (rc)
 		return rc;
-	if ((rc = enqueue(j, t))) {
+	if ((rc = put(j, t))) {
 		ticket_destroy(t);
 		return rc;
 	}
 	*out = t;
 	return 0;
+}
+
+int cji_journal_submit_notify(cj_ticket **out, cji_journal *j, const cj_event *const *evs,
+                              size_t n, void (*fn)(void *arg), void *arg)
+{
+	return submit_via(out, j, evs, n, fn, arg, enqueue);
 }
 
 int cji_ticket_done(const cj_ticket *t)
@@ -397,13 +405,9 @@ int cji_journal_append_batch(uint64_t *seqs_out, cji_journal *j, const cj_event 
                              size_t n)
 {
 	cj_ticket *t;
-	int rc = make_ticket(&t, j, evs, n, NULL, NULL);
+	int rc = submit_via(&t, j, evs, n, NULL, NULL, commit_or_enqueue);
 	if (rc)
 		return rc;
-	if ((rc = commit_or_enqueue(j, t))) {
-		ticket_destroy(t);
-		return rc;
-	}
 	rc = cji_ticket_wait(seqs_out, t);
 	cji_ticket_free(t);
 	return rc;
