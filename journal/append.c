@@ -215,7 +215,6 @@ static int prepare_one(cj_ticket *t, size_t i, const cj_event *ev, int64_t now)
 	return 0;
 }
 
-/* Queue t; CJ_EBUSY if the queue is over its bound, CJ_ECLOSED if closing. */
 /* Refuse under j->mu held (stopping, read-only, queue full): 0 or the error,
  * with the lock released on error. */
 static int admit(cji_journal *j, size_t n)
@@ -247,6 +246,7 @@ static void queue_locked(cji_journal *j, cj_ticket *t)
 	pthread_mutex_unlock(&j->mu);
 }
 
+/* Queue t; CJ_EBUSY if the queue is over its bound, CJ_ECLOSED if closing. */
 static int enqueue(cji_journal *j, cj_ticket *t)
 {
 	pthread_mutex_lock(&j->mu);
@@ -264,9 +264,9 @@ static void commit_batch(cji_journal *j, cj_ticket *batch);
  * writer then skips the hand-off to the writer thread and back (two thread
  * wake-ups per append). Otherwise it queues like any other ticket and joins
  * the next group commit, whose gather window (below) keeps many writers in
- * large batches. One
- * commit at a time either way: `committing` is the role, held under j->mu by
- * whoever runs commit_batch (docs/architecture.md, "Group commit"). */
+ * large batches. One commit at a time either way: `committing` is the role,
+ * held under j->mu by whoever runs commit_batch (docs/architecture.md, "The
+ * hot path"). */
 static int commit_or_enqueue(cji_journal *j, cj_ticket *t)
 {
 	pthread_mutex_lock(&j->mu);
@@ -821,7 +821,6 @@ static void *writer_main(void *arg)
 {
 	cji_journal *j = arg;
 	uint64_t last_check = cji_mono_ns();
-	size_t last_n = 0;
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
 		while ((!j->head || j->committing) && !(j->stopping && !j->head && !j->committing)) {
@@ -836,14 +835,12 @@ static void *writer_main(void *arg)
 		if (j->committing)
 			continue;
 		if (j->head)
-			gather(j, last_n);
+			gather(j, j->last_batch); /* the last commit's, whoever made it */
 		cj_ticket *batch = NULL;
 		size_t n = 0;
 		if (j->head)
 			batch = take_batch(j, &n);
-		last_n = n;
-		if (batch)
-			j->last_batch = n;
+		j->last_batch = n; /* 0 after ten idle seconds: the next writer is a lone one */
 		j->committing = 1;
 		pthread_mutex_unlock(&j->mu);
 		if (batch)
