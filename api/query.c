@@ -180,8 +180,8 @@ static int message_extras(cji_buf *b, cji_reader *r, int64_t seq, int *first)
 		rc = cji_json_row(b, st, f, (int)(sizeof f / sizeof f[0]), first);
 	else if (rc == SQLITE_DONE)
 		rc = 0; /* deleted since the row was read: cannot happen in one read transaction */
-	else
-		rc = cji_err_sqlite(rc, sqlite3_errmsg(r->db), "query failed (a message's extras)");
+	else if ((rc = cji_err_sqlite(rc, sqlite3_errmsg(r->db), "query failed (a message's extras)")) == -1)
+		rc = CJ_EDB; /* -1 from a row writer means out of memory (query_internal.h) */
 	sqlite3_reset(st);
 	return rc;
 }
