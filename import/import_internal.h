@@ -150,7 +150,7 @@ int imp_message_built(imp *m, cj_event *ev, eb *b, const char *what);
  * message by id. */
 int imp_message_finish(imp *m, cj_event *ev, eb *b, json_t *att, json_t *meta, const char *id);
 /* Seconds since the epoch (a number, or Slack's "1712345678.000100") in
- * ms; -1 when it is not one. */
+ * ms; -1 when it is not one, or is negative or after 9999-12-31. */
 int64_t imp_epoch_ms(const json_t *v);
 int64_t imp_epoch_ms_text(const char *s);   /* the same for a string (NULL: -1) */
 

@@ -356,12 +356,21 @@ int imp_message_built(imp *m, cj_event *ev, eb *b, const char *what)
 	return 1;
 }
 
+/* The latest second a time may name: 9999-12-31T23:59:59Z (what the
+ * journal's ts can hold, and far from int64 ms overflow). */
+#define IMP_MAX_EPOCH_S 253402300799LL
+
 int64_t imp_epoch_ms(const json_t *v)
 {
-	if (json_is_integer(v))
-		return json_integer_value(v) * 1000;
-	if (json_is_real(v))
-		return (int64_t)(json_real_value(v) * 1000.0);
+	if (json_is_integer(v)) {
+		json_int_t s = json_integer_value(v);
+		return s >= 0 && s <= IMP_MAX_EPOCH_S ? (int64_t)s * 1000 : -1;
+	}
+	if (json_is_real(v)) {
+		/* !(x >= 0) also refuses NaN; a double out of int64's range must not be cast */
+		double x = json_real_value(v);
+		return x >= 0 && x < (double)(IMP_MAX_EPOCH_S + 1) ? (int64_t)(x * 1000.0) : -1;
+	}
 	return imp_epoch_ms_text(json_string_value(v));
 }
 
@@ -373,7 +382,7 @@ int64_t imp_epoch_ms_text(const char *s)
 	int64_t sec = 0, ms = 0;
 	const char *p = s;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (sec > 253402300799LL)
+		if (sec > IMP_MAX_EPOCH_S)
 			return -1;
 		sec = sec * 10 + (*p - '0');
 	}
@@ -388,7 +397,7 @@ int64_t imp_epoch_ms_text(const char *s)
 		for (; d < 3; d++)
 			ms *= 10;
 	}
-	if (*p)
+	if (*p || sec > IMP_MAX_EPOCH_S)
 		return -1;
 	return sec * 1000 + ms;
 }
