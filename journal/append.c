@@ -830,10 +830,9 @@ static void *writer_main(void *arg)
 			if (pthread_cond_timedwait(&j->work, &j->mu, &ts) != 0 && !j->committing)
 				break; /* ten idle seconds: the reader check below */
 		}
-		if (j->stopping && !j->head && !j->committing)
+		/* every way out of the wait leaves no caller committing */
+		if (j->stopping && !j->head)
 			break;
-		if (j->committing)
-			continue;
 		if (j->head)
 			gather(j, j->last_batch); /* the last commit's, whoever made it */
 		cj_ticket *batch = NULL;
