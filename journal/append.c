@@ -71,40 +71,42 @@ struct cj_ticket {
 
 /* ---- caller side: prepare ---------------------------------------------- */
 
+/* One allocation per ticket: the struct, then its n sequence numbers,
+ * idempotency entries, lengths and statuses (an asynchronous append of one
+ * event paid five allocations and their frees before, ~1.9k instructions
+ * of malloc and free per event in async_4x256_j, callgrind). */
+_Static_assert(_Alignof(req_idem) <= 8 && sizeof(req_idem) % _Alignof(uint32_t) == 0,
+               "ticket_new lays the arrays out back to back");
 static cj_ticket *ticket_new(cji_journal *j, int kind, size_t n)
 {
-	cj_ticket *t = calloc(1, sizeof *t);
+	size_t per = sizeof(uint64_t) + sizeof(req_idem) + sizeof(uint32_t) + 1;
+	size_t head = (sizeof(cj_ticket) + 15) & ~(size_t)15;
+	if (n > (SIZE_MAX - head) / per)
+		return NULL;
+	cj_ticket *t = malloc(head + n * per);
 	if (!t)
 		return NULL;
+	memset(t, 0, sizeof *t);
 	t->j = j;
 	t->kind = kind;
 	t->n = n;
 	if (n) {
-		t->lens = malloc(n * sizeof *t->lens);
-		t->idem = malloc(n * sizeof *t->idem);
-		t->seqs = malloc(n * sizeof *t->seqs);
-		t->status = calloc(n, 1);
-		if (!t->lens || !t->idem || !t->seqs || !t->status) {
-			free(t->lens);
-			free(t->idem);
-			free(t->seqs);
-			free(t->status);
-			free(t);
-			return NULL;
-		}
+		uint8_t *p = (uint8_t *)t + head;
+		t->seqs = (uint64_t *)(void *)p;
+		t->idem = (req_idem *)(void *)(p + n * sizeof(uint64_t));
+		t->lens = (uint32_t *)(void *)(p + n * (sizeof(uint64_t) + sizeof(req_idem)));
+		t->status = p + n * (sizeof(uint64_t) + sizeof(req_idem) + sizeof(uint32_t));
+		memset(t->status, 0, n);
 	}
 	pthread_cond_init(&t->cond, NULL);
 	return t;
 }
 
+/* The arrays live in the ticket's block (or are a writer job's caller's). */
 static void ticket_destroy(cj_ticket *t)
 {
 	cji_buf_free(&t->recs);
 	cji_buf_free(&t->ids);
-	free(t->lens);
-	free(t->idem);
-	free(t->seqs);
-	free(t->status);
 	pthread_cond_destroy(&t->cond);
 	free(t);
 }
@@ -295,6 +297,14 @@ int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *e
 }
 
 /* A ticket for evs, each validated and encoded; not yet queued. */
+/* A batch's records are reserved at once from the first one's size (with an
+ * eighth more), instead of the buffer doubling its way up (~300
+ * instructions an event at 1000 per batch, callgrind); only up to this
+ * size: a huge first event says little about the rest. */
+#define TICKET_RESERVE_MAX ((size_t)16 << 20)
+/* Room for a usual record (~350 bytes framed) before the first is encoded. */
+#define TICKET_FIRST_RESERVE 512
+
 static int make_ticket(cj_ticket **out, cji_journal *j, const cj_event *const *evs, size_t n,
                        void (*fn)(void *arg), void *arg)
 {
@@ -306,8 +316,11 @@ static int make_ticket(cj_ticket **out, cji_journal *j, const cj_event *const *e
 	if (n > j->max_queue)
 		return cji_err(CJ_ETOOBIG, "batch of %zu events is over the limit of %u", n, j->max_queue);
 	cj_ticket *t = ticket_new(j, REQ_EVENTS, n);
-	if (!t)
+	if (!t || cji_buf_reserve(&t->recs, TICKET_FIRST_RESERVE)) {
+		if (t)
+			ticket_destroy(t);
 		return cji_err(CJ_ENOMEM, "out of memory");
+	}
 	t->notify = fn;
 	t->notify_arg = arg;
 	int64_t now = cji_now_ms();
@@ -317,6 +330,9 @@ static int make_ticket(cj_ticket **out, cji_journal *j, const cj_event *const *e
 			rc = cji_err(CJ_EINVAL, "event %zu is NULL", i);
 		else if ((rc = prepare_one(t, i, evs[i], now)) || (rc = cji_check_target(j, evs, i)))
 			rc = err_at_index(rc, i, n);
+		else if (i == 0 && n > 1 && t->recs.len <= TICKET_RESERVE_MAX / n &&
+		         cji_buf_reserve(&t->recs, t->recs.len * n + t->recs.len * n / 8))
+			rc = cji_err(CJ_ENOMEM, "out of memory");
 		if (rc) {
 			ticket_destroy(t);
 			return rc;

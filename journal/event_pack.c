@@ -29,10 +29,76 @@ typedef struct packer {
 } packer;
 
 typedef struct entry {
+	uint64_t pre;      /* the key's first 8 bytes, big-endian, zero-padded */
 	const char *key;
 	size_t len;
 	json_t *val;
 } entry;
+
+/* The first min(len, 8) bytes of k as a big-endian number: comparing two
+ * prefixes as numbers compares those bytes bytewise, so most comparisons
+ * of a sort need no memcmp. */
+static inline uint64_t load_be64(const char *k)
+{
+	uint64_t v;
+	memcpy(&v, k, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap64(v);
+#else
+	uint64_t r = 0;
+	for (int i = 0; i < 8; i++)
+		r = r << 8 | (unsigned char)k[i];
+	return r;
+#endif
+}
+
+static inline uint64_t load_be32(const char *k)
+{
+	uint32_t v;
+	memcpy(&v, k, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(v);
+#else
+	return (uint64_t)(unsigned char)k[0] << 24 | (uint64_t)(unsigned char)k[1] << 16 |
+	       (uint64_t)(unsigned char)k[2] << 8 | (unsigned char)k[3];
+#endif
+}
+
+static inline uint64_t key_prefix(const char *k, size_t len)
+{
+	if (len >= 8)
+		return load_be64(k);
+	if (len >= 4) /* bytes 0..3 and len-4..len-1, overlapping where equal */
+		return load_be32(k) << 32 | load_be32(k + len - 4) << (8 * (8 - len));
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++)
+		v |= (uint64_t)(unsigned char)k[i] << (56 - 8 * i);
+	return v;
+}
+
+/* Copy n bytes; short ones (most keys and many values) without a call:
+ * two overlapping moves cover 4..16 bytes. */
+static inline void copy_bytes(uint8_t *d, const char *s, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = (uint8_t)s[i];
+	} else {
+		memcpy(d, s, n);
+	}
+}
 
 /* Room for n more bytes: 0, or -1 (the body would exceed what the decoder
  * accepts, or out of memory). Almost always a comparison. */
@@ -112,10 +178,16 @@ static int put_container(packer *p, size_t n, int map)
 static int entry_cmp(const void *a, const void *b)
 {
 	const entry *x = a, *y = b;
+	if (x->pre != y->pre)
+		return x->pre < y->pre ? -1 : 1;
+	/* the first min(len, 8) bytes are equal (a shorter key's padding is
+	 * zeros, so a key that is a prefix of the other sorts first below) */
 	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->key, y->key, n);
-	if (c)
-		return c;
+	if (n > 8) {
+		int c = memcmp(x->key + 8, y->key + 8, n - 8);
+		if (c)
+			return c;
+	}
 	return (x->len > y->len) - (x->len < y->len);
 }
 
@@ -145,13 +217,25 @@ static int pack_str(packer *p, const char *s, size_t len)
 		p->too_big = 1;
 		return -1;
 	}
-	int rc = len < 32 ? put_byte(p, (uint8_t)(0xa0 | len))
-	         : len < 256 ? put_tagged(p, 0xd9, len, 1)
-	         : len < 65536 ? put_tagged(p, 0xda, len, 2) : put_tagged(p, 0xdb, len, 4);
-	if (rc || room(p, len))
+	/* the header and the bytes under one check for room */
+	size_t h = len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5;
+	if (room(p, h + len))
 		return -1;
-	memcpy(p->out->data + p->out->len, s, len);
-	p->out->len += len;
+	uint8_t *d = p->out->data + p->out->len;
+	if (h == 1)
+		d[0] = (uint8_t)(0xa0 | len);
+	else if (h == 2) {
+		d[0] = 0xd9;
+		d[1] = (uint8_t)len;
+	} else if (h == 3) {
+		d[0] = 0xda;
+		put_be(d + 1, len, 2);
+	} else {
+		d[0] = 0xdb;
+		put_be(d + 1, len, 4);
+	}
+	copy_bytes(d + h, s, len);
+	p->out->len += h + len;
 	return 0;
 }
 
@@ -211,16 +295,17 @@ static int pack_object(packer *p, const json_t *obj, unsigned depth)
 			return -1;
 		}
 	}
+	/* the iterator walked by hand: json_object_keylen_foreach looks each
+	 * key up again (json_object_key_to_iter) three times per member */
 	size_t i = 0;
-	const char *key;
-	size_t klen;
-	json_t *val;
-	json_object_keylen_foreach((json_t *)obj, key, klen, val) {
-		e[i].key = key;
-		e[i].len = klen;
-		e[i].val = val;
-		i++;
+	for (void *it = json_object_iter((json_t *)obj); it && i < n;
+	     it = json_object_iter_next((json_t *)obj, it), i++) {
+		e[i].key = json_object_iter_key(it);
+		e[i].len = json_object_iter_key_len(it);
+		e[i].val = json_object_iter_value(it);
+		e[i].pre = key_prefix(e[i].key, e[i].len);
 	}
+	n = i;
 	sort_entries(e, n);
 	int rc = pack_entries(p, e, n, depth);
 	if (e != stack)

@@ -510,6 +510,62 @@ static void test_bytes_match_msgpack_c(void **state)
 	}
 }
 
+/* Keys sorted bytewise whatever they share: the sort compares 8-byte
+ * prefixes as numbers first, so keys that agree on 8 bytes or more, keys
+ * that are a prefix of another, keys of 4..7 bytes (read in two
+ * overlapping halves) and keys holding a zero byte are all checked against
+ * a plain memcmp order, in objects that sort on the stack (<= 32 keys) and
+ * on the heap. The encoded key order is read back with msgpack-c. */
+static int ref_cmp(const msgpack_object_str *a, const msgpack_object_str *b)
+{
+	uint32_t n = a->size < b->size ? a->size : b->size;
+	int c = memcmp(a->ptr, b->ptr, n);
+	return c ? c : (a->size > b->size) - (a->size < b->size);
+}
+
+static void test_key_order_prefixes(void **state)
+{
+	(void)state;
+	static const char alphabet[] = { 'a', '\0', '\xff', 'b', 'A' };
+	uint64_t x = 7;
+	for (int round = 0; round < 400; round++) {
+		cj_event *ev = parse_ok("{\"type\":\"message\",\"thread\":\"T\",\"role\":\"user\","
+		                        "\"content\":\"c\"}");
+		json_t *md = json_object();
+		size_t want = round % 2 ? 40 : 20;
+		while (json_object_size(md) < want) {
+			x = x * 6364136223846793005u + 1442695040888963407u;
+			char k[24];
+			size_t len = (size_t)(x >> 59) % 20; /* 0..19 */
+			for (size_t i = 0; i < len; i++) /* few letters: long shared prefixes */
+				k[i] = alphabet[(x >> (3 * i % 48)) % (i < 9 ? 3 : sizeof alphabet)];
+			json_object_setn_new(md, k, len, json_integer((json_int_t)len));
+		}
+		json_object_set_new(ev->obj, "metadata", md);
+		cji_buf b = encode_ok(ev, NULL, NULL);
+		msgpack_zone zone;
+		msgpack_zone_init(&zone, 4096);
+		msgpack_object obj;
+		size_t off = 0;
+		assert_int_equal(msgpack_unpack((const char *)b.data, b.len, &off, &zone, &obj),
+		                 MSGPACK_UNPACK_SUCCESS);
+		const msgpack_object *meta = NULL;
+		for (uint32_t i = 0; i < obj.via.map.size; i++) {
+			const msgpack_object_str *k = &obj.via.map.ptr[i].key.via.str;
+			if (k->size == 8 && memcmp(k->ptr, "metadata", 8) == 0)
+				meta = &obj.via.map.ptr[i].val;
+		}
+		assert_non_null(meta);
+		assert_int_equal(meta->via.map.size, want);
+		for (uint32_t i = 1; i < meta->via.map.size; i++)
+			if (ref_cmp(&meta->via.map.ptr[i - 1].key.via.str, &meta->via.map.ptr[i].key.via.str) >= 0)
+				fail_msg("round %d: key %u out of order", round, i);
+		msgpack_zone_destroy(&zone);
+		cji_buf_free(&b);
+		cj_event_free(ev);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_reals),
 		cmocka_unit_test(test_ts_normalization),
 		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_key_order_prefixes),
 		cmocka_unit_test(test_size_agreement),
 		cmocka_unit_test(test_encode_bad_ts),
 		cmocka_unit_test(test_encode_refuses_undecodable),
