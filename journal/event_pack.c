@@ -35,41 +35,35 @@ typedef struct entry {
 	json_t *val;
 } entry;
 
-/* The first min(len, 8) bytes of k as a big-endian number: comparing two
- * prefixes as numbers compares those bytes bytewise, so most comparisons
- * of a sort need no memcmp. */
-static inline uint64_t load_be64(const char *k)
+/* n (4 or 8) bytes of k as a big-endian number. */
+static inline uint64_t load_be(const char *k, int n)
 {
-	uint64_t v;
-	memcpy(&v, k, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return __builtin_bswap64(v);
+	if (n == 8) {
+		uint64_t v;
+		memcpy(&v, k, 8);
+		return __builtin_bswap64(v);
+	}
+	uint32_t v;
+	memcpy(&v, k, 4);
+	return __builtin_bswap32(v);
 #else
 	uint64_t r = 0;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < n; i++)
 		r = r << 8 | (unsigned char)k[i];
 	return r;
 #endif
 }
 
-static inline uint64_t load_be32(const char *k)
-{
-	uint32_t v;
-	memcpy(&v, k, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return __builtin_bswap32(v);
-#else
-	return (uint64_t)(unsigned char)k[0] << 24 | (uint64_t)(unsigned char)k[1] << 16 |
-	       (uint64_t)(unsigned char)k[2] << 8 | (unsigned char)k[3];
-#endif
-}
-
+/* The first min(len, 8) bytes of k as a big-endian number, zero-padded:
+ * comparing two prefixes as numbers compares those bytes bytewise, so most
+ * comparisons of a sort need no memcmp. */
 static inline uint64_t key_prefix(const char *k, size_t len)
 {
 	if (len >= 8)
-		return load_be64(k);
+		return load_be(k, 8);
 	if (len >= 4) /* bytes 0..3 and len-4..len-1, overlapping where equal */
-		return load_be32(k) << 32 | load_be32(k + len - 4) << (8 * (8 - len));
+		return load_be(k, 4) << 32 | load_be(k + len - 4, 4) << (8 * (8 - len));
 	uint64_t v = 0;
 	for (size_t i = 0; i < len; i++)
 		v |= (uint64_t)(unsigned char)k[i] << (56 - 8 * i);
