@@ -296,7 +296,6 @@ int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *e
 	return cji_journal_submit_notify(out, j, evs, n, NULL, NULL);
 }
 
-/* A ticket for evs, each validated and encoded; not yet queued. */
 /* A batch's records are reserved at once from the first one's size (with an
  * eighth more), instead of the buffer doubling its way up (~300
  * instructions an event at 1000 per batch, callgrind); only up to this
@@ -305,6 +304,7 @@ int cji_journal_submit(cj_ticket **out, cji_journal *j, const cj_event *const *e
 /* Room for a usual record (~350 bytes framed) before the first is encoded. */
 #define TICKET_FIRST_RESERVE 512
 
+/* A ticket for evs, each validated and encoded; not yet queued. */
 static int make_ticket(cj_ticket **out, cji_journal *j, const cj_event *const *evs, size_t n,
                        void (*fn)(void *arg), void *arg)
 {
