@@ -381,11 +381,9 @@ int64_t imp_epoch_ms_text(const char *s)
 	/* "1712345678.000100": seconds, then the first three digits of the fraction */
 	int64_t sec = 0, ms = 0;
 	const char *p = s;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (sec > IMP_MAX_EPOCH_S)
+	for (; *p >= '0' && *p <= '9'; p++) /* bounded after each digit: no overflow */
+		if ((sec = sec * 10 + (*p - '0')) > IMP_MAX_EPOCH_S)
 			return -1;
-		sec = sec * 10 + (*p - '0');
-	}
 	if (p == s)
 		return -1;
 	if (*p == '.') {
@@ -397,7 +395,7 @@ int64_t imp_epoch_ms_text(const char *s)
 		for (; d < 3; d++)
 			ms *= 10;
 	}
-	if (*p || sec > IMP_MAX_EPOCH_S)
+	if (*p)
 		return -1;
 	return sec * 1000 + ms;
 }
