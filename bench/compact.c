@@ -1,11 +1,14 @@
 /* bench/compact.c — `chatjournal bench compact`: compaction of an N-event
  * store (default 1,000,000 messages of the corpus, corpus.h) in which 10% of
  * the messages were deleted (delete_thread of 100 of the 1000 threads),
- * against, in the same run, the baseline of a plain copy of the store's
+ * against, in the same round, two yardsticks: a plain copy of the store's
  * files with an fsync of each (what a backup of the same store costs at
- * least). Target: compaction <= 2x the copy. Also timed: cj_compact_pending
- * (the scheduler's estimate), and reported: records redacted, appends'
- * pause, the journal's and the projection's sizes before and after. */
+ * least) and a backup of the same store (cj_backup). Each round works on a
+ * fresh copy of the built store; figures are medians over the rounds.
+ * Targets: compaction <= 2x the copy, <= 2x the backup. Also timed:
+ * cj_compact_pending (the scheduler's estimate), and reported: records
+ * redacted, appends' pause, the journal's and the projection's sizes before
+ * and after (of the last round). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,16 +25,24 @@
 #include "corpus.h"
 #include "scratch.h"
 
+#define MAX_ROUNDS 15
+
 typedef struct opts {
 	uint64_t events;
-	int json, quick;
+	int json, quick, rounds;
 	const char *base;
 	char dir[512];
 } opts;
 
 static int usage(FILE *f)
 {
-	fputs("usage: chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n", f);
+	fputs("usage: chatjournal bench compact [--events N] [--rounds R] [--quick] [--json] [--dir DIR]\n"
+	      "\n"
+	      "Builds an N-event store (default 1,000,000; --quick 20,000) with 10% of its\n"
+	      "messages deleted, then R rounds (default 3; --quick 1; at most 15), each on a\n"
+	      "fresh copy of it: the copy (baseline), a backup, the compaction. Figures are\n"
+	      "medians over the rounds, ratios the median of each round's own ratio.\n"
+	      "Method: bench/README.md.\n", f);
 	return 2;
 }
 
@@ -42,13 +53,22 @@ static int parse(int argc, char **argv, opts *o)
 	static const struct option lo[] = {
 		{ "events", required_argument, NULL, 'n' }, { "quick", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' }, { "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+		{ "rounds", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
 	optind = 2;
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->events = strtoull(optarg, NULL, 10); if (!o->events) return usage(stderr); break;
 		case 'q': o->quick = 1; break;
+		case 'r':
+			o->rounds = atoi(optarg);
+			if (o->rounds < 1 || o->rounds > MAX_ROUNDS) {
+				fprintf(stderr, "chatjournal: bench compact: --rounds '%s': give 1 to %d\n", optarg,
+				        MAX_ROUNDS);
+				return usage(stderr);
+			}
+			break;
 		case 'j': o->json = 1; break;
 		case 'd': o->base = optarg; break;
 		case 'h': usage(stdout); return 1;
@@ -57,6 +77,8 @@ static int parse(int argc, char **argv, opts *o)
 	}
 	if (!o->events)
 		o->events = o->quick ? 20000 : 1000000;
+	if (!o->rounds)
+		o->rounds = o->quick ? 1 : 3;
 	return 0;
 }
 
@@ -148,54 +170,98 @@ static int build(const opts *o, const char *store, json_t *out)
 	return rc;
 }
 
-static int bench(const opts *o, json_t *out)
+/* One round, on a fresh copy of the built store (a compaction changes its
+ * store: each round needs the store as it was): the copy itself (the
+ * baseline), a backup of the copy (the lifecycle issue's yardstick), then
+ * the compaction of the copy. */
+typedef struct round_fig {
+	double copy, backup, compact;
+} round_fig;
+
+static int one_round(const opts *o, const char *store, round_fig *f, cj_compact_report *r)
 {
-	char store[700], copy[700];
-	snprintf(store, sizeof store, "%s/store", o->dir);
-	snprintf(copy, sizeof copy, "%s/copy", o->dir);
-	if (build(o, store, out))
-		return -1;
-	cjb_scratch_settle(o->dir);
+	char work[720], bdir[720];
+	snprintf(work, sizeof work, "%s/round", o->dir);
+	snprintf(bdir, sizeof bdir, "%s/backups", o->dir);
 	double t0 = cjb_now_s();
 	uint64_t bytes = 0;
-	if (copy_tree(store, copy, &bytes) != 0) {
+	if (copy_tree(store, work, &bytes) != 0) {
 		cj_error_set(CJ_EIO, NULL, "cannot copy %s: %s", store, strerror(errno));
 		return -1;
 	}
-	double tcopy = cjb_now_s() - t0;
-	json_object_set_new(out, "baseline_copy_seconds", json_real(tcopy));
-	json_object_set_new(out, "baseline_copy_bytes", json_integer((json_int_t)bytes));
-	cjb_scratch_remove(copy);
+	f->copy = cjb_now_s() - t0;
 	cjb_scratch_settle(o->dir);
-
 	cj_store *s;
-	if (cj_store_open(&s, store, NULL))
+	if (cj_store_open(&s, work, NULL))
 		return -1;
-	/* The lifecycle issue's yardstick: a backup of the same store (before
-	 * the compaction), in the same run. */
-	char bdir[720];
-	snprintf(bdir, sizeof bdir, "%s/backups", o->dir);
 	cj_backup_options bo = CJ_BACKUP_OPTIONS_INIT;
 	bo.dir = bdir;
 	t0 = cjb_now_s();
-	if (cj_backup(NULL, s, &bo)) {
-		cj_store_close(s);
-		return -1;
-	}
-	double tb = cjb_now_s() - t0;
-	json_object_set_new(out, "backup_seconds", json_real(tb));
+	int rc = cj_backup(NULL, s, &bo);
+	f->backup = cjb_now_s() - t0;
 	cjb_scratch_remove(bdir);
 	cjb_scratch_settle(o->dir);
-	cj_compact_report r;
-	t0 = cjb_now_s();
-	int rc = cj_compact(&r, s, NULL);
-	double tc = cjb_now_s() - t0;
+	if (!rc) {
+		t0 = cjb_now_s();
+		rc = cj_compact(r, s, NULL);
+		f->compact = cjb_now_s() - t0;
+	}
 	cj_store_close(s);
-	if (rc)
+	cjb_scratch_remove(work);
+	cjb_scratch_settle(o->dir);
+	return rc ? -1 : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n) (v is sorted in place); v as a JSON array first. */
+static double median_of(double *v, int n, json_t *out, const char *key)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(a, json_real(v[i]));
+	json_object_set_new(out, key, a);
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int bench(const opts *o, json_t *out)
+{
+	char store[700];
+	snprintf(store, sizeof store, "%s/store", o->dir);
+	if (build(o, store, out))
 		return -1;
-	json_object_set_new(out, "compact_seconds", json_real(tc));
-	json_object_set_new(out, "ratio_compact_vs_copy", json_real(tc / tcopy));
-	json_object_set_new(out, "ratio_compact_vs_backup", json_real(tc / tb));
+	cjb_scratch_settle(o->dir);
+	int n = o->rounds;
+	double copy[MAX_ROUNDS], backup[MAX_ROUNDS], compact[MAX_ROUNDS], vs_copy[MAX_ROUNDS],
+	       vs_backup[MAX_ROUNDS];
+	cj_compact_report r;
+	for (int i = 0; i < n; i++) {
+		round_fig f;
+		if (one_round(o, store, &f, &r))
+			return -1;
+		copy[i] = f.copy;
+		backup[i] = f.backup;
+		compact[i] = f.compact;
+		vs_copy[i] = f.compact / f.copy;
+		vs_backup[i] = f.compact / f.backup;
+	}
+	json_object_set_new(out, "rounds", json_integer(n));
+	json_object_set_new(out, "baseline_copy_seconds",
+	                    json_real(median_of(copy, n, out, "baseline_copy_seconds_rounds")));
+	json_object_set_new(out, "backup_seconds",
+	                    json_real(median_of(backup, n, out, "backup_seconds_rounds")));
+	json_object_set_new(out, "compact_seconds",
+	                    json_real(median_of(compact, n, out, "compact_seconds_rounds")));
+	double rc_copy = median_of(vs_copy, n, out, "ratio_compact_vs_copy_rounds");
+	double rc_backup = median_of(vs_backup, n, out, "ratio_compact_vs_backup_rounds");
+	json_object_set_new(out, "ratio_compact_vs_copy", json_real(rc_copy));
+	json_object_set_new(out, "ratio_compact_vs_backup", json_real(rc_backup));
+	/* the last round's report */
 	json_object_set_new(out, "redacted_records", json_integer((json_int_t)(r.messages + r.images + r.settings)));
 	json_object_set_new(out, "appends_paused_ms", json_integer((json_int_t)r.pause_ms));
 	json_object_set_new(out, "plan_ms", json_integer((json_int_t)r.plan_ms));
@@ -207,8 +273,8 @@ static int bench(const opts *o, json_t *out)
 	json_object_set_new(out, "projection_bytes_before", json_integer((json_int_t)r.projection_before));
 	json_object_set_new(out, "projection_bytes_after", json_integer((json_int_t)r.projection_after));
 	json_t *t = json_object();
-	json_object_set_new(t, "compact_le_2x_copy", json_boolean(tc <= 2 * tcopy));
-	json_object_set_new(t, "compact_le_2x_backup", json_boolean(tc <= 2 * tb));
+	json_object_set_new(t, "compact_le_2x_copy", json_boolean(rc_copy <= 2));
+	json_object_set_new(t, "compact_le_2x_backup", json_boolean(rc_backup <= 2));
 	json_object_set_new(out, "targets", t);
 	return 0;
 }
@@ -252,6 +318,14 @@ int cjb_compact_main(int argc, char **argv)
 				printf("  %-28s %14.3f\n", k, json_real_value(v));
 			else if (json_is_integer(v))
 				printf("  %-28s %14lld\n", k, (long long)json_integer_value(v));
+			else if (json_is_array(v)) {
+				printf("  %-28s", k);
+				size_t i;
+				json_t *x;
+				json_array_foreach(v, i, x)
+					printf(" %.3f", json_real_value(x));
+				printf("\n");
+			}
 		}
 		json_object_foreach(json_object_get(out, "targets"), k, v)
 			printf("  target %-30s %s\n", k, json_is_true(v) ? "PASS" : "MISS");
