@@ -176,6 +176,7 @@ static int build(const opts *o, const char *store, json_t *out)
  * the compaction of the copy. */
 typedef struct round_fig {
 	double copy, backup, compact;
+	uint64_t bytes; /* copied */
 } round_fig;
 
 static int one_round(const opts *o, const char *store, round_fig *f, cj_compact_report *r)
@@ -190,6 +191,7 @@ static int one_round(const opts *o, const char *store, round_fig *f, cj_compact_
 		return -1;
 	}
 	f->copy = cjb_now_s() - t0;
+	f->bytes = bytes;
 	cjb_scratch_settle(o->dir);
 	cj_store *s;
 	if (cj_store_open(&s, work, NULL))
@@ -240,8 +242,8 @@ static int bench(const opts *o, json_t *out)
 	double copy[MAX_ROUNDS], backup[MAX_ROUNDS], compact[MAX_ROUNDS], vs_copy[MAX_ROUNDS],
 	       vs_backup[MAX_ROUNDS];
 	cj_compact_report r;
+	round_fig f = { 0, 0, 0, 0 };
 	for (int i = 0; i < n; i++) {
-		round_fig f;
 		if (one_round(o, store, &f, &r))
 			return -1;
 		copy[i] = f.copy;
@@ -251,6 +253,7 @@ static int bench(const opts *o, json_t *out)
 		vs_backup[i] = f.compact / f.backup;
 	}
 	json_object_set_new(out, "rounds", json_integer(n));
+	json_object_set_new(out, "baseline_copy_bytes", json_integer((json_int_t)f.bytes));
 	json_object_set_new(out, "baseline_copy_seconds",
 	                    json_real(median_of(copy, n, out, "baseline_copy_seconds_rounds")));
 	json_object_set_new(out, "backup_seconds",
