@@ -5,6 +5,8 @@
 #include <string.h>
 #include "journal/journal_internal.h"
 #include "journal/keys.h"
+#include "journal/lmdb_layout.h"
+#include "journal/pages.h"
 #include "common/err.h"
 
 #define META_MAX_STEPS 64  /* format 1 has two entries; bounds a damaged table */
@@ -116,4 +118,25 @@ int cji_journal_check(uint64_t *checked, uint64_t *first_bad, cji_journal *j)
 	if (bad)
 		return cji_err(first_rc, "%s", first_msg);
 	return 0;
+}
+
+/* Every page of the file walked with bounds of our own (pages.c), under a
+ * read transaction that pins the snapshot. */
+int cji_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cji_journal *j)
+{
+	*pages = 0;
+	*bad_page = 0;
+	if (!cji_lmdb_layout_known())
+		return cji_err(CJ_EINVAL, "journal %s: this build cannot read LMDB's page layout",
+		               j->env.dir);
+	char path[4200];
+	if (snprintf(path, sizeof path, "%s/data.mdb", j->env.dir) >= (int)sizeof path)
+		return cji_err(CJ_ETOOBIG, "path too long: %s", j->env.dir);
+	MDB_txn *txn;
+	int rc = cji_env_read_begin(&j->env, &txn);
+	if (rc)
+		return rc;
+	rc = cji_pages_walk(pages, bad_page, path, (uint64_t)mdb_txn_id(txn), CJI_PAGES_ALL);
+	cji_env_read_end(&j->env, txn);
+	return rc;
 }

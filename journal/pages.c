@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "journal/journal_internal.h"
 #include "journal/keys.h"
 #include "journal/lmdb_layout.h"
 #include "journal/metapage.h"
@@ -499,24 +498,5 @@ int cji_pages_walk(uint64_t *pages, uint64_t *bad_page, const char *path, uint64
 	free(w.levels);
 	free(w.chunk);
 	close(w.fd);
-	return rc;
-}
-
-int cji_journal_check_pages(uint64_t *pages, uint64_t *bad_page, cji_journal *j)
-{
-	*pages = 0;
-	*bad_page = 0;
-	if (!cji_lmdb_layout_known())
-		return cji_err(CJ_EINVAL, "journal %s: this build cannot read LMDB's page layout",
-		               j->env.dir);
-	char path[4200];
-	if (snprintf(path, sizeof path, "%s/data.mdb", j->env.dir) >= (int)sizeof path)
-		return cji_err(CJ_ETOOBIG, "path too long: %s", j->env.dir);
-	MDB_txn *txn;
-	int rc = cji_env_read_begin(&j->env, &txn);
-	if (rc)
-		return rc;
-	rc = cji_pages_walk(pages, bad_page, path, (uint64_t)mdb_txn_id(txn), CJI_PAGES_ALL);
-	cji_env_read_end(&j->env, txn);
 	return rc;
 }
