@@ -24,7 +24,7 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
-enum { REQ_EVENTS = 1, REQ_BLOB = 2, REQ_REDACT = 3, REQ_BLOB_DEL = 4 };
+enum { REQ_EVENTS = 1, REQ_BLOB = 2, REQ_JOB = 3 };
 
 typedef struct req_idem {
 	uint32_t off;          /* id bytes in ticket->ids */
@@ -47,10 +47,9 @@ struct cj_ticket {
 	uint64_t *seqs;
 	uint8_t *status;       /* CJI_APPEND_* per event, once done */
 	int has_ids;
-	/* REQ_REDACT: n records replacing those at seqs (recs/lens); REQ_BLOB_DEL:
-	 * n blob keys back to back in recs, kept if an event after seqs[0] names
-	 * them; the outcome in redact_out. */
-	cji_writer_result *wres;
+	/* REQ_JOB: what the writer runs inside its transaction (the
+	 * submitter's, who waits) */
+	const cji_writer_job *job;
 	/* blob */
 	uint8_t blob_key[CJI_BLOB_KEY_LEN];
 	const void *blob_data; /* the caller's bytes: it waits, so no copy */
@@ -453,21 +452,16 @@ int cji_blob_put(char hash_out[CJ_BLOB_HASH_LEN + 1], cji_journal *j, const void
 	return rc;
 }
 
-/* Queue a job of the compaction (REQ_REDACT, REQ_BLOB_DEL) through the
- * writer, so that it commits between appends like any batch, and wait. The
- * arrays are the caller's: it waits, so nothing is copied. */
-static int writer_job(cji_journal *j, int kind, size_t n, uint64_t *seqs, const uint8_t *data,
-                      size_t data_len, uint32_t *lens, cji_writer_result *res)
+/* Queue job through the writer, so that it commits between appends like
+ * any batch, and wait. The job and its arrays are the caller's: it waits,
+ * so nothing is copied. */
+int cji_writer_run(cji_journal *j, const cji_writer_job *job)
 {
-	cj_ticket *t = ticket_new(j, kind, 0);
+	cj_ticket *t = ticket_new(j, REQ_JOB, 0);
 	if (!t)
 		return cji_err(CJ_ENOMEM, "out of memory");
-	t->n = n;
-	t->seqs = seqs;
-	t->lens = lens;
-	t->recs.data = (uint8_t *)data;
-	t->recs.len = data_len;
-	t->wres = res;
+	t->job = job;
+	t->n = job->n; /* counted as n events by the queue's bound and the batching */
 	int rc = enqueue(j, t);
 	if (rc == 0) {
 		rc = cji_ticket_wait(NULL, t);
@@ -476,27 +470,8 @@ static int writer_job(cji_journal *j, int kind, size_t n, uint64_t *seqs, const 
 			pthread_cond_wait(&t->cond, &j->mu);
 		pthread_mutex_unlock(&j->mu);
 	}
-	/* The arrays are the caller's. */
-	t->seqs = NULL;
-	t->lens = NULL;
-	t->recs.data = NULL;
 	ticket_destroy(t);
 	return rc;
-}
-
-int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, uint64_t *seqs,
-                           const uint8_t *recs, size_t recs_len, uint32_t *lens)
-{
-	memset(res, 0, sizeof *res);
-	return n ? writer_job(j, REQ_REDACT, n, seqs, recs, recs_len, lens, res) : 0;
-}
-
-int cji_journal_blob_del(cji_writer_result *res, cji_journal *j, size_t n, const uint8_t *keys,
-                         uint64_t after)
-{
-	memset(res, 0, sizeof *res);
-	uint64_t a = after;
-	return n ? writer_job(j, REQ_BLOB_DEL, n, &a, keys, n * CJI_BLOB_KEY_LEN, NULL, res) : 0;
 }
 
 /* ---- writer side: commit ---------------------------------------------- */
@@ -677,8 +652,7 @@ static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_
 		t->rc_attempt = 0;
 		switch (t->kind) {
 		case REQ_BLOB: rc = put_blob(j, txn, t); break;
-		case REQ_REDACT: rc = cji_writer_redact(j, txn, t->n, t->seqs, t->recs.data, t->lens, t->wres); break;
-		case REQ_BLOB_DEL: rc = cji_writer_blob_del(j, txn, t->n, t->recs.data, t->seqs[0], t->wres); break;
+		case REQ_JOB: rc = t->job->run(j, txn, t->job); break;
 		default: rc = put_ticket(j, txn, t, &last); break;
 		}
 		if (rc)
@@ -699,7 +673,7 @@ static int attempt(cji_journal *j, cj_ticket *batch, const char **where, uint64_
 	if ((rc = cji_env_write_commit(&j->env, txn)))
 		return rc;
 	for (cj_ticket *t = batch; t; t = t->next)
-		if (t->kind == REQ_REDACT || t->kind == REQ_BLOB_DEL) {
+		if (t->kind == REQ_JOB) {
 			if (cji_env_fill_tail(&j->env))
 				cj_error_clear(); /* the commit stands; the next one tries again */
 			break;

@@ -107,19 +107,30 @@ typedef struct cji_writer_result {
 	uint64_t blob_bytes;
 } cji_writer_result;
 
+/* A job the writer thread runs inside its transaction, between appends:
+ * run returns LMDB codes only. The job and its arrays are the submitter's,
+ * who waits (compaction's redaction and blob deletion, redact.c). */
+typedef struct cji_writer_job {
+	int (*run)(cji_journal *j, MDB_txn *txn, const struct cji_writer_job *job);
+	size_t n;               /* records (or keys) the job writes: the queue counts them */
+	const uint64_t *seqs;
+	const uint8_t *data;
+	const uint32_t *lens;
+	uint64_t after;
+	cji_writer_result *res;
+} cji_writer_job;
+/* Queue job through the writer (append.c), so that it commits between
+ * appends like any batch, and wait for its outcome. */
+int cji_writer_run(cji_journal *j, const cji_writer_job *job);
+
 /* Replace the records at seqs[0..n) by recs (framed tombstones back to back,
  * lens[i] bytes each). A record already redacted or missing is left alone. */
 int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, uint64_t *seqs,
-                           const uint8_t *recs, size_t recs_len, uint32_t *lens);
+                           const uint8_t *recs, uint32_t *lens);
 /* Delete the n blobs whose 16-byte keys are back to back in keys, except
  * those an event after sequence `after` names (found inside the commit). */
 int cji_journal_blob_del(cji_writer_result *res, cji_journal *j, size_t n, const uint8_t *keys,
                          uint64_t after);
-/* Inside the writer's transaction (redact.c): LMDB codes only. */
-int cji_writer_redact(cji_journal *j, MDB_txn *txn, size_t n, const uint64_t *seqs,
-                      const uint8_t *recs, const uint32_t *lens, cji_writer_result *res);
-int cji_writer_blob_del(cji_journal *j, MDB_txn *txn, size_t n, const uint8_t *keys,
-                        uint64_t after, cji_writer_result *res);
 
 /* ---- compaction (redact.c, swap.c) ---- */
 

@@ -267,7 +267,7 @@ static int redact(cji_writer_result *out, cji_journal *j, const uint64_t *seqs, 
 	if (txn)
 		cji_env_read_end(&j->env, txn);
 	cji_writer_result res;
-	if (!rc && m && (rc = cji_journal_redact_put(&res, j, m, ok, recs.data, recs.len, lens)) == 0) {
+	if (!rc && m && (rc = cji_journal_redact_put(&res, j, m, ok, recs.data, lens)) == 0) {
 		out->records += res.records;
 		out->bytes_before += res.bytes_before;
 		out->bytes_after += res.bytes_after;
@@ -291,9 +291,13 @@ int cji_journal_redact_superseded(cji_writer_result *out, cji_journal *j, const 
 
 /* ---- inside the writer's transaction ---------------------------------- */
 
-int cji_writer_redact(cji_journal *j, MDB_txn *txn, size_t n, const uint64_t *seqs,
-                      const uint8_t *recs, const uint32_t *lens, cji_writer_result *res)
+static int redact_run(cji_journal *j, MDB_txn *txn, const cji_writer_job *job)
 {
+	size_t n = job->n;
+	const uint64_t *seqs = job->seqs;
+	const uint8_t *recs = job->data;
+	const uint32_t *lens = job->lens;
+	cji_writer_result *res = job->res;
 	memset(res, 0, sizeof *res); /* per attempt: a retried batch counts again */
 	const uint8_t *rec = recs;
 	for (size_t i = 0; i < n; rec += lens[i], i++) {
@@ -406,10 +410,13 @@ static int in_keys(const uint8_t *keys, size_t n, const uint8_t *key)
 	return 0;
 }
 
-int cji_writer_blob_del(cji_journal *j, MDB_txn *txn, size_t n, const uint8_t *keys,
-                        uint64_t after, cji_writer_result *res)
+static int blob_del_run(cji_journal *j, MDB_txn *txn, const cji_writer_job *job)
 {
-	memset(res, 0, sizeof *res);
+	size_t n = job->n;
+	const uint8_t *keys = job->data;
+	uint64_t after = job->after;
+	cji_writer_result *res = job->res;
+	memset(res, 0, sizeof *res); /* per attempt */
 	uint8_t *named;
 	size_t nn;
 	/* An image committed since the projection's snapshot may name a blob the
@@ -525,4 +532,22 @@ int cji_journal_blob_refs(uint8_t **keys_out, size_t *n_out, cji_journal *j, con
 	*keys_out = keys.data;
 	*n_out = keys.len / CJI_BLOB_KEY_LEN;
 	return 0;
+}
+
+/* ---- through the writer ------------------------------------------------ */
+
+int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, uint64_t *seqs,
+                           const uint8_t *recs, uint32_t *lens)
+{
+	memset(res, 0, sizeof *res);
+	cji_writer_job job = { redact_run, n, seqs, recs, lens, 0, res };
+	return n ? cji_writer_run(j, &job) : 0;
+}
+
+int cji_journal_blob_del(cji_writer_result *res, cji_journal *j, size_t n, const uint8_t *keys,
+                         uint64_t after)
+{
+	memset(res, 0, sizeof *res);
+	cji_writer_job job = { blob_del_run, n, NULL, keys, NULL, after, res };
+	return n ? cji_writer_run(j, &job) : 0;
 }
