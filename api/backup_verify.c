@@ -69,7 +69,7 @@ static void drop_scratch(verify_ctx *c)
 	if (!c->scratch[0])
 		return;
 	unlink(c->scratch);
-	cji_replay_unlink_sidecars(c->scratch);
+	cji_db_unlink_sidecars(c->scratch);
 	cji_temp_done(c->scratch);
 }
 

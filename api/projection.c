@@ -9,6 +9,7 @@
 #include "api/store_internal.h"
 #include "api/leftovers.h"
 #include "api/readers.h"
+#include "materializer/db.h"
 #include "materializer/replay.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -16,7 +17,7 @@
 /* Swap the built file tmp into target. */
 static int put_in_place(const char *tmp, const char *target)
 {
-	cji_replay_unlink_sidecars(target);
+	cji_db_unlink_sidecars(target);
 	int rc = 0;
 	if (rename(tmp, target) != 0)
 		rc = cji_err_errno(errno, "replay: cannot rename %s to %s", tmp, target);
@@ -53,7 +54,7 @@ int cj_projection_replay(cj_store *s, const cj_replay_options *opts)
 	                      opts->progress_arg);
 	if (!rc && (rc = put_in_place(tmp, target))) {
 		unlink(tmp);
-		cji_replay_unlink_sidecars(tmp);
+		cji_db_unlink_sidecars(tmp);
 	}
 	if (!in_place)
 		return rc;

@@ -1,6 +1,7 @@
 /* materializer/db.c — opening SQLite connections with the project's pragmas. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "materializer/db.h"
@@ -85,4 +86,14 @@ int cji_db_open_ro(sqlite3 **out, const char *path)
 {
 	return open_with(out, path, SQLITE_OPEN_READONLY,
 	                 "PRAGMA query_only=ON; PRAGMA mmap_size=2147418112; PRAGMA cache_size=-16384;", 0);
+}
+
+void cji_db_unlink_sidecars(const char *path)
+{
+	static const char *const ext[] = { "-wal", "-shm", "-journal" };
+	char p[4400];
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s%s", path, ext[i]);
+		unlink(p);
+	}
 }

@@ -24,6 +24,9 @@ int cji_db_open_ro(sqlite3 **out, const char *path);
  * side file): a condition over its columns type and sql. */
 #define CJI_FTS5_TABLE_WHERE "type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%USING FTS5%'"
 
+/* Remove path's -wal, -shm and -journal files. */
+void cji_db_unlink_sidecars(const char *path);
+
 /* sqlite3_exec with the error mapped and context. */
 int cji_db_exec(sqlite3 *db, const char *sql, const char *ctx);
 /* Prepare with the error mapped. */

@@ -18,7 +18,6 @@
 #include "materializer/fts_side.h"
 #include "materializer/apply_sql.h"
 #include "materializer/db.h"
-#include "materializer/replay.h"
 #include "common/err.h"
 
 enum { F_MSG, F_MSG_DEL, F_IMG, F_IMG_DEL, F_COUNT };
@@ -151,7 +150,7 @@ int cji_fts_side_open(cji_fts_side **out, sqlite3 *main_db, const char *path)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	unlink(path);
-	cji_replay_unlink_sidecars(path);
+	cji_db_unlink_sidecars(path);
 	static const char *const sql[F_COUNT] = {
 		[F_MSG] = "INSERT INTO messages_fts (rowid, content) VALUES (?1, ?2)",
 		[F_MSG_DEL] = "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', ?1, ?2)",
@@ -303,7 +302,7 @@ void cji_fts_side_close(cji_fts_side *s)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	unlink(s->path);
-	cji_replay_unlink_sidecars(s->path);
+	cji_db_unlink_sidecars(s->path);
 	for (int i = 0; i < SIDE_SLOTS; i++) {
 		free(s->slot[i].fts);
 		cji_buf_free(&s->slot[i].text);

@@ -271,7 +271,7 @@ static void remove_leftovers(cji_materializer *m)
 		char tmp[4400];
 		if (snprintf(tmp, sizeof tmp, "%s%s", m->path, tmps[i]) < (int)sizeof tmp) {
 			unlink(tmp);
-			cji_replay_unlink_sidecars(tmp);
+			cji_db_unlink_sidecars(tmp);
 		}
 	}
 }

@@ -21,16 +21,6 @@
 
 #define REPLAY_CHUNK 200000
 
-void cji_replay_unlink_sidecars(const char *path)
-{
-	static const char *const ext[] = { "-wal", "-shm", "-journal" };
-	char p[4400];
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof p, "%s%s", path, ext[i]);
-		unlink(p);
-	}
-}
-
 /* Append "CREATE INDEX ...;" of every explicit index to out, then drop them. */
 static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 {
@@ -148,13 +138,13 @@ static int build_at(cji_journal *j, const char *path, uint64_t last, int skip_da
                     cj_progress_fn progress, int (*stop)(void *), void *arg)
 {
 	unlink(path);
-	cji_replay_unlink_sidecars(path);
+	cji_db_unlink_sidecars(path);
 	int rc = build(j, path, last, skip_damaged, progress, stop, arg);
 	if (!rc)
 		rc = cji_fsync_path(path);
 	if (rc) {
 		unlink(path);
-		cji_replay_unlink_sidecars(path);
+		cji_db_unlink_sidecars(path);
 	}
 	return rc;
 }

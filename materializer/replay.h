@@ -30,7 +30,4 @@ int cji_replay_build_until(cji_journal *j, const char *path, uint64_t last, int 
  * (fts_side.h); removed when the replay ends, either way. */
 #define CJI_REPLAY_FTS_SUFFIX ".fts"
 
-/* Remove path's -wal, -shm and -journal files. */
-void cji_replay_unlink_sidecars(const char *path);
-
 #endif

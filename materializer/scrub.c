@@ -30,7 +30,6 @@
 #include <unistd.h>
 #include "materializer/scrub.h"
 #include "materializer/db.h"
-#include "materializer/replay.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/timeutil.h"
@@ -230,7 +229,7 @@ static int replace_segments(const char *tmp, sqlite3 *live, const fts_list *fts)
 int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp)
 {
 	unlink(tmp);
-	cji_replay_unlink_sidecars(tmp);
+	cji_db_unlink_sidecars(tmp);
 	int ckpt = 0;
 	fts_list fts;
 	int rc = int_pragma(db, "PRAGMA wal_autocheckpoint", &ckpt);
@@ -260,7 +259,7 @@ int cji_scrub_build(sqlite3 *db, const char *path, const char *tmp)
 		rc = cji_fsync_path(tmp);
 	if (rc) {
 		unlink(tmp);
-		cji_replay_unlink_sidecars(tmp);
+		cji_db_unlink_sidecars(tmp);
 	}
 	return rc;
 }
@@ -387,7 +386,7 @@ int cji_scrub_in_place(sqlite3 *db, int wait_ms)
 
 int cji_scrub_put_in_place(const char *tmp, const char *path)
 {
-	cji_replay_unlink_sidecars(path);
+	cji_db_unlink_sidecars(path);
 	if (rename(tmp, path) != 0)
 		return cji_err_errno(errno, "scrub: cannot rename %s to %s", tmp, path);
 	return cji_fsync_parent(path);
