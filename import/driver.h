@@ -1,5 +1,5 @@
-/* import/driver.h — the driver's state, shared by its files (driver.c:
- * errors, positions, the passes; decide.c: each event's verdict; window.c:
+/* import/driver.h — the driver's state, shared by its files (driver.c: the
+ * passes; position.c: errors, skips, positions, progress; decide.c: each event's verdict; window.c:
  * the tickets in flight; sync.c: --sync) and by the recording of parsers'
  * calls on worker threads (record.c). */
 #ifndef CJ_IMPORT_DRIVER_H
