@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
+#include "args.h"
 #include "backup.h"
 #include "corpus.h"
 #include "scratch.h"
@@ -68,10 +69,25 @@ static int parse(int argc, char **argv, opts *o)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->events = strtoull(optarg, NULL, 10); events_set = 1; break;
-		case 'r': o->rounds = (unsigned)strtoul(optarg, NULL, 10); rounds_set = 1; break;
-		case 's': o->seconds = atof(optarg); seconds_set = 1; break;
-		case 'w': o->writers = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'n':
+			if (cjb_arg_count(&o->events, "backup", "--events", optarg, UINT64_C(1) << 40))
+				return usage(stderr, 2);
+			events_set = 1;
+			break;
+		case 'r':
+			if (cjb_arg_uint(&o->rounds, "backup", "--rounds", optarg, MAX_ROUNDS))
+				return usage(stderr, 2);
+			rounds_set = 1;
+			break;
+		case 's':
+			if (cjb_arg_seconds(&o->seconds, "backup", "--seconds", optarg, 3600))
+				return usage(stderr, 2);
+			seconds_set = 1;
+			break;
+		case 'w':
+			if (cjb_arg_uint(&o->writers, "backup", "--writers", optarg, MAX_WRITERS))
+				return usage(stderr, 2);
+			break;
 		case 'q': o->quick = 1; break;
 		case 'j': o->json = 1; break;
 		case 'd': o->base = optarg; break;

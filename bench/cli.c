@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "args.h"
 #include "projection.h"
 #include "compact.h"
 #include "sink.h"
@@ -31,7 +32,7 @@ static const char usage_line[] =
 	"       chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
 	"       chatjournal bench feed [--consumers N] [--events E] [--threads T] [--seconds S]\n"
 	"                              [--rounds R] [--quick] [--json]\n"
-	"       chatjournal bench compact [--events N] [--quick] [--json] [--dir DIR]\n"
+	"       chatjournal bench compact [--events N] [--rounds R] [--quick] [--json] [--dir DIR]\n"
 	"       chatjournal bench backup [--events N] [--rounds R] [--seconds S] [--writers W]\n"
 	"                                [--quick] [--json] [--dir DIR]\n"
 	"       chatjournal bench sink --dsn DSN [--events N] [--rate R] [--seconds S] [--quick] [--json]\n"
@@ -76,6 +77,13 @@ static int usage_error(const char *fmt, ...)
 	return 2;
 }
 
+/* After a value refused with its own message (args.h): the usage line. */
+static int usage_again(void)
+{
+	fputs(usage_line, stderr);
+	return 2;
+}
+
 /* The value of option opt: "--opt=V" or "--opt V" (advancing *i). NULL if
  * argv[*i] is not opt; *missing set if opt has no value. */
 static const char *opt_value(int argc, char **argv, int *i, const char *opt, int *missing)
@@ -94,28 +102,6 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt, int
 	return argv[++*i];
 }
 
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 3600)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_count(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || v == 0 || s[0] == '-' || v > (1ULL << 40))
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* One option of `bench append`; 0, 1 for --help, or 2 (usage error, printed). */
 static int parse_one(int argc, char **argv, int *i, cjb_config *cfg, int *seconds_set)
 {
@@ -128,17 +114,15 @@ static int parse_one(int argc, char **argv, int *i, cjb_config *cfg, int *second
 	else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 		return 1;
 	else if ((v = opt_value(argc, argv, i, "--seconds", &missing))) {
-		if (parse_seconds(v, &cfg->seconds) != 0)
-			return usage_error("--seconds wants a number of seconds in (0, 3600], not '%s'", v);
+		if (cjb_arg_seconds(&cfg->seconds, "append", "--seconds", v, 3600))
+			return usage_again();
 		*seconds_set = 1;
 	} else if ((v = opt_value(argc, argv, i, "--events", &missing))) {
-		if (parse_count(v, &cfg->events) != 0)
-			return usage_error("--events wants a positive count, not '%s'", v);
+		if (cjb_arg_count(&cfg->events, "append", "--events", v, UINT64_C(1) << 40))
+			return usage_again();
 	} else if ((v = opt_value(argc, argv, i, "--rounds", &missing))) {
-		uint64_t r;
-		if (parse_count(v, &r) != 0 || r > CJB_MAX_ROUNDS)
-			return usage_error("--rounds wants a count from 1 to %d, not '%s'", CJB_MAX_ROUNDS, v);
-		cfg->rounds = (unsigned)r;
+		if (cjb_arg_uint(&cfg->rounds, "append", "--rounds", v, CJB_MAX_ROUNDS))
+			return usage_again();
 	} else if ((v = opt_value(argc, argv, i, "--dir", &missing)))
 		cfg->dir = v;
 	else if ((v = opt_value(argc, argv, i, "--only", &missing)))

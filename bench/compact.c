@@ -21,15 +21,18 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
+#include "args.h"
 #include "compact.h"
 #include "corpus.h"
 #include "scratch.h"
 
 #define MAX_ROUNDS 15
+#define MAX_EVENTS 100000000 /* 100M: hours of building already */
 
 typedef struct opts {
 	uint64_t events;
-	int json, quick, rounds;
+	int json, quick;
+	unsigned rounds;
 	const char *base;
 	char dir[512];
 } opts;
@@ -59,15 +62,14 @@ static int parse(int argc, char **argv, opts *o)
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->events = strtoull(optarg, NULL, 10); if (!o->events) return usage(stderr); break;
+		case 'n':
+			if (cjb_arg_count(&o->events, "compact", "--events", optarg, MAX_EVENTS))
+				return usage(stderr);
+			break;
 		case 'q': o->quick = 1; break;
 		case 'r':
-			o->rounds = atoi(optarg);
-			if (o->rounds < 1 || o->rounds > MAX_ROUNDS) {
-				fprintf(stderr, "chatjournal: bench compact: --rounds '%s': give 1 to %d\n", optarg,
-				        MAX_ROUNDS);
+			if (cjb_arg_uint(&o->rounds, "compact", "--rounds", optarg, MAX_ROUNDS))
 				return usage(stderr);
-			}
 			break;
 		case 'j': o->json = 1; break;
 		case 'd': o->base = optarg; break;
@@ -238,7 +240,7 @@ static int bench(const opts *o, json_t *out)
 	if (build(o, store, out))
 		return -1;
 	cjb_scratch_settle(o->dir);
-	int n = o->rounds;
+	int n = (int)o->rounds;
 	double copy[MAX_ROUNDS], backup[MAX_ROUNDS], compact[MAX_ROUNDS], vs_copy[MAX_ROUNDS],
 	       vs_backup[MAX_ROUNDS];
 	cj_compact_report r;

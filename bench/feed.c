@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
+#include "args.h"
 #include "feed.h"
 #include "loopback.h"
 #include "scratch.h"
@@ -260,11 +261,26 @@ int cjb_feed_main(int argc, char **argv)
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'q': quick = 1; break;
-		case 'c': consumers = (unsigned)atoi(optarg); break;
-		case 'e': events = strtoull(optarg, NULL, 10); break;
-		case 't': threads = (unsigned)atoi(optarg); break;
-		case 's': seconds = atof(optarg); break;
-		case 'r': rounds = (unsigned)atoi(optarg); break;
+		case 'c':
+			if (cjb_arg_uint(&consumers, "feed", "--consumers", optarg, MAX_CONSUMERS))
+				return usage(stderr), 2;
+			break;
+		case 'e':
+			if (cjb_arg_count(&events, "feed", "--events", optarg, UINT64_C(1) << 40))
+				return usage(stderr), 2;
+			break;
+		case 't':
+			if (cjb_arg_uint(&threads, "feed", "--threads", optarg, 64))
+				return usage(stderr), 2;
+			break;
+		case 's':
+			if (cjb_arg_seconds(&seconds, "feed", "--seconds", optarg, 3600))
+				return usage(stderr), 2;
+			break;
+		case 'r':
+			if (cjb_arg_uint(&rounds, "feed", "--rounds", optarg, MAX_ROUNDS))
+				return usage(stderr), 2;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

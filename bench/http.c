@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
 #include "chatjournal/http.h"
+#include "args.h"
 #include "http.h"
 #include "scratch.h"
 #include "rounds.h"
@@ -157,6 +158,8 @@ static json_t *measure(run *r, unsigned threads, void *(*fn)(void *))
 	return o;
 }
 
+#define HTTP_USAGE "usage: chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n"
+
 int cjb_http_main(int argc, char **argv)
 {
 	int json = 0, quick = 0;
@@ -172,13 +175,19 @@ int cjb_http_main(int argc, char **argv)
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'q': quick = 1; break;
-		case 't': threads = (unsigned)atoi(optarg); break;
-		case 's': seconds = atof(optarg); break;
+		case 't':
+			if (cjb_arg_uint(&threads, "http", "--threads", optarg, 256))
+				return fputs(HTTP_USAGE, stderr), 2;
+			break;
+		case 's':
+			if (cjb_arg_seconds(&seconds, "http", "--seconds", optarg, 3600))
+				return fputs(HTTP_USAGE, stderr), 2;
+			break;
 		case 'h':
 			printf("usage: chatjournal bench http [--threads N (32)] [--seconds S (5)] [--quick] [--json]\n");
 			return 0;
 		default:
-			fprintf(stderr, "usage: chatjournal bench http [--threads N] [--seconds S] [--quick] [--json]\n");
+			fputs(HTTP_USAGE, stderr);
 			return 2;
 		}
 	}

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "chatjournal/chatjournal.h"
+#include "args.h"
 #include "import.h"
 #include "scratch.h"
 
@@ -50,8 +51,14 @@ static int parse(int argc, char **argv, opts *o)
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->events = strtoull(optarg, NULL, 10); if (!o->events) return usage(stderr); break;
-		case 'r': o->rounds = (unsigned)strtoul(optarg, NULL, 10); if (!o->rounds || o->rounds > 20) return usage(stderr); break;
+		case 'n':
+			if (cjb_arg_count(&o->events, "import", "--events", optarg, UINT64_C(1) << 40))
+				return usage(stderr);
+			break;
+		case 'r':
+			if (cjb_arg_uint(&o->rounds, "import", "--rounds", optarg, 20))
+				return usage(stderr);
+			break;
 		case 'q': o->quick = 1; break;
 		case 'j': o->json = 1; break;
 		case 'd': o->base = optarg; break;

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <jansson.h>
 #include "chatjournal/chatjournal.h"
+#include "args.h"
 #include "projection.h"
 #include "scratch.h"
 #include "corpus.h"
@@ -109,7 +110,10 @@ static int parse(int argc, char **argv, opts *o, const char *name)
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->events = strtoull(optarg, NULL, 10); break;
+		case 'n':
+			if (cjb_arg_count(&o->events, name, "--events", optarg, UINT64_C(1) << 40))
+				return usage(name);
+			break;
 		case 'q': o->quick = 1; break;
 		case 'j': o->json = 1; break;
 		case 'd': o->base = optarg; break;

@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 #include "chatjournal/chatjournal.h"
 #include "chatjournal/sink.h"
+#include "args.h"
 #include "scratch.h"
 #include "sink.h"
 
@@ -236,9 +237,15 @@ int cjb_sink_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.dsn = optarg; break;
-		case 'n': o.events = strtoull(optarg, NULL, 10); break;
+		case 'n':
+			if (cjb_arg_count(&o.events, "sink", "--events", optarg, UINT64_C(1) << 40))
+				return usage(stderr);
+			break;
 		case 'r': o.rate = strtod(optarg, NULL); break;
-		case 's': o.seconds = strtod(optarg, NULL); break;
+		case 's':
+			if (cjb_arg_seconds(&o.seconds, "sink", "--seconds", optarg, 3600))
+				return usage(stderr);
+			break;
 		case 'q': o.quick = 1; break;
 		case 'j': o.json = 1; break;
 		case 'h': usage(stdout); return 0;
