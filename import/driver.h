@@ -1,7 +1,7 @@
 /* import/driver.h — the driver's state, shared by its files (driver.c: the
  * passes; position.c: errors, skips, positions, progress; decide.c: each event's verdict; window.c:
  * the tickets in flight; sync.c: --sync) and by the recording of parsers'
- * calls on worker threads (record.c). */
+ * calls on worker threads (log.c, replay.c). */
 #ifndef CJ_IMPORT_DRIVER_H
 #define CJ_IMPORT_DRIVER_H
 
@@ -55,7 +55,7 @@ struct imp {
 	int store_empty;            /* the journal was empty when the plan began */
 	int in_sync;                /* sync_deletes is running */
 	int reads;                  /* times the source was read: 1, or 2 when not kept */
-	rec *rec;                   /* non-NULL: the parser's calls are logged here (record.c) */
+	rec *rec;                   /* non-NULL: the parser's calls are logged here (log.c) */
 	int rec_failed, rec_rc;     /* a failure logged, not yet replayed */
 	par *par;                   /* the worker threads (NULL: none yet, or none to be had) */
 	int par_off;
@@ -81,7 +81,7 @@ int imp_start_group(imp *m, size_t n);  /* the next n events stay in one ticket 
 /* sync.c */
 int imp_sync_deletes(imp *m);
 
-/* record.c: the recording forms of the parser's calls (m->rec set). */
+/* log.c: the logged forms of the parser's calls (m->rec set). */
 int rec_fail(imp *m, int rc, const char *msg);
 int rec_file(imp *m, const char *name);
 void rec_at(imp *m, uint64_t line, uint64_t byte, uint64_t elem_bytes);

@@ -32,14 +32,15 @@ struct par {
 	size_t jobs;            /* job segments not yet replayed */
 	seg *loose;             /* jobs nobody replays (par_detach) */
 	int stop;
+	par_ops ops;
 };
 
-static void seg_free(seg *s)
+static void seg_free(par *p, seg *s)
 {
 	if (s->free_arg)
 		s->free_arg(s->arg);
 	if (s->wm)
-		imp_worker_free(s->wm);
+		p->ops.worker_free(s->wm);
 	rec_free(&s->log);
 	free(s);
 }
@@ -72,7 +73,7 @@ static void *worker(void *arg)
 		s->fn(s->wm, s->arg);
 		s->free_arg(s->arg);
 		s->free_arg = NULL;
-		imp_worker_free(s->wm);
+		p->ops.worker_free(s->wm);
 		s->wm = NULL;
 		pthread_mutex_lock(&p->mu);
 		s->state = SEG_DONE;
@@ -82,7 +83,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-par *par_new(void)
+par *par_new(const par_ops *ops)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *env = getenv("CHATJOURNAL_IMPORT_THREADS");
@@ -93,6 +94,7 @@ par *par_new(void)
 	par *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
+	p->ops = *ops;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
@@ -118,10 +120,10 @@ static seg *seg_new(void)
 rec *par_queue(par *p, imp *m, par_fn fn, void *arg, void (*free_arg)(void *))
 {
 	seg *job = seg_new(), *open = seg_new();
-	imp *wm = job ? imp_worker_new(m, &job->log) : NULL;
+	imp *wm = job ? p->ops.worker_new(m, &job->log) : NULL;
 	if (!job || !open || !wm) {
 		if (wm)
-			imp_worker_free(wm);
+			p->ops.worker_free(wm);
 		free(job);
 		free(open);
 		free_arg(arg);
@@ -166,8 +168,8 @@ static void replay(par *p, imp *m, size_t ahead, int all)
 		if (s->fn)
 			p->jobs--;
 		pthread_mutex_unlock(&p->mu);
-		imp_replay(m, &s->log);
-		seg_free(s);
+		p->ops.replay(m, &s->log);
+		seg_free(p, s);
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -205,7 +207,7 @@ void par_free(par *p)
 	while (p->head) {
 		seg *s = p->head;
 		p->head = s->next;
-		seg_free(s);
+		seg_free(p, s);
 	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->work);

@@ -19,12 +19,22 @@
 typedef struct par par;
 typedef int (*par_fn)(imp *wm, void *arg);
 
+/* What the pool does with the imps it runs jobs on (replay.c): a recording
+ * imp for a job's log (the driver's options and phase), its release, and
+ * the replay of a finished log on the driver's imp (the events are taken
+ * from it). */
+typedef struct par_ops {
+	imp *(*worker_new)(imp *m, rec *log);
+	void (*worker_free)(imp *w);
+	void (*replay)(imp *m, rec *log);
+} par_ops;
+
 /* A pool of one worker per online CPU (at most PAR_MAX); NULL when there is
  * one CPU, or CHATJOURNAL_IMPORT_THREADS is 0 or 1 (then jobs run inline),
  * or threads cannot start. */
-par *par_new(void);
+par *par_new(const par_ops *ops);
 /* Queue fn(worker imp, arg) (free_arg(arg) after it ran, or when dropped);
- * the worker imp records into its job's log (made with imp_worker_new).
+ * the worker imp records into its job's log (made with ops->worker_new).
  * Returns the log the caller's own later calls are recorded into (NULL:
  * out of memory, nothing queued). */
 rec *par_queue(par *p, imp *m, par_fn fn, void *arg, void (*free_arg)(void *));
@@ -39,11 +49,5 @@ void par_replay(par *p, imp *m, size_t ahead);
 void par_drain(par *p, imp *m);
 /* Stop the workers; what is left is freed unreplayed. NULL is fine. */
 void par_free(par *p);
-
-/* driver.c: a recording imp for a job (the driver's options and phase),
- * its release, and replaying a log on m (the events are taken from it). */
-imp *imp_worker_new(imp *m, rec *log);
-void imp_worker_free(imp *w);
-void imp_replay(imp *m, rec *log);
 
 #endif

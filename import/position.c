@@ -2,7 +2,7 @@
  * file, line, byte and element (for every error and skip), the first
  * failure, skips with their reasons, progress, and the options the parsers
  * ask (max element, server, dry run). On a worker thread of a parallel plan
- * each call is recorded instead (record.c) and replayed in order. */
+ * each call is logged instead (log.c) and replayed in order (replay.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
