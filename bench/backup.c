@@ -65,35 +65,22 @@ static int parse(int argc, char **argv, opts *o)
 		{ "quick", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
 		{ "dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
-	int events_set = 0, rounds_set = 0, seconds_set = 0, c;
+	int events_set = 0, rounds_set = 0, seconds_set = 0, bad = 0, c;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n':
-			if (cjb_arg_count(&o->events, "backup", "--events", optarg, UINT64_C(1) << 40))
-				return usage(stderr, 2);
-			events_set = 1;
-			break;
-		case 'r':
-			if (cjb_arg_uint(&o->rounds, "backup", "--rounds", optarg, MAX_ROUNDS))
-				return usage(stderr, 2);
-			rounds_set = 1;
-			break;
-		case 's':
-			if (cjb_arg_seconds(&o->seconds, "backup", "--seconds", optarg, 3600))
-				return usage(stderr, 2);
-			seconds_set = 1;
-			break;
-		case 'w':
-			if (cjb_arg_uint(&o->writers, "backup", "--writers", optarg, MAX_WRITERS))
-				return usage(stderr, 2);
-			break;
+		case 'n': bad = cjb_arg_count(&o->events, "backup", "--events", optarg, UINT64_C(1) << 40); events_set = 1; break;
+		case 'r': bad = cjb_arg_uint(&o->rounds, "backup", "--rounds", optarg, MAX_ROUNDS); rounds_set = 1; break;
+		case 's': bad = cjb_arg_seconds(&o->seconds, "backup", "--seconds", optarg, 3600); seconds_set = 1; break;
+		case 'w': bad = cjb_arg_uint(&o->writers, "backup", "--writers", optarg, MAX_WRITERS); break;
 		case 'q': o->quick = 1; break;
 		case 'j': o->json = 1; break;
 		case 'd': o->base = optarg; break;
 		case 'h': return usage(stdout, 1);
 		default: return usage(stderr, 2);
 		}
+		if (bad)
+			return usage(stderr, 2);
 	}
 	if (o->quick) {
 		o->events = events_set ? o->events : 20000;
