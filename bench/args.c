@@ -41,3 +41,18 @@ int cjb_arg_seconds(double *out, const char *bench, const char *opt, const char 
 	*out = v;
 	return 0;
 }
+
+int cjb_arg_range(double *out, const char *bench, const char *opt, const char *s, double lo,
+                  double hi, const char *unit)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo) || !(v <= hi)) {
+		fprintf(stderr, "chatjournal: bench %s: %s wants a number of %s from %g to %g, not '%s'\n",
+		        bench, opt, unit, lo, hi, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}

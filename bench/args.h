@@ -11,6 +11,10 @@
 int cjb_arg_count(uint64_t *out, const char *bench, const char *opt, const char *s, uint64_t max);
 /* The same into an unsigned. */
 int cjb_arg_uint(unsigned *out, const char *bench, const char *opt, const char *s, unsigned max);
+/* A number of `unit` from lo to hi (both included) into *out: 0, or -1
+ * (message printed). */
+int cjb_arg_range(double *out, const char *bench, const char *opt, const char *s, double lo,
+                  double hi, const char *unit);
 /* A number of seconds in (0, max] into *out: 0, or -1 (message printed). */
 int cjb_arg_seconds(double *out, const char *bench, const char *opt, const char *s, double max);
 

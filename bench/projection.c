@@ -118,7 +118,10 @@ static int parse(int argc, char **argv, opts *o, const char *name)
 		case 'q': o->quick = 1; break;
 		case 'j': o->json = 1; break;
 		case 'd': o->base = optarg; break;
-		case 'l': o->lag_seconds = atof(optarg); break;
+		case 'l':
+			if (cjb_arg_range(&o->lag_seconds, name, "--lag-seconds", optarg, 0, 3600, "seconds"))
+				return usage(name);
+			break;
 		case 'h': usage(name); return 1;
 		default: return usage(name);
 		}

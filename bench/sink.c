@@ -241,7 +241,10 @@ int cjb_sink_main(int argc, char **argv)
 			if (cjb_arg_count(&o.events, "sink", "--events", optarg, UINT64_C(1) << 40))
 				return usage(stderr);
 			break;
-		case 'r': o.rate = strtod(optarg, NULL); break;
+		case 'r':
+			if (cjb_arg_range(&o.rate, "sink", "--rate", optarg, 1, 1e7, "events per second"))
+				return usage(stderr);
+			break;
 		case 's':
 			if (cjb_arg_seconds(&o.seconds, "sink", "--seconds", optarg, 3600))
 				return usage(stderr);

@@ -125,8 +125,8 @@ int cji_writer_run(cji_journal *j, const cji_writer_job *job);
 
 /* Replace the records at seqs[0..n) by recs (framed tombstones back to back,
  * lens[i] bytes each). A record already redacted or missing is left alone. */
-int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, uint64_t *seqs,
-                           const uint8_t *recs, uint32_t *lens);
+int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, const uint64_t *seqs,
+                           const uint8_t *recs, const uint32_t *lens);
 /* Delete the n blobs whose 16-byte keys are back to back in keys, except
  * those an event after sequence `after` names (found inside the commit). */
 int cji_journal_blob_del(cji_writer_result *res, cji_journal *j, size_t n, const uint8_t *keys,

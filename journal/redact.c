@@ -536,8 +536,8 @@ int cji_journal_blob_refs(uint8_t **keys_out, size_t *n_out, cji_journal *j, con
 
 /* ---- through the writer ------------------------------------------------ */
 
-int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, uint64_t *seqs,
-                           const uint8_t *recs, uint32_t *lens)
+int cji_journal_redact_put(cji_writer_result *res, cji_journal *j, size_t n, const uint64_t *seqs,
+                           const uint8_t *recs, const uint32_t *lens)
 {
 	memset(res, 0, sizeof *res);
 	cji_writer_job job = { redact_run, n, seqs, recs, lens, 0, res };

@@ -29,6 +29,8 @@ CASES = [
     ("query", "--events", "a count", ["0", "12abc"]),
     ("materialize", "--events", "a count", ["none"]),
     ("sink", "--events", "a count", ["0"]),
+    ("sink", "--rate", "a number of events per second", ["0", "-3", "fast"]),
+    ("materialize", "--lag-seconds", "a number of seconds", ["-1", "3601", "1m"]),
 ]
 
 
