@@ -1,6 +1,7 @@
 /* materializer/db.c — opening SQLite connections with the project's pragmas. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,27 @@ int cji_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
+/* SQLite's memory statistics are off for the process: with them on (the
+ * default of Debian's build, which also omits the lookaside allocator),
+ * every allocation and free of every connection takes one global mutex,
+ * and replay's two threads, or the server's readers beside the
+ * materializer, queue on it (docs/performance.md, "SQLite's memory
+ * statistics"). sqlite3_config must come before SQLite initializes: if
+ * the host program used SQLite first, the call fails and nothing changes
+ * but the speed. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+int cji_sqlite_open(const char *path, sqlite3 **db, int flags)
+{
+	pthread_once(&sqlite_once, sqlite_setup);
+	return sqlite3_open_v2(path, db, flags, NULL);
+}
+
 static int create_private(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -46,7 +68,7 @@ static int open_with(sqlite3 **out, const char *path, int flags, const char *pra
 			return rc;
 	}
 	sqlite3 *db;
-	int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = cji_sqlite_open(path, &db, flags | SQLITE_OPEN_NOMUTEX);
 	if (rc) {
 		int code = cji_err_sqlite(rc, db ? sqlite3_errmsg(db) : NULL, "cannot open %s", path);
 		sqlite3_close(db);
