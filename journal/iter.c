@@ -36,28 +36,32 @@ struct cj_journal_iter {
 	int out_of_order;       /* the last refill met a key not after the one before */
 	int ended;              /* reported that: the iteration is over */
 	uint64_t advised;       /* file offset up to which the file was asked for */
-	unsigned psize;         /* the map's page size; 0: no read-ahead */
-	int fd;                 /* the map's file */
 	cj_event *cur;
 };
 
 /* Ask the kernel for the file from the page holding `at` (a value in the
  * map, inside a read transaction) to AHEAD_BYTES past it, once the last
  * request is half used up. The page's file offset is its own page number
- * (the first field of its header) times the page size. Advice only. */
+ * (the first field of its header) times the page size. Advice only. The
+ * page size and descriptor are asked at every refill, not kept in the
+ * iterator: a compaction swaps the journal's file and environment between
+ * two refills (test compact/two_process failed when they were kept). */
 static void read_ahead(cj_journal_iter *it, const void *at)
 {
-	if (it->psize == 0)
+	MDB_stat st;
+	int fd;
+	if (!cji_lmdb_layout_known() || mdb_env_stat(it->j->env.env, &st) != 0 || st.ms_psize == 0 ||
+	    mdb_env_get_fd(it->j->env.env, &fd) != 0)
 		return;
-	uintptr_t page = (uintptr_t)at - (uintptr_t)at % it->psize;
+	uintptr_t page = (uintptr_t)at - (uintptr_t)at % st.ms_psize;
 	uint64_t pgno;
 	memcpy(&pgno, (const void *)page, sizeof pgno);
 	if (pgno > (UINT64_MAX >> 20))
 		return;
-	uint64_t off = pgno * it->psize;
+	uint64_t off = pgno * st.ms_psize;
 	if (off + AHEAD_BYTES / 2 < it->advised && off + AHEAD_BYTES > it->advised)
 		return;
-	if (posix_fadvise(it->fd, (off_t)off, (off_t)AHEAD_BYTES, POSIX_FADV_WILLNEED) == 0)
+	if (posix_fadvise(fd, (off_t)off, (off_t)AHEAD_BYTES, POSIX_FADV_WILLNEED) == 0)
 		it->advised = off + AHEAD_BYTES;
 }
 
@@ -69,10 +73,6 @@ int cji_journal_iter_new(cj_journal_iter **out, cji_journal *j, uint64_t from_se
 		return cji_err(CJ_ENOMEM, "out of memory");
 	it->j = j;
 	it->next_seq = from_seq ? from_seq : 1;
-	MDB_stat st;
-	if (cji_lmdb_layout_known() && mdb_env_stat(j->env.env, &st) == 0 &&
-	    mdb_env_get_fd(j->env.env, &it->fd) == 0)
-		it->psize = st.ms_psize;
 	*out = it;
 	return 0;
 }
