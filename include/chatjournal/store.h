@@ -4,6 +4,11 @@
  * projection), STORE/backups/, STORE/chatjournal.conf. Files are created 0600,
  * directories 0700, whatever the umask. One cj_store handle serves any number
  * of threads; several processes may open the same store (LMDB arbitrates).
+ *
+ * SQLite is shared with the host program: the library's first SQLite
+ * connection turns SQLite's memory statistics off for the whole process
+ * (sqlite3_memory_used() then reports 0), unless the host initialized SQLite
+ * before; docs/architecture.md, "Decisions".
  */
 #ifndef CHATJOURNAL_STORE_H
 #define CHATJOURNAL_STORE_H
