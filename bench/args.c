@@ -28,12 +28,19 @@ int cjb_arg_uint(unsigned *out, const char *bench, const char *opt, const char *
 	return 0;
 }
 
-int cjb_arg_seconds(double *out, const char *bench, const char *opt, const char *s, double max)
+/* s as a whole as a double (no prefix, no overflow): 0, or -1. */
+static int whole_double(double *v, const char *s)
 {
 	char *end;
 	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > max) {
+	*v = strtod(s, &end);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+int cjb_arg_seconds(double *out, const char *bench, const char *opt, const char *s, double max)
+{
+	double v;
+	if (whole_double(&v, s) || !(v > 0) || v > max) {
 		fprintf(stderr, "chatjournal: bench %s: %s wants a number of seconds in (0, %g], not '%s'\n",
 		        bench, opt, max, s);
 		return -1;
@@ -45,10 +52,8 @@ int cjb_arg_seconds(double *out, const char *bench, const char *opt, const char 
 int cjb_arg_range(double *out, const char *bench, const char *opt, const char *s, double lo,
                   double hi, const char *unit)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo) || !(v <= hi)) {
+	double v;
+	if (whole_double(&v, s) || !(v >= lo) || !(v <= hi)) {
 		fprintf(stderr, "chatjournal: bench %s: %s wants a number of %s from %g to %g, not '%s'\n",
 		        bench, opt, unit, lo, hi, s);
 		return -1;
