@@ -46,7 +46,7 @@ static void sqlite_setup(void)
 int cji_sqlite_open(const char *path, sqlite3 **db, int flags)
 {
 	pthread_once(&sqlite_once, sqlite_setup);
-	return sqlite3_open_v2(path, db, flags, NULL);
+	return sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 }
 
 static int create_private(const char *path)
@@ -68,7 +68,7 @@ static int open_with(sqlite3 **out, const char *path, int flags, const char *pra
 			return rc;
 	}
 	sqlite3 *db;
-	int rc = cji_sqlite_open(path, &db, flags | SQLITE_OPEN_NOMUTEX);
+	int rc = cji_sqlite_open(path, &db, flags);
 	if (rc) {
 		int code = cji_err_sqlite(rc, db ? sqlite3_errmsg(db) : NULL, "cannot open %s", path);
 		sqlite3_close(db);

@@ -9,8 +9,10 @@
 
 #define CJI_SQLITE_NAME "chat.sqlite"
 
-/* sqlite3_open_v2 for every connection of the library: the first call
- * also turns SQLite's memory statistics off for the process (db.c). */
+/* sqlite3_open_v2 for every connection of the library, with
+ * SQLITE_OPEN_NOMUTEX (a connection is used by one thread at a time): the
+ * first call also turns SQLite's memory statistics off for the process
+ * (db.c). */
 int cji_sqlite_open(const char *path, sqlite3 **db, int flags);
 
 /* The writer: WAL, synchronous=NORMAL (the journal is the truth and the

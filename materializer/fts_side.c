@@ -164,7 +164,7 @@ int cji_fts_side_open(cji_fts_side **out, sqlite3 *main_db, const char *path)
 	int rc = fd < 0 ? cji_err_errno(errno, "replay: cannot create %s", path) : 0;
 	if (fd >= 0)
 		close(fd);
-	if (!rc && (rc = cji_sqlite_open(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX)))
+	if (!rc && (rc = cji_sqlite_open(path, &s->db, SQLITE_OPEN_READWRITE)))
 		rc = cji_err_sqlite(rc, s->db ? sqlite3_errmsg(s->db) : NULL, "replay: cannot open %s", path);
 	if (!rc)
 		rc = cji_db_exec(s->db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"

@@ -44,7 +44,7 @@ static const hashed_table TABLES[] = {
 
 static int open_plain_ro(sqlite3 **db, const char *path)
 {
-	int rc = cji_sqlite_open(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+	int rc = cji_sqlite_open(path, db, SQLITE_OPEN_READONLY);
 	if (rc) {
 		int code = cji_err_sqlite(rc, *db ? sqlite3_errmsg(*db) : NULL, "cannot open %s", path);
 		sqlite3_close(*db);
@@ -306,7 +306,7 @@ int cj_projection_diff(char **report, const char *path_a, const char *path_b)
 {
 	*report = NULL;
 	sqlite3 *db;
-	int rc = cji_sqlite_open(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+	int rc = cji_sqlite_open(":memory:", &db, SQLITE_OPEN_READWRITE);
 	if (rc) {
 		sqlite3_close(db);
 		return cji_err(CJ_ENOMEM, "diff: cannot open a scratch database");
@@ -353,7 +353,7 @@ int cj_projection_check(char **report, const char *sqlite_path)
 {
 	*report = NULL;
 	sqlite3 *db;
-	int rc = cji_sqlite_open(sqlite_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+	int rc = cji_sqlite_open(sqlite_path, &db, SQLITE_OPEN_READWRITE);
 	if (rc) {
 		int code = cji_err_sqlite(rc, db ? sqlite3_errmsg(db) : NULL, "cannot open %s", sqlite_path);
 		sqlite3_close(db);

@@ -76,7 +76,7 @@ static int vacuum_into(sqlite3 *db, const char *tmp)
 static int to_wal(const char *tmp)
 {
 	sqlite3 *db;
-	int rc = cji_sqlite_open(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+	int rc = cji_sqlite_open(tmp, &db, SQLITE_OPEN_READWRITE);
 	sqlite3_stmt *st = NULL;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
@@ -102,7 +102,7 @@ static void *copy_main(void *arg)
 	copier *c = arg;
 	sqlite3 *db = NULL;
 	/* read-only, without query_only (which VACUUM INTO refuses) */
-	int rc = cji_sqlite_open(c->from, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+	int rc = cji_sqlite_open(c->from, &db, SQLITE_OPEN_READONLY);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, 5000);
 		c->rc = vacuum_into(db, c->to);
@@ -198,7 +198,7 @@ out:
 static int replace_segments(const char *tmp, sqlite3 *live, const fts_list *fts)
 {
 	sqlite3 *db;
-	int rc = cji_sqlite_open(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+	int rc = cji_sqlite_open(tmp, &db, SQLITE_OPEN_READWRITE);
 	if (rc) {
 		rc = cji_err_sqlite(rc, db ? sqlite3_errmsg(db) : NULL, "scrub: cannot open %s", tmp);
 		sqlite3_close(db);
@@ -350,7 +350,7 @@ static int truncate_wal(sqlite3 *db, int wait_ms)
 static void *passive_main(void *arg)
 {
 	sqlite3 *db = NULL;
-	if (cji_sqlite_open(arg, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX) == SQLITE_OK &&
+	if (cji_sqlite_open(arg, &db, SQLITE_OPEN_READWRITE) == SQLITE_OK &&
 	    sqlite3_exec(db, "PRAGMA user_version", NULL, NULL, NULL) == SQLITE_OK) /* opens the WAL */
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	sqlite3_close(db);

@@ -125,7 +125,7 @@ int cji_projection_snapshot(uint64_t *position_out, int *schema_out, const char 
 	sqlite3 *from = NULL, *to = NULL;
 	if ((rc = cji_db_open_ro(&from, src)) || (rc = begin_snapshot(from, position_out, schema_out)))
 		goto out;
-	if ((rc = cji_sqlite_open(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX))) {
+	if ((rc = cji_sqlite_open(dst, &to, SQLITE_OPEN_READWRITE))) {
 		rc = cji_err_sqlite(rc, to ? sqlite3_errmsg(to) : NULL, "cannot open %s", dst);
 		goto out;
 	}
