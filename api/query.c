@@ -14,6 +14,7 @@
 #include "api/fts_query.h"
 #include "api/json_out.h"
 #include "api/query_internal.h"
+#include "materializer/schema.h"
 #include "common/err.h"
 #include "common/merge_patch.h"
 #include "common/timeutil.h"
@@ -21,7 +22,7 @@
 enum { Q_HIST_BEFORE, Q_HIST_AFTER, Q_IMG_BEFORE, Q_IMG_AFTER, Q_SEARCH_MSG, Q_SEARCH_IMG,
        Q_USER_CFG, Q_THREAD_CFG, Q_POSITION, Q_SEARCH_MSG_THREAD, Q_SEARCH_IMG_THREAD,
        Q_SEARCH_MSG_REL, Q_SEARCH_IMG_REL, Q_USER_BEFORE, Q_USER_AFTER, Q_USER_SRV_BEFORE,
-       Q_USER_SRV_AFTER, Q_MSG_EXTRAS, Q_COUNT };
+       Q_USER_SRV_AFTER, Q_MSG_EXTRAS, Q_HIST_TAIL, Q_COUNT };
 _Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap query_read.c's");
 
 /* A message row: its columns, then the extras bits (007_message_extras.sql,
@@ -50,6 +51,10 @@ _Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap quer
 	" CASE WHEN m.extras & 2 THEN" \
 	" (SELECT json_group_object(emoji, n) FROM (SELECT emoji," \
 	"   count(*) AS n FROM reactions r WHERE r.message_seq = m.seq GROUP BY emoji ORDER BY emoji)) END"
+/* How many of each thread's newest messages messages_tail holds: the 64 of
+ * 009_messages_tail.sql (its triggers and view), checked by
+ * projection/history. */
+#define MESSAGES_TAIL 64u
 #define MSG_FROM \
 	" FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid" \
 	" LEFT JOIN users u ON u.user_rowid = m.user_rowid"
@@ -96,6 +101,13 @@ static const char *const SQL[] = {
 	" ORDER BY bm25(images_fts), f.rowid DESC LIMIT ?5",
 	[Q_HIST_BEFORE] = "SELECT " MSG_COLS MSG_FROM
 	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq DESC LIMIT ?6",
+	/* A thread's newest rows with no user or server filter, from the copy of
+	 * each thread's newest MESSAGES_TAIL messages clustered by thread
+	 * (009_messages_tail.sql): a few adjacent pages instead of a page per
+	 * row. Fewer than asked there means the thread has no more. */
+	[Q_HIST_TAIL] = "SELECT " MSG_COLS " FROM messages_tail m JOIN threads t ON t.thread_rowid = m.thread_rowid"
+	" LEFT JOIN users u ON u.user_rowid = m.user_rowid"
+	" WHERE t.thread = ?1 ORDER BY m.seq DESC LIMIT ?6",
 	[Q_HIST_AFTER] = "SELECT " MSG_COLS MSG_FROM
 	" WHERE t.thread = ?1 AND m.seq < ?2 AND m.seq > ?3" MSG_SCOPE " ORDER BY m.seq ASC LIMIT ?6",
 	/* A user's conversation: ?1 the user, ?5 the server. One statement per
@@ -320,12 +332,16 @@ static int page_query(cj_store *s, const page_args *a, char **out, cj_page *page
 		idx = a->server ? (newest ? Q_USER_SRV_BEFORE : Q_USER_SRV_AFTER)
 		                : (newest ? Q_USER_BEFORE : Q_USER_AFTER);
 		break;
-	default: idx = newest ? Q_HIST_BEFORE : Q_HIST_AFTER;
+	default:
+		idx = newest ? Q_HIST_BEFORE : Q_HIST_AFTER;
 	}
 	cji_reader *r;
 	int rc = cji_reader_get(s->readers, &r);
 	if (rc)
 		return rc;
+	if (idx == Q_HIST_BEFORE && !a->before && !a->user && !a->server && limit + 1 <= MESSAGES_TAIL &&
+	    r->schema >= CJI_SCHEMA_MESSAGES_TAIL)
+		idx = Q_HIST_TAIL;
 	sqlite3_stmt *st;
 	cji_rows_info info = CJI_ROWS_INFO_INIT;
 	if ((rc = cji_reader_stmt(r, idx, SQL[idx], &st)) == 0) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "api/readers.h"
 #include "materializer/db.h"
+#include "materializer/schema.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 
@@ -80,6 +81,7 @@ int cji_reader_get(struct cji_readers *p, cji_reader **out)
 			free(r);
 			return rc;
 		}
+		r->schema = cji_schema_version(r->db);
 	}
 	r->next = NULL;
 	*out = r;

@@ -17,6 +17,7 @@ typedef struct cji_reader {
 	sqlite3_stmt *st[CJI_READER_STMTS];
 	unsigned generation;
 	cji_file_id file;      /* the file it was opened on */
+	int schema;            /* its schema version when opened (materializer/schema.h) */
 	struct cji_reader *next;
 } cji_reader;
 

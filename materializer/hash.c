@@ -11,6 +11,7 @@
 #include "chatjournal/query.h"
 #include "materializer/db.h"
 #include "materializer/hash.h"
+#include "materializer/schema.h"
 #include "journal/keys.h"
 #include "common/err.h"
 #include "common/buf.h"
@@ -26,6 +27,7 @@ static const hashed_table TABLES[] = {
 	{ "threads", "SELECT * FROM threads ORDER BY thread_rowid" },
 	{ "user_threads", "SELECT * FROM user_threads ORDER BY user_rowid, thread_rowid" },
 	{ "messages", "SELECT * FROM messages ORDER BY seq" },
+	{ "messages_tail", "SELECT * FROM messages_tail ORDER BY thread_rowid, seq" },
 	{ "message_costs", "SELECT * FROM message_costs ORDER BY seq" },
 	{ "blobs", "SELECT * FROM blobs ORDER BY blob" },
 	{ "images", "SELECT * FROM images ORDER BY seq" },
@@ -349,6 +351,30 @@ static int check_fts(sqlite3 *db, const char *table, cji_buf *out)
 	return 1;
 }
 
+/* messages_tail against its rule (009_messages_tail.sql): the rows one has
+ * and the other has not; a file of an older schema has neither. */
+static int check_tail(sqlite3 *db, cji_buf *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM (SELECT * FROM messages_tail EXCEPT"
+	                            " SELECT * FROM messages_tail_newest)), (SELECT count(*) FROM"
+	                            " (SELECT * FROM messages_tail_newest EXCEPT SELECT * FROM messages_tail))",
+	                            -1, &st, NULL);
+	if (rc != SQLITE_OK && cji_schema_version(db) < CJI_SCHEMA_MESSAGES_TAIL)
+		return sqlite3_finalize(st), 0;
+	char line[600];
+	line[0] = 0;
+	if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW)
+		snprintf(line, sizeof line, "%smessages_tail: %s", out->len ? "; " : "", sqlite3_errmsg(db));
+	else if (sqlite3_column_int64(st, 0) || sqlite3_column_int64(st, 1))
+		snprintf(line, sizeof line, "%smessages_tail: %lld rows that are not (or no longer) among"
+		         " their thread's newest messages, %lld such rows missing", out->len ? "; " : "",
+		         (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	cji_buf_append(out, line, strlen(line));
+	return line[0] != 0;
+}
+
 int cj_projection_check(char **report, const char *sqlite_path)
 {
 	*report = NULL;
@@ -385,6 +411,7 @@ int cj_projection_check(char **report, const char *sqlite_path)
 	}
 	bad |= check_fts(db, "messages_fts", &out);
 	bad |= check_fts(db, "images_fts", &out);
+	bad |= check_tail(db, &out);
 	sqlite3_close(db);
 	if (!bad)
 		cji_buf_append(&out, "ok", 2);

@@ -1,6 +1,7 @@
 /* materializer/replay.c — build a projection from the journal alone into a
  * fresh file: no WAL, synchronous=OFF, exclusive lock, big transactions and
- * secondary indexes built at the end (docs/performance.md), then fsync'd.
+ * secondary indexes and triggers put back at the end (docs/performance.md),
+ * then fsync'd.
  * Putting the file in place (pausing a live materializer, the rename, the
  * readers) is the store's business: api/projection.c. */
 #include <errno.h>
@@ -21,21 +22,33 @@
 
 #define REPLAY_CHUNK 200000
 
-/* Append "CREATE INDEX ...;" of every explicit index to out, then drop them. */
+/* Derived tables refilled from the views that state their rule, between
+ * the indexes (the views read through them) and the triggers that keep the
+ * tables from there on (009_messages_tail.sql). */
+#define REFILL_DERIVED \
+	"DELETE FROM messages_tail; INSERT INTO messages_tail SELECT * FROM messages_tail_newest;"
+
+/* Append "CREATE INDEX ...;" of every explicit index, then REFILL_DERIVED,
+ * then "CREATE TRIGGER ...;" of every trigger, to out; then drop them all. */
 static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-	                            " AND sql IS NOT NULL", -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(db, "SELECT type, name, sql FROM sqlite_master"
+	                            " WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"
+	                            " ORDER BY type = 'trigger'", -1, &st, NULL);
 	if (rc)
 		return cji_err_sqlite(rc, sqlite3_errmsg(db), "replay: cannot list indexes");
 	cji_buf drop = CJI_BUF_INIT;
+	int refill = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *sql = (const char *)sqlite3_column_text(st, 1);
-		char *d = sqlite3_mprintf("DROP INDEX \"%w\";", name);
-		if (!d || cji_buf_append(&drop, d, strlen(d)) || cji_buf_append(out, sql, strlen(sql)) ||
-		    cji_buf_append(out, ";", 1)) {
+		int trigger = strcmp((const char *)sqlite3_column_text(st, 0), "trigger") == 0;
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *sql = (const char *)sqlite3_column_text(st, 2);
+		char *d = sqlite3_mprintf("DROP %s \"%w\";", trigger ? "TRIGGER" : "INDEX", name);
+		if (trigger && !refill++ && cji_buf_append(out, REFILL_DERIVED, strlen(REFILL_DERIVED)))
+			rc = SQLITE_NOMEM;
+		if (rc == SQLITE_NOMEM || !d || cji_buf_append(&drop, d, strlen(d)) ||
+		    cji_buf_append(out, sql, strlen(sql)) || cji_buf_append(out, ";", 1)) {
 			sqlite3_free(d);
 			rc = SQLITE_NOMEM;
 			break;
@@ -49,7 +62,7 @@ static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 	}
 	rc = cji_buf_append(out, "", 1) || cji_buf_append(&drop, "", 1) ? CJ_ENOMEM : 0;
 	if (!rc && drop.len > 1)
-		rc = cji_db_exec(db, (const char *)drop.data, "replay: drop indexes");
+		rc = cji_db_exec(db, (const char *)drop.data, "replay: drop indexes and triggers");
 	cji_buf_free(&drop);
 	if (out->len == 1)
 		out->len = 0;
@@ -58,7 +71,8 @@ static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 
 /* Before the first deletion: the secondary indexes back (a deletion finds
  * its rows through them: without, each one scanned every message, 300 full
- * scans for 100 delete_thread events at 1M messages), kept up from there. */
+ * scans for 100 delete_thread events at 1M messages), then messages_tail
+ * filled and its triggers back, all kept up from there. */
 typedef struct index_ctx {
 	sqlite3 *db;
 	cji_buf *idx;
@@ -82,7 +96,8 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 	if (rc)
 		return rc;
 	/* Secondary indexes are dropped during the load and built at the end:
-	 * one sort per index instead of a random B-tree insert per row. */
+	 * one sort per index instead of a random B-tree insert per row; the
+	 * triggers too, and messages_tail filled once from its rule. */
 	cji_buf idx = CJI_BUF_INIT;
 	cji_apply *a = NULL;
 	cji_fts_side *side = NULL;

@@ -16,6 +16,12 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW ? 0 : rc;
 }
 
+int cji_schema_version(sqlite3 *db)
+{
+	int v = 0;
+	return user_version(db, &v) ? 0 : v;
+}
+
 int cji_schema_migrate(sqlite3 *db, const char *path)
 {
 	int v = 0;

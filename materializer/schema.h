@@ -12,4 +12,12 @@ extern const int cji_migrations_count;
  * was written by a newer schema. */
 int cji_schema_migrate(sqlite3 *db, const char *path);
 
+/* The schema version of db (its PRAGMA user_version); 0 on error. */
+int cji_schema_version(sqlite3 *db);
+
+/* The first schema with messages_tail (migrations/009_messages_tail.sql):
+ * a reader of an older file (opened read-only, not migrated) reads history
+ * from messages alone. */
+#define CJI_SCHEMA_MESSAGES_TAIL 9
+
 #endif

@@ -19,11 +19,12 @@
 #include "sink_internal.h"
 
 /* The projection schemas whose rows rows.c reads: 4 (004_chat_model.sql)
- * and 5 to 8 (005_read_api.sql: indexes; 006: scrub_state; 007 and 008:
- * messages.extras, derived from the other columns and tables). A migration that
- * changes rows must raise SK_SQLITE_SCHEMA_MIN with rows.c. */
+ * and 5 to 9 (005_read_api.sql: indexes; 006: scrub_state; 007 and 008:
+ * messages.extras, derived from the other columns and tables; 009:
+ * messages_tail, a copy of rows of messages). A migration that changes rows
+ * must raise SK_SQLITE_SCHEMA_MIN with rows.c. */
 #define SK_SQLITE_SCHEMA_MIN 4
-#define SK_SQLITE_SCHEMA_MAX 8
+#define SK_SQLITE_SCHEMA_MAX 9
 
 typedef struct table_sum {
 	uint64_t rows;

@@ -279,9 +279,10 @@ class TestRequestIds(HttpCase):
 
 
 def damage(store):
-    """Overwrite the root page of an index the history query uses."""
+    """Overwrite the root page of the table the history query reads (a
+    thread's newest messages: messages_tail, 009_messages_tail.sql)."""
     db = sqlite3.connect(f"file:{store}/chat.sqlite?mode=ro", uri=True)
-    page = db.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'messages_by_thread'"
+    page = db.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'messages_tail'"
                       ).fetchone()[0]
     size = db.execute("PRAGMA page_size").fetchone()[0]
     db.close()

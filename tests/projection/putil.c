@@ -272,3 +272,28 @@ void pu_sqlite_path(char *out, size_t n, const char *store)
 {
 	tu_path(out, n, store, "chat.sqlite");
 }
+
+int pu_replay_matches(tu_fixture *tu, int wait_ms)
+{
+	uint64_t last = 0;
+	int ok = cj_journal_last_seq(&last, tu->s) == 0 &&
+	         (last == 0 || cj_wait_applied(tu->s, last, wait_ms) == 0);
+	char db[PATH_MAX], out[PATH_MAX], live[33], replayed[33];
+	pu_sqlite_path(db, sizeof db, tu->store);
+	tu_path(out, sizeof out, tu->dir, "replayed.sqlite");
+	char *report = NULL;
+	ok = ok && cj_projection_replay(tu->s, &(cj_replay_options){
+	                 CJ_REPLAY_OPTIONS_VERSION, out, 0, 0, NULL, NULL }) == 0 &&
+	     cj_projection_hash(live, NULL, db) == 0 &&
+	     cj_projection_hash(replayed, NULL, out) == 0 && strcmp(live, replayed) == 0 &&
+	     cj_projection_check(&report, db) == 0;
+	if (!ok) {
+		char *diff = NULL;
+		cj_projection_diff(&diff, db, out);
+		fprintf(stderr, "replay differs from the live projection or a check failed: %s / %s / %s\n",
+		        cj_error_last(), diff ? diff : "-", report ? report : "-");
+		cj_free(diff);
+	}
+	cj_free(report);
+	return ok ? 0 : -1;
+}

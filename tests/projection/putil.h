@@ -60,6 +60,20 @@ int pu_json_equal(const char *a, const char *b);
 /* "STORE/chat.sqlite" into out. */
 void pu_sqlite_path(char *out, size_t n, const char *store);
 
+/* SQL setting a projection back to schema 8, without messages_tail and
+ * its view and triggers (009_messages_tail.sql); the version is the
+ * caller's to set. */
+#define PU_UNDO_009 \
+	"DROP TRIGGER messages_tail_insert; DROP TRIGGER messages_tail_update;" \
+	" DROP TRIGGER messages_tail_fixed; DROP TRIGGER messages_tail_delete;" \
+	" DROP VIEW messages_tail_newest; DROP TABLE messages_tail; "
+
+/* Wait until the last event of tu's store is applied; then a replay of its
+ * journal (into DIR/replayed.sqlite) must have the live projection's state
+ * hash, and the live projection must pass cj_projection_check. 0, or -1
+ * with what differs on stderr. */
+int pu_replay_matches(tu_fixture *tu, int wait_ms);
+
 /* cmocka helpers. */
 #define PU_ROWS(db, sql, want) do { \
 		char *pu_got_ = pu_rows((db), (sql)); \

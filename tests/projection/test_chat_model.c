@@ -48,27 +48,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	uint64_t last = 0;
-	int ok = cj_journal_last_seq(&last, f->tu.s) == 0 &&
-	         (last == 0 || cj_wait_applied(f->tu.s, last, WAIT_MS) == 0);
-	char out[PATH_MAX], live[33], replayed[33];
-	tu_path(out, sizeof out, f->tu.dir, "replayed.sqlite");
-	char *report = NULL;
-	ok = ok && cj_projection_replay(f->tu.s, &(cj_replay_options){
-	                 CJ_REPLAY_OPTIONS_VERSION, out, 0, 0, NULL, NULL }) == 0 &&
-	     cj_projection_hash(live, NULL, f->db) == 0 &&
-	     cj_projection_hash(replayed, NULL, out) == 0 && strcmp(live, replayed) == 0 &&
-	     cj_projection_check(&report, f->db) == 0;
-	if (!ok) {
-		char *diff = NULL;
-		cj_projection_diff(&diff, f->db, out);
-		fprintf(stderr, "replay differs from the live projection or a check failed: %s / %s / %s\n",
-		        cj_error_last(), diff ? diff : "-", report ? report : "-");
-		cj_free(diff);
-	}
-	cj_free(report);
+	int rc = pu_replay_matches(&f->tu, WAIT_MS);
 	tu_fixture_teardown(state);
-	return ok ? 0 : -1;
+	return rc;
 }
 
 /* Append one event and wait until it is applied. */
@@ -325,7 +307,8 @@ static void test_extras_rare(void **state)
 	assert_non_null(strstr(seg, "\"id\":\"m1\""));
 	assert_null(strstr(seg, "\"name\""));
 	assert_null(strstr(seg, "edited"));
-	char *after = downgrade_reopen(f, "UPDATE messages SET extras = extras & ~4; PRAGMA user_version = 7",
+	char *after = downgrade_reopen(f, PU_UNDO_009 "UPDATE messages SET extras = extras & ~4;"
+	                               " PRAGMA user_version = 7",
 	                               "SELECT seq, extras FROM messages ORDER BY seq",
 	                               "1|0\n2|0\n3|0\n4|0", 8, want);
 	assert_string_equal(after, before);
@@ -350,7 +333,8 @@ static void test_extras_migration(void **state)
 	const char *want = "1|1\n2|2\n3|0\n4|3";
 	PU_ROWS(f->db, "SELECT seq, extras FROM messages ORDER BY seq", want);
 	char *before = history(f, "T1");
-	char *after = downgrade_reopen(f, "ALTER TABLE messages DROP COLUMN extras; PRAGMA user_version = 6",
+	char *after = downgrade_reopen(f, PU_UNDO_009 "ALTER TABLE messages DROP COLUMN extras;"
+	                               " PRAGMA user_version = 6",
 	                               "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'extras'",
 	                               "0", 7, want);
 	JSON_IS(after, before);
