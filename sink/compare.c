@@ -176,8 +176,8 @@ int cj_sink_compare(char **report, cj_sink *k, const char *sqlite_path)
 		                      "schema version %d, the sink compares with versions %d to %d%s",
 		                      k->store_id, sqlite_path, version, SK_SQLITE_SCHEMA_MIN,
 		                      SK_SQLITE_SCHEMA_MAX,
-		                      version >= 0 && version < SK_SQLITE_SCHEMA_MIN ? " (open the store with "
-		                      "this build once, e.g. chatjournal stats, to upgrade it)" : "");
+		                      version >= 0 && version < SK_SQLITE_SCHEMA_MIN ? " (open the store "
+		                      "read-write with this build once, e.g. chatjournal vacuum, to upgrade it)" : "");
 		sqlite3_close(db);
 		return rc;
 	}
