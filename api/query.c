@@ -52,8 +52,7 @@ _Static_assert(Q_COUNT <= CJI_STMT_READ_BASE, "query.c's statements overlap quer
 	" (SELECT json_group_object(emoji, n) FROM (SELECT emoji," \
 	"   count(*) AS n FROM reactions r WHERE r.message_seq = m.seq GROUP BY emoji ORDER BY emoji)) END"
 /* How many of each thread's newest messages messages_tail holds: the 64 of
- * 009_messages_tail.sql (its triggers and view), checked by
- * projection/history. */
+ * 009_messages_tail.sql (its triggers and view), checked by projection/tail. */
 #define MESSAGES_TAIL 64u
 #define MSG_FROM \
 	" FROM messages m JOIN threads t ON t.thread_rowid = m.thread_rowid" \
@@ -332,13 +331,13 @@ static int page_query(cj_store *s, const page_args *a, char **out, cj_page *page
 		idx = a->server ? (newest ? Q_USER_SRV_BEFORE : Q_USER_SRV_AFTER)
 		                : (newest ? Q_USER_BEFORE : Q_USER_AFTER);
 		break;
-	default:
-		idx = newest ? Q_HIST_BEFORE : Q_HIST_AFTER;
+	default: idx = newest ? Q_HIST_BEFORE : Q_HIST_AFTER;
 	}
 	cji_reader *r;
 	int rc = cji_reader_get(s->readers, &r);
 	if (rc)
 		return rc;
+	/* the statement asks limit + 1 rows: the one beyond says "more" */
 	if (idx == Q_HIST_BEFORE && !a->before && !a->user && !a->server && limit + 1 <= MESSAGES_TAIL &&
 	    r->schema >= CJI_SCHEMA_MESSAGES_TAIL)
 		idx = Q_HIST_TAIL;

@@ -45,9 +45,8 @@ static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 		const char *name = (const char *)sqlite3_column_text(st, 1);
 		const char *sql = (const char *)sqlite3_column_text(st, 2);
 		char *d = sqlite3_mprintf("DROP %s \"%w\";", trigger ? "TRIGGER" : "INDEX", name);
-		if (trigger && !refill++ && cji_buf_append(out, REFILL_DERIVED, strlen(REFILL_DERIVED)))
-			rc = SQLITE_NOMEM;
-		if (rc == SQLITE_NOMEM || !d || cji_buf_append(&drop, d, strlen(d)) ||
+		if (!d || (trigger && !refill++ && cji_buf_append(out, REFILL_DERIVED, strlen(REFILL_DERIVED))) ||
+		    cji_buf_append(&drop, d, strlen(d)) ||
 		    cji_buf_append(out, sql, strlen(sql)) || cji_buf_append(out, ";", 1)) {
 			sqlite3_free(d);
 			rc = SQLITE_NOMEM;
