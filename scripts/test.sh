@@ -157,7 +157,7 @@ if build tsan build-ci-tsan --buildtype=debugoptimized -Db_sanitize=thread; then
 	fi
 	# Fewer crash cycles (75, three fresh stores) on a smaller backlog than
 	# the plain run's 300 x 20,000: TSan makes applying ~5x slower.
-	TSAN_OPTIONS="$tsan_opts" CJ_CRASH_CYCLES=75 CJ_CRASH_MAT_EVENTS=5000 CJ_CRASH_COMPACT_CYCLES=30 \
+	TSAN_OPTIONS="$tsan_opts" CJ_CRASH_CYCLES=50 CJ_CRASH_MAT_EVENTS=5000 CJ_CRASH_COMPACT_CYCLES=30 \
 		run_tests tsan build-ci-tsan "${wrapper[@]}" "${TSAN_TESTS[@]}"
 	if compgen -G "$reports/tsan*" >/dev/null; then
 		for r in "$reports"/tsan*; do
