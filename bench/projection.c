@@ -247,29 +247,28 @@ static int bench_materialize(const opts *o, json_t *out)
 
 typedef int (*query_fn)(cj_store *s, uint64_t i, char **out);
 
-static int q_history(cj_store *s, uint64_t i, char **out)
+/* Thread i's last 50; before = 0 (the newest, from messages_tail) or a
+ * bound, which is never answered from the copy. */
+static int history_read(cj_store *s, uint64_t i, char **out, uint64_t before)
 {
 	char t[32];
 	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % CJB_CORPUS_THREADS));
 	cj_history_query q = CJ_HISTORY_QUERY_INIT;
 	q.thread = t;
 	q.limit = 50;
+	q.before = before;
 	return cj_query_history(out, s, &q);
 }
-
-/* The same read through messages, as before schema 9 (a `before` bound is
- * never answered from messages_tail): what the copy buys, in this run, and
- * the read a user's conversation (also one row fetch per message) is held
- * against. */
+static int q_history(cj_store *s, uint64_t i, char **out)
+{
+	return history_read(s, i, out, 0);
+}
+/* The same read through messages, as before schema 9: what the copy buys,
+ * in this run, and the read a user's conversation (also one row fetch per
+ * message) is held against. */
 static int q_history_messages(cj_store *s, uint64_t i, char **out)
 {
-	char t[32];
-	snprintf(t, sizeof t, "thread-%llu", (unsigned long long)(i * 7919 % CJB_CORPUS_THREADS));
-	cj_history_query q = CJ_HISTORY_QUERY_INIT;
-	q.thread = t;
-	q.limit = 50;
-	q.before = INT64_MAX;
-	return cj_query_history(out, s, &q);
+	return history_read(s, i, out, INT64_MAX);
 }
 
 /* A user's conversation (GET /v1/users/{u}/messages): the last 50 of the
