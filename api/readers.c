@@ -81,7 +81,7 @@ int cji_reader_get(struct cji_readers *p, cji_reader **out)
 			free(r);
 			return rc;
 		}
-		r->schema = cji_schema_version(r->db);
+		cji_schema_version(r->db, &r->schema); /* 0 on error: reads take the older paths */
 	}
 	r->next = NULL;
 	*out = r;

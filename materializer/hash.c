@@ -360,8 +360,12 @@ static int check_tail(sqlite3 *db, cji_buf *out)
 	                            " SELECT * FROM messages_tail_newest)), (SELECT count(*) FROM"
 	                            " (SELECT * FROM messages_tail_newest EXCEPT SELECT * FROM messages_tail))",
 	                            -1, &st, NULL);
-	if (rc != SQLITE_OK && cji_schema_version(db) < CJI_SCHEMA_MESSAGES_TAIL)
-		return sqlite3_finalize(st), 0;
+	if (rc != SQLITE_OK) {
+		int version = 0;
+		cji_schema_version(db, &version);
+		if (version < CJI_SCHEMA_MESSAGES_TAIL)
+			return sqlite3_finalize(st), 0;
+	}
 	char line[600];
 	line[0] = 0;
 	if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW)

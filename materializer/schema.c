@@ -4,7 +4,7 @@
 #include "materializer/schema.h"
 #include "common/err.h"
 
-static int user_version(sqlite3 *db, int *v)
+int cji_schema_version(sqlite3 *db, int *v)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
@@ -16,16 +16,10 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW ? 0 : rc;
 }
 
-int cji_schema_version(sqlite3 *db)
-{
-	int v = 0;
-	return user_version(db, &v) ? 0 : v;
-}
-
 int cji_schema_migrate(sqlite3 *db, const char *path)
 {
 	int v = 0;
-	int rc = user_version(db, &v);
+	int rc = cji_schema_version(db, &v);
 	if (rc)
 		return cji_err_sqlite(rc, sqlite3_errmsg(db), "%s: cannot read schema version", path);
 	if (v > cji_migrations_count)

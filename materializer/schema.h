@@ -12,8 +12,9 @@ extern const int cji_migrations_count;
  * was written by a newer schema. */
 int cji_schema_migrate(sqlite3 *db, const char *path);
 
-/* The schema version of db (its PRAGMA user_version); 0 on error. */
-int cji_schema_version(sqlite3 *db);
+/* *v = the schema version of db (its PRAGMA user_version; 0 on error).
+ * Returns 0 or SQLite's error code. */
+int cji_schema_version(sqlite3 *db, int *v);
 
 /* The first schema with messages_tail (migrations/009_messages_tail.sql):
  * a reader of an older file (opened read-only, not migrated) reads history

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include "materializer/snapshot.h"
+#include "materializer/schema.h"
 #include "materializer/materializer.h"
 #include "materializer/db.h"
 #include "common/err.h"
@@ -40,13 +41,7 @@ static int begin_snapshot(sqlite3 *db, uint64_t *pos, int *schema)
 	int rc = cji_db_exec(db, "BEGIN", "snapshot: begin");
 	if (rc)
 		return rc;
-	sqlite3_stmt *st;
-	if ((rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL)))
-		return cji_err_sqlite(rc, sqlite3_errmsg(db), "snapshot: schema version");
-	rc = sqlite3_step(st);
-	*schema = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
+	if ((rc = cji_schema_version(db, schema)))
 		return cji_err_sqlite(rc, sqlite3_errmsg(db), "snapshot: schema version");
 	return cji_mat_stored_position(pos, db, 0);
 }

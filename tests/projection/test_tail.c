@@ -50,24 +50,17 @@ static int teardown(void **state)
 	return rc;
 }
 
-static void put(fixture *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(fixture *f, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *json = NULL;
-	if (vasprintf(&json, fmt, ap) < 0)
-		fail_msg("out of memory");
-	va_end(ap);
-	uint64_t seq = 0;
-	if (pu_append(f->tu.s, json, &seq) != 0)
-		fail_msg("append %s: %s", json, cj_error_last());
-	free(json);
-	TU_OK(cj_wait_applied(f->tu.s, seq, WAIT_MS));
-}
+/* Append one event, written with printf formatting, and wait until it is
+ * applied. */
+#define put(f, ...) do { \
+		uint64_t put_seq_ = 0; \
+		if (pu_appendf((f)->tu.s, &put_seq_, __VA_ARGS__) != 0) \
+			fail_msg("append %s: %s", #__VA_ARGS__, cj_error_last()); \
+		TU_OK(cj_wait_applied((f)->tu.s, put_seq_, WAIT_MS)); \
+	} while (0)
 
-/* n messages m<first>..m<first+n-1> in thread, users U0..U2 in turn (a
- * third without a user), one batch. */
+/* n messages m<first>..m<first+n-1> in thread, users U0..U2 in turn and
+ * every fourth without a user, one batch. */
 static void messages(fixture *f, const char *thread, int first, int n)
 {
 	cj_event **evs = calloc((size_t)n, sizeof *evs);
