@@ -56,6 +56,53 @@ int cji_event_encode(const cj_event *ev, cji_buf *out, int64_t *ts_ms, int *has_
  * CJ_ENOMEM. */
 int cji_event_decode(cj_event **out, const uint8_t *body, size_t len, int64_t ts_ms);
 
+/* One value of a body, at byte `at`, decoded exactly as cji_event_decode
+ * would decode it there: `depth` is its nesting level (a value of the
+ * top-level map: 2) and *nodes the values the body held before it (updated
+ * on success), both counted against the same caps. *used gets its length
+ * in bytes. For a reader that takes the rest of a body apart itself
+ * (event_fields.c). Errors as cji_event_decode's. */
+int cji_event_decode_value(json_t **out, size_t *used, const uint8_t *body, size_t len, size_t at,
+                           unsigned depth, size_t *nodes);
+
+/* The fields of a plain message event, which is most of any journal: what
+ * the projection reads from one (materializer/apply_rows.c). Strings are
+ * NULL when absent (or, from an event, not strings). */
+typedef struct cji_message_fields {
+	const char *thread, *role, *content, *user, *server, *channel, *message_ts, *id;
+	const json_t *metadata;    /* NULL if absent */
+	const json_t *cost;        /* NULL if absent */
+	/* The event itself when it has keys beyond the ones above (and type,
+	 * ts): the fields of 0.3 (attachments, reply_to, ...), else NULL. */
+	const json_t *rest;
+	json_t *owned;             /* metadata read from a body (freed by _done) */
+} cji_message_fields;
+
+/* The fields of a decoded message event (borrowed from it). */
+void cji_message_fields_of(cji_message_fields *m, const json_t *obj);
+
+/* The same fields read straight from a record body, without building the
+ * event: the strings are copied, NUL-terminated, into *strings (reset
+ * first; they live until its next use). Only for the plain case: a body
+ * that is a map of at most 65,535 entries whose keys are all among the
+ * fields above (besides "type", which must be "message", and "ts", an
+ * integer), without "cost", every string field a string, and nothing
+ * cji_event_decode would refuse. Returns 1 and fills *m; 0 for every other
+ * body (a damaged one too: *m untouched), which the caller decodes in full
+ * (and gets its precise error from); CJ_ENOMEM.
+ * For any body this reader accepts, cji_event_decode succeeds and
+ * cji_message_fields_of its event gives equal fields (tests/unit/
+ * test_event_fields.c and the record decoder's fuzz harness prove it). */
+int cji_message_fields_read(cji_message_fields *m, cji_buf *strings, const uint8_t *body,
+                            size_t len);
+
+/* Free what *m owns (after either of the two above). */
+void cji_message_fields_done(cji_message_fields *m);
+
+/* 1 if x and y hold the same fields (strings equal or both NULL, JSON values
+ * equal or both absent), else 0: how the tests compare the two readers. */
+int cji_message_fields_equal(const cji_message_fields *x, const cji_message_fields *y);
+
 /* A time value ("ts", "before"): RFC 3339 string or integer ms, within
  * 1970..9999. 0 and *ms, or -1. (event.c) */
 int cji_event_time_value(const json_t *v, int64_t *ms);

@@ -309,6 +309,19 @@ static int finish(json_t *obj, int64_t ts_ms)
 	return 0;
 }
 
+int cji_event_decode_value(json_t **out, size_t *used, const uint8_t *body, size_t len, size_t at,
+                           unsigned depth, size_t *nodes)
+{
+	*out = NULL;
+	reader r = { body, len, at, *nodes };
+	int rc = read_value(&r, depth, out);
+	if (!rc) {
+		*used = r.pos - at;
+		*nodes = r.nodes;
+	}
+	return rc;
+}
+
 int cji_event_decode(cj_event **out, const uint8_t *body, size_t len, int64_t ts_ms)
 {
 	*out = NULL;

@@ -128,10 +128,11 @@ static int refill(cj_journal_iter *it)
 	return 0;
 }
 
-int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it)
+int cji_journal_iter_next_body(cj_record *rec, const uint8_t **body, cj_journal_iter *it)
 {
 	cj_event_free(it->cur);
 	it->cur = NULL;
+	*body = NULL;
 	if (it->ended)
 		return 0;
 	if (it->pos == it->count && !it->out_of_order) {
@@ -154,23 +155,33 @@ int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it)
 	rec->seq = it->seqs[i]; /* names the record on error too */
 	const uint8_t *raw = it->raw.data + it->offs[i];
 	cji_record_hdr h;
-	const uint8_t *body;
-	int rc = cji_record_parse(raw, it->lens[i], it->seqs[i], &h, &body);
+	int rc = cji_record_parse(raw, it->lens[i], it->seqs[i], &h, body);
 	if (rc)
 		return rc;
-	rc = cji_event_decode(&it->cur, body, h.body_len, h.ts_ms);
-	if (rc) {
-		char msg[512];
-		snprintf(msg, sizeof msg, "%s", cj_error_last());
-		return cji_err(rc, "journal record %llu: %s", (unsigned long long)it->seqs[i], msg);
-	}
-	rec->seq = it->seqs[i];
 	rec->type = (cj_event_type)h.type;
 	rec->ts_ms = h.ts_ms;
 	rec->flags = h.flags;
 	rec->body_len = h.body_len;
+	return 1;
+}
+
+int cji_journal_iter_decode(cj_record *rec, cj_journal_iter *it, const uint8_t *body)
+{
+	int rc = cji_event_decode(&it->cur, body, rec->body_len, rec->ts_ms);
+	if (rc) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", cj_error_last());
+		return cji_err(rc, "journal record %llu: %s", (unsigned long long)rec->seq, msg);
+	}
 	rec->event = it->cur;
 	return 1;
+}
+
+int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it)
+{
+	const uint8_t *body;
+	int rc = cji_journal_iter_next_body(rec, &body, it);
+	return rc == 1 ? cji_journal_iter_decode(rec, it, body) : rc;
 }
 
 int cji_journal_iter_ready(cj_journal_iter *it)

@@ -199,6 +199,14 @@ int cji_journal_last_seq(uint64_t *out, cji_journal *j);
 int cji_journal_get(cj_event **ev_out, cj_record *rec_out, cji_journal *j, uint64_t seq);
 int cji_journal_iter_new(cj_journal_iter **out, cji_journal *j, uint64_t from_seq);
 int cji_journal_iter_next(cj_record *rec, cj_journal_iter *it);
+/* cji_journal_iter_next in two steps, for a reader that takes plain
+ * messages apart itself (materializer/batch.c, event_fields.c): _next_body
+ * fills rec but not rec->event and points *body at the record's msgpack
+ * body (rec->body_len bytes, valid until the next call); _decode then
+ * decodes it into rec->event, when wanted. Return values and errors as
+ * cji_journal_iter_next's, the decode's in the second step. */
+int cji_journal_iter_next_body(cj_record *rec, const uint8_t **body, cj_journal_iter *it);
+int cji_journal_iter_decode(cj_record *rec, cj_journal_iter *it, const uint8_t *body);
 void cji_journal_iter_free(cj_journal_iter *it);
 
 /* ---- following (follow.c) ---- */

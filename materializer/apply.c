@@ -34,8 +34,11 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 		rc = cji_wb_settle(a, CJI_WB_ROWS);
 	if (rc)
 		return rc;
+	cji_message_fields m;
 	switch (ev->type) {
-	case CJ_EVENT_MESSAGE: return cji_apply_message(a, o, seq, ts_ms, tstext);
+	case CJ_EVENT_MESSAGE:
+		cji_message_fields_of(&m, o);
+		return cji_apply_message(a, &m, seq, ts_ms, tstext);
 	case CJ_EVENT_IMAGE: return cji_apply_image(a, o, seq, ts_ms, tstext);
 	case CJ_EVENT_USER: return cji_apply_user(a, o, seq, ts_ms, tstext);
 	case CJ_EVENT_THREAD_CONFIG: return cji_apply_thread_config(a, o, seq, ts_ms, tstext);
@@ -53,6 +56,13 @@ int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_m
 		return cji_err(CJ_ECORRUPT, "journal record %llu: unknown event type %d",
 		               (unsigned long long)seq, (int)ev->type);
 	}
+}
+
+int cji_apply_message_fields(cji_apply *a, uint64_t seq, const cji_message_fields *m, int64_t ts_ms)
+{
+	char tstext[32];
+	cji_time_format(ts_ms, tstext);
+	return cji_apply_message(a, m, seq, ts_ms, tstext);
 }
 
 int cji_apply_position(cji_apply *a, uint64_t seq, int64_t now_ms)

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include "journal/journal_internal.h"
+#include "journal/event_internal.h"
 
 typedef struct cji_apply cji_apply;
 
@@ -17,6 +18,11 @@ void cji_apply_free(cji_apply *a);
 
 /* Apply event seq. Errors are SQLite errors mapped (the batch must roll back). */
 int cji_apply_event(cji_apply *a, uint64_t seq, const cj_event *ev, int64_t ts_ms);
+
+/* Apply message event seq from its fields alone (cji_message_fields_read
+ * read them from the record body): the rows cji_apply_event writes for the
+ * decoded event. */
+int cji_apply_message_fields(cji_apply *a, uint64_t seq, const cji_message_fields *m, int64_t ts_ms);
 
 /* Write the FTS rows queued so far (cji_apply_position does it too). On a
  * rolled-back batch call cji_apply_discard. */

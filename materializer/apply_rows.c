@@ -94,39 +94,32 @@ static int new_config(char **out, int *changed, const json_t *o, const char *old
 
 /* ---- per type ----------------------------------------------------------- */
 
-int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
+int cji_apply_message(cji_apply *a, const cji_message_fields *m, uint64_t seq, int64_t ts,
+                      const char *tstext)
 {
 	int64_t tid, uid = 0;
-	int rc = cji_wb_message_thread(a, o, seq, ts, tstext, &tid);
-	const char *user = cji_str(o, "user");
-	if (!rc && user)
-		rc = cji_wb_message_user(a, user, tid, seq, ts, tstext, &uid);
+	int rc = cji_wb_message_thread(a, m, seq, ts, tstext, &tid);
+	if (!rc && m->user)
+		rc = cji_wb_message_user(a, m->user, tid, seq, ts, tstext, &uid);
 	if (rc)
 		return rc;
-	const char *role = cji_str(o, "role"), *content = cji_str(o, "content");
-	const char *server = cji_str(o, "server"), *channel = cji_str(o, "channel");
-	const char *message_ts = cji_str(o, "message_ts"), *id = cji_str(o, "id");
-	const json_t *metadata = json_object_get(o, "metadata"), *cost = json_object_get(o, "cost");
 	/* The fields of 0.3 are rare: looked up and bound only when the event
-	 * has keys beyond these (type, thread, role, ts and the ones above). */
-	size_t older = 3 + !!json_object_get(o, "ts") + !!content + !!server + !!channel + !!user + !!message_ts + !!id + !!metadata +
-	               !!cost;
-	int extended = json_object_size(o) > older;
-	const json_t *att = extended ? json_object_get(o, "attachments") : NULL;
-	sqlite3_stmt *st = a->st[extended ? S_MSG_INSERT_X : S_MSG_INSERT];
+	 * has keys beyond the plain ones (m->rest). */
+	const json_t *o = m->rest, *att = o ? json_object_get(o, "attachments") : NULL;
+	sqlite3_stmt *st = a->st[o ? S_MSG_INSERT_X : S_MSG_INSERT];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, tid);
 	cji_bind_rowid(st, 3, uid);
-	cji_bind_str(st, 4, role);
-	cji_bind_str(st, 5, content);
-	cji_bind_str(st, 6, server);
-	cji_bind_str(st, 7, channel);
-	cji_bind_str(st, 8, message_ts);
-	cji_bind_owned(st, 9, cji_json_text(metadata));
-	cji_bind_str(st, 10, id);
+	cji_bind_str(st, 4, m->role);
+	cji_bind_str(st, 5, m->content);
+	cji_bind_str(st, 6, m->server);
+	cji_bind_str(st, 7, m->channel);
+	cji_bind_str(st, 8, m->message_ts);
+	cji_bind_owned(st, 9, cji_json_text(m->metadata));
+	cji_bind_str(st, 10, m->id);
 	sqlite3_bind_int64(st, 11, ts);
 	cji_bind_str(st, 12, tstext);
-	if (extended) {
+	if (o) {
 		const char *reply_to = cji_str(o, "reply_to"), *parent = cji_str(o, "parent");
 		const char *name = cji_str(o, "name"), *tool_call_id = cji_str(o, "tool_call_id");
 		const json_t *tool_calls = json_object_get(o, "tool_calls");
@@ -141,10 +134,11 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 	}
 	if ((rc = cji_step_done(a, st, "messages", seq)))
 		return rc;
-	if ((rc = cji_wb_fts(a, seq, 0, content, NULL)))
+	if ((rc = cji_wb_fts(a, seq, 0, m->content, NULL)))
 		return rc;
 	if (att && (rc = attachments(a, att, seq)))
 		return rc;
+	const json_t *cost = m->cost;
 	if (!json_is_object(cost))
 		return 0;
 	char day[32];
@@ -168,7 +162,7 @@ int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, c
 int cji_apply_image(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
 {
 	int64_t tid;
-	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 0, 1, &tid, NULL);
+	int rc = cji_row_thread_upsert_of(a, o, seq, ts, tstext, 0, 1, &tid, NULL);
 	if (!rc)
 		rc = blob_row(a, cji_str(o, "blob"), seq);
 	if (!rc)
@@ -237,7 +231,7 @@ int cji_apply_thread_config(cji_apply *a, const json_t *o, uint64_t seq, int64_t
 {
 	int64_t tid;
 	char *old = NULL;
-	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 0, 0, &tid, &old);
+	int rc = cji_row_thread_upsert_of(a, o, seq, ts, tstext, 0, 0, &tid, &old);
 	if (rc)
 		return rc;
 	char *new_cfg;
@@ -315,7 +309,7 @@ int cji_apply_metric(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, co
 int cji_apply_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext)
 {
 	int64_t tid;
-	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 0, 0, &tid, NULL);
+	int rc = cji_row_thread_upsert_of(a, o, seq, ts, tstext, 0, 0, &tid, NULL);
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = a->st[S_THREAD_SET];

@@ -241,19 +241,27 @@ int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *a
 
 /* ---- shared row makers -------------------------------------------------- */
 
-int cji_row_thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
-                          const char *tstext, int count, int activity, int64_t *tid, char **config)
+int cji_row_thread_upsert(cji_apply *a, const char *thread, const char *server, const char *channel,
+                          uint64_t seq, int64_t ts, const char *tstext, int count, int activity,
+                          int64_t *tid, char **config)
 {
 	sqlite3_stmt *st = a->st[S_THREAD_UPSERT];
-	cji_bind_str(st, 1, cji_str(o, "thread"));
-	cji_bind_str(st, 2, cji_str(o, "server"));
-	cji_bind_str(st, 3, cji_str(o, "channel"));
+	cji_bind_str(st, 1, thread);
+	cji_bind_str(st, 2, server);
+	cji_bind_str(st, 3, channel);
 	sqlite3_bind_int64(st, 4, ts);
 	cji_bind_str(st, 5, tstext);
 	sqlite3_bind_int(st, 6, count);
 	sqlite3_bind_int64(st, 7, (int64_t)seq);
 	sqlite3_bind_int(st, 8, activity);
 	return cji_step_row(a, st, tid, config, "thread", seq);
+}
+
+int cji_row_thread_upsert_of(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                             const char *tstext, int count, int activity, int64_t *tid, char **config)
+{
+	return cji_row_thread_upsert(a, cji_str(o, "thread"), cji_str(o, "server"), cji_str(o, "channel"),
+	                             seq, ts, tstext, count, activity, tid, config);
 }
 
 int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,

@@ -95,7 +95,8 @@ void cji_bind_args(sqlite3_stmt *st, int n, const cji_arg *args);
 
 /* ---- per event type ---- */
 
-int cji_apply_message(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext);
+int cji_apply_message(cji_apply *a, const cji_message_fields *m, uint64_t seq, int64_t ts,
+                      const char *tstext);
 int cji_apply_image(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext);
 int cji_apply_user(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts, const char *tstext);
 int cji_apply_thread_config(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
@@ -121,7 +122,7 @@ int cji_wb_fts(cji_apply *a, uint64_t seq, int images, const char *t0, const cha
 int cji_wb_fts_del(cji_apply *a, uint64_t seq, int images, const char *t0, const char *t1);
 /* Aggregate a message into its thread's row: the row is inserted at first
  * sight (*tid set), later messages only update the cached aggregate. */
-int cji_wb_message_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+int cji_wb_message_thread(cji_apply *a, const cji_message_fields *m, uint64_t seq, int64_t ts,
                           const char *tstext, int64_t *tid);
 /* Same for the message's user and (user, thread) rows. */
 int cji_wb_message_user(cji_apply *a, const char *user, int64_t tid, uint64_t seq, int64_t ts,
@@ -138,8 +139,14 @@ int cji_wb_settle(cji_apply *a, enum cji_wb_point at);
 
 /* ---- shared row makers (apply_sql.c) ---- */
 
-int cji_row_thread_upsert(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
-                          const char *tstext, int count, int activity, int64_t *tid, char **config);
+/* The thread's row, inserted or touched; thread, server, channel from the
+ * event (NULL when absent). */
+int cji_row_thread_upsert(cji_apply *a, const char *thread, const char *server, const char *channel,
+                          uint64_t seq, int64_t ts, const char *tstext, int count, int activity,
+                          int64_t *tid, char **config);
+/* The same with the three read from event o. */
+int cji_row_thread_upsert_of(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+                             const char *tstext, int count, int activity, int64_t *tid, char **config);
 int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
                        const char *tstext, int64_t *uid, char **config);
 /* The message an edit_message, delete_message or reaction names: its seq in

@@ -7,6 +7,7 @@
 #include "materializer/materializer.h"
 #include "materializer/apply.h"
 #include "materializer/db.h"
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
@@ -52,8 +53,19 @@ int cji_mat_apply_batch(uint64_t *applied, sqlite3 *db, cji_apply *a, cji_journa
 	uint64_t n = 0;
 	uint64_t deadline = lim->max_ms ? cji_mono_ns() + (uint64_t)lim->max_ms * 1000000u : UINT64_MAX;
 	cj_record rec;
+	/* A plain message is read straight from its body (event_fields.c);
+	 * any other record is decoded into an event. */
+	cji_buf strings = CJI_BUF_INIT;
+	cji_message_fields m;
 	while (n < lim->max) {
-		rc = cji_journal_iter_next(&rec, it);
+		const uint8_t *body;
+		int plain = 0;
+		rc = cji_journal_iter_next_body(&rec, &body, it);
+		if (rc == 1 && rec.type == CJ_EVENT_MESSAGE &&
+		    (plain = cji_message_fields_read(&m, &strings, body, rec.body_len)) < 0)
+			rc = plain;
+		if (rc == 1 && !plain)
+			rc = cji_journal_iter_decode(&rec, it, body);
 		if ((rc == CJ_ECORRUPT || rc == CJ_EVERSION) && lim->skip_damaged &&
 		    rec.seq == from + n + 1) {
 			/* The iterator has moved past the damaged record: note it in the
@@ -70,13 +82,20 @@ int cji_mat_apply_batch(uint64_t *applied, sqlite3 *db, cji_apply *a, cji_journa
 			             (unsigned long long)(from + n + 1), (unsigned long long)rec.seq);
 			break;
 		}
-		if ((rc = cji_apply_event(a, rec.seq, rec.event, rec.ts_ms)))
+		if (plain) {
+			rc = cji_apply_message_fields(a, rec.seq, &m, rec.ts_ms);
+			cji_message_fields_done(&m);
+		} else {
+			rc = cji_apply_event(a, rec.seq, rec.event, rec.ts_ms);
+		}
+		if (rc)
 			break;
 		n++;
 		if ((n & 255) == 0 && cji_mono_ns() > deadline)
 			break;
 	}
 	cji_journal_iter_free(it);
+	cji_buf_free(&strings);
 	if (rc < 0 || n == 0) {
 		cji_apply_discard(a);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

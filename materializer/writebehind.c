@@ -191,7 +191,7 @@ int cji_wb_settle(cji_apply *a, enum cji_wb_point at)
 
 static int keep_latest(char **slot, const char *v)
 {
-	if (!v)
+	if (!v || (*slot && strcmp(*slot, v) == 0))
 		return 0;
 	char *c = strdup(v);
 	if (!c)
@@ -201,20 +201,20 @@ static int keep_latest(char **slot, const char *v)
 	return 0;
 }
 
-int cji_wb_message_thread(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
+int cji_wb_message_thread(cji_apply *a, const cji_message_fields *m, uint64_t seq, int64_t ts,
                           const char *tstext, int64_t *tid)
 {
-	const char *thread = cji_str(o, "thread");
-	cji_rowagg *e = cji_rowcache_get(&a->threads, thread);
+	cji_rowagg *e = cji_rowcache_get(&a->threads, m->thread);
 	if (e) {
 		*tid = e->rowid;
 		cji_rowagg_touch(e, ts, tstext, (int64_t)seq);
 		e->count++;
-		int rc = keep_latest(&e->server, cji_str(o, "server"));
-		return rc ? rc : keep_latest(&e->channel, cji_str(o, "channel"));
+		int rc = keep_latest(&e->server, m->server);
+		return rc ? rc : keep_latest(&e->channel, m->channel);
 	}
-	int rc = cji_row_thread_upsert(a, o, seq, ts, tstext, 1, 1, tid, NULL);
-	if (!rc && !cji_rowcache_put(&a->threads, thread, *tid))
+	int rc = cji_row_thread_upsert(a, m->thread, m->server, m->channel, seq, ts, tstext, 1, 1, tid,
+	                               NULL);
+	if (!rc && !cji_rowcache_put(&a->threads, m->thread, *tid))
 		rc = cji_err(CJ_ENOMEM, "out of memory");
 	return rc;
 }
