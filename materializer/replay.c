@@ -71,10 +71,19 @@ static int save_and_drop_indexes(sqlite3 *db, cji_buf *out)
 /* Before the first deletion: the secondary indexes back (a deletion finds
  * its rows through them: without, each one scanned every message, 300 full
  * scans for 100 delete_thread events at 1M messages), then messages_tail
- * filled and its triggers back, all kept up from there. */
+ * filled and its triggers back, all kept up from there; and foreign keys
+ * enforced again: a deletion's ON DELETE CASCADE needs them. Until then the
+ * load inserts rows only, each after its parents (the applier makes a
+ * message's thread and user rows first), and skips the parent lookups of
+ * every insert (0.85 s of CPU per 1M messages; docs/performance.md);
+ * verify's foreign_key_check (hash.c) proves no row lost its parent. SQLite
+ * changes foreign_keys only outside a transaction: inside a batch, the
+ * rows so far are committed first (the file is not in place before the
+ * end, and is removed on failure). */
 typedef struct index_ctx {
 	sqlite3 *db;
 	cji_buf *idx;
+	int fk_off;
 } index_ctx;
 
 static int indexes_back(void *arg)
@@ -84,6 +93,12 @@ static int indexes_back(void *arg)
 	if (c->idx->len)
 		rc = cji_db_exec(c->db, (const char *)c->idx->data, "replay: build indexes");
 	c->idx->len = 0;
+	if (!rc && c->fk_off) {
+		rc = cji_db_exec(c->db, sqlite3_get_autocommit(c->db) ? "PRAGMA foreign_keys=ON" :
+		                 "COMMIT; PRAGMA foreign_keys=ON; BEGIN IMMEDIATE",
+		                 "replay: enforce foreign keys");
+		c->fk_off = 0;
+	}
 	return rc;
 }
 
@@ -100,8 +115,9 @@ static int build(cji_journal *j, const char *tmp, uint64_t last, int skip_damage
 	cji_buf idx = CJI_BUF_INIT;
 	cji_apply *a = NULL;
 	cji_fts_side *side = NULL;
-	index_ctx ic = { db, &idx };
-	if ((rc = save_and_drop_indexes(db, &idx)) || (rc = cji_apply_new(&a, db, j)))
+	index_ctx ic = { db, &idx, 1 };
+	if ((rc = cji_db_exec(db, "PRAGMA foreign_keys=OFF", "replay: load without foreign keys")) ||
+	    (rc = save_and_drop_indexes(db, &idx)) || (rc = cji_apply_new(&a, db, j)))
 		goto done;
 	/* The FTS5 indexes are built beside, on a thread of their own */
 	char side_path[4400];

@@ -28,7 +28,8 @@ static const cli_help help = {
 	"              crash), then every record's checksum and body, every\n"
 	"              idempotency entry and every blob against its hash\n"
 	"  projection  PRAGMA integrity_check and the FTS5 integrity-check of\n"
-	"              chat.sqlite, and messages_tail against its rule\n"
+	"              chat.sqlite, messages_tail against its rule, and\n"
+	"              PRAGMA foreign_key_check (every row's parents are there)\n"
 	"  state       the journal is replayed, up to the position the live\n"
 	"              projection has applied, into a temporary file in the\n"
 	"              store's folder; both must have the same canonical state\n"
@@ -355,7 +356,7 @@ static void print_text(const verify_report *r)
 	print_journal(&r->journal);
 
 	print_step("projection", r->projection_ok);
-	fputs(r->projection_ok ? " (integrity_check, FTS5 integrity-check, messages_tail)" : ": ", stdout);
+	fputs(r->projection_ok ? " (integrity_check, FTS5 integrity-check, messages_tail, foreign keys)" : ": ", stdout);
 	if (!r->projection_ok)
 		cli_put_oneline(stdout, r->check_report ? r->check_report : "");
 	fputc('\n', stdout);

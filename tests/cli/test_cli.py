@@ -834,7 +834,7 @@ class TestVerify(CliCase):
         self.assertEqual(len(lines), 3)
         self.assertRegex(lines[0], r"^journal     ok \(6 records, 2 ids, 0 blobs checked; "
                                    r"\d+ pages walked\)$")
-        self.assertEqual(lines[1], "projection  ok (integrity_check, FTS5 integrity-check, messages_tail)")
+        self.assertEqual(lines[1], "projection  ok (integrity_check, FTS5 integrity-check, messages_tail, foreign keys)")
         self.assertRegex(lines[2], r"^state       ok \(a replay up to position 6 equals the live "
                                    r"projection, hash [0-9a-f]{32}\)$")
         self.assertEqual(sorted(p.name for p in store.iterdir() if "verify" in p.name), [])
