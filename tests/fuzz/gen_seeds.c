@@ -14,6 +14,11 @@ static const struct { const char *name, *json; } texts[] = {
 	  "\"server\":\"S1\",\"channel\":\"C1\",\"user\":\"U1\",\"message_ts\":\"1714567890.000100\","
 	  "\"metadata\":{\"z\":1,\"a\":[1,2.5,\"x\",null,true,false,{\"k\":\"v\"}]},"
 	  "\"cost\":{\"model\":\"gpt-4o\",\"input_tokens\":1200,\"output_tokens\":345,\"usd\":0.0123}}" },
+	/* plain messages: what the projection reads without decoding (event_fields.c) */
+	{ "message-plain", "{\"type\":\"message\",\"id\":\"m-3\",\"ts\":1714557600250,\"thread\":\"T1\","
+	  "\"role\":\"user\",\"content\":\"caf\\u00e9 \\ud83d\\ude00\",\"server\":\"S1\",\"channel\":\"C1\","
+	  "\"user\":\"U1\",\"message_ts\":\"1714567890.000100\",\"metadata\":{\"a\":[1,-2,2.5,null,{}],\"b\":\"x\"}}" },
+	{ "message-plain-min", "{\"type\":\"message\",\"thread\":\"T\",\"role\":\"assistant\",\"content\":\"\"}" },
 	{ "image-full", "{\"type\":\"image\",\"id\":\"i-1\",\"ts\":1714557600250,\"thread\":\"T1\","
 	  "\"url\":\"https://cdn.example/x.png\",\"kind\":\"generated\",\"prompt\":\"a cat\","
 	  "\"analysis\":\"a cat on a mat\",\"original_analysis\":\"cat\",\"metadata\":{\"w\":1024},"
