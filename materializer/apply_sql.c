@@ -9,36 +9,37 @@
 #include "common/err.h"
 
 static const char *const SQL[S_COUNT] = {
-	[S_THREAD_UPSERT] =
+	/* A thread or user row is looked up (S_*_GET), then inserted or touched:
+	 * an upsert with RETURNING made SQLite build an ephemeral table per
+	 * statement, ~15 us a row (docs/performance.md). The touch is what the
+	 * insert would have been merged into the row: same parameters. */
+	[S_THREAD_INSERT] =
 	"INSERT INTO threads (thread, server, channel, created_ms, created, last_activity_ms,"
-	" last_activity, message_count, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5, ?6, ?7)"
-	" ON CONFLICT (thread) DO UPDATE SET server = coalesce(excluded.server, server),"
-	" channel = coalesce(excluded.channel, channel),"
-	" created = CASE WHEN excluded.created_ms < created_ms THEN excluded.created ELSE created END,"
-	" created_ms = min(created_ms, excluded.created_ms),"
-	" last_activity = CASE WHEN ?8 AND excluded.created_ms > last_activity_ms"
-	"   THEN excluded.created ELSE last_activity END,"
-	" last_activity_ms = CASE WHEN ?8 AND excluded.created_ms > last_activity_ms"
-	"   THEN excluded.created_ms ELSE last_activity_ms END,"
-	" message_count = message_count + excluded.message_count, seq = excluded.seq"
-	" RETURNING thread_rowid, config",
-	[S_THREAD_GET] = "SELECT thread_rowid FROM threads WHERE thread = ?1",
+	" last_activity, message_count, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5, ?6, ?7)",
+	[S_THREAD_TOUCH] =
+	"UPDATE threads SET server = coalesce(?2, server), channel = coalesce(?3, channel),"
+	" created = CASE WHEN ?4 < created_ms THEN ?5 ELSE created END,"
+	" created_ms = min(created_ms, ?4),"
+	" last_activity = CASE WHEN ?8 AND ?4 > last_activity_ms THEN ?5 ELSE last_activity END,"
+	" last_activity_ms = CASE WHEN ?8 AND ?4 > last_activity_ms THEN ?4 ELSE last_activity_ms END,"
+	" message_count = message_count + ?6, seq = ?7 WHERE thread_rowid = ?9",
+	[S_THREAD_GET] = "SELECT thread_rowid, config FROM threads WHERE thread = ?1",
 	[S_THREAD_CONFIG_SET] = "UPDATE threads SET config = ?2, seq = ?3 WHERE thread_rowid = ?1",
-	[S_USER_TOUCH] =
+	[S_USER_INSERT] =
 	"INSERT INTO users (user, first_seen_ms, first_seen, last_seen_ms, last_seen, seq)"
-	" VALUES (?1, ?2, ?3, ?2, ?3, ?4) ON CONFLICT (user) DO UPDATE SET"
-	" first_seen = CASE WHEN excluded.first_seen_ms < first_seen_ms THEN excluded.first_seen"
-	"   ELSE first_seen END, first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),"
-	" last_seen = CASE WHEN excluded.last_seen_ms > last_seen_ms THEN excluded.last_seen ELSE last_seen END,"
-	" last_seen_ms = max(last_seen_ms, excluded.last_seen_ms), seq = excluded.seq"
-	" RETURNING user_rowid, config",
+	" VALUES (?1, ?2, ?3, ?2, ?3, ?4)",
+	[S_USER_TOUCH] =
+	"UPDATE users SET first_seen = CASE WHEN ?2 < first_seen_ms THEN ?3 ELSE first_seen END,"
+	" first_seen_ms = min(first_seen_ms, ?2),"
+	" last_seen = CASE WHEN ?2 > last_seen_ms THEN ?3 ELSE last_seen END,"
+	" last_seen_ms = max(last_seen_ms, ?2), seq = ?4 WHERE user_rowid = ?5",
 	[S_USER_SET] =
 	"UPDATE users SET username = coalesce(?2, username), timezone = coalesce(?3, timezone),"
 	" tz_label = coalesce(?4, tz_label), tz_offset = coalesce(?5, tz_offset),"
 	" config = CASE WHEN ?6 THEN ?7 ELSE config END, display_name = coalesce(?8, display_name),"
 	" is_bot = coalesce(?9, is_bot), avatar_url = coalesce(?10, avatar_url),"
 	" metadata = coalesce(?11, metadata) WHERE user_rowid = ?1",
-	[S_USER_GET] = "SELECT user_rowid FROM users WHERE user = ?1",
+	[S_USER_GET] = "SELECT user_rowid, config FROM users WHERE user = ?1",
 	[S_USER_THREAD] =
 	"INSERT INTO user_threads (user_rowid, thread_rowid, last_activity_ms, message_count)"
 	" VALUES (?1, ?2, ?3, 1) ON CONFLICT DO UPDATE SET"
@@ -241,20 +242,58 @@ int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *a
 
 /* ---- shared row makers -------------------------------------------------- */
 
+/* The row key names (S_THREAD_GET or S_USER_GET): *id and its config (if
+ * asked), or *id 0. Then st_insert or st_touch, bound by bind(), runs:
+ * the row's id is the new one, or *id bound last (touch's ?9 / ?5). */
+static int find_then_write(cji_apply *a, int get, int insert, int touch, int id_param,
+                           const char *key, int64_t *id, char **config, const char *what,
+                           uint64_t seq, void (*bind)(sqlite3_stmt *st, const void *arg),
+                           const void *arg)
+{
+	sqlite3_stmt *st = a->st[get];
+	cji_bind_str(st, 1, key);
+	int rc = cji_step_row(a, st, id, config, what, seq);
+	if (rc)
+		return rc;
+	st = a->st[*id ? touch : insert];
+	bind(st, arg);
+	if (*id)
+		sqlite3_bind_int64(st, id_param, *id);
+	if ((rc = cji_step_done(a, st, what, seq)))
+		return rc;
+	if (!*id)
+		*id = sqlite3_last_insert_rowid(a->db);
+	return 0;
+}
+
+typedef struct thread_row {
+	const char *thread, *server, *channel, *tstext;
+	int64_t ts;
+	uint64_t seq;
+	int count, activity;
+} thread_row;
+
+static void bind_thread(sqlite3_stmt *st, const void *arg)
+{
+	const thread_row *r = arg;
+	cji_bind_str(st, 1, r->thread);
+	cji_bind_str(st, 2, r->server);
+	cji_bind_str(st, 3, r->channel);
+	sqlite3_bind_int64(st, 4, r->ts);
+	cji_bind_str(st, 5, r->tstext);
+	sqlite3_bind_int(st, 6, r->count);
+	sqlite3_bind_int64(st, 7, (int64_t)r->seq);
+	if (sqlite3_bind_parameter_count(st) >= 8)
+		sqlite3_bind_int(st, 8, r->activity);
+}
+
 int cji_row_thread_upsert(cji_apply *a, const char *thread, const char *server, const char *channel,
                           uint64_t seq, int64_t ts, const char *tstext, int count, int activity,
                           int64_t *tid, char **config)
 {
-	sqlite3_stmt *st = a->st[S_THREAD_UPSERT];
-	cji_bind_str(st, 1, thread);
-	cji_bind_str(st, 2, server);
-	cji_bind_str(st, 3, channel);
-	sqlite3_bind_int64(st, 4, ts);
-	cji_bind_str(st, 5, tstext);
-	sqlite3_bind_int(st, 6, count);
-	sqlite3_bind_int64(st, 7, (int64_t)seq);
-	sqlite3_bind_int(st, 8, activity);
-	return cji_step_row(a, st, tid, config, "thread", seq);
+	thread_row r = { thread, server, channel, tstext, ts, seq, count, activity };
+	return find_then_write(a, S_THREAD_GET, S_THREAD_INSERT, S_THREAD_TOUCH, 9, thread, tid, config,
+	                       "thread", seq, bind_thread, &r);
 }
 
 int cji_row_thread_upsert_of(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
@@ -264,15 +303,27 @@ int cji_row_thread_upsert_of(cji_apply *a, const json_t *o, uint64_t seq, int64_
 	                             seq, ts, tstext, count, activity, tid, config);
 }
 
+typedef struct user_row {
+	const char *user, *tstext;
+	int64_t ts;
+	uint64_t seq;
+} user_row;
+
+static void bind_user(sqlite3_stmt *st, const void *arg)
+{
+	const user_row *r = arg;
+	cji_bind_str(st, 1, r->user);
+	sqlite3_bind_int64(st, 2, r->ts);
+	cji_bind_str(st, 3, r->tstext);
+	sqlite3_bind_int64(st, 4, (int64_t)r->seq);
+}
+
 int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
                        const char *tstext, int64_t *uid, char **config)
 {
-	sqlite3_stmt *st = a->st[S_USER_TOUCH];
-	cji_bind_str(st, 1, user);
-	sqlite3_bind_int64(st, 2, ts);
-	cji_bind_str(st, 3, tstext);
-	sqlite3_bind_int64(st, 4, (int64_t)seq);
-	return cji_step_row(a, st, uid, config, "user", seq);
+	user_row r = { user, tstext, ts, seq };
+	return find_then_write(a, S_USER_GET, S_USER_INSERT, S_USER_TOUCH, 5, user, uid, config, "user",
+	                       seq, bind_user, &r);
 }
 
 /* The journal's idempotency table maps the target id to the sequence number
