@@ -242,58 +242,45 @@ int cji_run(cji_apply *a, const char *sql, uint64_t seq, int n, const cji_arg *a
 
 /* ---- shared row makers -------------------------------------------------- */
 
-/* The row key names (S_THREAD_GET or S_USER_GET): *id and its config (if
- * asked), or *id 0. Then st_insert or st_touch, bound by bind(), runs:
- * the row's id is the new one, or *id bound last (touch's ?9 / ?5). */
-static int find_then_write(cji_apply *a, int get, int insert, int touch, int id_param,
-                           const char *key, int64_t *id, char **config, const char *what,
-                           uint64_t seq, void (*bind)(sqlite3_stmt *st, const void *arg),
-                           const void *arg)
+/* The row key names (get: S_THREAD_GET or S_USER_GET): *id and its config
+ * (if asked), or *id 0 when there is none. */
+static int find_row(cji_apply *a, int get, const char *key, int64_t *id, char **config,
+                    const char *what, uint64_t seq)
 {
 	sqlite3_stmt *st = a->st[get];
 	cji_bind_str(st, 1, key);
-	int rc = cji_step_row(a, st, id, config, what, seq);
-	if (rc)
-		return rc;
-	st = a->st[*id ? touch : insert];
-	bind(st, arg);
-	if (*id)
-		sqlite3_bind_int64(st, id_param, *id);
-	if ((rc = cji_step_done(a, st, what, seq)))
-		return rc;
-	if (!*id)
-		*id = sqlite3_last_insert_rowid(a->db);
-	return 0;
+	return cji_step_row(a, st, id, config, what, seq);
 }
 
-typedef struct thread_row {
-	const char *thread, *server, *channel, *tstext;
-	int64_t ts;
-	uint64_t seq;
-	int count, activity;
-} thread_row;
-
-static void bind_thread(sqlite3_stmt *st, const void *arg)
+/* Run the bound insert or touch; after an insert (*id 0), *id is the new row's. */
+static int write_row(cji_apply *a, sqlite3_stmt *st, int64_t *id, const char *what, uint64_t seq)
 {
-	const thread_row *r = arg;
-	cji_bind_str(st, 1, r->thread);
-	cji_bind_str(st, 2, r->server);
-	cji_bind_str(st, 3, r->channel);
-	sqlite3_bind_int64(st, 4, r->ts);
-	cji_bind_str(st, 5, r->tstext);
-	sqlite3_bind_int(st, 6, r->count);
-	sqlite3_bind_int64(st, 7, (int64_t)r->seq);
-	if (sqlite3_bind_parameter_count(st) >= 8)
-		sqlite3_bind_int(st, 8, r->activity);
+	int rc = cji_step_done(a, st, what, seq);
+	if (!rc && !*id)
+		*id = sqlite3_last_insert_rowid(a->db);
+	return rc;
 }
 
 int cji_row_thread_upsert(cji_apply *a, const char *thread, const char *server, const char *channel,
                           uint64_t seq, int64_t ts, const char *tstext, int count, int activity,
                           int64_t *tid, char **config)
 {
-	thread_row r = { thread, server, channel, tstext, ts, seq, count, activity };
-	return find_then_write(a, S_THREAD_GET, S_THREAD_INSERT, S_THREAD_TOUCH, 9, thread, tid, config,
-	                       "thread", seq, bind_thread, &r);
+	int rc = find_row(a, S_THREAD_GET, thread, tid, config, "thread", seq);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = a->st[*tid ? S_THREAD_TOUCH : S_THREAD_INSERT];
+	cji_bind_str(st, 1, thread);
+	cji_bind_str(st, 2, server);
+	cji_bind_str(st, 3, channel);
+	sqlite3_bind_int64(st, 4, ts);
+	cji_bind_str(st, 5, tstext);
+	sqlite3_bind_int(st, 6, count);
+	sqlite3_bind_int64(st, 7, (int64_t)seq);
+	if (*tid) {
+		sqlite3_bind_int(st, 8, activity);
+		sqlite3_bind_int64(st, 9, *tid);
+	}
+	return write_row(a, st, tid, "thread", seq);
 }
 
 int cji_row_thread_upsert_of(cji_apply *a, const json_t *o, uint64_t seq, int64_t ts,
@@ -303,27 +290,20 @@ int cji_row_thread_upsert_of(cji_apply *a, const json_t *o, uint64_t seq, int64_
 	                             seq, ts, tstext, count, activity, tid, config);
 }
 
-typedef struct user_row {
-	const char *user, *tstext;
-	int64_t ts;
-	uint64_t seq;
-} user_row;
-
-static void bind_user(sqlite3_stmt *st, const void *arg)
-{
-	const user_row *r = arg;
-	cji_bind_str(st, 1, r->user);
-	sqlite3_bind_int64(st, 2, r->ts);
-	cji_bind_str(st, 3, r->tstext);
-	sqlite3_bind_int64(st, 4, (int64_t)r->seq);
-}
-
 int cji_row_user_touch(cji_apply *a, const char *user, uint64_t seq, int64_t ts,
                        const char *tstext, int64_t *uid, char **config)
 {
-	user_row r = { user, tstext, ts, seq };
-	return find_then_write(a, S_USER_GET, S_USER_INSERT, S_USER_TOUCH, 5, user, uid, config, "user",
-	                       seq, bind_user, &r);
+	int rc = find_row(a, S_USER_GET, user, uid, config, "user", seq);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = a->st[*uid ? S_USER_TOUCH : S_USER_INSERT];
+	cji_bind_str(st, 1, user);
+	sqlite3_bind_int64(st, 2, ts);
+	cji_bind_str(st, 3, tstext);
+	sqlite3_bind_int64(st, 4, (int64_t)seq);
+	if (*uid)
+		sqlite3_bind_int64(st, 5, *uid);
+	return write_row(a, st, uid, "user", seq);
 }
 
 /* The journal's idempotency table maps the target id to the sequence number
