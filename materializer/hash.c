@@ -393,10 +393,10 @@ static int check_fk(sqlite3 *db, cji_buf *out)
 	} else {
 		long long n = 0;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (n++ == 0)
-				snprintf(line, sizeof line, "%s table %s, rowid %lld, refers to a missing row of %s",
-				         out->len ? "; " : "", (const char *)sqlite3_column_text(st, 0),
-				         (long long)sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2));
+			if (n++ == 0) /* follows the head below, which carries the separator */
+				snprintf(line, sizeof line, " table %s, rowid %lld, refers to a missing row of %s",
+				         (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1),
+				         (const char *)sqlite3_column_text(st, 2));
 		}
 		if (rc != SQLITE_DONE)
 			snprintf(line, sizeof line, "%sforeign_key_check: %s", out->len ? "; " : "",

@@ -267,6 +267,13 @@ static void test_rule_enforced(void **state)
 	                               " user_threads, rowid "));
 	assert_non_null(strstr(report, "refers to a missing row of users"));
 	cj_free(report);
+	/* after another check's report: one separator, before the head */
+	TU_OK(pu_exec_rw(f->db, "DELETE FROM messages_tail WHERE seq = 5"));
+	TU_RC(cj_projection_check(&report, f->db), CJ_ECORRUPT);
+	assert_non_null(strstr(report, "such rows missing; foreign_key_check: 1 rows without their parent,"
+	                               " first: table user_threads, rowid "));
+	cj_free(report);
+	TU_OK(pu_exec_rw(f->db, "INSERT INTO messages_tail SELECT * FROM messages_tail_newest WHERE seq = 5"));
 	TU_OK(pu_exec_rw(f->db, "DELETE FROM user_threads WHERE user_rowid = 999"));
 	TU_OK(cj_projection_check(&report, f->db));
 	cj_free(report);
